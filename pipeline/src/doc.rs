@@ -1,0 +1,154 @@
+//! The data model: documents and the batches they travel in.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Free-form metadata a reader saw (url, dates, headers, ...). Insertion
+/// ordered, so the same input always serialises to the same bytes.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// One document flowing through the pipeline.
+///
+/// `attributes` hold numeric signals that stages add (scores, counts). They
+/// are a `BTreeMap` so that their serialised order never depends on the order
+/// in which stages ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// Stable identifier: taken from the input where it has one, otherwise
+    /// derived from the file and the record's position in it.
+    pub id: String,
+    /// The text itself, always valid UTF-8.
+    pub text: String,
+    /// Name of the source (by default the reader's name in the recipe).
+    pub source: Arc<str>,
+    /// Whatever the reader saw: url, dates, path, language hints.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: Metadata,
+    /// Numeric signals added by stages.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, f64>,
+}
+
+impl Document {
+    /// A document with no metadata or attributes.
+    pub fn new(id: impl Into<String>, text: impl Into<String>, source: Arc<str>) -> Self {
+        Document {
+            id: id.into(),
+            text: text.into(),
+            source,
+            metadata: Metadata::new(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// Size used by the stats: the UTF-8 length of the text.
+    pub fn bytes(&self) -> u64 {
+        self.text.len() as u64
+    }
+
+    /// The metadata value `key` as a string, if it is one.
+    pub fn meta_str(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(|v| v.as_str())
+    }
+}
+
+/// Documents travel between stages in batches; a batch is the unit of
+/// parallel work and of backpressure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub docs: Vec<Document>,
+}
+
+impl Batch {
+    pub fn new(docs: Vec<Document>) -> Self {
+        Batch { docs }
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Total text bytes in the batch.
+    pub fn bytes(&self) -> u64 {
+        self.docs.iter().map(Document::bytes).sum()
+    }
+}
+
+/// A document that a stage dropped, with the reason it gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropped {
+    pub doc: Document,
+    pub reason: Reason,
+}
+
+/// A drop reason: a short snake_case rule name such as
+/// `gopher_mean_word_length`. Most are static strings; the `Arc` form lets a
+/// stage build reasons at configuration time without leaking.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    Static(&'static str),
+    Owned(Arc<str>),
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Reason::Static(s) => s,
+            Reason::Owned(s) => s,
+        }
+    }
+}
+
+impl From<&'static str> for Reason {
+    fn from(s: &'static str) -> Self {
+        Reason::Static(s)
+    }
+}
+
+impl From<String> for Reason {
+    fn from(s: String) -> Self {
+        Reason::Owned(s.into())
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_json_round_trip_is_stable() {
+        let mut d = Document::new("a", "hello", Arc::from("web"));
+        d.metadata.insert("url".into(), "http://x".into());
+        d.attributes.insert("z".into(), 1.0);
+        d.attributes.insert("a".into(), 2.0);
+        let s = serde_json::to_string(&d).unwrap();
+        // attributes serialise sorted whatever the insertion order
+        assert_eq!(
+            s,
+            r#"{"id":"a","text":"hello","source":"web","metadata":{"url":"http://x"},"attributes":{"a":2.0,"z":1.0}}"#
+        );
+        let back: Document = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn batch_bytes_counts_utf8() {
+        let b = Batch::new(vec![
+            Document::new("1", "héllo", Arc::from("s")),
+            Document::new("2", "中文", Arc::from("s")),
+        ]);
+        assert_eq!(b.bytes(), 6 + 6);
+    }
+}

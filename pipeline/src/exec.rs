@@ -1,0 +1,732 @@
+//! The executor: one thread per node, bounded channels on every edge, and
+//! rayon for the data-parallel work inside a node.
+//!
+//! Determinism comes from three rules:
+//! - a reader emits its task's files in plan order and each file's records
+//!   in file order;
+//! - a document-wise stage maps each batch in parallel but collects results
+//!   in input order, and emits exactly one batch per batch received;
+//! - a node with several inputs takes one batch from each live input in
+//!   turn, in the order the recipe lists them.
+//!
+//! None of these depends on timing, so `--threads 1` and `--threads N` give
+//! the same bytes. Backpressure: every edge holds at most
+//! `channel_capacity` batches; a slow writer blocks the stages before it,
+//! which block the readers, so memory stays bounded whatever the input size.
+
+use std::io::{IsTerminal, Write as _};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::doc::{Batch, Document, Dropped};
+use crate::error::{Error, RecordError, Result};
+use crate::output::{AtomicFile, OutputDir, RunInfo, TaskMarker};
+use crate::plan::{PlannedFile, TaskPlan};
+use crate::recipe::{Node, NodeImpl, Recipe, Role};
+use crate::stage::{
+    Decoded, Payload, RawRecord, Reader, Sink, SinkContext, SinkFactory, StageOutput, StreamStage,
+    TaskContext, Verdict,
+};
+use crate::stats::{thread_cpu_ns, NodeStats, RunStats, TaskStats};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar on a terminal, log lines otherwise.
+    Auto,
+    /// Plain log lines on stderr.
+    Log,
+    Off,
+}
+
+/// Options of `sluice run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run only this task; `None` runs every unfinished task in turn.
+    pub task: Option<usize>,
+    pub tasks: usize,
+    /// Worker threads for data-parallel work.
+    pub threads: usize,
+    /// Fail on the first malformed record instead of counting it.
+    pub strict: bool,
+    pub progress: Progress,
+    /// Override the recipe's output directory.
+    pub output: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { task: None, tasks: 1, threads: 1, strict: false, progress: Progress::Off, output: None }
+    }
+}
+
+/// What `run` did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub output: PathBuf,
+    pub ran: Vec<usize>,
+    pub skipped: Vec<usize>,
+    /// Stats merged over every task that has finished so far.
+    pub stats: RunStats,
+    /// True once every task of the run has its completion marker.
+    pub complete: bool,
+}
+
+/// Run a compiled recipe: plan, prepare the output directory, run the
+/// requested tasks (skipping finished ones) and merge the stats.
+pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
+    if opts.tasks == 0 {
+        return Err(Error::Internal("--tasks must be at least 1".into()));
+    }
+    if let Some(t) = opts.task {
+        if t >= opts.tasks {
+            return Err(Error::Output {
+                dir: opts.output.clone().unwrap_or_else(|| recipe.output.clone()),
+                message: format!("--task {t} is out of range for --tasks {}", opts.tasks),
+            });
+        }
+    }
+    let root = opts.output.clone().unwrap_or_else(|| recipe.output.clone());
+    let out = OutputDir::new(&root);
+    let plan = crate::plan::plan(recipe, opts.tasks)?;
+    out.prepare(
+        &RunInfo { recipe_hash: recipe.hash.clone(), tasks: opts.tasks, plan_hash: plan.hash.clone() },
+        &recipe.resolved,
+    )?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .thread_name(|i| format!("sluice-worker-{i}"))
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the thread pool: {e}")))?;
+    let todo: Vec<usize> = match opts.task {
+        Some(t) => vec![t],
+        None => (0..opts.tasks).collect(),
+    };
+    let (mut ran, mut skipped) = (Vec::new(), Vec::new());
+    for task in todo {
+        if out.is_done(task) {
+            skipped.push(task);
+            continue;
+        }
+        run_task(recipe, &plan, task, &out, opts, &pool)?;
+        ran.push(task);
+    }
+    let stats = RunStats::load(&out)?;
+    let complete = (0..opts.tasks).all(|t| out.is_done(t));
+    if complete {
+        let bytes = serde_json::to_vec_pretty(&stats).expect("stats serialise");
+        crate::output::write_atomic(&out.merged_stats_path(), &bytes)?;
+    }
+    Ok(RunSummary { output: root, ran, skipped, stats, complete })
+}
+
+/// Run one task to completion and leave its marker.
+pub fn run_task(
+    recipe: &Recipe,
+    plan: &TaskPlan,
+    task: usize,
+    out: &OutputDir,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+) -> Result<TaskStats> {
+    let mut dirs = Vec::new();
+    for n in &recipe.nodes {
+        match &n.imp {
+            NodeImpl::Writer(_) => dirs.push(out.writer_dir(&n.name)),
+            NodeImpl::Stage { exclusions: Some(_), .. } => dirs.push(out.exclusion_dir(&n.name)),
+            _ => {}
+        }
+    }
+    out.clean_task(task, &dirs)?;
+    let started = Instant::now();
+    let errors = ErrorLog::new(out.errors_path(task), opts.strict);
+    let shared = Shared {
+        abort: AtomicBool::new(false),
+        files_done_bytes: AtomicU64::new(0),
+        docs_read: AtomicU64::new(0),
+        docs_written: AtomicU64::new(0),
+        errors: Mutex::new(errors),
+    };
+    let files = plan.files(task);
+    let task_bytes: u64 = files.iter().map(|f| f.file.size).sum();
+
+    // Channels: one bounded channel per edge.
+    let n = recipe.nodes.len();
+    let mut senders: Vec<Vec<Sender<Batch>>> = (0..n).map(|_| Vec::new()).collect();
+    let mut receivers: Vec<Vec<Receiver<Batch>>> = (0..n).map(|_| Vec::new()).collect();
+    for node in &recipe.nodes {
+        for &inp in &node.inputs {
+            let (s, r) = bounded(recipe.channel_capacity);
+            senders[inp].push(s);
+            receivers[node.id].push(r);
+        }
+    }
+    // `outputs` lists consumers in the same order senders were pushed.
+    let ctx = |node: &Node| TaskContext { task, tasks: plan.tasks, seed: node.seed, output: out.root().to_path_buf() };
+
+    let done = AtomicBool::new(false);
+    let results: Vec<Result<(NodeStats, Vec<PathBuf>)>> = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for (node, (tx, rx)) in recipe.nodes.iter().zip(senders.into_iter().zip(receivers)) {
+            let shared = &shared;
+            let cx = ctx(node);
+            let my_files: Vec<&PlannedFile> = files.iter().filter(|f| f.reader == node.id).collect();
+            let h = std::thread::Builder::new()
+                .name(format!("sluice-{}", node.name))
+                .spawn_scoped(scope, move || {
+                    let _guard = AbortOnPanic(&shared.abort);
+                    let r = run_node(node, recipe, &cx, out, my_files, tx, rx, shared, pool);
+                    if r.is_err() {
+                        shared.abort.store(true, Ordering::SeqCst);
+                    }
+                    r
+                })
+                .map_err(|e| Error::Internal(format!("cannot spawn a thread: {e}")));
+            handles.push((node.name.clone(), h));
+        }
+        let (done, shared_ref) = (&done, &shared);
+        let progress = scope.spawn(move || {
+            show_progress(opts.progress, task, plan.tasks, task_bytes, shared_ref, done);
+        });
+        let results = handles
+            .into_iter()
+            .map(|(name, h)| match h {
+                Err(e) => Err(e),
+                Ok(h) => h.join().unwrap_or_else(|p| {
+                    shared.abort.store(true, Ordering::SeqCst);
+                    Err(Error::Internal(format!("node `{name}` panicked: {}", panic_message(&p))))
+                }),
+            })
+            .collect();
+        done.store(true, Ordering::SeqCst);
+        let _ = progress.join();
+        results
+    });
+
+    // Report the first real error (not a node that stopped because another
+    // one failed).
+    let mut first_err = None;
+    let mut node_stats = Vec::new();
+    let mut written = Vec::new();
+    for r in results {
+        match r {
+            Ok((s, files)) => {
+                node_stats.push(s);
+                written.extend(files);
+            }
+            Err(Error::Aborted) => {
+                if first_err.is_none() {
+                    first_err = Some(Error::Aborted);
+                }
+            }
+            Err(e) => {
+                if matches!(first_err, None | Some(Error::Aborted)) {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    let errors = shared.errors.into_inner().map_err(|_| Error::Internal("error log poisoned".into()))?;
+    if let Some(p) = errors.finish()? {
+        written.push(p);
+    }
+    let stats = TaskStats {
+        task,
+        tasks: plan.tasks,
+        recipe_hash: recipe.hash.clone(),
+        wall_secs: started.elapsed().as_secs_f64(),
+        nodes: node_stats,
+    };
+    crate::output::write_atomic(&out.task_stats_path(task), &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
+    let documents_written = stats.nodes.iter().filter(|n| n.role == Some(Role::Writer)).map(|n| n.docs_in).sum();
+    let mut rel: Vec<String> = written
+        .iter()
+        .map(|p| crate::stage::relative_path(out.root(), p))
+        .collect();
+    rel.sort();
+    out.write_marker(&TaskMarker { task, recipe_hash: recipe.hash.clone(), files: rel, documents_written })?;
+    Ok(stats)
+}
+
+struct Shared {
+    abort: AtomicBool,
+    files_done_bytes: AtomicU64,
+    docs_read: AtomicU64,
+    docs_written: AtomicU64,
+    errors: Mutex<ErrorLog>,
+}
+
+/// Sets the abort flag if the thread unwinds, so that downstream writers
+/// never mistake a panic upstream for the normal end of their input.
+struct AbortOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for AbortOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
+
+/// Malformed records of one task: counted, logged to a JSONL file and
+/// echoed (the first few) on stderr.
+struct ErrorLog {
+    path: PathBuf,
+    file: Option<AtomicFile>,
+    count: u64,
+    strict: bool,
+}
+
+const ECHO_ERRORS: u64 = 10;
+
+impl ErrorLog {
+    fn new(path: PathBuf, strict: bool) -> Self {
+        ErrorLog { path, file: None, count: 0, strict }
+    }
+
+    fn report(&mut self, node: &str, e: &RecordError) -> Result<()> {
+        if self.strict {
+            return Err(Error::Record(e.clone()));
+        }
+        self.count += 1;
+        if self.count <= ECHO_ERRORS {
+            eprintln!("warning: {node}: skipped malformed record: {e}");
+        } else if self.count == ECHO_ERRORS + 1 {
+            eprintln!("warning: further malformed records are logged to {}", self.path.display());
+        }
+        if self.file.is_none() {
+            self.file = Some(AtomicFile::create(&self.path)?);
+        }
+        let f = self.file.as_mut().expect("just set");
+        let mut line = serde_json::to_vec(&serde_json::json!({
+            "node": node, "file": e.file, "location": e.location, "kind": e.kind, "reason": e.reason,
+        }))
+        .expect("serialises");
+        line.push(b'\n');
+        f.write_all(&line).map_err(|err| Error::io(&self.path, err))
+    }
+
+    fn finish(mut self) -> Result<Option<PathBuf>> {
+        match self.file.take() {
+            Some(f) => {
+                f.commit()?;
+                Ok(Some(self.path.clone()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Receives from several inputs, one batch from each live input in turn.
+struct Merge {
+    inputs: Vec<Receiver<Batch>>,
+    pos: usize,
+}
+
+impl Merge {
+    fn next(&mut self) -> Option<Batch> {
+        while !self.inputs.is_empty() {
+            let i = self.pos % self.inputs.len();
+            match self.inputs[i].recv() {
+                Ok(b) => {
+                    self.pos = (i + 1) % self.inputs.len();
+                    return Some(b);
+                }
+                Err(_) => {
+                    // closed: drop it; the next live input now sits at `i`
+                    self.inputs.remove(i);
+                    self.pos = i;
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Send a batch to every consumer (cloning for all but the last).
+fn send_all(tx: &[Sender<Batch>], batch: Batch) -> Result<()> {
+    if let Some((last, rest)) = tx.split_last() {
+        for s in rest {
+            s.send(batch.clone()).map_err(|_| Error::Aborted)?;
+        }
+        last.send(batch).map_err(|_| Error::Aborted)?;
+    }
+    Ok(())
+}
+
+/// Map `items` in parallel on `pool`, keeping order, and add the worker CPU
+/// time spent to `cpu_ns`. With one thread it runs inline: the reference
+/// path, and no thread hops.
+fn par_map<T: Send, U: Send>(
+    pool: &rayon::ThreadPool,
+    items: Vec<T>,
+    f: impl Fn(T) -> U + Sync + Send,
+    cpu_ns: &AtomicU64,
+) -> Vec<U> {
+    let threads = pool.current_num_threads();
+    if threads <= 1 || items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads * 4).max(1);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(items.len().div_ceil(per));
+    let mut it = items.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(it.by_ref().take(per).collect());
+    }
+    let parts: Vec<Vec<U>> = pool.install(|| {
+        chunks
+            .into_par_iter()
+            .map(|c| {
+                let t0 = thread_cpu_ns();
+                let r: Vec<U> = c.into_iter().map(&f).collect();
+                cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(t0), Ordering::Relaxed);
+                r
+            })
+            .collect()
+    });
+    parts.into_iter().flatten().collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_node(
+    node: &Node,
+    recipe: &Recipe,
+    cx: &TaskContext,
+    out: &OutputDir,
+    files: Vec<&PlannedFile>,
+    tx: Vec<Sender<Batch>>,
+    rx: Vec<Receiver<Batch>>,
+    shared: &Shared,
+    pool: &rayon::ThreadPool,
+) -> Result<(NodeStats, Vec<PathBuf>)> {
+    let started = Instant::now();
+    let cpu0 = thread_cpu_ns();
+    let pool_cpu = AtomicU64::new(0);
+    let mut stats = NodeStats::new(&node.name, &node.kind, node.role);
+    let mut merge = Merge { inputs: rx, pos: 0 };
+    let mut written = Vec::new();
+    match &node.imp {
+        NodeImpl::Reader(reader) => {
+            run_reader(node, reader.as_ref(), recipe.batch_size, &files, &tx, shared, pool, &pool_cpu, &mut stats)?
+        }
+        NodeImpl::Stage { stage, exclusions } => {
+            let mut excl = Exclusions::open(exclusions.as_deref(), node, cx, out)?;
+            match stage {
+                crate::stage::StageImpl::Doc(s) => {
+                    while let Some(batch) = merge.next() {
+                        stats.docs_in += batch.len() as u64;
+                        stats.bytes_in += batch.bytes();
+                        let stage = s.as_ref();
+                        let results = par_map(
+                            pool,
+                            batch.docs,
+                            |mut d| match stage.process(&mut d) {
+                                Verdict::Keep => Ok(d),
+                                Verdict::Drop(reason) => Err(Dropped { doc: d, reason }),
+                            },
+                            &pool_cpu,
+                        );
+                        let mut kept = Vec::with_capacity(results.len());
+                        let mut dropped = Vec::new();
+                        for r in results {
+                            match r {
+                                Ok(d) => kept.push(d),
+                                Err(d) => dropped.push(d),
+                            }
+                        }
+                        emit(&mut stats, &mut excl, kept, dropped, &tx, &node.name)?;
+                    }
+                }
+                crate::stage::StageImpl::Stream(factory) => {
+                    let mut s: Box<dyn StreamStage> = factory.create(cx)?;
+                    while let Some(batch) = merge.next() {
+                        stats.docs_in += batch.len() as u64;
+                        stats.bytes_in += batch.bytes();
+                        let mut o = StageOutput::default();
+                        s.process(batch, &mut o)?;
+                        emit(&mut stats, &mut excl, o.kept, o.dropped, &tx, &node.name)?;
+                    }
+                    if shared.abort.load(Ordering::SeqCst) {
+                        return Err(Error::Aborted);
+                    }
+                    let mut o = StageOutput::default();
+                    s.finish(&mut o)?;
+                    let mut kept = o.kept;
+                    // Split the final output into batches of the usual size.
+                    let mut first = true;
+                    while first || !kept.is_empty() {
+                        let rest = kept.split_off(kept.len().min(recipe.batch_size));
+                        let dropped = if first { std::mem::take(&mut o.dropped) } else { Vec::new() };
+                        emit(&mut stats, &mut excl, kept, dropped, &tx, &node.name)?;
+                        kept = rest;
+                        first = false;
+                    }
+                }
+            }
+            if shared.abort.load(Ordering::SeqCst) {
+                return Err(Error::Aborted);
+            }
+            written.extend(excl.finish()?);
+        }
+        NodeImpl::Writer(factory) => {
+            let sctx = SinkContext { dir: out.writer_dir(&node.name), task: cx.task, node: node.name.clone() };
+            let mut sink: Box<dyn Sink> = factory.open(&sctx)?;
+            while let Some(batch) = merge.next() {
+                stats.docs_in += batch.len() as u64;
+                stats.bytes_in += batch.bytes();
+                sink.write(&batch.docs)?;
+                shared.docs_written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            // An upstream failure closes our inputs exactly like a normal
+            // end would: never publish a partial task.
+            if shared.abort.load(Ordering::SeqCst) {
+                return Err(Error::Aborted);
+            }
+            let files = sink.finish()?;
+            stats.files = files.len() as u64;
+            stats.docs_out = stats.docs_in;
+            stats.bytes_out = stats.bytes_in;
+            written.extend(files);
+        }
+    }
+    stats.wall_secs = started.elapsed().as_secs_f64();
+    stats.cpu_secs = (thread_cpu_ns().saturating_sub(cpu0) + pool_cpu.load(Ordering::Relaxed)) as f64 / 1e9;
+    Ok((stats, written))
+}
+
+/// Count, write exclusions and pass the kept documents on as one batch.
+fn emit(
+    stats: &mut NodeStats,
+    excl: &mut Exclusions,
+    kept: Vec<Document>,
+    dropped: Vec<Dropped>,
+    tx: &[Sender<Batch>],
+    _node: &str,
+) -> Result<()> {
+    for d in &dropped {
+        *stats.dropped.entry(d.reason.as_str().to_string()).or_default() += 1;
+    }
+    excl.write(dropped)?;
+    let batch = Batch::new(kept);
+    stats.docs_out += batch.len() as u64;
+    stats.bytes_out += batch.bytes();
+    send_all(tx, batch)
+}
+
+/// A stage's optional exclusion writer: dropped documents with the reason
+/// (`metadata.drop_reason`) and the stage (`metadata.dropped_by`).
+struct Exclusions {
+    sink: Option<Box<dyn Sink>>,
+    stage: Value,
+}
+
+impl Exclusions {
+    fn open(factory: Option<&dyn SinkFactory>, node: &Node, cx: &TaskContext, out: &OutputDir) -> Result<Self> {
+        let sink = match factory {
+            Some(f) => Some(f.open(&SinkContext {
+                dir: out.exclusion_dir(&node.name),
+                task: cx.task,
+                node: format!("{} (exclusions)", node.name),
+            })?),
+            None => None,
+        };
+        Ok(Exclusions { sink, stage: Value::String(node.name.clone()) })
+    }
+
+    fn write(&mut self, dropped: Vec<Dropped>) -> Result<()> {
+        let Some(sink) = self.sink.as_mut() else { return Ok(()) };
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        let docs: Vec<Document> = dropped
+            .into_iter()
+            .map(|Dropped { mut doc, reason }| {
+                doc.metadata.insert("drop_reason".into(), Value::String(reason.as_str().to_string()));
+                doc.metadata.insert("dropped_by".into(), self.stage.clone());
+                doc
+            })
+            .collect();
+        sink.write(&docs)
+    }
+
+    fn finish(self) -> Result<Vec<PathBuf>> {
+        match self.sink {
+            Some(s) => s.finish(),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// Raw bytes per decode chunk: bounds the memory a reader holds before its
+/// parallel decode, independently of how large records are.
+const CHUNK_BYTES: usize = 8 << 20;
+
+#[allow(clippy::too_many_arguments)]
+fn run_reader(
+    node: &Node,
+    reader: &dyn Reader,
+    batch_size: usize,
+    files: &[&PlannedFile],
+    tx: &[Sender<Batch>],
+    shared: &Shared,
+    pool: &rayon::ThreadPool,
+    pool_cpu: &AtomicU64,
+    stats: &mut NodeStats,
+) -> Result<()> {
+    let mut pending: Vec<Document> = Vec::with_capacity(batch_size);
+    let report = |stats: &mut NodeStats, e: &RecordError| -> Result<()> {
+        stats.docs_in += 1;
+        *stats.malformed.entry(e.kind.to_string()).or_default() += 1;
+        shared.errors.lock().map_err(|_| Error::Internal("error log poisoned".into()))?.report(&node.name, e)
+    };
+    for pf in files {
+        if shared.abort.load(Ordering::SeqCst) {
+            return Err(Error::Aborted);
+        }
+        let file = &pf.file;
+        stats.files += 1;
+        let iter = match reader.open(file) {
+            Ok(it) => it,
+            Err(e) => {
+                report(stats, &e)?;
+                shared.files_done_bytes.fetch_add(file.size, Ordering::Relaxed);
+                continue;
+            }
+        };
+        let mut chunk: Vec<RawRecord> = Vec::new();
+        let mut chunk_bytes = 0usize;
+        let flush = |chunk: &mut Vec<RawRecord>, stats: &mut NodeStats, pending: &mut Vec<Document>| -> Result<()> {
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let raw = std::mem::take(chunk);
+            let decoded = par_map(pool, raw, |r| reader.decode(file, r), pool_cpu);
+            for d in decoded {
+                match d {
+                    Ok(Decoded::Doc(doc)) => {
+                        stats.docs_in += 1;
+                        stats.bytes_in += doc.bytes();
+                        pending.push(doc);
+                        if pending.len() >= batch_size {
+                            let b = Batch::new(std::mem::replace(pending, Vec::with_capacity(batch_size)));
+                            stats.docs_out += b.len() as u64;
+                            stats.bytes_out += b.bytes();
+                            shared.docs_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+                            send_all(tx, b)?;
+                        }
+                    }
+                    Ok(Decoded::Skip(reason)) => {
+                        stats.docs_in += 1;
+                        *stats.skipped.entry(reason.as_str().to_string()).or_default() += 1;
+                    }
+                    Err(e) => report(stats, &e)?,
+                }
+            }
+            Ok(())
+        };
+        for item in iter {
+            match item {
+                Ok(raw) => {
+                    chunk_bytes += match &raw.payload {
+                        Payload::Bytes(b) => b.len(),
+                        Payload::Doc(d) => d.text.len(),
+                    };
+                    chunk.push(raw);
+                    if chunk.len() >= batch_size || chunk_bytes >= CHUNK_BYTES {
+                        flush(&mut chunk, stats, &mut pending)?;
+                        chunk_bytes = 0;
+                        if shared.abort.load(Ordering::SeqCst) {
+                            return Err(Error::Aborted);
+                        }
+                    }
+                }
+                Err(e) => {
+                    // keep error reports in record order
+                    flush(&mut chunk, stats, &mut pending)?;
+                    chunk_bytes = 0;
+                    report(stats, &e)?;
+                }
+            }
+        }
+        flush(&mut chunk, stats, &mut pending)?;
+        shared.files_done_bytes.fetch_add(file.size, Ordering::Relaxed);
+    }
+    if !pending.is_empty() {
+        let b = Batch::new(pending);
+        stats.docs_out += b.len() as u64;
+        stats.bytes_out += b.bytes();
+        shared.docs_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+        send_all(tx, b)?;
+    }
+    Ok(())
+}
+
+fn show_progress(mode: Progress, task: usize, tasks: usize, total: u64, shared: &Shared, done: &AtomicBool) {
+    let mode = match mode {
+        Progress::Auto if std::io::stderr().is_terminal() => None,
+        Progress::Auto | Progress::Log => Some(Duration::from_secs(10)),
+        Progress::Off => return,
+    };
+    let started = Instant::now();
+    let bar = match mode {
+        None => {
+            let bar = indicatif::ProgressBar::new(total.max(1));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} input  {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(format!("task {}/{}", task + 1, tasks));
+            Some(bar)
+        }
+        Some(_) => None,
+    };
+    let mut last_log = Instant::now();
+    while !done.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        let read = shared.docs_read.load(Ordering::Relaxed);
+        let written = shared.docs_written.load(Ordering::Relaxed);
+        let bytes = shared.files_done_bytes.load(Ordering::Relaxed);
+        if let Some(bar) = &bar {
+            bar.set_position(bytes.min(total));
+            bar.set_message(format!("{} docs read, {} written", crate::stats::group(read), crate::stats::group(written)));
+        } else if let Some(every) = mode {
+            if last_log.elapsed() >= every {
+                last_log = Instant::now();
+                eprintln!(
+                    "task {}/{}: {:.0} s, {:.1}% of input files, {} docs read, {} written",
+                    task + 1,
+                    tasks,
+                    started.elapsed().as_secs_f64(),
+                    100.0 * bytes as f64 / total.max(1) as f64,
+                    crate::stats::group(read),
+                    crate::stats::group(written)
+                );
+            }
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let _ = std::io::stderr().flush();
+}

@@ -1,0 +1,27 @@
+//! The sluice engine: the data model, the stage traits, the recipe compiler,
+//! the executor and the stats.
+//!
+//! A run goes: YAML text → [`recipe::compile`] (every error at once) →
+//! [`plan::plan`] (files split between tasks) → [`exec::run`] (one thread
+//! per node, bounded channels, rayon inside nodes) → per-task outputs,
+//! stats and completion markers under the output directory.
+
+pub mod doc;
+pub mod env;
+pub mod error;
+pub mod exec;
+pub mod output;
+pub mod plan;
+pub mod recipe;
+pub mod stage;
+pub mod stats;
+pub mod size;
+
+pub use doc::{Batch, Document, Dropped, Metadata, Reason};
+pub use error::{Error, Locator, RecordError, Result};
+pub use exec::{run, Progress, RunOptions, RunSummary};
+pub use recipe::{compile, parse_config, BuildContext, Diagnostic, Recipe, Registry, Role};
+pub use stage::{
+    Decoded, DocStage, InputFile, Payload, RawRecord, Reader, RecordIter, Sink, SinkContext, SinkFactory, StageImpl,
+    StageOutput, StreamStage, StreamStageFactory, TaskContext, Verdict,
+};

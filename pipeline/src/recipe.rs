@@ -1,0 +1,706 @@
+//! Recipes: YAML that declares a DAG of readers, stages and writers.
+//!
+//! Compiling a recipe happens in passes, each collecting *every* error it
+//! finds into one list before the next pass runs (a pass only runs on parts
+//! the earlier passes accepted):
+//!
+//! 1. parse the YAML and expand `${ENV:-default}` in every string;
+//! 2. check the top-level keys and each node's common keys (`kind`,
+//!    `inputs`, `exclusions`, `source`);
+//! 3. build each component from its configuration (the registry rejects
+//!    unknown keys and bad values, with their paths);
+//! 4. check the graph: dangling inputs, cycles, outputs nobody reads.
+//!
+//! ```yaml
+//! seed: 42
+//! output: ${OUT:-out/example}
+//! readers:
+//!   web: {kind: jsonl, paths: [data/web.jsonl.gz]}
+//! stages:
+//!   long_enough: {kind: length, inputs: [web], min_chars: 200}
+//! writers:
+//!   kept: {kind: parquet, inputs: [long_enough]}
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::env;
+use crate::error::{Error, Result};
+use crate::stage::{Reader, SinkFactory, StageImpl};
+
+/// One problem in a recipe, located by its path (`stages.dedup.inputs[1]`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    pub path: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic { path: path.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "(top level): {}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// The three roles a node can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Reader,
+    Stage,
+    Writer,
+}
+
+impl Role {
+    pub fn section(self) -> &'static str {
+        match self {
+            Role::Reader => "readers",
+            Role::Stage => "stages",
+            Role::Writer => "writers",
+        }
+    }
+}
+
+/// What a component's builder learns about its place in the recipe.
+#[derive(Debug, Clone)]
+pub struct BuildContext<'a> {
+    pub name: &'a str,
+    /// Path of the node in the recipe (`readers.web`), for diagnostics.
+    pub path: &'a str,
+    /// The recipe seed mixed with the node's name.
+    pub seed: u64,
+    /// The source name documents of this reader carry (readers only).
+    pub source: &'a str,
+}
+
+/// The closed set of component kinds. Implemented once, by the `sluice`
+/// binary, as a `match` over kind names; the engine only calls it.
+pub trait Registry {
+    /// Kind names for a role, for "unknown kind" messages.
+    fn kinds(&self, role: Role) -> Vec<&'static str>;
+    fn build_reader(&self, kind: &str, config: &Value, cx: &BuildContext) -> Result<Arc<dyn Reader>, Vec<Diagnostic>>;
+    fn build_stage(&self, kind: &str, config: &Value, cx: &BuildContext) -> Result<StageImpl, Vec<Diagnostic>>;
+    fn build_writer(&self, kind: &str, config: &Value, cx: &BuildContext) -> Result<Arc<dyn SinkFactory>, Vec<Diagnostic>>;
+    /// The writer kind used for `exclusions: true`.
+    fn default_exclusion_writer(&self) -> &'static str {
+        "jsonl"
+    }
+}
+
+/// Deserialize a component's configuration, reporting *every* unknown key
+/// (not only the first, as `deny_unknown_fields` would) plus the first type
+/// error, each with its full path.
+pub fn parse_config<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, Vec<Diagnostic>> {
+    let mut unknown = Vec::new();
+    let join = |p: String| if p.is_empty() || p == "?" { path.to_string() } else { format!("{path}.{p}") };
+    let result = {
+        let mut record = |p: serde_ignored::Path| unknown.push(p.to_string());
+        let ignored = serde_ignored::Deserializer::new(value, &mut record);
+        serde_path_to_error::deserialize::<_, T>(ignored)
+    };
+    let mut diags: Vec<Diagnostic> =
+        unknown.into_iter().map(|p| Diagnostic::new(join(p), "unknown key")).collect();
+    match result {
+        Ok(v) if diags.is_empty() => Ok(v),
+        Ok(_) => Err(diags),
+        Err(e) => {
+            let p = e.path().to_string();
+            diags.push(Diagnostic::new(join(if p == "." { String::new() } else { p }), e.into_inner().to_string()));
+            Err(diags)
+        }
+    }
+}
+
+/// How a node is implemented.
+#[derive(Clone)]
+pub enum NodeImpl {
+    Reader(Arc<dyn Reader>),
+    Stage { stage: StageImpl, exclusions: Option<Arc<dyn SinkFactory>> },
+    Writer(Arc<dyn SinkFactory>),
+}
+
+/// A compiled node. Ids index [`Recipe::nodes`].
+#[derive(Clone)]
+pub struct Node {
+    pub id: usize,
+    pub name: String,
+    pub kind: String,
+    pub role: Role,
+    /// For readers: the source name their documents carry.
+    pub source: Arc<str>,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<usize>,
+    pub seed: u64,
+    pub imp: NodeImpl,
+}
+
+/// A compiled, checked recipe.
+#[derive(Clone)]
+pub struct Recipe {
+    pub description: Option<String>,
+    pub seed: u64,
+    pub output: PathBuf,
+    /// Documents per batch.
+    pub batch_size: usize,
+    /// Batches buffered per edge before the producer blocks.
+    pub channel_capacity: usize,
+    /// Readers, then stages, then writers, each in recipe order.
+    pub nodes: Vec<Node>,
+    /// Hash of the expanded recipe minus `output` and `description`: a
+    /// re-run into an existing output directory must match it.
+    pub hash: String,
+    /// The recipe after environment expansion.
+    pub resolved: Value,
+}
+
+impl Recipe {
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn readers(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.role == Role::Reader)
+    }
+
+    pub fn writers(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.role == Role::Writer)
+    }
+}
+
+const TOP_KEYS: &[&str] =
+    &["description", "seed", "output", "batch_size", "channel_capacity", "readers", "stages", "writers"];
+
+/// Names become directory names, so they are restricted.
+fn check_name(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        && !name.starts_with('-');
+    if !ok {
+        return Some(format!(
+            "invalid name `{name}`: use 1-64 ASCII letters, digits, `_` or `-` (names become directory names)"
+        ));
+    }
+    if name == "excluded" || name == "_sluice" {
+        return Some(format!("`{name}` is reserved for sluice's own output directories"));
+    }
+    None
+}
+
+/// Parse the YAML text into a JSON value, expanding the environment.
+pub fn load_yaml(text: &str) -> Result<Value, Vec<Diagnostic>> {
+    let value: Value = serde_saphyr::from_str(text)
+        .map_err(|e| vec![Diagnostic::new("", format!("invalid YAML: {e}"))])?;
+    let mut diags = Vec::new();
+    let value = expand_value(value, String::new(), &mut diags);
+    if diags.is_empty() {
+        Ok(value)
+    } else {
+        Err(diags)
+    }
+}
+
+fn expand_value(v: Value, path: String, diags: &mut Vec<Diagnostic>) -> Value {
+    match v {
+        Value::String(s) => match env::expand_env(&s) {
+            Ok(e) => Value::String(e),
+            Err(m) => {
+                diags.push(Diagnostic::new(path, m));
+                Value::String(s)
+            }
+        },
+        Value::Array(a) => Value::Array(
+            a.into_iter().enumerate().map(|(i, x)| expand_value(x, format!("{path}[{i}]"), diags)).collect(),
+        ),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, x)| {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let x = expand_value(x, p, diags);
+                    (k, x)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Compile recipe text. Returns every error found.
+pub fn compile(text: &str, registry: &dyn Registry) -> Result<Recipe> {
+    compile_inner(text, registry).map_err(|mut d| {
+        d.dedup();
+        Error::Recipe(d)
+    })
+}
+
+struct RawNode {
+    name: String,
+    path: String,
+    role: Role,
+    kind: String,
+    inputs: Vec<(String, String)>, // (name, path of the entry)
+    exclusions: Option<Value>,
+    source: String,
+    config: Value,
+}
+
+fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diagnostic>> {
+    let resolved = load_yaml(text)?;
+    let mut diags = Vec::new();
+    let Some(top) = resolved.as_object() else {
+        return Err(vec![Diagnostic::new("", "a recipe must be a mapping with `readers`, `stages` and `writers`")]);
+    };
+    for k in top.keys() {
+        if !TOP_KEYS.contains(&k.as_str()) {
+            diags.push(Diagnostic::new(k.clone(), format!("unknown key (expected one of: {})", TOP_KEYS.join(", "))));
+        }
+    }
+    let seed = match top.get("seed") {
+        None => 0,
+        Some(v) => v.as_u64().unwrap_or_else(|| {
+            diags.push(Diagnostic::new("seed", "must be a non-negative integer"));
+            0
+        }),
+    };
+    let output = match top.get("output") {
+        Some(Value::String(s)) if !s.is_empty() => PathBuf::from(s),
+        Some(_) => {
+            diags.push(Diagnostic::new("output", "must be a non-empty path string"));
+            PathBuf::new()
+        }
+        None => {
+            diags.push(Diagnostic::new("output", "missing: the output directory is required"));
+            PathBuf::new()
+        }
+    };
+    let description = top.get("description").and_then(|v| v.as_str()).map(String::from);
+    let mut positive = |key: &str, default: usize, max: usize| match top.get(key) {
+        None => default,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 && n as usize <= max => n as usize,
+            _ => {
+                diags.push(Diagnostic::new(key, format!("must be an integer between 1 and {max}")));
+                default
+            }
+        },
+    };
+    let batch_size = positive("batch_size", 1024, 1 << 20);
+    let channel_capacity = positive("channel_capacity", 4, 1024);
+
+    // Pass 2: common node keys.
+    let mut raw = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for role in [Role::Reader, Role::Stage, Role::Writer] {
+        let section = role.section();
+        let Some(v) = top.get(section) else {
+            if role != Role::Stage {
+                diags.push(Diagnostic::new(section, format!("missing: a recipe needs at least one entry in `{section}`")));
+            }
+            continue;
+        };
+        let Some(m) = v.as_object() else {
+            diags.push(Diagnostic::new(section, "must be a mapping from names to components"));
+            continue;
+        };
+        if m.is_empty() && role != Role::Stage {
+            diags.push(Diagnostic::new(section, "is empty"));
+        }
+        for (name, node) in m {
+            let path = format!("{section}.{name}");
+            if let Some(msg) = check_name(name) {
+                diags.push(Diagnostic::new(&path, msg));
+            }
+            if let Some(prev) = seen.insert(name.clone(), path.clone()) {
+                diags.push(Diagnostic::new(&path, format!("duplicate name: `{prev}` is also called `{name}`")));
+            }
+            if let Some(n) = parse_node(name, &path, role, node, &mut diags) {
+                raw.push(n);
+            }
+        }
+    }
+
+    // Pass 3: build components.
+    let mut nodes: Vec<Node> = Vec::new();
+    for (id, r) in raw.iter().enumerate() {
+        let node_seed = xxhash_rust::xxh3::xxh3_64_with_seed(r.name.as_bytes(), seed);
+        let cx = BuildContext { name: &r.name, path: &r.path, seed: node_seed, source: &r.source };
+        let kind_path = format!("{}.kind", r.path);
+        let known = registry.kinds(r.role);
+        if !known.contains(&r.kind.as_str()) {
+            diags.push(Diagnostic::new(
+                kind_path,
+                format!("unknown {} kind `{}` (known: {})", role_word(r.role), r.kind, known.join(", ")),
+            ));
+            continue;
+        }
+        let imp = match r.role {
+            Role::Reader => registry.build_reader(&r.kind, &r.config, &cx).map(NodeImpl::Reader),
+            Role::Writer => registry.build_writer(&r.kind, &r.config, &cx).map(NodeImpl::Writer),
+            Role::Stage => {
+                let stage = registry.build_stage(&r.kind, &r.config, &cx);
+                let excl = match &r.exclusions {
+                    None | Some(Value::Bool(false)) => Ok(None),
+                    Some(Value::Bool(true)) => registry
+                        .build_writer(registry.default_exclusion_writer(), &Value::Object(Map::new()), &cx)
+                        .map(Some),
+                    Some(Value::Object(m)) => {
+                        let epath = format!("{}.exclusions", r.path);
+                        let mut m = m.clone();
+                        let kind = match m.remove("kind") {
+                            None => Ok(registry.default_exclusion_writer().to_string()),
+                            Some(Value::String(k)) if registry.kinds(Role::Writer).contains(&k.as_str()) => Ok(k),
+                            Some(other) => Err(vec![Diagnostic::new(
+                                format!("{epath}.kind"),
+                                format!("unknown writer kind {other} (known: {})", registry.kinds(Role::Writer).join(", ")),
+                            )]),
+                        };
+                        let ecx = BuildContext { path: &epath, ..cx.clone() };
+                        kind.and_then(|k| registry.build_writer(&k, &Value::Object(m), &ecx)).map(Some)
+                    }
+                    Some(_) => Err(vec![Diagnostic::new(
+                        format!("{}.exclusions", r.path),
+                        "must be true, false or a writer configuration such as {kind: parquet}",
+                    )]),
+                };
+                match (stage, excl) {
+                    (Ok(stage), Ok(exclusions)) => Ok(NodeImpl::Stage { stage, exclusions }),
+                    (Err(mut a), Err(b)) => {
+                        a.extend(b);
+                        Err(a)
+                    }
+                    (Err(a), _) | (_, Err(a)) => Err(a),
+                }
+            }
+        };
+        match imp {
+            Ok(imp) => nodes.push(Node {
+                id,
+                name: r.name.clone(),
+                kind: r.kind.clone(),
+                role: r.role,
+                source: Arc::from(r.source.as_str()),
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+                seed: node_seed,
+                imp,
+            }),
+            Err(d) => diags.extend(d),
+        }
+    }
+
+    // Pass 4: the graph (on names, so it runs even when a build failed).
+    check_graph(&raw, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let index: HashMap<&str, usize> = raw.iter().enumerate().map(|(i, r)| (r.name.as_str(), i)).collect();
+    for (i, r) in raw.iter().enumerate() {
+        for (inp, _) in &r.inputs {
+            let j = index[inp.as_str()];
+            nodes[i].inputs.push(j);
+            nodes[j].outputs.push(i);
+        }
+    }
+
+    let mut hashed = top.clone();
+    hashed.remove("output");
+    hashed.remove("description");
+    let canonical = serde_json::to_string(&Value::Object(hashed)).expect("JSON values serialise");
+    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()));
+    Ok(Recipe { description, seed, output, batch_size, channel_capacity, nodes, hash, resolved })
+}
+
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Reader => "reader",
+        Role::Stage => "stage",
+        Role::Writer => "writer",
+    }
+}
+
+fn parse_node(name: &str, path: &str, role: Role, node: &Value, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
+    let Some(m) = node.as_object() else {
+        diags.push(Diagnostic::new(path, "must be a mapping with at least `kind`"));
+        return None;
+    };
+    let mut config = m.clone();
+    let kind = match config.remove("kind") {
+        Some(Value::String(k)) => k,
+        Some(_) => {
+            diags.push(Diagnostic::new(format!("{path}.kind"), "must be a string"));
+            return None;
+        }
+        None => {
+            diags.push(Diagnostic::new(format!("{path}.kind"), "missing: every component needs a `kind`"));
+            return None;
+        }
+    };
+    let mut inputs = Vec::new();
+    match (role, config.remove("inputs")) {
+        (Role::Reader, Some(_)) => {
+            diags.push(Diagnostic::new(format!("{path}.inputs"), "readers have no inputs"));
+        }
+        (Role::Reader, None) => {}
+        (_, None) => diags.push(Diagnostic::new(format!("{path}.inputs"), "missing: list the nodes this one reads")),
+        (_, Some(Value::String(s))) => inputs.push((s, format!("{path}.inputs"))),
+        (_, Some(Value::Array(a))) => {
+            if a.is_empty() {
+                diags.push(Diagnostic::new(format!("{path}.inputs"), "is empty"));
+            }
+            let mut dup = BTreeSet::new();
+            for (i, v) in a.into_iter().enumerate() {
+                let p = format!("{path}.inputs[{i}]");
+                match v {
+                    Value::String(s) if !dup.insert(s.clone()) => {
+                        diags.push(Diagnostic::new(p, format!("`{s}` is listed twice")));
+                    }
+                    Value::String(s) => inputs.push((s, p)),
+                    _ => diags.push(Diagnostic::new(p, "must be a node name")),
+                }
+            }
+        }
+        (_, Some(_)) => diags.push(Diagnostic::new(format!("{path}.inputs"), "must be a list of node names")),
+    }
+    let exclusions = config.remove("exclusions");
+    if exclusions.is_some() && role != Role::Stage {
+        diags.push(Diagnostic::new(format!("{path}.exclusions"), "only stages drop documents, so only stages take `exclusions`"));
+    }
+    let source = match config.remove("source") {
+        None => name.to_string(),
+        Some(Value::String(s)) if role == Role::Reader && !s.is_empty() => s,
+        Some(_) if role != Role::Reader => {
+            diags.push(Diagnostic::new(format!("{path}.source"), "only readers take `source`"));
+            name.to_string()
+        }
+        Some(_) => {
+            diags.push(Diagnostic::new(format!("{path}.source"), "must be a non-empty string"));
+            name.to_string()
+        }
+    };
+    Some(RawNode {
+        name: name.to_string(),
+        path: path.to_string(),
+        role,
+        kind,
+        inputs,
+        exclusions,
+        source,
+        config: Value::Object(config),
+    })
+}
+
+fn check_graph(raw: &[RawNode], diags: &mut Vec<Diagnostic>) {
+    let index: HashMap<&str, usize> = raw.iter().enumerate().map(|(i, r)| (r.name.as_str(), i)).collect();
+    let mut ok_edges: Vec<Vec<usize>> = vec![Vec::new(); raw.len()];
+    let mut consumed = vec![false; raw.len()];
+    for (i, r) in raw.iter().enumerate() {
+        for (inp, p) in &r.inputs {
+            match index.get(inp.as_str()) {
+                None => diags.push(Diagnostic::new(p, format!("no reader or stage is named `{inp}`"))),
+                Some(&j) if raw[j].role == Role::Writer => {
+                    diags.push(Diagnostic::new(p, format!("`{inp}` is a writer; writers have no output to read")))
+                }
+                Some(&j) if j == i => diags.push(Diagnostic::new(p, "a node cannot read its own output")),
+                Some(&j) => {
+                    ok_edges[i].push(j);
+                    consumed[j] = true;
+                }
+            }
+        }
+    }
+    for (i, r) in raw.iter().enumerate() {
+        if r.role != Role::Writer && !consumed[i] {
+            diags.push(Diagnostic::new(
+                &r.path,
+                format!("the output of `{}` is not read by any stage or writer", r.name),
+            ));
+        }
+    }
+    // Cycles: iterative DFS with colours; report each cycle once, at the
+    // node that closes it.
+    let mut colour = vec![0u8; raw.len()]; // 0 new, 1 on stack, 2 done
+    for start in 0..raw.len() {
+        if colour[start] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        colour[start] = 1;
+        while let Some(&mut (n, ref mut next)) = stack.last_mut() {
+            if *next < ok_edges[n].len() {
+                let m = ok_edges[n][*next];
+                *next += 1;
+                match colour[m] {
+                    0 => {
+                        colour[m] = 1;
+                        stack.push((m, 0));
+                    }
+                    1 => {
+                        let pos = stack.iter().position(|&(x, _)| x == m).unwrap_or(0);
+                        let mut names: Vec<&str> = stack[pos..].iter().map(|&(x, _)| raw[x].name.as_str()).collect();
+                        names.reverse();
+                        names.push(raw[n].name.as_str());
+                        diags.push(Diagnostic::new(
+                            format!("{}.inputs", raw[n].path),
+                            format!("cycle: {}", names.join(" <- ")),
+                        ));
+                    }
+                    _ => {}
+                }
+            } else {
+                colour[n] = 2;
+                stack.pop();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::Document;
+    use crate::stage::{DocStage, InputFile, RecordIter, Sink, SinkContext, Verdict};
+    use crate::RecordError;
+
+    struct NoReader;
+    impl Reader for NoReader {
+        fn files(&self) -> Result<Vec<InputFile>> {
+            Ok(vec![])
+        }
+        fn open<'a>(&'a self, _: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
+            Ok(Box::new(std::iter::empty()))
+        }
+    }
+    struct Pass;
+    impl DocStage for Pass {
+        fn process(&self, _: &mut Document) -> Verdict {
+            Verdict::Keep
+        }
+    }
+    struct NoSink;
+    impl SinkFactory for NoSink {
+        fn open(&self, _: &SinkContext) -> Result<Box<dyn Sink>> {
+            Err(Error::Internal("unused".into()))
+        }
+        fn extension(&self) -> &str {
+            "x"
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct MinChars {
+        #[serde(default)]
+        min_chars: usize,
+    }
+
+    struct TestRegistry;
+    impl Registry for TestRegistry {
+        fn kinds(&self, role: Role) -> Vec<&'static str> {
+            match role {
+                Role::Reader => vec!["fake"],
+                Role::Stage => vec!["pass"],
+                Role::Writer => vec!["jsonl"],
+            }
+        }
+        fn build_reader(&self, _: &str, _: &Value, _: &BuildContext) -> Result<Arc<dyn Reader>, Vec<Diagnostic>> {
+            Ok(Arc::new(NoReader))
+        }
+        fn build_stage(&self, _: &str, v: &Value, cx: &BuildContext) -> Result<StageImpl, Vec<Diagnostic>> {
+            parse_config::<MinChars>(v, cx.path)?;
+            Ok(StageImpl::Doc(Arc::new(Pass)))
+        }
+        fn build_writer(&self, _: &str, _: &Value, _: &BuildContext) -> Result<Arc<dyn SinkFactory>, Vec<Diagnostic>> {
+            Ok(Arc::new(NoSink))
+        }
+    }
+
+    fn errors(text: &str) -> Vec<Diagnostic> {
+        match compile(text, &TestRegistry) {
+            Err(Error::Recipe(d)) => d,
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("recipe compiled"),
+        }
+    }
+
+    #[test]
+    fn good_recipe_compiles_with_fan_in_and_fan_out() {
+        let r = compile(
+            "seed: 7\noutput: /tmp/x\nreaders:\n  a: {kind: fake}\n  b: {kind: fake}\nstages:\n  s: {kind: pass, inputs: [a, b]}\n  t: {kind: pass, inputs: s}\nwriters:\n  w1: {kind: jsonl, inputs: [s]}\n  w2: {kind: jsonl, inputs: [t, s]}\n",
+            &TestRegistry,
+        )
+        .unwrap();
+        let s = r.node("s").unwrap();
+        assert_eq!(s.inputs, vec![0, 1]);
+        assert_eq!(s.outputs.len(), 3);
+        assert_eq!(r.seed, 7);
+        assert_eq!(r.nodes.len(), 6);
+    }
+
+    #[test]
+    fn reports_every_error_with_its_path() {
+        let d = errors(
+            "output: o\nbogus: 1\nreaders:\n  a: {kind: fake}\nstages:\n  s: {kind: pass, inputs: [a, nope], min_chars: x, typo: 1, typo2: 2}\n  c1: {kind: pass, inputs: [c2]}\n  c2: {kind: pass, inputs: [c1]}\n  k: {kind: nokind, inputs: [a]}\nwriters:\n  w: {kind: jsonl, inputs: [s, c2, k]}\n",
+        );
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        let has = |needle: &str| text.iter().any(|t| t.contains(needle));
+        assert!(has("bogus: unknown key"), "{text:#?}");
+        assert!(has("stages.s.inputs[1]: no reader or stage is named `nope`"), "{text:#?}");
+        assert!(has("stages.s.typo: unknown key"), "{text:#?}");
+        assert!(has("stages.s.typo2: unknown key"), "{text:#?}");
+        assert!(has("cycle"), "{text:#?}");
+        assert!(has("stages.k.kind: unknown stage kind `nokind`"), "{text:#?}");
+    }
+
+    #[test]
+    fn type_errors_carry_the_field_path() {
+        let d = errors("output: o\nreaders:\n  a: {kind: fake}\nstages:\n  s: {kind: pass, inputs: [a], min_chars: lots}\nwriters:\n  w: {kind: jsonl, inputs: [s]}\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].path == "stages.s.min_chars", "{d:?}");
+    }
+
+    #[test]
+    fn unread_outputs_and_writer_inputs_are_errors() {
+        let d = errors("output: o\nreaders:\n  a: {kind: fake}\n  b: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n  v: {kind: jsonl, inputs: [w]}\n");
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert!(text.iter().any(|t| t.contains("readers.b: the output of `b` is not read")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("writers.v.inputs[0]: `w` is a writer")), "{text:?}");
+    }
+
+    #[test]
+    fn names_cannot_escape_the_output_directory() {
+        let d = errors("output: o\nreaders:\n  ../../etc: {kind: fake}\nwriters:\n  _sluice: {kind: jsonl, inputs: [../../etc]}\n");
+        assert!(d.iter().any(|d| d.message.contains("invalid name")), "{d:?}");
+        assert!(d.iter().any(|d| d.message.contains("reserved")), "{d:?}");
+    }
+
+    #[test]
+    fn env_errors_are_located() {
+        let d = errors("output: ${SLUICE_SURELY_UNSET_VAR}\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n");
+        assert_eq!(d[0].path, "output");
+        assert!(d[0].message.contains("SLUICE_SURELY_UNSET_VAR"));
+    }
+
+    #[test]
+    fn hash_ignores_output_but_not_config() {
+        let a = compile("output: o1\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n", &TestRegistry).unwrap();
+        let b = compile("output: o2\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n", &TestRegistry).unwrap();
+        let c = compile("seed: 1\noutput: o2\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n", &TestRegistry).unwrap();
+        assert_eq!(a.hash, b.hash);
+        assert_ne!(a.hash, c.hash);
+    }
+}

@@ -1,0 +1,230 @@
+//! The runtime side of components: readers, stages and sinks.
+//!
+//! Each recipe component has a serde *config* type (in its own crate) that
+//! builds one of these runtime types. The engine owns the loop, the
+//! parallelism, the stats and the exclusion writer; a component only answers
+//! the question specific to it.
+//!
+//! Prefer [`DocStage`]: one document in, kept or dropped with a reason. The
+//! executor runs it on rayon over each batch and keeps input order. Only
+//! stages that need the whole stream (dedup, tokenizer training, mixing,
+//! packing) implement [`StreamStage`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::doc::{Batch, Document, Dropped, Reason};
+use crate::error::{Locator, RecordError, Result};
+
+/// One input file of a reader.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InputFile {
+    /// Absolute or recipe-relative path used to open the file.
+    pub path: PathBuf,
+    /// Path relative to the root it was found under; stable across machines
+    /// that mount the data elsewhere, so it is used in document ids.
+    pub rel: String,
+    /// Size in bytes when listed (drives the task plan's balancing).
+    pub size: u64,
+}
+
+impl InputFile {
+    pub fn display(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// What a reader's file iterator yields before decoding.
+pub enum Payload {
+    /// Raw bytes that [`Reader::decode`] turns into a document. Decoding runs
+    /// in parallel on rayon, so expensive work (JSON parsing, HTML
+    /// extraction) belongs there rather than in the iterator.
+    Bytes(Vec<u8>),
+    /// A document the iterator already built (columnar formats).
+    Doc(Document),
+}
+
+/// A record located in its file.
+pub struct RawRecord {
+    pub loc: Locator,
+    pub payload: Payload,
+}
+
+/// The outcome of decoding one raw record.
+#[derive(Debug)]
+pub enum Decoded {
+    Doc(Document),
+    /// Not an error, but not a document either (a WARC request record, a
+    /// non-HTML response). Counted by reason.
+    Skip(Reason),
+}
+
+/// Iterator over one file's records. It yields `Err` for a record it could
+/// not frame (truncation, corrupt compression) and decides itself whether it
+/// can go on after one.
+pub type RecordIter<'a> = Box<dyn Iterator<Item = Result<RawRecord, RecordError>> + Send + 'a>;
+
+/// A source of documents.
+pub trait Reader: Send + Sync {
+    /// Every file this reader will read, in a deterministic order. The task
+    /// planner splits this list between tasks.
+    fn files(&self) -> Result<Vec<InputFile>>;
+
+    /// Open one file.
+    fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError>;
+
+    /// Turn a raw record into a document. Runs in parallel; must be pure.
+    fn decode(&self, file: &InputFile, raw: RawRecord) -> Result<Decoded, RecordError> {
+        let _ = file;
+        match raw.payload {
+            Payload::Doc(d) => Ok(Decoded::Doc(d)),
+            Payload::Bytes(_) => Err(RecordError::new(
+                file.display(),
+                raw.loc,
+                "internal",
+                "reader produced raw bytes but has no decoder",
+            )),
+        }
+    }
+}
+
+/// The verdict of a document-wise stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Keep,
+    Drop(Reason),
+}
+
+/// A document-wise stage: annotate, rewrite or drop one document. It must be
+/// a pure function of the document (and of its configuration), because the
+/// executor calls it from several threads in any order.
+pub trait DocStage: Send + Sync {
+    fn process(&self, doc: &mut Document) -> Verdict;
+}
+
+/// What a [`StreamStage`] emits for one call.
+#[derive(Debug, Default)]
+pub struct StageOutput {
+    pub kept: Vec<Document>,
+    pub dropped: Vec<Dropped>,
+}
+
+impl StageOutput {
+    pub fn keep(&mut self, doc: Document) {
+        self.kept.push(doc);
+    }
+
+    pub fn drop(&mut self, doc: Document, reason: impl Into<Reason>) {
+        self.dropped.push(Dropped { doc, reason: reason.into() });
+    }
+}
+
+/// A stage that sees the whole stream of one task.
+///
+/// The executor turns every `process` call into exactly one downstream batch
+/// (possibly empty) and sends whatever `finish` emits at the end. That
+/// one-batch-per-batch rhythm is what keeps fan-in merges deterministic and
+/// free of deadlock on diamond-shaped graphs: a stage that must see
+/// everything first (a barrier) emits empty batches while it buffers, then
+/// everything from `finish`.
+pub trait StreamStage: Send {
+    fn process(&mut self, batch: Batch, out: &mut StageOutput) -> Result<()>;
+    fn finish(&mut self, out: &mut StageOutput) -> Result<()>;
+}
+
+/// Builds a fresh [`StreamStage`] for each task.
+pub trait StreamStageFactory: Send + Sync {
+    fn create(&self, ctx: &TaskContext) -> Result<Box<dyn StreamStage>>;
+}
+
+/// The two shapes a stage can take.
+#[derive(Clone)]
+pub enum StageImpl {
+    Doc(Arc<dyn DocStage>),
+    Stream(Arc<dyn StreamStageFactory>),
+}
+
+/// Per-task facts a component may need.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub task: usize,
+    pub tasks: usize,
+    /// The recipe seed mixed with the node name.
+    pub seed: u64,
+    /// The run's output directory.
+    pub output: PathBuf,
+}
+
+/// Where a sink writes: its own directory, and the task whose files it owns.
+#[derive(Debug, Clone)]
+pub struct SinkContext {
+    /// `OUT/<writer>` or `OUT/excluded/<stage>`.
+    pub dir: PathBuf,
+    pub task: usize,
+    /// Node name, for error messages.
+    pub node: String,
+}
+
+impl SinkContext {
+    /// Final name of shard `shard` of this task: `{task:05}-{shard:05}.{ext}`.
+    /// Every file a task writes starts with its task number, which is how a
+    /// re-run finds and removes the leftovers of a killed attempt.
+    pub fn shard_path(&self, shard: usize, ext: &str) -> PathBuf {
+        self.dir.join(format!("{:05}-{:05}.{ext}", self.task, shard))
+    }
+}
+
+/// A writer's runtime.
+pub trait Sink: Send {
+    fn write(&mut self, docs: &[Document]) -> Result<()>;
+    /// Flush, close and atomically publish every file. Returns the files.
+    fn finish(self: Box<Self>) -> Result<Vec<PathBuf>>;
+}
+
+/// Opens a [`Sink`] per task.
+pub trait SinkFactory: Send + Sync {
+    fn open(&self, ctx: &SinkContext) -> Result<Box<dyn Sink>>;
+    /// File extension, used to list outputs.
+    fn extension(&self) -> &str;
+}
+
+/// Does `name` belong to task `task` (by the naming rule of
+/// [`SinkContext::shard_path`], including temporary files)?
+pub fn file_belongs_to_task(name: &str, task: usize) -> bool {
+    let prefix = format!("{task:05}-");
+    name.starts_with(&prefix) || name.strip_prefix('.').is_some_and(|n| n.starts_with(&prefix))
+}
+
+/// A file path relative to `root`, with `/` separators.
+pub fn relative_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let s = rel.to_string_lossy().replace('\\', "/");
+    if s.is_empty() {
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_file_naming_round_trips() {
+        let ctx = SinkContext { dir: PathBuf::from("/o/w"), task: 3, node: "w".into() };
+        let p = ctx.shard_path(12, "jsonl.zst");
+        assert_eq!(p, PathBuf::from("/o/w/00003-00012.jsonl.zst"));
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(file_belongs_to_task(name, 3));
+        assert!(file_belongs_to_task(".00003-00012.jsonl.zst.tmp", 3));
+        assert!(!file_belongs_to_task(name, 30));
+        assert!(!file_belongs_to_task("00030-00000.jsonl.zst", 3));
+    }
+
+    #[test]
+    fn relative_paths_use_forward_slashes() {
+        assert_eq!(relative_path(Path::new("/a"), Path::new("/a/b/c.txt")), "b/c.txt");
+        assert_eq!(relative_path(Path::new("/a/b.txt"), Path::new("/a/b.txt")), "b.txt");
+    }
+}
