@@ -649,6 +649,7 @@ fn run_reader(
                     chunk_bytes += match &raw.payload {
                         Payload::Bytes(b) => b.len(),
                         Payload::Doc(d) => d.text.len(),
+                        Payload::Custom { bytes, .. } => *bytes,
                     };
                     chunk.push(raw);
                     if chunk.len() >= batch_size || chunk_bytes >= CHUNK_BYTES {

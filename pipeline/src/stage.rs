@@ -42,6 +42,11 @@ pub enum Payload {
     Bytes(Vec<u8>),
     /// A document the iterator already built (columnar formats).
     Doc(Document),
+    /// A reader-specific raw record (a parsed WARC record, say), decoded by
+    /// the same reader's [`Reader::decode`], which downcasts it.
+    /// `bytes` approximates its size, which bounds how much a reader
+    /// buffers before decoding.
+    Custom { value: Box<dyn std::any::Any + Send>, bytes: usize },
 }
 
 /// A record located in its file.
@@ -78,11 +83,11 @@ pub trait Reader: Send + Sync {
         let _ = file;
         match raw.payload {
             Payload::Doc(d) => Ok(Decoded::Doc(d)),
-            Payload::Bytes(_) => Err(RecordError::new(
+            Payload::Bytes(_) | Payload::Custom { .. } => Err(RecordError::new(
                 file.display(),
                 raw.loc,
                 "internal",
-                "reader produced raw bytes but has no decoder",
+                "reader produced raw records but has no decoder",
             )),
         }
     }

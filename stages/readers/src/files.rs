@@ -1,0 +1,278 @@
+//! Finding a reader's input files: paths, directories and globs, sorted,
+//! filtered and optionally sampled, always in the same order.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sluice_pipeline::size::ByteSize;
+use sluice_pipeline::{Error, InputFile, Result};
+
+/// Which files a reader reads. Shared by every file-based reader.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct FilesConfig {
+    /// Files, directories (searched recursively) or glob patterns such as
+    /// `data/**/*.jsonl.gz`. Relative paths are relative to the current
+    /// directory.
+    pub paths: Vec<String>,
+    /// Inside directories, read only files whose path (relative to the
+    /// directory) matches one of these globs. Each reader has a default
+    /// (its usual extensions). Files named explicitly are always read.
+    #[serde(default)]
+    pub include: Option<Vec<String>>,
+    /// Skip files whose relative path matches one of these globs.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Read at most this many files, chosen by a seeded hash of their
+    /// relative paths: a deterministic sample spread across directories.
+    #[serde(default)]
+    pub max_files: Option<usize>,
+    /// Skip files larger than this (they are counted, not read).
+    #[serde(default)]
+    pub max_file_bytes: Option<ByteSize>,
+    /// Read hidden files and directories (names starting with `.`).
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '[', '{'])
+}
+
+fn build_set(patterns: &[String]) -> std::result::Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(Glob::new(p).map_err(|e| format!("bad glob `{p}`: {e}"))?);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// A checked [`FilesConfig`].
+#[derive(Debug, Clone)]
+pub struct FileLister {
+    paths: Vec<String>,
+    include: GlobSet,
+    exclude: GlobSet,
+    max_files: Option<usize>,
+    max_file_bytes: Option<u64>,
+    hidden: bool,
+    seed: u64,
+}
+
+impl FilesConfig {
+    /// Check the configuration; errors are `(field path, message)`.
+    pub fn build(&self, default_include: &[&str], seed: u64) -> std::result::Result<FileLister, Vec<(String, String)>> {
+        let mut errs = Vec::new();
+        if self.paths.is_empty() {
+            errs.push(("paths".into(), "list at least one file, directory or glob".into()));
+        }
+        for (i, p) in self.paths.iter().enumerate() {
+            if !has_glob(p) && !Path::new(p).exists() {
+                errs.push((format!("paths[{i}]"), format!("`{p}` does not exist")));
+            }
+        }
+        let include: Vec<String> = match &self.include {
+            Some(v) => v.clone(),
+            None => default_include.iter().map(|s| s.to_string()).collect(),
+        };
+        let include = build_set(&include).map_err(|e| errs.push(("include".into(), e))).ok();
+        let exclude = build_set(&self.exclude).map_err(|e| errs.push(("exclude".into(), e))).ok();
+        if self.max_files == Some(0) {
+            errs.push(("max_files".into(), "must be at least 1".into()));
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(FileLister {
+            paths: self.paths.clone(),
+            include: include.expect("checked"),
+            exclude: exclude.expect("checked"),
+            max_files: self.max_files,
+            max_file_bytes: self.max_file_bytes.map(|b| b.0),
+            hidden: self.hidden,
+            seed,
+        })
+    }
+}
+
+impl FileLister {
+    /// Every matching file, sorted by relative path. The relative path
+    /// starts with the root's own name (`doc/zlib1g/copyright` for the
+    /// root `/usr/share/doc`), so ids do not depend on where data is mounted.
+    pub fn list(&self) -> Result<Vec<InputFile>> {
+        let mut out: Vec<InputFile> = Vec::new();
+        for p in &self.paths {
+            if has_glob(p) {
+                // Walk the longest literal prefix, match the whole pattern.
+                let cut = p.find(['*', '?', '[', '{']).unwrap_or(p.len());
+                let base = match p[..cut].rfind('/') {
+                    Some(i) => &p[..i.max(1)],
+                    None => ".",
+                };
+                let pattern = Glob::new(p).map_err(|e| Error::stage("files", format!("bad glob `{p}`: {e}")))?.compile_matcher();
+                self.walk(Path::new(base), &mut out, Some(&pattern))?;
+            } else {
+                let path = Path::new(p);
+                let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+                if meta.is_dir() {
+                    self.walk(path, &mut out, None)?;
+                } else {
+                    out.push(InputFile { path: path.to_path_buf(), rel: file_name(path), size: meta.len() });
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.rel, &a.path).cmp(&(&b.rel, &b.path)));
+        out.dedup_by(|a, b| a.path == b.path);
+        if let Some(max) = self.max_file_bytes {
+            out.retain(|f| f.size <= max);
+        }
+        if let Some(n) = self.max_files {
+            if out.len() > n {
+                let seed = self.seed;
+                let mut keyed: Vec<(u64, InputFile)> = out
+                    .into_iter()
+                    .map(|f| (xxhash_rust::xxh3::xxh3_64_with_seed(f.rel.as_bytes(), seed), f))
+                    .collect();
+                keyed.sort_by(|a, b| (a.0, &a.1.rel).cmp(&(b.0, &b.1.rel)));
+                keyed.truncate(n);
+                out = keyed.into_iter().map(|(_, f)| f).collect();
+                out.sort_by(|a, b| (&a.rel, &a.path).cmp(&(&b.rel, &b.path)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn walk(&self, root: &Path, out: &mut Vec<InputFile>, pattern: Option<&globset::GlobMatcher>) -> Result<()> {
+        let anchor = root.parent().unwrap_or(Path::new(""));
+        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
+        let hidden = self.hidden;
+        let walker = walker.filter_entry(move |e| hidden || e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walker {
+            let entry = match entry {
+                Ok(e) => e,
+                // Unreadable subdirectories are skipped, not fatal: crawled
+                // dumps and system directories have them.
+                Err(_) => continue,
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let path = entry.path();
+            let in_root = path.strip_prefix(root).unwrap_or(path);
+            if let Some(m) = pattern {
+                if !m.is_match(path) {
+                    continue;
+                }
+            } else if !self.include.is_match(in_root) {
+                continue;
+            }
+            if self.exclude.is_match(in_root) {
+                continue;
+            }
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            let rel = sluice_pipeline::stage::relative_path(anchor, path);
+            out.push(InputFile { path: path.to_path_buf(), rel, size });
+        }
+        Ok(())
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+/// Compression of an input file, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn of(path: &Path) -> Compression {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("gz") => Compression::Gzip,
+            Some("zst") | Some("zstd") => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// Open a file, decompressing by extension.
+pub fn open_decompressed(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let f = File::open(path)?;
+    Ok(match Compression::of(path) {
+        Compression::None => Box::new(BufReader::with_capacity(1 << 20, f)),
+        Compression::Gzip => Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(BufReader::new(f)))),
+        Compression::Zstd => Box::new(BufReader::with_capacity(1 << 20, zstd::stream::read::Decoder::new(f)?)),
+    })
+}
+
+/// Decompress an in-memory file by its name's extension, reading at most
+/// `limit` bytes of output.
+pub fn decompress_bytes(path: &Path, bytes: Vec<u8>, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match Compression::of(path) {
+        Compression::None => return Ok(bytes),
+        Compression::Gzip => {
+            flate2::read::MultiGzDecoder::new(&bytes[..]).take(limit + 1).read_to_end(&mut out)?;
+        }
+        Compression::Zstd => {
+            zstd::stream::read::Decoder::new(&bytes[..])?.take(limit + 1).read_to_end(&mut out)?;
+        }
+    }
+    if out.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("decompressed size exceeds {limit} bytes")));
+    }
+    Ok(out)
+}
+
+/// The path of `p` for error messages.
+pub fn show(p: &PathBuf) -> String {
+    p.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(paths: Vec<String>) -> FilesConfig {
+        FilesConfig { paths, include: None, exclude: vec![], max_files: None, max_file_bytes: None, hidden: false }
+    }
+
+    #[test]
+    fn lists_sorted_filtered_and_sampled() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("data");
+        for f in ["b/2.jsonl", "a/1.jsonl", "a/skip.txt", ".hidden/3.jsonl", "c/4.jsonl.gz", "c/5.jsonl"] {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "x").unwrap();
+        }
+        let mut c = cfg(vec![root.display().to_string()]);
+        c.exclude = vec!["c/5*".into()];
+        let l = c.build(&["**/*.jsonl", "**/*.jsonl.gz"], 1).unwrap();
+        let rels: Vec<String> = l.list().unwrap().into_iter().map(|f| f.rel).collect();
+        assert_eq!(rels, vec!["data/a/1.jsonl", "data/b/2.jsonl", "data/c/4.jsonl.gz"]);
+
+        let mut c = cfg(vec![format!("{}/**/*.jsonl", root.display())]);
+        c.max_files = Some(2);
+        let l = c.build(&[], 7).unwrap();
+        let a = l.list().unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, l.list().unwrap(), "sampling is deterministic");
+    }
+
+    #[test]
+    fn missing_paths_and_bad_globs_are_reported_together() {
+        let mut c = cfg(vec!["/definitely/not/here".into()]);
+        c.exclude = vec!["[".into()];
+        let errs = c.build(&[], 0).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(errs[0].0, "paths[0]");
+    }
+}

@@ -1,0 +1,285 @@
+//! JSON Lines (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`): one JSON object a line.
+//!
+//! The iterator only frames lines (cheap, sequential); JSON parsing runs in
+//! [`Reader::decode`], in parallel. A line that is not valid UTF-8 or not a
+//! JSON object, or lacks the text field, is a malformed record reported
+//! with its line number. A truncated or corrupt compressed stream ends the
+//! file with one error naming the line it stopped at.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sluice_pipeline::size::ByteSize;
+use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
+
+use crate::files::{open_decompressed, FileLister, FilesConfig};
+
+/// Configuration of the `jsonl` reader.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct JsonlReaderConfig {
+    #[serde(flatten)]
+    pub files: FilesConfig,
+    /// Key of the document text (default `text`).
+    #[serde(default = "default_text_key")]
+    pub text_key: String,
+    /// Key of the document id (default `id`). Without one, the id is
+    /// `<file>:<line>`.
+    #[serde(default = "default_id_key")]
+    pub id_key: String,
+    /// Lines longer than this are malformed records (default 64MiB).
+    #[serde(default = "default_max_line")]
+    pub max_line_bytes: ByteSize,
+}
+
+fn default_text_key() -> String {
+    "text".into()
+}
+fn default_id_key() -> String {
+    "id".into()
+}
+fn default_max_line() -> ByteSize {
+    ByteSize(64 << 20)
+}
+
+pub const JSONL_EXTENSIONS: &[&str] = &["**/*.jsonl", "**/*.jsonl.gz", "**/*.jsonl.zst", "**/*.json.gz", "**/*.json.zst", "**/*.ndjson"];
+
+impl JsonlReaderConfig {
+    pub fn build(&self, source: &str, seed: u64) -> std::result::Result<JsonlReader, Vec<(String, String)>> {
+        let files = self.files.build(JSONL_EXTENSIONS, seed)?;
+        Ok(JsonlReader {
+            files,
+            text_key: self.text_key.clone(),
+            id_key: self.id_key.clone(),
+            max_line: self.max_line_bytes.0 as usize,
+            source: Arc::from(source),
+        })
+    }
+}
+
+/// The `jsonl` reader.
+#[derive(Debug)]
+pub struct JsonlReader {
+    files: FileLister,
+    text_key: String,
+    id_key: String,
+    max_line: usize,
+    source: Arc<str>,
+}
+
+impl Reader for JsonlReader {
+    fn files(&self) -> Result<Vec<InputFile>> {
+        self.files.list()
+    }
+
+    fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
+        let r = open_decompressed(&file.path)
+            .map_err(|e| RecordError::new(file.display(), Locator::File, "unreadable", e.to_string()))?;
+        Ok(Box::new(Lines { r, file, line: 0, max: self.max_line, done: false }))
+    }
+
+    fn decode(&self, file: &InputFile, raw: RawRecord) -> Result<Decoded, RecordError> {
+        let Payload::Bytes(bytes) = raw.payload else {
+            unreachable!("the jsonl iterator yields bytes")
+        };
+        let line = match raw.loc {
+            Locator::Line(n) => n,
+            _ => 0,
+        };
+        let err = |kind, reason: String| RecordError::new(file.display(), raw.loc, kind, reason);
+        if let Err(e) = std::str::from_utf8(&bytes) {
+            return Err(err("invalid_utf8", format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())));
+        }
+        let obj: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
+        to_document(obj, &self.text_key, &self.id_key, &self.source, || format!("{}:{line}", file.rel)).map_err(|m| err("missing_text", m))
+    }
+}
+
+/// Build a document from a JSON object: the text and id keys become the
+/// fields, everything else metadata (a nested `metadata` object is merged in).
+pub fn to_document(
+    mut obj: Map<String, Value>,
+    text_key: &str,
+    id_key: &str,
+    source: &Arc<str>,
+    default_id: impl FnOnce() -> String,
+) -> std::result::Result<Decoded, String> {
+    let text = match obj.remove(text_key) {
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(format!("field `{text_key}` is a {}, not a string", json_type(&other))),
+        None => return Err(format!("no `{text_key}` field")),
+    };
+    let id = match obj.remove(id_key) {
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) => n.to_string(),
+        _ => default_id(),
+    };
+    let mut doc = Document::new(id, text, source.clone());
+    for (k, v) in obj {
+        match (k.as_str(), v) {
+            ("metadata", Value::Object(m)) => {
+                for (mk, mv) in m {
+                    doc.metadata.insert(mk, mv);
+                }
+            }
+            (_, v) => {
+                doc.metadata.insert(k, v);
+            }
+        }
+    }
+    Ok(Decoded::Doc(doc))
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+struct Lines<'a> {
+    r: Box<dyn BufRead + Send>,
+    file: &'a InputFile,
+    line: u64,
+    max: usize,
+    done: bool,
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Result<RawRecord, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            self.line += 1;
+            let mut buf = Vec::new();
+            let mut too_long = false;
+            // Read one line without ever buffering more than `max` bytes.
+            loop {
+                let chunk = match self.r.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.done = true;
+                        let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof { "truncated" } else { "read_error" };
+                        return Some(Err(RecordError::new(self.file.display(), Locator::Line(self.line), kind, format!("stream ends in error: {e}"))));
+                    }
+                };
+                if chunk.is_empty() {
+                    self.done = true;
+                    break;
+                }
+                let (take, end) = match memchr::memchr(b'\n', chunk) {
+                    Some(i) => (i + 1, true),
+                    None => (chunk.len(), false),
+                };
+                if !too_long {
+                    if buf.len() + take > self.max + 1 {
+                        too_long = true;
+                        buf = Vec::new();
+                    } else {
+                        buf.extend_from_slice(&chunk[..take]);
+                    }
+                }
+                self.r.consume(take);
+                if end {
+                    break;
+                }
+            }
+            if too_long {
+                return Some(Err(RecordError::new(self.file.display(), Locator::Line(self.line), "too_long", format!("line longer than {} bytes", self.max))));
+            }
+            while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                buf.pop();
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                if self.done {
+                    return None;
+                }
+                continue; // blank line
+            }
+            return Some(Ok(RawRecord { loc: Locator::Line(self.line), payload: Payload::Bytes(buf) }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn reader(path: &std::path::Path) -> JsonlReader {
+        let cfg: JsonlReaderConfig = serde_json::from_value(serde_json::json!({"paths": [path.display().to_string()]})).unwrap();
+        cfg.build("web", 0).unwrap()
+    }
+
+    fn read(r: &JsonlReader) -> (Vec<Document>, Vec<RecordError>) {
+        let mut docs = Vec::new();
+        let mut errs = Vec::new();
+        for f in r.files().unwrap() {
+            for item in r.open(&f).unwrap() {
+                match item.and_then(|raw| r.decode(&f, raw)) {
+                    Ok(Decoded::Doc(d)) => docs.push(d),
+                    Ok(Decoded::Skip(_)) => {}
+                    Err(e) => errs.push(e),
+                }
+            }
+        }
+        (docs, errs)
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_with_line_numbers() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.jsonl");
+        let mut f = std::fs::File::create(&p).unwrap();
+        f.write_all(b"{\"id\": 7, \"text\": \"ok\", \"metadata\": {\"url\": \"u\"}, \"lang\": \"en\"}\n").unwrap();
+        f.write_all(b"{not json\n\n").unwrap();
+        f.write_all(b"{\"text\": \"bad \xff utf8\"}\n").unwrap();
+        f.write_all(b"{\"text\": 5}\n").unwrap();
+        f.write_all(b"{\"body\": \"no text\"}\n").unwrap();
+        f.write_all(b"{\"text\": \"last, no newline\"}").unwrap();
+        drop(f);
+        let (docs, errs) = read(&reader(&p));
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].id, "7");
+        assert_eq!(docs[0].meta_str("url"), Some("u"));
+        assert_eq!(docs[0].meta_str("lang"), Some("en"));
+        assert_eq!(docs[1].id, "a.jsonl:7");
+        let got: Vec<(Locator, &str)> = errs.iter().map(|e| (e.location, e.kind)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Locator::Line(2), "invalid_json"),
+                (Locator::Line(4), "invalid_utf8"),
+                (Locator::Line(5), "missing_text"),
+                (Locator::Line(6), "missing_text"),
+            ]
+        );
+        assert!(errs[0].to_string().contains("a.jsonl: line 2: invalid JSON"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn truncated_gzip_is_one_error_after_the_good_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..200 {
+            writeln!(enc, "{{\"text\": \"document {i} with some text to make it longer {}\"}}", "x".repeat(i)).unwrap();
+        }
+        let bytes = enc.finish().unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let (docs, errs) = read(&reader(&p));
+        assert!(!docs.is_empty() && docs.len() < 200, "{}", docs.len());
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].kind, "truncated");
+    }
+}

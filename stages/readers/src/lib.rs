@@ -1,0 +1,17 @@
+//! Readers: where documents come from.
+//!
+//! Every reader lists its files deterministically ([`files`]), frames
+//! records sequentially in its iterator, and decodes them (JSON parsing,
+//! HTML extraction) in parallel in `Reader::decode`.
+
+pub mod files;
+pub mod jsonl;
+pub mod parquet;
+pub mod text;
+pub mod warc;
+
+pub use files::FilesConfig;
+pub use jsonl::{JsonlReader, JsonlReaderConfig};
+pub use parquet::{ParquetReader, ParquetReaderConfig};
+pub use text::{TextReader, TextReaderConfig};
+pub use warc::{Flavor, WarcFileReader, WarcReaderConfig};
