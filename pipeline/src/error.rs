@@ -59,7 +59,9 @@ impl RecordError {
 /// The engine's error type.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
+    /// Displays the path; the I/O error is the source, so an error chain
+    /// reads `path: reason`.
+    #[error("{}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 
     #[error("the recipe has {} error(s):\n{}", .0.len(), DiagList(.0))]

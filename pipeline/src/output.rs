@@ -48,7 +48,9 @@ impl AtomicFile {
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp"));
+        // The process id keeps concurrent writers of one name (the
+        // processes of one run all writing recipe.json) apart.
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         Ok(AtomicFile { tmp, path: path.to_path_buf(), out: Some(BufWriter::with_capacity(1 << 20, f)) })
     }
@@ -161,38 +163,59 @@ impl OutputDir {
     /// Create the directory, or check that an existing one belongs to the
     /// same recipe, task count and input files.
     pub fn prepare(&self, info: &RunInfo, resolved_recipe: &serde_json::Value) -> Result<()> {
+        // Several processes (`--task I` of one run) may start at once, so
+        // every step tolerates the others: run.json is published with a
+        // hard link, which fails if another process won the race, and the
+        // loser then checks what the winner wrote.
         let run_json = self.meta().join("run.json");
-        match fs::read(&run_json) {
-            Ok(bytes) => {
-                let prev: RunInfo = serde_json::from_slice(&bytes).map_err(|e| self.err(format!("corrupt {}: {e}", run_json.display())))?;
-                if prev.recipe_hash != info.recipe_hash {
-                    return Err(self.err("holds a run of a different recipe (or different settings); use a new output directory or delete this one"));
-                }
-                if prev.tasks != info.tasks {
-                    return Err(self.err(format!(
-                        "was started with --tasks {}; re-run with the same task count or use a new output directory",
-                        prev.tasks
-                    )));
-                }
-                if prev.plan_hash != info.plan_hash {
-                    return Err(self.err("the input files changed since this run started (their list or sizes differ); use a new output directory"));
-                }
-                Ok(())
+        for _attempt in 0..2 {
+            match fs::read(&run_json) {
+                Ok(bytes) => return self.check_same(info, &bytes, &run_json),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(run_json, e)),
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Ok(mut entries) = fs::read_dir(&self.root) {
-                    if entries.next().is_some() {
-                        return Err(self.err("exists, is not empty and is not a sluice output directory; refusing to write into it"));
-                    }
+            let foreign = match fs::read_dir(&self.root) {
+                Ok(entries) => entries.filter_map(|e| e.ok()).any(|e| e.file_name() != "_sluice"),
+                Err(_) => false,
+            };
+            if foreign {
+                if run_json.exists() {
+                    continue; // another process just published it
                 }
-                fs::create_dir_all(self.meta()).map_err(|e| Error::io(self.meta(), e))?;
-                let pretty = serde_json::to_vec_pretty(resolved_recipe).expect("JSON serialises");
-                write_atomic(&self.meta().join("recipe.json"), &pretty)?;
-                // run.json last: its presence means the directory is ours.
-                write_atomic(&run_json, &serde_json::to_vec_pretty(info).expect("serialises"))
+                return Err(self.err("exists, is not empty and is not a sluice output directory; refusing to write into it"));
             }
-            Err(e) => Err(Error::io(run_json, e)),
+            fs::create_dir_all(self.meta()).map_err(|e| Error::io(self.meta(), e))?;
+            let pretty = serde_json::to_vec_pretty(resolved_recipe).expect("JSON serialises");
+            write_atomic(&self.meta().join("recipe.json"), &pretty)?;
+            let tmp = self.meta().join(format!(".run.json.{}.tmp", std::process::id()));
+            fs::write(&tmp, serde_json::to_vec_pretty(info).expect("serialises")).map_err(|e| Error::io(&tmp, e))?;
+            let linked = fs::hard_link(&tmp, &run_json);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(run_json, e)),
+            }
         }
+        let bytes = fs::read(&run_json).map_err(|e| Error::io(&run_json, e))?;
+        self.check_same(info, &bytes, &run_json)
+    }
+
+    fn check_same(&self, info: &RunInfo, bytes: &[u8], run_json: &Path) -> Result<()> {
+        let prev: RunInfo = serde_json::from_slice(bytes).map_err(|e| self.err(format!("corrupt {}: {e}", run_json.display())))?;
+        if prev.recipe_hash != info.recipe_hash {
+            return Err(self.err("holds a run of a different recipe (or different settings); use a new output directory or delete this one"));
+        }
+        if prev.tasks != info.tasks {
+            return Err(self.err(format!(
+                "was started with --tasks {}; re-run with the same task count or use a new output directory",
+                prev.tasks
+            )));
+        }
+        if prev.plan_hash != info.plan_hash {
+            return Err(self.err("the input files changed since this run started (their list or sizes differ); use a new output directory"));
+        }
+        Ok(())
     }
 
     pub fn is_done(&self, task: usize) -> bool {

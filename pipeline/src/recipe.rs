@@ -218,6 +218,21 @@ pub fn load_yaml(text: &str) -> Result<Value, Vec<Diagnostic>> {
 fn expand_value(v: Value, path: String, diags: &mut Vec<Diagnostic>) -> Value {
     match v {
         Value::String(s) => match env::expand_env(&s) {
+            // A value that is one whole `${...}` expression may stand for a
+            // number or a boolean (`max_files: ${N:-100}`).
+            Ok(e) if s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1 => {
+                if let Ok(n) = e.parse::<u64>() {
+                    Value::from(n)
+                } else if let Ok(n) = e.parse::<i64>() {
+                    Value::from(n)
+                } else if let Some(f) = e.parse::<f64>().ok().filter(|f| f.is_finite()) {
+                    Value::from(f)
+                } else if e == "true" || e == "false" {
+                    Value::Bool(e == "true")
+                } else {
+                    Value::String(e)
+                }
+            }
             Ok(e) => Value::String(e),
             Err(m) => {
                 diags.push(Diagnostic::new(path, m));
@@ -693,6 +708,15 @@ mod tests {
         let d = errors("output: ${SLUICE_SURELY_UNSET_VAR}\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n");
         assert_eq!(d[0].path, "output");
         assert!(d[0].message.contains("SLUICE_SURELY_UNSET_VAR"));
+    }
+
+    #[test]
+    fn whole_value_expressions_can_be_numbers() {
+        let v = load_yaml("a: ${SLUICE_UNSET_X:-12}\nb: x${SLUICE_UNSET_X:-12}\nc: ${SLUICE_UNSET_X:-true}\nd: ${SLUICE_UNSET_X:-0.5}\n").unwrap();
+        assert_eq!(v["a"], Value::from(12u64));
+        assert_eq!(v["b"], Value::from("x12"));
+        assert_eq!(v["c"], Value::Bool(true));
+        assert_eq!(v["d"], Value::from(0.5));
     }
 
     #[test]

@@ -1,0 +1,186 @@
+//! The `sluice` command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use sluice_pipeline::output::OutputDir;
+use sluice_pipeline::stats::RunStats;
+use sluice_pipeline::{Error, Progress, RunOptions};
+
+mod registry;
+
+/// sluice: crawled data in, pretraining data out. Streaming, deterministic,
+/// resumable.
+#[derive(Parser)]
+#[command(name = "sluice", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a recipe (all unfinished tasks, or one with --task).
+    Run(RunArgs),
+    /// Check a recipe. Prints every error with its path and exits 1; prints
+    /// nothing and exits 0 when the recipe is fine.
+    Validate {
+        /// The recipe (YAML).
+        recipe: PathBuf,
+    },
+    /// Print the funnel of a run: documents and bytes per node, drop reasons.
+    Stats {
+        /// The run's output directory.
+        out_dir: PathBuf,
+        /// Print the merged stats as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List component kinds, or describe one kind's options.
+    Kinds {
+        /// A kind name (e.g. `jsonl`); without it, list every kind.
+        name: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProgressArg {
+    /// A progress bar on a terminal, log lines every 10 s otherwise.
+    Auto,
+    /// Log lines every 10 s.
+    Log,
+    /// Nothing.
+    Off,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The recipe (YAML).
+    recipe: PathBuf,
+    /// Run only task I (0-based) of --tasks N; e.g. `--task $SLURM_ARRAY_TASK_ID`.
+    /// Without it, every unfinished task runs here, one after another.
+    #[arg(long, value_name = "I")]
+    task: Option<usize>,
+    /// Split the input files into N tasks. Every process of a run must use
+    /// the same N.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    tasks: usize,
+    /// Worker threads for parallel stages (default: all cores). Output is
+    /// byte-identical whatever the thread count.
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Fail on the first malformed record instead of counting and skipping it.
+    #[arg(long)]
+    strict: bool,
+    /// Write here instead of the recipe's `output`.
+    #[arg(long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// How to show progress.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    progress: ProgressArg,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`sluice stats out | head`) is not an error.
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_recipe(path: &PathBuf) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read recipe {}", path.display()))
+}
+
+fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match cmd {
+        Command::Validate { recipe } => {
+            let text = read_recipe(&recipe)?;
+            match sluice_pipeline::compile(&text, &registry::Builtins) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(Error::Recipe(diags)) => {
+                    for d in diags {
+                        writeln!(stdout, "{}: {d}", recipe.display())?;
+                    }
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Run(a) => {
+            let text = read_recipe(&a.recipe)?;
+            let recipe = sluice_pipeline::compile(&text, &registry::Builtins)
+                .with_context(|| format!("recipe {}", a.recipe.display()))?;
+            let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            let opts = RunOptions {
+                task: a.task,
+                tasks: a.tasks,
+                threads,
+                strict: a.strict,
+                progress: match a.progress {
+                    ProgressArg::Auto => Progress::Auto,
+                    ProgressArg::Log => Progress::Log,
+                    ProgressArg::Off => Progress::Off,
+                },
+                output: a.output,
+            };
+            let summary = sluice_pipeline::run(&recipe, &opts)?;
+            if !summary.skipped.is_empty() {
+                eprintln!("skipped {} task(s) already complete: {:?}", summary.skipped.len(), summary.skipped);
+            }
+            write!(stdout, "{}", summary.stats.funnel_table())?;
+            if summary.complete {
+                writeln!(stdout, "\nrun complete: {}", summary.output.display())?;
+            } else {
+                writeln!(
+                    stdout,
+                    "\nran task(s) {:?}; other tasks of this run are not finished yet: {}",
+                    summary.ran,
+                    summary.output.display()
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats { out_dir, json } => {
+            let stats = RunStats::load(&OutputDir::new(&out_dir))?;
+            if json {
+                serde_json::to_writer_pretty(&mut stdout, &stats)?;
+                writeln!(stdout)?;
+            } else {
+                write!(stdout, "{}", stats.funnel_table())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kinds { name } => {
+            match name {
+                None => {
+                    for k in registry::KINDS {
+                        writeln!(stdout, "{:<7} {:<12} {}", format!("{:?}", k.role).to_lowercase(), k.name, k.about)?;
+                    }
+                    writeln!(stdout, "\n`sluice kinds NAME` describes a kind's options.")?;
+                }
+                Some(n) => {
+                    let found: Vec<_> = registry::KINDS.iter().filter(|k| k.name == n).collect();
+                    if found.is_empty() {
+                        anyhow::bail!("no kind named `{n}` (see `sluice kinds`)");
+                    }
+                    for k in found {
+                        writeln!(stdout, "{}", registry::describe(k))?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The closed set of component kinds: one `match` per role, so adding a
+//! kind is one arm here plus its config type in its own crate.
+
+use std::sync::Arc;
+
+use schemars::Schema;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
+
+use sluice_filters::{LengthFilterConfig, Passthrough};
+use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
+use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
+
+/// One kind's entry in the reference (`sluice kinds`).
+pub struct KindInfo {
+    pub role: Role,
+    pub name: &'static str,
+    pub about: &'static str,
+    pub schema: fn() -> Schema,
+}
+
+/// An empty configuration (kinds that take no options).
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct NoOptions {}
+
+pub const KINDS: &[KindInfo] = &[
+    KindInfo { role: Role::Reader, name: "jsonl", about: "JSON Lines (.jsonl, .jsonl.gz, .jsonl.zst): one JSON object per line", schema: || schemars::schema_for!(JsonlReaderConfig) },
+    KindInfo { role: Role::Reader, name: "parquet", about: "Parquet files, one document per row", schema: || schemars::schema_for!(ParquetReaderConfig) },
+    KindInfo { role: Role::Reader, name: "warc", about: "WARC (.warc, .warc.gz) HTTP responses, with charset decoding and HTML main-text extraction", schema: || schemars::schema_for!(WarcReaderConfig) },
+    KindInfo { role: Role::Reader, name: "wet", about: "Common Crawl WET (.wet, .wet.gz) plain-text conversion records", schema: || schemars::schema_for!(WarcReaderConfig) },
+    KindInfo { role: Role::Reader, name: "text", about: "A directory of text/markdown/HTML/compressed files, one document per file", schema: || schemars::schema_for!(TextReaderConfig) },
+    KindInfo { role: Role::Stage, name: "passthrough", about: "Keeps every document unchanged (measures the bare engine)", schema: || schemars::schema_for!(NoOptions) },
+    KindInfo { role: Role::Stage, name: "length", about: "Drops documents outside character/line bounds, or annotates their lengths", schema: || schemars::schema_for!(LengthFilterConfig) },
+    KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
+    KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
+];
+
+/// The built-in registry.
+pub struct Builtins;
+
+fn parse<T: DeserializeOwned>(v: &Value, cx: &BuildContext) -> Result<T, Vec<Diagnostic>> {
+    parse_config(v, cx.path)
+}
+
+/// Turn a config's own `(field, message)` checks into located diagnostics.
+fn located<T>(cx: &BuildContext, r: Result<T, Vec<(String, String)>>) -> Result<T, Vec<Diagnostic>> {
+    r.map_err(|errs| errs.into_iter().map(|(f, m)| Diagnostic::new(format!("{}.{f}", cx.path), m)).collect())
+}
+
+fn checked<T>(cx: &BuildContext, errs: Vec<(String, String)>, ok: impl FnOnce() -> T) -> Result<T, Vec<Diagnostic>> {
+    if errs.is_empty() {
+        Ok(ok())
+    } else {
+        located(cx, Err(errs))
+    }
+}
+
+impl Registry for Builtins {
+    fn kinds(&self, role: Role) -> Vec<&'static str> {
+        KINDS.iter().filter(|k| k.role == role).map(|k| k.name).collect()
+    }
+
+    fn build_reader(&self, kind: &str, v: &Value, cx: &BuildContext) -> Result<Arc<dyn Reader>, Vec<Diagnostic>> {
+        Ok(match kind {
+            "jsonl" => Arc::new(located(cx, parse::<JsonlReaderConfig>(v, cx)?.build(cx.source, cx.seed))?),
+            "parquet" => Arc::new(located(cx, parse::<ParquetReaderConfig>(v, cx)?.build(cx.source, cx.seed))?),
+            "warc" => Arc::new(located(cx, parse::<WarcReaderConfig>(v, cx)?.build(Flavor::Warc, cx.source, cx.seed))?),
+            "wet" => Arc::new(located(cx, parse::<WarcReaderConfig>(v, cx)?.build(Flavor::Wet, cx.source, cx.seed))?),
+            "text" => Arc::new(located(cx, parse::<TextReaderConfig>(v, cx)?.build(cx.source, cx.seed))?),
+            other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled reader kind `{other}`"))]),
+        })
+    }
+
+    fn build_stage(&self, kind: &str, v: &Value, cx: &BuildContext) -> Result<StageImpl, Vec<Diagnostic>> {
+        Ok(match kind {
+            "passthrough" => {
+                parse::<NoOptions>(v, cx)?;
+                StageImpl::Doc(Arc::new(Passthrough))
+            }
+            "length" => {
+                let c: LengthFilterConfig = parse(v, cx)?;
+                StageImpl::Doc(Arc::new(checked(cx, c.validate(), || c.build())?))
+            }
+            other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
+        })
+    }
+
+    fn build_writer(&self, kind: &str, v: &Value, cx: &BuildContext) -> Result<Arc<dyn SinkFactory>, Vec<Diagnostic>> {
+        Ok(match kind {
+            "jsonl" => {
+                let c: JsonlWriterConfig = parse(v, cx)?;
+                Arc::new(checked(cx, c.validate(), || c.build())?)
+            }
+            "parquet" => {
+                let c: ParquetWriterConfig = parse(v, cx)?;
+                Arc::new(checked(cx, c.validate(), || c.build())?)
+            }
+            other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled writer kind `{other}`"))]),
+        })
+    }
+}
+
+/// Render a kind's options from its JSON schema: name, type, default and
+/// the `///` doc of each field.
+pub fn describe(info: &KindInfo) -> String {
+    let schema = (info.schema)();
+    let v = schema.as_value();
+    let mut out = format!("{} {}: {}\n", role_word(info.role), info.name, info.about);
+    let defs = v.get("$defs").cloned().unwrap_or(Value::Null);
+    let required: Vec<&str> = v.get("required").and_then(|r| r.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+    match v.get("properties").and_then(|p| p.as_object()) {
+        Some(props) if !props.is_empty() => {
+            out.push_str("options:\n");
+            for (name, p) in props {
+                let p = resolve(p, &defs);
+                let ty = type_of(&p, &defs);
+                let req = if required.contains(&name.as_str()) { " (required)" } else { "" };
+                let default = p.get("default").map(|d| format!(" [default: {d}]")).unwrap_or_default();
+                out.push_str(&format!("  {name}: {ty}{req}{default}\n"));
+                if let Some(d) = p.get("description").and_then(|d| d.as_str()) {
+                    for line in d.lines() {
+                        out.push_str(&format!("      {line}\n"));
+                    }
+                }
+            }
+        }
+        _ => out.push_str("options: none\n"),
+    }
+    out
+}
+
+fn resolve(p: &Value, defs: &Value) -> Value {
+    // `{"$ref": "#/$defs/X"}` or `{"allOf": [{"$ref"}], "description": ...}`
+    let reference = p.get("$ref").or_else(|| p.get("allOf").and_then(|a| a.get(0)).and_then(|x| x.get("$ref")));
+    match reference.and_then(|r| r.as_str()).and_then(|r| r.strip_prefix("#/$defs/")) {
+        Some(name) => {
+            let mut merged = defs.get(name).cloned().unwrap_or(Value::Null);
+            if let (Some(m), Some(own)) = (merged.as_object_mut(), p.as_object()) {
+                for (k, v) in own {
+                    if k != "$ref" && k != "allOf" {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            merged
+        }
+        None => p.clone(),
+    }
+}
+
+fn type_of(p: &Value, defs: &Value) -> String {
+    if let Some(e) = p.get("enum").and_then(|e| e.as_array()) {
+        return e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" | ");
+    }
+    if let Some(one) = p.get("oneOf").and_then(|e| e.as_array()) {
+        let names: Vec<String> = one.iter().map(|x| {
+            x.get("const").or_else(|| x.get("enum").and_then(|e| e.get(0))).map(|c| c.to_string()).unwrap_or_else(|| type_of(&resolve(x, defs), defs))
+        }).collect();
+        return names.join(" | ");
+    }
+    match p.get("type") {
+        Some(Value::String(t)) if t == "array" => {
+            let item = p.get("items").map(|i| type_of(&resolve(i, defs), defs)).unwrap_or_else(|| "value".into());
+            format!("list of {item}")
+        }
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str()).filter(|t| *t != "null").collect::<Vec<_>>().join(" | "),
+        _ => "value".into(),
+    }
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Reader => "reader",
+        Role::Stage => "stage",
+        Role::Writer => "writer",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_documented_and_buildable_by_name() {
+        for k in KINDS {
+            let d = describe(k);
+            assert!(d.starts_with(&format!("{} {}", role_word(k.role), k.name)), "{d}");
+            assert!(Builtins.kinds(k.role).contains(&k.name));
+        }
+        let jsonl = KINDS.iter().find(|k| k.name == "jsonl" && k.role == Role::Reader).unwrap();
+        let d = describe(jsonl);
+        assert!(d.contains("text_key: string"), "{d}");
+        assert!(d.contains("paths: list of string (required)"), "{d}");
+        assert!(d.contains("Key of the document text"), "{d}");
+    }
+}

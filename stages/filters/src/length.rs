@@ -1,0 +1,126 @@
+//! Length filters, and the no-op stage used to measure the bare engine.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sluice_pipeline::{DocStage, Document, Verdict};
+
+/// A stage that keeps every document unchanged. Useful to measure the
+/// engine itself, or as a named junction in a graph.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Passthrough;
+
+impl DocStage for Passthrough {
+    fn process(&self, _: &mut Document) -> Verdict {
+        Verdict::Keep
+    }
+}
+
+/// Configuration of the `length` filter. Every bound is optional.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct LengthFilterConfig {
+    /// Drop documents with fewer characters (`too_few_chars`).
+    #[serde(default)]
+    pub min_chars: Option<usize>,
+    /// Drop documents with more characters (`too_many_chars`).
+    #[serde(default)]
+    pub max_chars: Option<usize>,
+    /// Drop documents with fewer non-empty lines (`too_few_lines`).
+    #[serde(default)]
+    pub min_lines: Option<usize>,
+    /// Drop documents with more lines (`too_many_lines`).
+    #[serde(default)]
+    pub max_lines: Option<usize>,
+    /// Only annotate: write `chars` and `lines` attributes, drop nothing.
+    #[serde(default)]
+    pub annotate_only: bool,
+}
+
+impl LengthFilterConfig {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if let (Some(a), Some(b)) = (self.min_chars, self.max_chars) {
+            if a > b {
+                e.push(("max_chars".into(), format!("is below min_chars ({a})")));
+            }
+        }
+        if let (Some(a), Some(b)) = (self.min_lines, self.max_lines) {
+            if a > b {
+                e.push(("max_lines".into(), format!("is below min_lines ({a})")));
+            }
+        }
+        e
+    }
+
+    pub fn build(&self) -> LengthFilter {
+        LengthFilter { cfg: self.clone() }
+    }
+}
+
+/// The `length` filter.
+#[derive(Debug, Clone)]
+pub struct LengthFilter {
+    cfg: LengthFilterConfig,
+}
+
+impl DocStage for LengthFilter {
+    fn process(&self, doc: &mut Document) -> Verdict {
+        let c = &self.cfg;
+        let chars = doc.text.chars().count();
+        let need_lines = c.min_lines.is_some() || c.max_lines.is_some() || c.annotate_only;
+        let lines = if need_lines { doc.text.lines().filter(|l| !l.trim().is_empty()).count() } else { 0 };
+        if c.annotate_only {
+            doc.attributes.insert("chars".into(), chars as f64);
+            doc.attributes.insert("lines".into(), lines as f64);
+            return Verdict::Keep;
+        }
+        if c.min_chars.is_some_and(|m| chars < m) {
+            return Verdict::Drop("too_few_chars".into());
+        }
+        if c.max_chars.is_some_and(|m| chars > m) {
+            return Verdict::Drop("too_many_chars".into());
+        }
+        if c.min_lines.is_some_and(|m| lines < m) {
+            return Verdict::Drop("too_few_lines".into());
+        }
+        if c.max_lines.is_some_and(|m| lines > m) {
+            return Verdict::Drop("too_many_lines".into());
+        }
+        Verdict::Keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn verdict(cfg: &LengthFilterConfig, text: &str) -> Verdict {
+        cfg.build().process(&mut Document::new("d", text, Arc::from("s")))
+    }
+
+    #[test]
+    fn thresholds_from_both_sides() {
+        let cfg = LengthFilterConfig { min_chars: Some(5), max_chars: Some(10), min_lines: Some(2), ..Default::default() };
+        assert_eq!(verdict(&cfg, "abcd"), Verdict::Drop("too_few_chars".into()));
+        // characters, not bytes: five CJK characters pass min_chars 5
+        assert_eq!(verdict(&cfg, "中文\n中文字"), Verdict::Keep);
+        assert_eq!(verdict(&cfg, "abcdefghijk"), Verdict::Drop("too_many_chars".into()));
+        assert_eq!(verdict(&cfg, "abcdefgh"), Verdict::Drop("too_few_lines".into()));
+        assert_eq!(verdict(&cfg, "abc\n\nefg"), Verdict::Keep);
+    }
+
+    #[test]
+    fn annotate_only_keeps_and_records() {
+        let cfg = LengthFilterConfig { min_chars: Some(100), annotate_only: true, ..Default::default() };
+        let mut d = Document::new("d", "a\nbb\n", Arc::from("s"));
+        assert_eq!(cfg.build().process(&mut d), Verdict::Keep);
+        assert_eq!(d.attributes["chars"], 5.0);
+        assert_eq!(d.attributes["lines"], 2.0);
+    }
+
+    #[test]
+    fn inverted_bounds_are_config_errors() {
+        let cfg = LengthFilterConfig { min_chars: Some(10), max_chars: Some(5), ..Default::default() };
+        assert_eq!(cfg.validate().len(), 1);
+    }
+}

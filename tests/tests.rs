@@ -1,0 +1,317 @@
+//! End-to-end tests of the `sluice` binary: recipes in, files out.
+//!
+//! Tests that read `../shared/data` (override with `SLUICE_TEST_DATA`) fail
+//! with a clear message when it is missing; they never pass silently.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+fn sluice() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+fn data_dir() -> PathBuf {
+    let p = std::env::var_os("SLUICE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        p.join("README.md").is_file(),
+        "real test data not found at {} (set SLUICE_TEST_DATA to the shared data directory)",
+        p.display()
+    );
+    p
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("sluice runs");
+    assert!(
+        out.status.success(),
+        "command failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn write_recipe(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("recipe.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Every file under `root` except sluice's own bookkeeping and stats
+/// (which hold timings), with its bytes.
+fn output_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if rel != "_sluice" {
+                    stack.push(p);
+                }
+            } else if rel != "stats.json" {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Decode every JSONL(.zst) document under `dir` into (id, full JSON line).
+fn jsonl_docs(dir: &Path) -> Vec<(String, String)> {
+    let mut docs = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "temporary file left behind: {name}");
+        let r: Box<dyn std::io::Read> = if name.ends_with(".zst") {
+            Box::new(zstd::stream::read::Decoder::new(std::fs::File::open(&f).unwrap()).unwrap())
+        } else {
+            Box::new(std::fs::File::open(&f).unwrap())
+        };
+        for line in BufReader::new(r).lines() {
+            let line = line.unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            docs.push((v["id"].as_str().unwrap().to_string(), line));
+        }
+    }
+    docs
+}
+
+/// A corpus of `files` JSONL.zst files with `per_file` documents each,
+/// including some that the length filter drops and a malformed line.
+fn make_corpus(dir: &Path, files: usize, per_file: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut rng = 0x9E3779B97F4A7C15u64;
+    for f in 0..files {
+        let file = std::fs::File::create(dir.join(format!("part-{f:03}.jsonl.zst"))).unwrap();
+        let mut enc = zstd::stream::write::Encoder::new(file, 1).unwrap();
+        for i in 0..per_file {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let words = 5 + (rng % 120) as usize;
+            let text: Vec<String> = (0..words).map(|w| format!("w{}", (rng >> (w % 40)) % 5000)).collect();
+            let doc = serde_json::json!({"id": format!("f{f}-d{i}"), "text": text.join(" "), "url": format!("https://example.org/{f}/{i}")});
+            writeln!(enc, "{doc}").unwrap();
+            if i == per_file / 2 && f % 3 == 0 {
+                writeln!(enc, "{{\"id\": \"broken\", \"text\": ").unwrap();
+            }
+        }
+        enc.finish().unwrap();
+    }
+}
+
+fn corpus_recipe(input: &Path, out: &Path) -> String {
+    format!(
+        "seed: 3\noutput: {}\nbatch_size: 64\nchannel_capacity: 2\nreaders:\n  corpus: {{kind: jsonl, paths: [{}]}}\nstages:\n  len: {{kind: length, inputs: [corpus], min_chars: 200, exclusions: true}}\n  tag: {{kind: length, inputs: [len], annotate_only: true}}\nwriters:\n  kept: {{kind: jsonl, inputs: [tag], max_shard_bytes: 200kB}}\n  both: {{kind: parquet, inputs: [tag, len], max_shard_bytes: 300kB}}\n",
+        out.display(),
+        input.display()
+    )
+}
+
+#[test]
+fn validate_reports_every_mistake_and_is_silent_on_good_recipes() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = write_recipe(
+        d.path(),
+        "output: out\nreaders:\n  web: {kind: jsonl, paths: [/nonexistent/data.jsonl]}\nstages:\n  len: {kind: length, inputs: [web, missing], min_chars: 10, min_charz: 20}\nwriters:\n  out: {kind: parquet, inputs: [len]}\n",
+    );
+    let out = sluice().arg("validate").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(text.contains("readers.web.paths[0]: `/nonexistent/data.jsonl` does not exist"), "{text}");
+    assert!(text.contains("stages.len.inputs[1]: no reader or stage is named `missing`"), "{text}");
+    assert!(text.contains("stages.len.min_charz: unknown key"), "{text}");
+
+    for recipe in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes")).unwrap() {
+        let recipe = recipe.unwrap().path();
+        let out = sluice().arg("validate").arg(&recipe).env("SLUICE_DATA", data_dir()).output().unwrap();
+        assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}: {}", recipe.display(), String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+#[test]
+fn thread_count_does_not_change_a_single_byte() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    make_corpus(&input, 6, 700);
+    let mut outs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = d.path().join(format!("out{threads}"));
+        let recipe = write_recipe(d.path(), &corpus_recipe(&input, &out));
+        run_ok(sluice().args(["run", "--progress", "off", "--threads", threads]).arg(&recipe));
+        outs.push(output_files(&out));
+    }
+    assert!(outs[0].len() >= 5, "expected several shards: {:?}", outs[0].keys());
+    for o in &outs[1..] {
+        assert_eq!(o.keys().collect::<Vec<_>>(), outs[0].keys().collect::<Vec<_>>());
+        for (k, v) in o {
+            assert!(v == &outs[0][k], "{k} differs between thread counts");
+        }
+    }
+}
+
+#[test]
+fn separate_task_processes_produce_the_same_documents() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    make_corpus(&input, 7, 300);
+    let one = d.path().join("one");
+    let recipe = write_recipe(d.path(), &corpus_recipe(&input, &one));
+    run_ok(sluice().args(["run", "--progress", "off"]).arg(&recipe));
+
+    let three = d.path().join("three");
+    let children: Vec<_> = (0..3)
+        .map(|t| {
+            sluice()
+                .args(["run", "--progress", "off", "--tasks", "3", "--task", &t.to_string(), "--output"])
+                .arg(&three)
+                .arg(&recipe)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut a = jsonl_docs(&one.join("kept"));
+    let mut b = jsonl_docs(&three.join("kept"));
+    assert!(a.len() > 1000);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    // The merged stats agree too.
+    let stats = |p: &Path| {
+        let o = run_ok(sluice().args(["stats", "--json"]).arg(p));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["nodes"].as_array().unwrap().iter().map(|n| (n["name"].clone(), n["docs_out"].clone(), n["malformed"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(stats(&one), stats(&three));
+}
+
+#[test]
+fn a_run_killed_at_any_moment_resumes_to_the_same_output() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    make_corpus(&input, 12, 2500);
+    let reference = d.path().join("reference");
+    let recipe = write_recipe(d.path(), &corpus_recipe(&input, &reference));
+    let t0 = Instant::now();
+    run_ok(sluice().args(["run", "--progress", "off", "--tasks", "4"]).arg(&recipe));
+    let full = t0.elapsed();
+    let want = output_files(&reference);
+
+    // Kill repeatedly at different points of the run, then let it finish.
+    let killed = d.path().join("killed");
+    let mut kills = 0;
+    for frac in [0.1, 0.3, 0.5, 0.7, 0.9] {
+        let mut child = sluice()
+            .args(["run", "--progress", "off", "--tasks", "4", "--output"])
+            .arg(&killed)
+            .arg(&recipe)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(frac));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills >= 2, "the run finished too fast to be killed ({full:?})");
+    run_ok(sluice().args(["run", "--progress", "off", "--tasks", "4", "--output"]).arg(&killed).arg(&recipe));
+    let got = output_files(&killed);
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (k, v) in &got {
+        assert!(v == &want[k], "{k} differs after kill and resume");
+    }
+}
+
+#[test]
+fn shared_crawl_data_runs_and_counts_broken_records() {
+    let data = data_dir();
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/shared-data.yaml");
+    run_ok(sluice().args(["run", "--progress", "off", "--output"]).arg(&out).arg(&recipe).env("SLUICE_DATA", &data));
+    let o = run_ok(sluice().args(["stats", "--json"]).arg(&out));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let node = |name: &str| v["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap().clone();
+    let warc = node("warc");
+    assert_eq!(warc["malformed"]["truncated"], 1, "{warc}");
+    // 16 responses in the CC excerpt, 22 wget pages, 1 one-page crawl
+    assert_eq!(warc["docs_out"], 39, "{warc}");
+    assert_eq!(node("cc_jsonl")["docs_out"], 697);
+    assert_eq!(node("wet")["docs_out"], 1);
+    // The malformed record is logged with its file, offset and reason.
+    let log = std::fs::read_to_string(out.join("_sluice/errors/00000-errors.jsonl")).unwrap();
+    assert!(log.contains("truncated.warc.gz") && log.contains("\"offset\"") && log.contains("Content-Length"), "{log}");
+    // Dropped documents keep their reason.
+    let excluded = jsonl_docs(&out.join("excluded/length"));
+    assert!(!excluded.is_empty());
+    assert!(excluded.iter().all(|(_, l)| l.contains("\"drop_reason\":\"too_few_chars\"")));
+
+    // --strict turns the first malformed record into a failure naming it.
+    let strict = sluice().args(["run", "--strict", "--progress", "off", "--output"]).arg(d.path().join("strict")).arg(&recipe).env("SLUICE_DATA", &data).output().unwrap();
+    assert!(!strict.status.success());
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(err.contains("truncated.warc.gz") && err.contains("byte offset 0"), "{err}");
+}
+
+#[test]
+fn rerunning_a_finished_run_does_nothing_and_other_recipes_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    make_corpus(&input, 2, 50);
+    let out = d.path().join("out");
+    let recipe = write_recipe(d.path(), &corpus_recipe(&input, &out));
+    run_ok(sluice().args(["run", "--progress", "off"]).arg(&recipe));
+    let before = output_files(&out);
+    let o = run_ok(sluice().args(["run", "--progress", "off"]).arg(&recipe));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already complete"));
+    assert_eq!(output_files(&out), before);
+
+    let other = corpus_recipe(&input, &out).replace("min_chars: 200", "min_chars: 300");
+    let recipe2 = write_recipe(d.path(), &other);
+    let o = sluice().args(["run", "--progress", "off"]).arg(&recipe2).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("different recipe"));
+}
+
+#[test]
+fn kinds_reference_documents_every_option() {
+    let o = run_ok(sluice().args(["kinds"]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    for k in ["jsonl", "parquet", "warc", "wet", "text", "length"] {
+        assert!(text.contains(k), "{text}");
+    }
+    let o = run_ok(sluice().args(["kinds", "length"]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("min_chars") && text.contains("Drop documents with fewer characters"), "{text}");
+}
+
+#[test]
+fn help_documents_every_run_flag() {
+    let o = run_ok(sluice().args(["run", "--help"]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    for flag in ["--task", "--tasks", "--threads", "--strict", "--output", "--progress"] {
+        assert!(text.contains(flag), "{flag} missing from:\n{text}");
+    }
+}
