@@ -25,6 +25,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::doc::{Batch, Document, Dropped};
+use crate::merge::Merge;
 use crate::error::{Error, RecordError, Result};
 use crate::output::{AtomicFile, OutputDir, RunInfo, TaskMarker};
 use crate::plan::{PlannedFile, TaskPlan};
@@ -143,6 +144,7 @@ pub fn run_task(
             _ => {}
         }
     }
+    dirs.push(out.meta().join("spill"));
     out.clean_task(task, &dirs)?;
     let started = Instant::now();
     let errors = ErrorLog::new(out.errors_path(task), opts.strict);
@@ -336,32 +338,6 @@ impl ErrorLog {
     }
 }
 
-/// Receives from several inputs, one batch from each live input in turn.
-struct Merge {
-    inputs: Vec<Receiver<Batch>>,
-    pos: usize,
-}
-
-impl Merge {
-    fn next(&mut self) -> Option<Batch> {
-        while !self.inputs.is_empty() {
-            let i = self.pos % self.inputs.len();
-            match self.inputs[i].recv() {
-                Ok(b) => {
-                    self.pos = (i + 1) % self.inputs.len();
-                    return Some(b);
-                }
-                Err(_) => {
-                    // closed: drop it; the next live input now sits at `i`
-                    self.inputs.remove(i);
-                    self.pos = i;
-                }
-            }
-        }
-        None
-    }
-}
-
 /// Send a batch to every consumer (cloning for all but the last).
 fn send_all(tx: &[Sender<Batch>], batch: Batch) -> Result<()> {
     if let Some((last, rest)) = tx.split_last() {
@@ -422,7 +398,8 @@ fn run_node(
     let cpu0 = thread_cpu_ns();
     let pool_cpu = AtomicU64::new(0);
     let mut stats = NodeStats::new(&node.name, &node.kind, node.role);
-    let mut merge = Merge { inputs: rx, pos: 0 };
+    let spill = out.meta().join("spill").join(format!("{:05}-{}", cx.task, node.name));
+    let mut merge = Merge::new(rx, node.reconverges, recipe.merge_buffer as usize, spill);
     let mut written = Vec::new();
     match &node.imp {
         NodeImpl::Reader(reader) => {
@@ -432,7 +409,7 @@ fn run_node(
             let mut excl = Exclusions::open(exclusions.as_deref(), node, cx, out)?;
             match stage {
                 crate::stage::StageImpl::Doc(s) => {
-                    while let Some(batch) = merge.next() {
+                    while let Some(batch) = merge.next()? {
                         stats.docs_in += batch.len() as u64;
                         stats.bytes_in += batch.bytes();
                         let stage = s.as_ref();
@@ -458,7 +435,7 @@ fn run_node(
                 }
                 crate::stage::StageImpl::Stream(factory) => {
                     let mut s: Box<dyn StreamStage> = factory.create(cx)?;
-                    while let Some(batch) = merge.next() {
+                    while let Some(batch) = merge.next()? {
                         stats.docs_in += batch.len() as u64;
                         stats.bytes_in += batch.bytes();
                         let mut o = StageOutput::default();
@@ -490,7 +467,7 @@ fn run_node(
         NodeImpl::Writer(factory) => {
             let sctx = SinkContext { dir: out.writer_dir(&node.name), task: cx.task, node: node.name.clone() };
             let mut sink: Box<dyn Sink> = factory.open(&sctx)?;
-            while let Some(batch) = merge.next() {
+            while let Some(batch) = merge.next()? {
                 stats.docs_in += batch.len() as u64;
                 stats.bytes_in += batch.bytes();
                 sink.write(&batch.docs)?;

@@ -10,6 +10,7 @@ pub mod doc;
 pub mod env;
 pub mod error;
 pub mod exec;
+mod merge;
 pub mod output;
 pub mod plan;
 pub mod recipe;

@@ -103,6 +103,7 @@ mod tests {
             output: "o".into(),
             batch_size: 1,
             channel_capacity: 1,
+            merge_buffer: 0,
             nodes: Vec::new(),
             hash: String::new(),
             resolved: serde_json::Value::Null,
@@ -121,6 +122,7 @@ mod tests {
                 inputs: vec![],
                 outputs: vec![],
                 seed: 0,
+                reconverges: false,
                 imp: crate::recipe::NodeImpl::Writer(std::sync::Arc::new(NullSink)),
             });
         }

@@ -146,6 +146,9 @@ pub struct Node {
     pub inputs: Vec<usize>,
     pub outputs: Vec<usize>,
     pub seed: u64,
+    /// Two of this node's inputs share an ancestor (a diamond), so its
+    /// merge must keep draining while it waits (see `merge.rs`).
+    pub reconverges: bool,
     pub imp: NodeImpl,
 }
 
@@ -159,6 +162,9 @@ pub struct Recipe {
     pub batch_size: usize,
     /// Batches buffered per edge before the producer blocks.
     pub channel_capacity: usize,
+    /// Memory a reconvergent merge may use for early batches before it
+    /// spills them to disk.
+    pub merge_buffer: u64,
     /// Readers, then stages, then writers, each in recipe order.
     pub nodes: Vec<Node>,
     /// Hash of the expanded recipe minus `output` and `description`: a
@@ -183,7 +189,7 @@ impl Recipe {
 }
 
 const TOP_KEYS: &[&str] =
-    &["description", "seed", "output", "batch_size", "channel_capacity", "readers", "stages", "writers"];
+    &["description", "seed", "output", "batch_size", "channel_capacity", "merge_buffer", "readers", "stages", "writers"];
 
 /// Names become directory names, so they are restricted.
 fn check_name(name: &str) -> Option<String> {
@@ -316,6 +322,16 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
     };
     let batch_size = positive("batch_size", 1024, 1 << 20);
     let channel_capacity = positive("channel_capacity", 4, 1024);
+    let merge_buffer = match top.get("merge_buffer") {
+        None => 256 << 20,
+        Some(v) => match serde_json::from_value::<crate::size::ByteSize>(v.clone()) {
+            Ok(b) => b.0,
+            Err(e) => {
+                diags.push(Diagnostic::new("merge_buffer", e.to_string()));
+                0
+            }
+        },
+    };
 
     // Pass 2: common node keys.
     let mut raw = Vec::new();
@@ -412,6 +428,7 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
                 inputs: Vec::new(),
                 outputs: Vec::new(),
                 seed: node_seed,
+                reconverges: false,
                 imp,
             }),
             Err(d) => diags.extend(d),
@@ -432,12 +449,39 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
         }
     }
 
+    mark_reconvergence(&mut nodes);
+
     let mut hashed = top.clone();
     hashed.remove("output");
     hashed.remove("description");
     let canonical = serde_json::to_string(&Value::Object(hashed)).expect("JSON values serialise");
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()));
-    Ok(Recipe { description, seed, output, batch_size, channel_capacity, nodes, hash, resolved })
+    Ok(Recipe { description, seed, output, batch_size, channel_capacity, merge_buffer, nodes, hash, resolved })
+}
+
+/// Flag nodes two of whose inputs share an ancestor. The graph is acyclic
+/// here (checked), so ancestor sets are computed by memoised DFS.
+fn mark_reconvergence(nodes: &mut [Node]) {
+    fn ancestors(i: usize, nodes: &[Node], memo: &mut Vec<Option<Vec<bool>>>) -> Vec<bool> {
+        if let Some(a) = &memo[i] {
+            return a.clone();
+        }
+        let mut set = vec![false; nodes.len()];
+        set[i] = true;
+        for &p in &nodes[i].inputs {
+            for (s, x) in set.iter_mut().zip(ancestors(p, nodes, memo)) {
+                *s |= x;
+            }
+        }
+        memo[i] = Some(set.clone());
+        set
+    }
+    let mut memo = vec![None; nodes.len()];
+    for i in 0..nodes.len() {
+        let sets: Vec<Vec<bool>> = nodes[i].inputs.iter().map(|&p| ancestors(p, nodes, &mut memo)).collect();
+        let shared = (0..sets.len()).any(|a| (a + 1..sets.len()).any(|b| sets[a].iter().zip(&sets[b]).any(|(x, y)| *x && *y)));
+        nodes[i].reconverges = shared;
+    }
 }
 
 fn role_word(role: Role) -> &'static str {
@@ -664,6 +708,10 @@ mod tests {
         assert_eq!(s.outputs.len(), 3);
         assert_eq!(r.seed, 7);
         assert_eq!(r.nodes.len(), 6);
+        // w2 reads t and s, and t reads s: a diamond. s reads two readers.
+        assert!(r.node("w2").unwrap().reconverges);
+        assert!(!r.node("s").unwrap().reconverges);
+        assert!(!r.node("w1").unwrap().reconverges);
     }
 
     #[test]
