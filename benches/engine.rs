@@ -1,0 +1,49 @@
+//! Criterion bench of the bare engine: read JSONL.zst, pass every document
+//! through a no-op stage, write Parquet. Throughput is text bytes per
+//! second of the whole `sluice run` process with `--threads 1`.
+//!
+//!   cargo bench --bench engine
+//!
+//! `SLUICE_BENCH_MB` sets the corpus size (default 64 MB of text).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+mod common;
+
+fn engine(c: &mut Criterion) {
+    let mb: u64 = std::env::var("SLUICE_BENCH_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(64);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let bytes = common::make_corpus(&input, 8, mb * 1_000_000);
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Bytes(bytes));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(30));
+    for threads in [1usize, 2] {
+        group.bench_function(format!("jsonl_zst-passthrough-parquet/threads={threads}"), |b| {
+            let mut n = 0;
+            b.iter(|| {
+                n += 1;
+                let out: PathBuf = dir.path().join(format!("out-{threads}-{n}"));
+                let recipe = dir.path().join("recipe.yaml");
+                std::fs::write(&recipe, common::engine_recipe(&input, &out)).unwrap();
+                let status = Command::new(env!("CARGO_BIN_EXE_sluice"))
+                    .args(["run", "--progress", "off", "--threads", &threads.to_string()])
+                    .arg(&recipe)
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                std::fs::remove_dir_all(&out).unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine);
+criterion_main!(benches);
