@@ -1,0 +1,884 @@
+//! Gopher quality and repetition filters (Rae et al. 2021, table A1), with
+//! datatrove 0.10's rules and default thresholds.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sluice_pipeline::{DocStage, Document, Reason, Verdict};
+
+use crate::text::{is_punctuation, py_splitlines, py_strip, split_words};
+use crate::{char_len, check_ratio, resolve_languages, FxMap, LanguageOverrides, PerLanguage};
+
+// ---------------------------------------------------------------------------
+// Gopher quality
+// ---------------------------------------------------------------------------
+
+fn d_min_doc_words() -> Option<usize> {
+    Some(50)
+}
+fn d_max_doc_words() -> Option<usize> {
+    Some(100_000)
+}
+fn d_min_avg() -> Option<f64> {
+    Some(3.0)
+}
+fn d_max_avg() -> Option<f64> {
+    Some(10.0)
+}
+fn d_symbol() -> Option<f64> {
+    Some(0.1)
+}
+fn d_bullet() -> Option<f64> {
+    Some(0.9)
+}
+fn d_ellipsis_lines() -> Option<f64> {
+    Some(0.3)
+}
+fn d_alpha() -> Option<f64> {
+    Some(0.8)
+}
+fn d_min_stop() -> Option<usize> {
+    Some(2)
+}
+fn d_stop_words() -> Vec<String> {
+    ["the", "be", "to", "of", "and", "that", "have", "with"].iter().map(|s| s.to_string()).collect()
+}
+
+/// Configuration of the `gopher_quality` filter. Any threshold set to
+/// `null` is disabled. Words come from the language's segmenter (see the
+/// crate docs); "words" below exclude tokens made only of punctuation
+/// unless said otherwise.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct GopherQualityConfig {
+    /// Drop documents with fewer words (`gopher_short_doc`). Default 50.
+    #[serde(default = "d_min_doc_words")]
+    pub min_doc_words: Option<usize>,
+    /// Drop documents with more words (`gopher_long_doc`). Default 100000.
+    #[serde(default = "d_max_doc_words")]
+    pub max_doc_words: Option<usize>,
+    /// Drop documents whose mean word length in characters is below this
+    /// (`gopher_below_avg_threshold`). Default 3.
+    #[serde(default = "d_min_avg")]
+    pub min_avg_word_length: Option<f64>,
+    /// Drop documents whose mean word length is above this
+    /// (`gopher_above_avg_threshold`). Default 10.
+    #[serde(default = "d_max_avg")]
+    pub max_avg_word_length: Option<f64>,
+    /// Drop documents where `#` per token (`gopher_too_many_hashes`) or
+    /// `...`/`…` per token (`gopher_too_many_ellipsis`) exceeds this. Tokens
+    /// here include punctuation. Default 0.1.
+    #[serde(default = "d_symbol")]
+    pub max_symbol_word_ratio: Option<f64>,
+    /// Drop documents where more than this fraction of lines start with a
+    /// bullet (`•` or `-`) (`gopher_too_many_bullets`). Default 0.9.
+    #[serde(default = "d_bullet")]
+    pub max_bullet_lines_ratio: Option<f64>,
+    /// Drop documents where more than this fraction of lines end with an
+    /// ellipsis (`gopher_too_many_end_ellipsis`). Default 0.3.
+    #[serde(default = "d_ellipsis_lines")]
+    pub max_ellipsis_lines_ratio: Option<f64>,
+    /// Drop documents where fewer than this fraction of tokens contain a
+    /// letter (`gopher_below_alpha_threshold`). datatrove calls it
+    /// `max_non_alpha_words_ratio`, which is accepted as an alias. Default 0.8.
+    #[serde(default = "d_alpha", alias = "max_non_alpha_words_ratio")]
+    pub min_alpha_words_ratio: Option<f64>,
+    /// Drop documents containing fewer *distinct* stop words
+    /// (`gopher_enough_stop_words`). Default 2.
+    #[serde(default = "d_min_stop")]
+    pub min_stop_words: Option<usize>,
+    /// The stop words (case-sensitive). Default: the, be, to, of, and,
+    /// that, have, with.
+    #[serde(default = "d_stop_words")]
+    pub stop_words: Vec<String>,
+    /// Only annotate: write `gopher_*` attributes, drop nothing. Default false.
+    #[serde(default)]
+    pub annotate_only: bool,
+    /// Per-language overrides of the options above, keyed by the
+    /// `language` metadata (`zh`, `ja`, ...). Default: none.
+    #[serde(default, skip_serializing)]
+    pub languages: LanguageOverrides,
+}
+
+impl Default for GopherQualityConfig {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("defaults deserialise")
+    }
+}
+
+impl GopherQualityConfig {
+    fn validate_one(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if let (Some(a), Some(b)) = (self.min_doc_words, self.max_doc_words) {
+            if a > b {
+                e.push(("max_doc_words".into(), format!("is below min_doc_words ({a})")));
+            }
+        }
+        if let (Some(a), Some(b)) = (self.min_avg_word_length, self.max_avg_word_length) {
+            if a > b {
+                e.push(("max_avg_word_length".into(), format!("is below min_avg_word_length ({a})")));
+            }
+        }
+        check_ratio(&mut e, "max_bullet_lines_ratio", self.max_bullet_lines_ratio);
+        check_ratio(&mut e, "max_ellipsis_lines_ratio", self.max_ellipsis_lines_ratio);
+        check_ratio(&mut e, "min_alpha_words_ratio", self.min_alpha_words_ratio);
+        if self.max_symbol_word_ratio.is_some_and(|v| v < 0.0) {
+            e.push(("max_symbol_word_ratio".into(), "must not be negative".into()));
+        }
+        e
+    }
+
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = self.validate_one();
+        if let Err(more) = resolve_languages(self, &self.languages, Self::validate_one) {
+            e.extend(more);
+        }
+        e
+    }
+
+    /// Build the filter. Call [`validate`](Self::validate) first: invalid
+    /// language overrides are ignored here.
+    pub fn build(&self) -> GopherQuality {
+        let by_lang = resolve_languages(self, &self.languages, Self::validate_one).unwrap_or_default();
+        GopherQuality {
+            cfgs: PerLanguage { default: self.clone(), by_lang },
+        }
+    }
+}
+
+/// The `gopher_quality` filter.
+#[derive(Debug, Clone)]
+pub struct GopherQuality {
+    cfgs: PerLanguage<GopherQualityConfig>,
+}
+
+/// Every signal of the Gopher quality rules.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct GopherQualitySignals {
+    /// All tokens, punctuation included.
+    pub tokens: usize,
+    /// Tokens with a character outside the punctuation set.
+    pub words: usize,
+    pub mean_word_length: f64,
+    pub hash_ratio: f64,
+    pub ellipsis_ratio: f64,
+    pub bullet_lines_ratio: f64,
+    pub ellipsis_lines_ratio: f64,
+    pub alpha_words_ratio: f64,
+    pub stop_words: usize,
+}
+
+impl GopherQuality {
+    fn signals(cfg: &GopherQualityConfig, text: &str, words: &[&str]) -> GopherQualitySignals {
+        let tokens = words.len();
+        let mut n_words = 0usize;
+        let mut total_len = 0usize;
+        let mut alpha = 0usize;
+        let mut found = vec![false; cfg.stop_words.len()];
+        let max_stop = cfg.stop_words.iter().map(|s| s.len()).max().unwrap_or(0);
+        for w in words {
+            if w.chars().any(|c| !is_punctuation(c)) {
+                n_words += 1;
+                total_len += char_len(w);
+            }
+            if w.chars().any(char::is_alphabetic) {
+                alpha += 1;
+            }
+            if w.len() <= max_stop {
+                if let Some(i) = cfg.stop_words.iter().position(|s| s == w) {
+                    found[i] = true;
+                }
+            }
+        }
+        let per_token = |x: usize| if tokens == 0 { 0.0 } else { x as f64 / tokens as f64 };
+        let hashes = text.matches('#').count();
+        let ellipses = text.matches("...").count() + text.matches('…').count();
+        let lines = py_splitlines(text);
+        let per_line = |x: usize| if lines.is_empty() { 0.0 } else { x as f64 / lines.len() as f64 };
+        let bullets = lines.iter().filter(|l| l.trim_start().starts_with(['•', '-'])).count();
+        let end_ellipsis = lines
+            .iter()
+            .filter(|l| {
+                let l = l.trim_end();
+                l.ends_with("...") || l.ends_with('…')
+            })
+            .count();
+        GopherQualitySignals {
+            tokens,
+            words: n_words,
+            mean_word_length: if n_words == 0 { 0.0 } else { total_len as f64 / n_words as f64 },
+            hash_ratio: per_token(hashes),
+            ellipsis_ratio: per_token(ellipses),
+            bullet_lines_ratio: per_line(bullets),
+            ellipsis_lines_ratio: per_line(end_ellipsis),
+            alpha_words_ratio: per_token(alpha),
+            stop_words: found.iter().filter(|f| **f).count(),
+        }
+    }
+
+    /// The rule a document breaks, in datatrove's order, if any.
+    fn verdict(cfg: &GopherQualityConfig, s: &GopherQualitySignals) -> Option<&'static str> {
+        if cfg.min_doc_words.is_some_and(|m| s.words < m) || s.tokens == 0 {
+            return Some("gopher_short_doc");
+        }
+        if cfg.max_doc_words.is_some_and(|m| s.words > m) {
+            return Some("gopher_long_doc");
+        }
+        if s.words > 0 {
+            if cfg.min_avg_word_length.is_some_and(|m| s.mean_word_length < m) {
+                return Some("gopher_below_avg_threshold");
+            }
+            if cfg.max_avg_word_length.is_some_and(|m| s.mean_word_length > m) {
+                return Some("gopher_above_avg_threshold");
+            }
+        }
+        if let Some(m) = cfg.max_symbol_word_ratio {
+            if s.hash_ratio > m {
+                return Some("gopher_too_many_hashes");
+            }
+            if s.ellipsis_ratio > m {
+                return Some("gopher_too_many_ellipsis");
+            }
+        }
+        if cfg.max_bullet_lines_ratio.is_some_and(|m| s.bullet_lines_ratio > m) {
+            return Some("gopher_too_many_bullets");
+        }
+        if cfg.max_ellipsis_lines_ratio.is_some_and(|m| s.ellipsis_lines_ratio > m) {
+            return Some("gopher_too_many_end_ellipsis");
+        }
+        if cfg.min_alpha_words_ratio.is_some_and(|m| s.alpha_words_ratio < m) {
+            return Some("gopher_below_alpha_threshold");
+        }
+        if cfg.min_stop_words.is_some_and(|m| s.stop_words < m) {
+            return Some("gopher_enough_stop_words");
+        }
+        None
+    }
+}
+
+impl DocStage for GopherQuality {
+    fn process(&self, doc: &mut Document) -> Verdict {
+        let (cfg, seg) = self.cfgs.get(doc);
+        let words = split_words(&doc.text, seg);
+        let s = Self::signals(cfg, &doc.text, &words);
+        if cfg.annotate_only {
+            let a = &mut doc.attributes;
+            a.insert("gopher_word_count".into(), s.words as f64);
+            a.insert("gopher_mean_word_length".into(), s.mean_word_length);
+            a.insert("gopher_hash_ratio".into(), s.hash_ratio);
+            a.insert("gopher_ellipsis_ratio".into(), s.ellipsis_ratio);
+            a.insert("gopher_bullet_lines_ratio".into(), s.bullet_lines_ratio);
+            a.insert("gopher_ellipsis_lines_ratio".into(), s.ellipsis_lines_ratio);
+            a.insert("gopher_alpha_words_ratio".into(), s.alpha_words_ratio);
+            a.insert("gopher_stop_words".into(), s.stop_words as f64);
+            return Verdict::Keep;
+        }
+        match Self::verdict(cfg, &s) {
+            Some(r) => Verdict::Drop(r.into()),
+            None => Verdict::Keep,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Gopher repetition
+// ---------------------------------------------------------------------------
+
+fn d_03() -> Option<f64> {
+    Some(0.3)
+}
+fn d_02() -> Option<f64> {
+    Some(0.2)
+}
+fn d_top() -> Vec<(usize, f64)> {
+    vec![(2, 0.2), (3, 0.18), (4, 0.16)]
+}
+fn d_dup() -> Vec<(usize, f64)> {
+    vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
+}
+
+/// Configuration of the `gopher_repetition` filter. Fractions of
+/// characters are relative to the document's length in characters.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct GopherRepetitionConfig {
+    /// Drop when more than this fraction of paragraphs (split on blank
+    /// lines) repeat an earlier one (`gopher_dup_para_frac`). Default 0.3.
+    #[serde(default = "d_03")]
+    pub dup_para_frac: Option<f64>,
+    /// Drop when repeated paragraphs hold more than this fraction of the
+    /// characters (`gopher_dup_para_char_frac`). Default 0.2.
+    #[serde(default = "d_02")]
+    pub dup_para_char_frac: Option<f64>,
+    /// Drop when more than this fraction of lines repeat an earlier one
+    /// (`gopher_dup_line_frac`). Default 0.3.
+    #[serde(default = "d_03")]
+    pub dup_line_frac: Option<f64>,
+    /// Drop when repeated lines hold more than this fraction of the
+    /// characters (`gopher_dup_line_char_frac`). Default 0.2.
+    #[serde(default = "d_02")]
+    pub dup_line_char_frac: Option<f64>,
+    /// `[n, fraction]` pairs: drop when the most frequent word n-gram
+    /// covers more than the fraction of characters (`gopher_top_<n>_gram`).
+    /// Default [[2, 0.2], [3, 0.18], [4, 0.16]].
+    #[serde(default = "d_top")]
+    pub top_n_grams: Vec<(usize, f64)>,
+    /// `[n, fraction]` pairs: drop when repeated word n-grams cover more
+    /// than the fraction of characters (`gopher_duplicated_<n>_n_grams`).
+    /// Default [[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.1]].
+    #[serde(default = "d_dup")]
+    pub dup_n_grams: Vec<(usize, f64)>,
+    /// Only annotate: write `gopher_rep_*` attributes, drop nothing. Default false.
+    #[serde(default)]
+    pub annotate_only: bool,
+    /// Per-language overrides of the options above, keyed by the
+    /// `language` metadata. Default: none.
+    #[serde(default, skip_serializing)]
+    pub languages: LanguageOverrides,
+}
+
+impl Default for GopherRepetitionConfig {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("defaults deserialise")
+    }
+}
+
+impl GopherRepetitionConfig {
+    fn validate_one(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        check_ratio(&mut e, "dup_para_frac", self.dup_para_frac);
+        check_ratio(&mut e, "dup_para_char_frac", self.dup_para_char_frac);
+        check_ratio(&mut e, "dup_line_frac", self.dup_line_frac);
+        check_ratio(&mut e, "dup_line_char_frac", self.dup_line_char_frac);
+        for (field, list) in [("top_n_grams", &self.top_n_grams), ("dup_n_grams", &self.dup_n_grams)] {
+            for (i, (n, f)) in list.iter().enumerate() {
+                if *n == 0 {
+                    e.push((format!("{field}[{i}]"), "n must be at least 1".into()));
+                }
+                if !(0.0..=1.0).contains(f) {
+                    e.push((format!("{field}[{i}]"), format!("fraction must be between 0 and 1, got {f}")));
+                }
+            }
+        }
+        e
+    }
+
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = self.validate_one();
+        if let Err(more) = resolve_languages(self, &self.languages, Self::validate_one) {
+            e.extend(more);
+        }
+        e
+    }
+
+    pub fn build(&self) -> GopherRepetition {
+        let by_lang = resolve_languages(self, &self.languages, Self::validate_one).unwrap_or_default();
+        let mut reasons = FxMap::default();
+        for (n, _) in self.top_n_grams.iter().chain(by_lang.values().flat_map(|c| c.top_n_grams.iter())) {
+            reasons.entry(("top", *n)).or_insert_with(|| ngram_reason("top", *n));
+        }
+        for (n, _) in self.dup_n_grams.iter().chain(by_lang.values().flat_map(|c| c.dup_n_grams.iter())) {
+            reasons.entry(("dup", *n)).or_insert_with(|| ngram_reason("dup", *n));
+        }
+        GopherRepetition { cfgs: PerLanguage { default: self.clone(), by_lang }, reasons }
+    }
+}
+
+/// Reasons for the n-gram rules: static for the usual sizes, so that they
+/// compare equal to string literals.
+fn ngram_reason(kind: &str, n: usize) -> Reason {
+    const TOP: [&str; 9] = ["gopher_top_2_gram", "gopher_top_3_gram", "gopher_top_4_gram", "gopher_top_5_gram", "gopher_top_6_gram", "gopher_top_7_gram", "gopher_top_8_gram", "gopher_top_9_gram", "gopher_top_10_gram"];
+    const DUP: [&str; 9] = ["gopher_duplicated_2_n_grams", "gopher_duplicated_3_n_grams", "gopher_duplicated_4_n_grams", "gopher_duplicated_5_n_grams", "gopher_duplicated_6_n_grams", "gopher_duplicated_7_n_grams", "gopher_duplicated_8_n_grams", "gopher_duplicated_9_n_grams", "gopher_duplicated_10_n_grams"];
+    let table = if kind == "top" { &TOP } else { &DUP };
+    match n {
+        2..=10 => Reason::Static(table[n - 2]),
+        _ if kind == "top" => Reason::Owned(Arc::from(format!("gopher_top_{n}_gram"))),
+        _ => Reason::Owned(Arc::from(format!("gopher_duplicated_{n}_n_grams"))),
+    }
+}
+
+/// The `gopher_repetition` filter.
+#[derive(Debug, Clone)]
+pub struct GopherRepetition {
+    cfgs: PerLanguage<GopherRepetitionConfig>,
+    reasons: FxMap<(&'static str, usize), Reason>,
+}
+
+/// Count the elements equal to an earlier one, and their characters.
+pub(crate) fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
+    let items = items.into_iter();
+    let mut seen: FxMap<&str, ()> = FxMap::with_capacity_and_hasher(items.size_hint().0, Default::default());
+    let (mut n, mut chars) = (0, 0);
+    for it in items {
+        if seen.insert(it, ()).is_some() {
+            n += 1;
+            chars += char_len(it);
+        }
+    }
+    (n, chars)
+}
+
+/// Word ids and per-word character lengths, for n-gram statistics that
+/// never build the joined n-gram strings.
+struct WordTable {
+    ids: Vec<u32>,
+    /// prefix sums of character lengths: `len[i..j] = pre[j] - pre[i]`
+    pre: Vec<usize>,
+    /// scratch open-addressing table of n-gram positions (see [`NgramIndex`])
+    slots: Vec<u64>,
+    counts: Vec<u32>,
+    /// Smallest n for which every n-gram is known to be distinct: then no
+    /// longer n-gram repeats either (equal m-grams have equal n-gram
+    /// prefixes), and the duplicate passes for m >= n are skipped.
+    distinct_from: usize,
+    /// `hashes[i]` = hash of the `hashes_n`-gram at `i` (extended in place
+    /// when the next, longer n is asked for).
+    hashes: Vec<u64>,
+    hashes_n: usize,
+}
+
+impl WordTable {
+    fn new(words: &[&str]) -> WordTable {
+        let mut intern: FxMap<&str, u32> = FxMap::with_capacity_and_hasher(words.len() / 2 + 1, Default::default());
+        let mut ids = Vec::with_capacity(words.len());
+        let mut pre = Vec::with_capacity(words.len() + 1);
+        pre.push(0);
+        for w in words {
+            let next = intern.len() as u32;
+            ids.push(*intern.entry(w).or_insert(next));
+            pre.push(pre.last().unwrap() + char_len(w));
+        }
+        WordTable { ids, pre, slots: Vec::new(), counts: Vec::new(), distinct_from: usize::MAX, hashes: Vec::new(), hashes_n: 0 }
+    }
+
+    /// Make `hashes` hold the n-gram hashes.
+    fn prepare(&mut self, n: usize) {
+        let positions = self.ids.len() + 1 - n;
+        if self.hashes_n == 0 || n < self.hashes_n {
+            self.hashes.clear();
+            self.hashes.resize(positions, HASH_SEED);
+            self.hashes_n = 0;
+        }
+        for k in self.hashes_n..n {
+            let ids = &self.ids;
+            let upto = ids.len() - k; // positions of (k+1)-grams
+            self.hashes.truncate(upto);
+            for (i, h) in self.hashes.iter_mut().enumerate() {
+                *h = hash_step(*h, ids[i + k]);
+            }
+        }
+        self.hashes.truncate(positions);
+        self.hashes_n = n;
+    }
+
+    /// Characters of the n-gram at `i` joined with single spaces.
+    #[inline]
+    fn ngram_chars(&self, i: usize, n: usize) -> usize {
+        self.pre[i + n] - self.pre[i] + n - 1
+    }
+
+    /// Characters of the most frequent n-gram times its count; ties go to
+    /// the n-gram seen first (Python's `Counter.most_common`).
+    fn top_ngram_chars(&mut self, n: usize) -> Option<usize> {
+        if self.ids.len() < n {
+            return None;
+        }
+        let positions = self.ids.len() - n + 1;
+        self.prepare(n);
+        let mut index = NgramIndex::new(&self.ids, &self.hashes, n, positions, &mut self.slots);
+        self.counts.clear();
+        self.counts.resize(positions, 0);
+        let mut best: (u32, usize) = (0, usize::MAX); // (count, first position)
+        for i in 0..positions {
+            let first = index.find_or_insert(i);
+            let c = &mut self.counts[first];
+            *c += 1;
+            if *c > best.0 || (*c == best.0 && first < best.1) {
+                best = (*c, first);
+            }
+        }
+        if best.0 == 1 {
+            self.distinct_from = self.distinct_from.min(n);
+        }
+        Some(self.ngram_chars(best.1, n) * best.0 as usize)
+    }
+
+    /// Characters of repeated n-grams, skipping past each repeat
+    /// (datatrove's `find_all_duplicate`, which joins with "").
+    fn dup_ngram_chars(&mut self, n: usize) -> usize {
+        if self.ids.len() < n || n >= self.distinct_from {
+            return 0;
+        }
+        let positions = self.ids.len() - n + 1;
+        self.prepare(n);
+        let mut index = NgramIndex::new(&self.ids, &self.hashes, n, positions, &mut self.slots);
+        let mut chars = 0;
+        let mut i = 0;
+        while i < positions {
+            if index.find_or_insert(i) != i {
+                chars += self.pre[i + n] - self.pre[i];
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+        if chars == 0 {
+            // no repeat means every position was inserted: all distinct
+            self.distinct_from = self.distinct_from.min(n);
+        }
+        chars
+    }
+}
+
+const HASH_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[inline]
+fn hash_step(h: u64, x: u32) -> u64 {
+    let h = (h ^ x as u64).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 29)
+}
+
+#[inline]
+fn finish_hash(h: u64) -> u64 {
+    let h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 32)
+}
+
+/// An exact set of word n-grams keyed by their first position: an
+/// open-addressing table of `(hash << 32 | position + 1)` entries. Equal
+/// hashes are confirmed by comparing the word ids, so collisions never
+/// change a result.
+struct NgramIndex<'a> {
+    ids: &'a [u32],
+    hashes: &'a [u64],
+    n: usize,
+    slots: &'a mut Vec<u64>,
+    mask: usize,
+}
+
+impl<'a> NgramIndex<'a> {
+    fn new(ids: &'a [u32], hashes: &'a [u64], n: usize, positions: usize, slots: &'a mut Vec<u64>) -> Self {
+        let cap = (positions * 2).next_power_of_two().max(16);
+        slots.clear();
+        slots.resize(cap, 0);
+        NgramIndex { ids, hashes, n, slots, mask: cap - 1 }
+    }
+
+    /// The first position holding the n-gram at `i`; inserts `i` (and
+    /// returns it) if the n-gram is new.
+    #[inline]
+    fn find_or_insert(&mut self, i: usize) -> usize {
+        let h = finish_hash(self.hashes[i]);
+        let tag = h >> 32;
+        let mut slot = (h as usize) & self.mask;
+        loop {
+            let e = self.slots[slot];
+            if e == 0 {
+                self.slots[slot] = (tag << 32) | (i as u64 + 1);
+                return i;
+            }
+            if e >> 32 == tag {
+                let j = (e & 0xffff_ffff) as usize - 1;
+                if (0..self.n).all(|k| self.ids[j + k] == self.ids[i + k]) {
+                    return j;
+                }
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+}
+
+impl DocStage for GopherRepetition {
+    fn process(&self, doc: &mut Document) -> Verdict {
+        let (cfg, seg) = self.cfgs.get(doc);
+        let text = doc.text.as_str();
+        if text.is_empty() {
+            if cfg.annotate_only {
+                return Verdict::Keep;
+            }
+            return Verdict::Drop("gopher_empty".into());
+        }
+        let len = char_len(text) as f64;
+        let annotate = cfg.annotate_only;
+        let mut attrs: Vec<(String, f64)> = Vec::new();
+
+        let stripped = py_strip(text);
+        let paragraphs = split_on_newline_runs(stripped, 2);
+        let (pd, pc) = find_duplicates(paragraphs.iter().copied());
+        let para_frac = pd as f64 / paragraphs.len() as f64;
+        let para_char = pc as f64 / len;
+        if annotate {
+            attrs.push(("gopher_rep_dup_para_frac".into(), para_frac));
+            attrs.push(("gopher_rep_dup_para_char_frac".into(), para_char));
+        } else {
+            if cfg.dup_para_frac.is_some_and(|m| para_frac > m) {
+                return Verdict::Drop("gopher_dup_para_frac".into());
+            }
+            if cfg.dup_para_char_frac.is_some_and(|m| para_char > m) {
+                return Verdict::Drop("gopher_dup_para_char_frac".into());
+            }
+        }
+        let lines = split_on_newline_runs(text, 1);
+        let (ld, lc) = find_duplicates(lines.iter().copied());
+        let line_frac = ld as f64 / lines.len() as f64;
+        let line_char = lc as f64 / len;
+        if annotate {
+            attrs.push(("gopher_rep_dup_line_frac".into(), line_frac));
+            attrs.push(("gopher_rep_dup_line_char_frac".into(), line_char));
+        } else {
+            if cfg.dup_line_frac.is_some_and(|m| line_frac > m) {
+                return Verdict::Drop("gopher_dup_line_frac".into());
+            }
+            if cfg.dup_line_char_frac.is_some_and(|m| line_char > m) {
+                return Verdict::Drop("gopher_dup_line_char_frac".into());
+            }
+        }
+        let words = split_words(text, seg);
+        let mut table = WordTable::new(&words);
+        for &(n, frac) in &cfg.top_n_grams {
+            let Some(top) = table.top_ngram_chars(n) else { continue };
+            let f = top as f64 / len;
+            if annotate {
+                attrs.push((format!("gopher_rep_top_{n}_gram_frac"), f));
+            } else if f > frac {
+                return Verdict::Drop(self.reasons[&("top", n)].clone());
+            }
+        }
+        for &(n, frac) in &cfg.dup_n_grams {
+            let f = table.dup_ngram_chars(n) as f64 / len;
+            if annotate {
+                attrs.push((format!("gopher_rep_dup_{n}_gram_frac"), f));
+            } else if f > frac {
+                return Verdict::Drop(self.reasons[&("dup", n)].clone());
+            }
+        }
+        doc.attributes.extend(attrs);
+        Verdict::Keep
+    }
+}
+
+/// `re.split(r"\n{k,}", s)`: split on runs of at least `k` newlines.
+fn split_on_newline_runs(s: &str, k: usize) -> Vec<&str> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\n' {
+            let mut j = i;
+            while j < b.len() && b[j] == b'\n' {
+                j += 1;
+            }
+            if j - i >= k {
+                out.push(&s[start..i]);
+                start = j;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run<S: DocStage>(stage: &S, text: &str) -> Verdict {
+        stage.process(&mut Document::new("d", text, Arc::from("s")))
+    }
+
+    fn drop(r: &'static str) -> Verdict {
+        Verdict::Drop(r.into())
+    }
+
+    /// `n` copies of a sentence built from distinct words, so that
+    /// repetition never matters here.
+    fn prose(n_words: usize) -> String {
+        let vocab = ["the", "with", "garden", "river", "morning", "quiet", "stone", "bridge", "window", "letter", "yellow", "forest", "market", "winter", "silver", "harbor"];
+        let mut s = String::new();
+        for i in 0..n_words {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(vocab[i % vocab.len()]);
+            s.push_str(&"x".repeat(i / vocab.len() % 3));
+        }
+        s.push('.');
+        s
+    }
+
+    #[test]
+    fn quality_thresholds_from_both_sides() {
+        let f = GopherQualityConfig::default().build();
+        // word count: 50 words pass, 49 do not (the final "." is a symbol token)
+        assert_eq!(run(&f, &prose(50)), Verdict::Keep);
+        assert_eq!(run(&f, &prose(49)), drop("gopher_short_doc"));
+        let small = GopherQualityConfig { max_doc_words: Some(60), ..Default::default() }.build();
+        assert_eq!(run(&small, &prose(60)), Verdict::Keep);
+        assert_eq!(run(&small, &prose(61)), drop("gopher_long_doc"));
+
+        // mean word length: "the"/"and" are 3 chars (= 3 passes), "an" pulls below
+        let words3 = vec!["the and"; 30].join(" ");
+        assert_eq!(run(&f, &words3), Verdict::Keep);
+        let words_short = format!("{} an", words3);
+        assert_eq!(run(&f, &words_short), drop("gopher_below_avg_threshold"));
+        let long = format!("the and {}", vec!["abcdefghijk"; 60].join(" "));
+        assert_eq!(run(&f, &long), drop("gopher_above_avg_threshold"));
+
+        // hashes: 10% of tokens allowed
+        let base = prose(90); // 91 tokens with the period
+        let with_hashes = |k: usize| format!("{} {}", base, vec!["#"; k].join(" "));
+        // tokens = 91 + k; k/(91+k) > 0.1 from k = 11
+        assert_eq!(run(&f, &with_hashes(10)), Verdict::Keep);
+        assert_eq!(run(&f, &with_hashes(11)), drop("gopher_too_many_hashes"));
+        let with_ell = |k: usize| format!("{} {}", vec!["..."; k].join(" "), base);
+        assert_eq!(run(&f, &with_ell(10)), Verdict::Keep);
+        assert_eq!(run(&f, &with_ell(11)), drop("gopher_too_many_ellipsis"));
+
+        // bullets: more than 90% of lines
+        let lines = |bul: usize, plain: usize| {
+            let mut v = vec![format!("{}", prose(60))];
+            v.extend((0..bul).map(|i| format!("• item number{i}")));
+            v.extend((0..plain).map(|i| format!("plain line{i}")));
+            v.join("\n")
+        };
+        assert_eq!(run(&f, &lines(8, 0)), Verdict::Keep); // 8/9 < 0.9
+        assert_eq!(run(&f, &lines(10, 0)), drop("gopher_too_many_bullets")); // 10/11
+        // end ellipsis: more than 30% of lines
+        let ell = |k: usize, plain: usize| {
+            let mut v = vec![prose(60)];
+            v.extend((0..k).map(|i| format!("and so on{i}…")));
+            v.extend((0..plain).map(|i| format!("plain line{i}")));
+            v.join("\n")
+        };
+        assert_eq!(run(&f, &ell(3, 6)), Verdict::Keep); // 3/10
+        assert_eq!(run(&f, &ell(4, 6)), drop("gopher_too_many_end_ellipsis")); // 4/11
+
+        // alphabetic tokens: at least 80%
+        let nums = |k: usize| format!("{} {}", prose(79), vec!["1234"; k].join(" "));
+        // tokens = 80 + k, alpha = 79
+        assert_eq!(run(&f, &nums(18)), Verdict::Keep); // 79/98 = 0.806
+        assert_eq!(run(&f, &nums(20)), drop("gopher_below_alpha_threshold")); // 79/100
+
+        // stop words: two distinct ones needed
+        let no_stop = vec!["garden river morning"; 20].join(" ");
+        assert_eq!(run(&f, &no_stop), drop("gopher_enough_stop_words"));
+        assert_eq!(run(&f, &format!("{no_stop} the")), drop("gopher_enough_stop_words"));
+        assert_eq!(run(&f, &format!("{no_stop} the the")), drop("gopher_enough_stop_words"));
+        assert_eq!(run(&f, &format!("{no_stop} the with")), Verdict::Keep);
+    }
+
+    #[test]
+    fn null_disables_a_rule() {
+        let cfg: GopherQualityConfig = serde_json::from_str(r#"{"min_doc_words": null, "min_stop_words": null}"#).unwrap();
+        assert_eq!(run(&cfg.build(), "garden river morning"), Verdict::Keep);
+    }
+
+    #[test]
+    fn quality_annotate_only_keeps_and_records() {
+        let cfg = GopherQualityConfig { annotate_only: true, ..Default::default() };
+        let mut d = Document::new("d", "The cat sat with the dog.", Arc::from("s"));
+        assert_eq!(cfg.build().process(&mut d), Verdict::Keep);
+        assert_eq!(d.attributes["gopher_word_count"], 6.0);
+        assert_eq!(d.attributes["gopher_stop_words"], 2.0);
+        assert!((d.attributes["gopher_mean_word_length"] - 19.0 / 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn language_overrides_apply_by_metadata() {
+        let cfg: GopherQualityConfig = serde_json::from_value(serde_json::json!({
+            "languages": {"xx": {"min_doc_words": 2, "min_stop_words": null}}
+        }))
+        .unwrap();
+        assert!(cfg.validate().is_empty());
+        let f = cfg.build();
+        let mut d = Document::new("d", "garden river morning", Arc::from("s"));
+        assert_eq!(f.process(&mut d.clone()), drop("gopher_short_doc"));
+        d.metadata.insert("language".into(), "xx".into());
+        assert_eq!(f.process(&mut d), Verdict::Keep);
+        let bad: GopherQualityConfig = serde_json::from_value(serde_json::json!({
+            "languages": {"zh": {"nope": 1, }, "ja": {"min_alpha_words_ratio": 2.0}}
+        }))
+        .unwrap();
+        let errs = bad.validate();
+        assert!(errs.iter().any(|(f, _)| f == "languages.zh.nope"), "{errs:?}");
+        assert!(errs.iter().any(|(f, _)| f == "languages.ja.min_alpha_words_ratio"), "{errs:?}");
+    }
+
+    #[test]
+    fn repetition_thresholds_from_both_sides() {
+        
+        let para = |i: usize| format!("paragraph number {i} has its own words like w{i}a w{i}b w{i}c w{i}d.");
+        // paragraphs: 3 duplicates of 10 = 0.3 passes, 4 of 11 drops
+        let mut ps: Vec<String> = (0..7).map(para).collect();
+        ps.extend(vec![para(0); 3]);
+        // but 3 duplicates are 3/10 of chars-ish > 0.2: relax the char rule to test the count rule
+        let count_only = GopherRepetitionConfig { dup_para_char_frac: None, dup_line_char_frac: None, dup_line_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        assert_eq!(run(&count_only, &ps.join("\n\n")), Verdict::Keep);
+        ps.push(para(1));
+        assert_eq!(run(&count_only, &ps.join("\n\n")), drop("gopher_dup_para_frac"));
+        // paragraph characters: 0.2 of the text
+        let char_only = GopherRepetitionConfig { dup_para_frac: None, dup_line_frac: None, dup_line_char_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        let big = "z".repeat(80);
+        let small = "y".repeat(20);
+        // text = big + \n\n + small + \n\n + small: dup 20 chars of 124 = 0.16
+        assert_eq!(run(&char_only, &format!("{big}\n\n{small}\n\n{small}")), Verdict::Keep);
+        let small = "y".repeat(30); // 30 of 144 = 0.208
+        assert_eq!(run(&char_only, &format!("{big}\n\n{small}\n\n{small}")), drop("gopher_dup_para_char_frac"));
+        // lines
+        let line_only = GopherRepetitionConfig { dup_para_frac: None, dup_para_char_frac: None, dup_line_char_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        let mut ls: Vec<String> = (0..7).map(|i| format!("line {i}")).collect();
+        ls.extend(vec!["line 0".to_string(); 3]);
+        assert_eq!(run(&line_only, &ls.join("\n")), Verdict::Keep);
+        ls.push("line 1".into());
+        assert_eq!(run(&line_only, &ls.join("\n")), drop("gopher_dup_line_frac"));
+        let line_char = GopherRepetitionConfig { dup_para_frac: None, dup_para_char_frac: None, dup_line_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        assert_eq!(run(&line_char, &format!("{big}\n{small}\n{}", "y".repeat(20))), Verdict::Keep);
+        assert_eq!(run(&line_char, &format!("{big}\n{small}\n{small}")), drop("gopher_dup_line_char_frac"));
+    }
+
+    #[test]
+    fn ngram_thresholds_from_both_sides() {
+        // top 2-gram: "aa bb" (5 chars) repeated k times among unique words
+        let top2 = GopherRepetitionConfig { top_n_grams: vec![(2, 0.2)], dup_n_grams: vec![], ..Default::default() }.build();
+        let text = |k: usize, uniq: usize| {
+            let mut v: Vec<String> = (0..k).map(|_| "aa bb".to_string()).collect();
+            v.extend((0..uniq).map(|i| format!("u{i:04}")));
+            v.join(" ")
+        };
+        // k=4: top = "aa bb" x4 = 20 chars; "bb aa" x3 = 15. len = 4*6 + uniq*6 - 1
+        assert_eq!(run(&top2, &text(4, 13)), Verdict::Keep); // 20/101
+        assert_eq!(run(&top2, &text(4, 12)), drop("gopher_top_2_gram")); // 20/95
+        // duplicated 5-grams
+        let dup5 = GopherRepetitionConfig { top_n_grams: vec![], dup_n_grams: vec![(5, 0.15)], ..Default::default() }.build();
+        let five = "alpha bravo charlie delta echo"; // 26 word characters
+        let uniq = |n: usize| (0..n).map(|i| format!("w{i:03}")).collect::<Vec<_>>().join(" ");
+        // text = five + " " + uniq(n) + " " + five: the repeat counts 26 characters
+        // n=23: len = 30 + 1 + 23*5-1 + 1 + 30 = 176 -> 0.1477; n=22: 171 -> 0.152
+        assert_eq!(run(&dup5, &format!("{five} {} {five}", uniq(23))), Verdict::Keep);
+        assert_eq!(run(&dup5, &format!("{five} {} {five}", uniq(22))), drop("gopher_duplicated_5_n_grams"));
+    }
+
+    #[test]
+    fn ngram_statistics_match_the_reference_definitions() {
+        let words = ["a", "b", "a", "b", "a", "b", "c"];
+        let mut t = WordTable::new(&words);
+        // most common 2-gram "a b" x3 (first seen), 3 chars
+        assert_eq!(t.top_ngram_chars(2), Some(9));
+        // ties go to the first seen: "x y" and "y x" twice each
+        let mut t2 = WordTable::new(&["xx", "y", "xx", "y", "xx"]);
+        assert_eq!(t2.top_ngram_chars(2), Some(8));
+        // find_all_duplicate: [a b][b? ...] skip semantics
+        let mut t3 = WordTable::new(&["a", "b", "a", "b", "a", "b"]);
+        // i0 "ab" new, i1 "ba" new, i2 "ab" dup (+2, i=4), i4 "ab" dup (+2)
+        assert_eq!(t3.dup_ngram_chars(2), 4);
+    }
+
+    #[test]
+    fn newline_run_split_matches_re_split() {
+        assert_eq!(split_on_newline_runs("a\n\nb\n\n\nc\nd", 2), ["a", "b", "c\nd"]);
+        assert_eq!(split_on_newline_runs("a\nb\n", 1), ["a", "b", ""]);
+    }
+}

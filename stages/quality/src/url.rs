@@ -1,0 +1,220 @@
+//! A URL/domain blocklist.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sluice_pipeline::{DocStage, Document, Verdict};
+
+fn d_key() -> String {
+    "url".to_string()
+}
+
+/// Configuration of the `url_blocklist` filter. A blocklist entry is a
+/// domain (`example.com` blocks it and every subdomain, `www.example.com`
+/// and `a.b.example.com`) or an exact URL (anything with a `/`: scheme,
+/// `www.`, case of the host, trailing `/` and `#fragment` are ignored when
+/// comparing). Files hold one entry per line; blank lines and `#` comments
+/// are skipped.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct UrlBlocklistConfig {
+    /// Blocklist files (read once, when the recipe is compiled). Default: none.
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+    /// Entries given inline, in addition to the files. Default: none.
+    #[serde(default)]
+    pub entries: Vec<String>,
+    /// Metadata key holding the document's URL. Default "url".
+    #[serde(default = "d_key")]
+    pub url_key: String,
+    /// Drop documents without a URL (`url_missing`). Default false.
+    #[serde(default)]
+    pub drop_missing: bool,
+    /// Only annotate: write `url_blocked` (0/1), drop nothing. Default false.
+    #[serde(default)]
+    pub annotate_only: bool,
+}
+
+impl Default for UrlBlocklistConfig {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("defaults deserialise")
+    }
+}
+
+impl UrlBlocklistConfig {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if self.paths.is_empty() && self.entries.is_empty() {
+            e.push(("paths".into(), "give at least one blocklist file in `paths` or an entry in `entries`".into()));
+        }
+        for (i, p) in self.paths.iter().enumerate() {
+            if !p.is_file() {
+                e.push((format!("paths[{i}]"), format!("cannot read blocklist file {}", p.display())));
+            }
+        }
+        e
+    }
+
+    /// Read the files and build the filter; errors name the file.
+    pub fn build(&self) -> Result<UrlBlocklist, Vec<(String, String)>> {
+        let mut domains = HashSet::new();
+        let mut urls = HashSet::new();
+        let mut errors = Vec::new();
+        let mut add = |entry: &str| {
+            let e = entry.trim();
+            if e.is_empty() || e.starts_with('#') {
+                return;
+            }
+            let n = normalize_url(e);
+            if n.contains('/') {
+                urls.insert(n);
+            } else {
+                domains.insert(n.trim_start_matches("*.").trim_start_matches('.').to_string());
+            }
+        };
+        for (i, p) in self.paths.iter().enumerate() {
+            match std::fs::read_to_string(p) {
+                Ok(s) => s.lines().for_each(&mut add),
+                Err(err) => errors.push((format!("paths[{i}]"), format!("cannot read {}: {err}", p.display()))),
+            }
+        }
+        self.entries.iter().for_each(|e| add(e));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(UrlBlocklist { cfg: self.clone(), domains, urls })
+    }
+}
+
+/// The `url_blocklist` filter.
+#[derive(Debug, Clone)]
+pub struct UrlBlocklist {
+    cfg: UrlBlocklistConfig,
+    domains: HashSet<String>,
+    urls: HashSet<String>,
+}
+
+/// `HTTPS://WWW.Example.com:443/a/b/#x` -> `example.com:443/a/b`.
+fn normalize_url(u: &str) -> String {
+    let u = u.trim();
+    let rest = match u.find("://") {
+        Some(i) => &u[i + 3..],
+        None => u.strip_prefix("//").unwrap_or(u),
+    };
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let (host, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let host = host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).trim_end_matches('.');
+    let path = path.trim_end_matches('/');
+    format!("{host}{path}")
+}
+
+/// The host of a normalized URL, without port.
+fn host_of(n: &str) -> &str {
+    let h = n.split(['/', '?']).next().unwrap_or(n);
+    h.split(':').next().unwrap_or(h)
+}
+
+impl UrlBlocklist {
+    /// Why a URL is blocked, if it is.
+    pub fn check(&self, url: &str) -> Option<&'static str> {
+        let n = normalize_url(url);
+        if self.urls.contains(&n) {
+            return Some("url_blocklist_url");
+        }
+        let mut host = host_of(&n);
+        loop {
+            if self.domains.contains(host) {
+                return Some("url_blocklist_domain");
+            }
+            match host.find('.') {
+                Some(i) => host = &host[i + 1..],
+                None => return None,
+            }
+        }
+    }
+}
+
+impl DocStage for UrlBlocklist {
+    fn process(&self, doc: &mut Document) -> Verdict {
+        let Some(url) = doc.meta_str(&self.cfg.url_key) else {
+            if self.cfg.drop_missing && !self.cfg.annotate_only {
+                return Verdict::Drop("url_missing".into());
+            }
+            return Verdict::Keep;
+        };
+        let r = self.check(url);
+        if self.cfg.annotate_only {
+            doc.attributes.insert("url_blocked".into(), r.is_some() as u8 as f64);
+            return Verdict::Keep;
+        }
+        match r {
+            Some(r) => Verdict::Drop(r.into()),
+            None => Verdict::Keep,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn doc(url: Option<&str>) -> Document {
+        let mut d = Document::new("d", "text", Arc::from("s"));
+        if let Some(u) = url {
+            d.metadata.insert("url".into(), u.into());
+        }
+        d
+    }
+
+    #[test]
+    fn domains_subdomains_and_exact_urls() {
+        let dir = tempfile_dir();
+        let path = dir.join("block.txt");
+        std::fs::write(&path, "# comment\nbad.example\n\nhttps://good.org/private/page/\n").unwrap();
+        let cfg = UrlBlocklistConfig { paths: vec![path], entries: vec!["*.spam.net".into()], ..Default::default() };
+        assert!(cfg.validate().is_empty());
+        let f = cfg.build().unwrap();
+        let v = |u: &str| f.process(&mut doc(Some(u)));
+        assert_eq!(v("http://bad.example/x"), Verdict::Drop("url_blocklist_domain".into()));
+        assert_eq!(v("https://WWW.Bad.Example:8080/"), Verdict::Drop("url_blocklist_domain".into()));
+        assert_eq!(v("https://a.b.bad.example/"), Verdict::Drop("url_blocklist_domain".into()));
+        assert_eq!(v("https://notbad.example/"), Verdict::Keep);
+        assert_eq!(v("https://bad.example.com/"), Verdict::Keep);
+        assert_eq!(v("http://x.spam.net"), Verdict::Drop("url_blocklist_domain".into()));
+        assert_eq!(v("http://www.good.org/private/page#top"), Verdict::Drop("url_blocklist_url".into()));
+        assert_eq!(v("http://good.org/private/page/other"), Verdict::Keep);
+        assert_eq!(v("http://good.org/"), Verdict::Keep);
+        assert_eq!(f.process(&mut doc(None)), Verdict::Keep);
+        let strict = UrlBlocklistConfig { entries: vec!["x.y".into()], drop_missing: true, ..Default::default() }.build().unwrap();
+        assert_eq!(strict.process(&mut doc(None)), Verdict::Drop("url_missing".into()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn missing_files_are_config_errors() {
+        let cfg = UrlBlocklistConfig { paths: vec!["/nonexistent/block.txt".into()], ..Default::default() };
+        assert_eq!(cfg.validate().len(), 1);
+        assert!(cfg.build().is_err());
+        assert_eq!(UrlBlocklistConfig::default().validate().len(), 1);
+    }
+
+    #[test]
+    fn annotate_only() {
+        let f = UrlBlocklistConfig { entries: vec!["x.y".into()], annotate_only: true, ..Default::default() }.build().unwrap();
+        let mut d = doc(Some("http://x.y/"));
+        assert_eq!(f.process(&mut d), Verdict::Keep);
+        assert_eq!(d.attributes["url_blocked"], 1.0);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sluice-quality-url-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}
