@@ -2,7 +2,7 @@
 """The bare engine against datatrove on the same input, in the same run.
 
 Both read the same JSONL.zst files, pass documents through unchanged and write
-Parquet, on one core (sluice --threads 1; datatrove one task, one worker).
+zstd-compressed Parquet (datatrove's default is snappy; sluice writes zstd), on one core (sluice --threads 1; datatrove one task, one worker).
 Prints text MB/s per CPU-second for each and the ratio, and checks that both
 wrote the same number of rows.
 
@@ -69,7 +69,7 @@ from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import ParquetWriter
 inp, out, logs = sys.argv[1:4]
 LocalPipelineExecutor(
-    pipeline=[JsonlReader(inp, glob_pattern="*.jsonl.zst", compression="zstd"), ParquetWriter(out)],
+    pipeline=[JsonlReader(inp, glob_pattern="*.jsonl.zst", compression="zstd"), ParquetWriter(out, compression="zstd")],
     tasks=1, workers=1, logging_dir=logs,
 ).run()
 """

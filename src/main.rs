@@ -39,6 +39,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train a model on token shards (CPU; GPU with `--features cuda`).
+    Train(sluice_train::cli::TrainArgs),
+    /// Evaluate a checkpoint on HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval.
+    Eval(sluice_train::cli::EvalArgs),
+    /// Export a checkpoint to Hugging Face Llama format.
+    Export(sluice_train::cli::ExportArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -160,6 +166,18 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             } else {
                 write!(stdout, "{}", stats.funnel_table())?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Train(a) => {
+            sluice_train::cli::run_train(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(a) => {
+            sluice_train::cli::run_eval(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(a) => {
+            sluice_train::cli::run_export(&a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name } => {

@@ -9,6 +9,10 @@ use serde_json::Value;
 use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
 use sluice_filters::{LengthFilterConfig, Passthrough};
+use sluice_quality::{
+    C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
+    UrlBlocklistConfig,
+};
 use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
 use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
 
@@ -32,6 +36,13 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Reader, name: "text", about: "A directory of text/markdown/HTML/compressed files, one document per file", schema: || schemars::schema_for!(TextReaderConfig) },
     KindInfo { role: Role::Stage, name: "passthrough", about: "Keeps every document unchanged (measures the bare engine)", schema: || schemars::schema_for!(NoOptions) },
     KindInfo { role: Role::Stage, name: "length", about: "Drops documents outside character/line bounds, or annotates their lengths", schema: || schemars::schema_for!(LengthFilterConfig) },
+    KindInfo { role: Role::Stage, name: "language", about: "Language ID (whatlang; zh with hans/hant script): writes `language` and `language_score`, can keep a list above a threshold", schema: || schemars::schema_for!(LanguageIdConfig) },
+    KindInfo { role: Role::Stage, name: "gopher_repetition", about: "Gopher repetition filter: duplicate lines/paragraphs, top and duplicated n-gram fractions (datatrove defaults)", schema: || schemars::schema_for!(GopherRepetitionConfig) },
+    KindInfo { role: Role::Stage, name: "gopher_quality", about: "Gopher quality filter: word counts and lengths, symbol ratios, bullets/ellipses, alphabetic words, stop words", schema: || schemars::schema_for!(GopherQualityConfig) },
+    KindInfo { role: Role::Stage, name: "c4", about: "C4 line-level cleaning (punctuation, javascript, policy, citations, lorem ipsum, braces, sentences); rewrites the text", schema: || schemars::schema_for!(C4QualityConfig) },
+    KindInfo { role: Role::Stage, name: "c4_badwords", about: "C4 bad-words filter (LDNOOBW English list)", schema: || schemars::schema_for!(C4BadWordsConfig) },
+    KindInfo { role: Role::Stage, name: "fineweb", about: "FineWeb filter: terminal-punctuation lines, short lines, duplicated-line characters, newline/word ratio", schema: || schemars::schema_for!(FineWebQualityConfig) },
+    KindInfo { role: Role::Stage, name: "url_blocklist", about: "Drops documents whose `url` is on a blocklist of domains (with subdomains) and URLs read from files", schema: || schemars::schema_for!(UrlBlocklistConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -56,6 +67,18 @@ fn checked<T>(cx: &BuildContext, errs: Vec<(String, String)>, ok: impl FnOnce() 
     }
 }
 
+/// Parse, check and build a document-wise stage.
+fn doc_stage<C: DeserializeOwned, S: sluice_pipeline::DocStage + 'static>(
+    v: &Value,
+    cx: &BuildContext,
+    validate: impl FnOnce(&C) -> Vec<(String, String)>,
+    build: impl FnOnce(&C) -> S,
+) -> Result<StageImpl, Vec<Diagnostic>> {
+    let c: C = parse(v, cx)?;
+    let errs = validate(&c);
+    Ok(StageImpl::Doc(Arc::new(checked(cx, errs, || build(&c))?)))
+}
+
 impl Registry for Builtins {
     fn kinds(&self, role: Role) -> Vec<&'static str> {
         KINDS.iter().filter(|k| k.role == role).map(|k| k.name).collect()
@@ -78,9 +101,17 @@ impl Registry for Builtins {
                 parse::<NoOptions>(v, cx)?;
                 StageImpl::Doc(Arc::new(Passthrough))
             }
-            "length" => {
-                let c: LengthFilterConfig = parse(v, cx)?;
-                StageImpl::Doc(Arc::new(checked(cx, c.validate(), || c.build())?))
+            "length" => doc_stage::<LengthFilterConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
+            "language" => doc_stage::<LanguageIdConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
+            "gopher_repetition" => doc_stage::<GopherRepetitionConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
+            "gopher_quality" => doc_stage::<GopherQualityConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
+            "c4" => doc_stage::<C4QualityConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
+            "c4_badwords" => doc_stage::<C4BadWordsConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
+            "fineweb" => doc_stage::<FineWebQualityConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
+            "url_blocklist" => {
+                let c: UrlBlocklistConfig = parse(v, cx)?;
+                checked(cx, c.validate(), || ())?;
+                StageImpl::Doc(Arc::new(located(cx, c.build())?))
             }
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
         })

@@ -14,7 +14,8 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sluice_pipeline::output::AtomicFile;
@@ -125,6 +126,14 @@ impl ParquetSink {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(self.config.zstd_level).map_err(|e| self.err(e))?))
             .set_max_row_group_row_count(Some(1 << 20))
+            // Document text and ids are nearly all distinct: a dictionary
+            // would be built, hashed and thrown away, and min/max statistics
+            // of long strings help no reader. Both cost more than the rest
+            // of the write together.
+            .set_column_dictionary_enabled(ColumnPath::from("text"), false)
+            .set_column_statistics_enabled(ColumnPath::from("text"), EnabledStatistics::None)
+            .set_column_dictionary_enabled(ColumnPath::from("id"), false)
+            .set_column_dictionary_enabled(ColumnPath::from("metadata"), false)
             .build();
         let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(props)).map_err(|e| self.err(e))?;
         self.current = Some(Open { writer, path, text_bytes: 0 });
