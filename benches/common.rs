@@ -60,3 +60,17 @@ pub fn engine_recipe(input: &Path, out: &Path) -> String {
         input.display()
     )
 }
+
+/// Run the bare-engine recipe on `input` into `out` with `threads` workers
+/// through the `sluice` binary; panics if the run fails.
+pub fn run_engine(dir: &Path, input: &Path, out: &Path, threads: usize) {
+    let recipe = dir.join("recipe.yaml");
+    std::fs::write(&recipe, engine_recipe(input, out)).unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", "--progress", "off", "--threads", &threads.to_string()])
+        .arg(&recipe)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "sluice run failed");
+}

@@ -7,7 +7,6 @@
 //! `SLUICE_BENCH_MB` sets the corpus size (default 64 MB of text).
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -29,15 +28,7 @@ fn engine(c: &mut Criterion) {
             b.iter(|| {
                 n += 1;
                 let out: PathBuf = dir.path().join(format!("out-{threads}-{n}"));
-                let recipe = dir.path().join("recipe.yaml");
-                std::fs::write(&recipe, common::engine_recipe(&input, &out)).unwrap();
-                let status = Command::new(env!("CARGO_BIN_EXE_sluice"))
-                    .args(["run", "--progress", "off", "--threads", &threads.to_string()])
-                    .arg(&recipe)
-                    .stdout(std::process::Stdio::null())
-                    .status()
-                    .unwrap();
-                assert!(status.success());
+                common::run_engine(dir.path(), &input, &out, threads);
                 std::fs::remove_dir_all(&out).unwrap();
             })
         });

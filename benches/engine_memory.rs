@@ -7,7 +7,6 @@
 //!   cargo bench --bench engine_memory            # 2 GB of text
 //!   SLUICE_BENCH_GB=4 cargo bench --bench engine_memory
 
-use std::process::Command;
 use std::time::Instant;
 
 mod common;
@@ -24,17 +23,9 @@ fn main() {
     eprintln!("generated {:.2} GB of text ({:.2} GB compressed) in {:.1?}", bytes as f64 / 1e9, on_disk as f64 / 1e9, t.elapsed());
 
     let out = dir.path().join("out");
-    let recipe = dir.path().join("recipe.yaml");
-    std::fs::write(&recipe, common::engine_recipe(&input, &out)).unwrap();
     let t = Instant::now();
-    let status = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["run", "--progress", "off", "--threads", &threads.to_string()])
-        .arg(&recipe)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
+    common::run_engine(dir.path(), &input, &out, threads);
     let wall = t.elapsed().as_secs_f64();
-    assert!(status.success());
     // SAFETY: getrusage fills the struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };

@@ -430,7 +430,7 @@ fn run_node(
                                 Err(d) => dropped.push(d),
                             }
                         }
-                        emit(&mut stats, &mut excl, kept, dropped, &tx, &node.name)?;
+                        emit(&mut stats, &mut excl, kept, dropped, &tx)?;
                     }
                 }
                 crate::stage::StageImpl::Stream(factory) => {
@@ -440,7 +440,7 @@ fn run_node(
                         stats.bytes_in += batch.bytes();
                         let mut o = StageOutput::default();
                         s.process(batch, &mut o)?;
-                        emit(&mut stats, &mut excl, o.kept, o.dropped, &tx, &node.name)?;
+                        emit(&mut stats, &mut excl, o.kept, o.dropped, &tx)?;
                     }
                     if shared.abort.load(Ordering::SeqCst) {
                         return Err(Error::Aborted);
@@ -453,7 +453,7 @@ fn run_node(
                     while first || !kept.is_empty() {
                         let rest = kept.split_off(kept.len().min(recipe.batch_size));
                         let dropped = if first { std::mem::take(&mut o.dropped) } else { Vec::new() };
-                        emit(&mut stats, &mut excl, kept, dropped, &tx, &node.name)?;
+                        emit(&mut stats, &mut excl, kept, dropped, &tx)?;
                         kept = rest;
                         first = false;
                     }
@@ -497,7 +497,6 @@ fn emit(
     kept: Vec<Document>,
     dropped: Vec<Dropped>,
     tx: &[Sender<Batch>],
-    _node: &str,
 ) -> Result<()> {
     for d in &dropped {
         *stats.dropped.entry(d.reason.as_str().to_string()).or_default() += 1;

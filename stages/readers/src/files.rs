@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use schemars::JsonSchema;
@@ -229,11 +229,6 @@ pub fn decompress_bytes(path: &Path, bytes: Vec<u8>, limit: u64) -> std::io::Res
         return Err(std::io::Error::other(format!("decompressed size exceeds {limit} bytes")));
     }
     Ok(out)
-}
-
-/// The path of `p` for error messages.
-pub fn show(p: &PathBuf) -> String {
-    p.display().to_string()
 }
 
 #[cfg(test)]

@@ -27,6 +27,17 @@ pub enum Compression {
     None,
 }
 
+impl Compression {
+    /// The file extension of shards written with this compression.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Compression::Zstd => "jsonl.zst",
+            Compression::Gzip => "jsonl.gz",
+            Compression::None => "jsonl",
+        }
+    }
+}
+
 /// Configuration of the `jsonl` writer.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct JsonlWriterConfig {
@@ -79,11 +90,7 @@ impl SinkFactory for JsonlWriter {
     }
 
     fn extension(&self) -> &str {
-        match self.config.compression {
-            Compression::Zstd => "jsonl.zst",
-            Compression::Gzip => "jsonl.gz",
-            Compression::None => "jsonl",
-        }
+        self.config.compression.extension()
     }
 }
 
@@ -127,16 +134,8 @@ struct JsonlSink {
 }
 
 impl JsonlSink {
-    fn ext(&self) -> &'static str {
-        match self.config.compression {
-            Compression::Zstd => "jsonl.zst",
-            Compression::Gzip => "jsonl.gz",
-            Compression::None => "jsonl",
-        }
-    }
-
     fn open_shard(&mut self) -> Result<()> {
-        let path = self.ctx.shard_path(self.shard, self.ext());
+        let path = self.ctx.shard_path(self.shard, self.config.compression.extension());
         self.shard += 1;
         let file = AtomicFile::create(&path)?;
         let io = |e| Error::io(&path, e);
