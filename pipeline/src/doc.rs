@@ -29,6 +29,28 @@ pub struct Document {
     /// Numeric signals added by stages.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, f64>,
+    /// Where the document came from in the run's input, set by the engine.
+    /// Not serialised: it is a position in this run's file list.
+    #[serde(skip)]
+    pub pos: DocPos,
+}
+
+/// A document's position in the run's input: reader node, file index in that
+/// reader's sorted file list, record index in the file. It orders documents
+/// the way a single task would read them, whatever the task split, so
+/// "first seen" rules (dedup keep-first, say) do not depend on `--tasks`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocPos {
+    pub reader: u32,
+    pub file: u32,
+    pub record: u64,
+}
+
+impl DocPos {
+    /// The position packed into 128 bits, ordered like the struct.
+    pub fn key(&self) -> u128 {
+        ((self.reader as u128) << 96) | ((self.file as u128) << 64) | self.record as u128
+    }
 }
 
 impl Document {
@@ -40,6 +62,7 @@ impl Document {
             source,
             metadata: Metadata::new(),
             attributes: BTreeMap::new(),
+            pos: DocPos::default(),
         }
     }
 

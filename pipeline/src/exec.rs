@@ -24,7 +24,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::doc::{Batch, Document, Dropped};
+use crate::doc::{Batch, DocPos, Document, Dropped};
 use crate::merge::Merge;
 use crate::error::{Error, RecordError, Result};
 use crate::output::{AtomicFile, OutputDir, RunInfo, TaskMarker};
@@ -409,6 +409,7 @@ fn run_node(
             let mut excl = Exclusions::open(exclusions.as_deref(), node, cx, out)?;
             match stage {
                 crate::stage::StageImpl::Doc(s) => {
+                    let counted = s.counted_attributes();
                     while let Some(batch) = merge.next()? {
                         stats.docs_in += batch.len() as u64;
                         stats.bytes_in += batch.bytes();
@@ -425,6 +426,15 @@ fn run_node(
                         let mut kept = Vec::with_capacity(results.len());
                         let mut dropped = Vec::new();
                         for r in results {
+                            let d = match &r {
+                                Ok(d) => d,
+                                Err(d) => &d.doc,
+                            };
+                            for k in &counted {
+                                if let Some(v) = d.attributes.get(k) {
+                                    *stats.sums.entry(k.clone()).or_default() += v;
+                                }
+                            }
                             match r {
                                 Ok(d) => kept.push(d),
                                 Err(d) => dropped.push(d),
@@ -432,6 +442,9 @@ fn run_node(
                         }
                         emit(&mut stats, &mut excl, kept, dropped, &tx)?;
                     }
+                }
+                crate::stage::StageImpl::Global(_) => {
+                    return Err(Error::Internal(format!("global stage `{}`: phases are not wired into the executor yet", node.name)));
                 }
                 crate::stage::StageImpl::Stream(factory) => {
                     let mut s: Box<dyn StreamStage> = factory.create(cx)?;
@@ -590,15 +603,20 @@ fn run_reader(
         };
         let mut chunk: Vec<RawRecord> = Vec::new();
         let mut chunk_bytes = 0usize;
-        let flush = |chunk: &mut Vec<RawRecord>, stats: &mut NodeStats, pending: &mut Vec<Document>| -> Result<()> {
+        // Index of the next record of this file, malformed ones included.
+        let mut next_record = 0u64;
+        let flush = |chunk: &mut Vec<RawRecord>, stats: &mut NodeStats, pending: &mut Vec<Document>, next_record: &mut u64| -> Result<()> {
             if chunk.is_empty() {
                 return Ok(());
             }
             let raw = std::mem::take(chunk);
             let decoded = par_map(pool, raw, |r| reader.decode(file, r), pool_cpu);
             for d in decoded {
+                let record = *next_record;
+                *next_record += 1;
                 match d {
-                    Ok(Decoded::Doc(doc)) => {
+                    Ok(Decoded::Doc(mut doc)) => {
+                        doc.pos = DocPos { reader: node.id as u32, file: pf.index, record };
                         stats.docs_in += 1;
                         stats.bytes_in += doc.bytes();
                         pending.push(doc);
@@ -629,7 +647,7 @@ fn run_reader(
                     };
                     chunk.push(raw);
                     if chunk.len() >= batch_size || chunk_bytes >= CHUNK_BYTES {
-                        flush(&mut chunk, stats, &mut pending)?;
+                        flush(&mut chunk, stats, &mut pending, &mut next_record)?;
                         chunk_bytes = 0;
                         if shared.abort.load(Ordering::SeqCst) {
                             return Err(Error::Aborted);
@@ -638,13 +656,14 @@ fn run_reader(
                 }
                 Err(e) => {
                     // keep error reports in record order
-                    flush(&mut chunk, stats, &mut pending)?;
+                    flush(&mut chunk, stats, &mut pending, &mut next_record)?;
                     chunk_bytes = 0;
+                    next_record += 1;
                     report(stats, &e)?;
                 }
             }
         }
-        flush(&mut chunk, stats, &mut pending)?;
+        flush(&mut chunk, stats, &mut pending, &mut next_record)?;
         shared.files_done_bytes.fetch_add(file.size, Ordering::Relaxed);
     }
     if !pending.is_empty() {

@@ -174,7 +174,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// A compact, exact encoding of a batch (attributes keep their f64 bits,
 /// NaN included, which JSON could not).
-fn encode_batch(b: &Batch) -> Vec<u8> {
+pub(crate) fn encode_batch(b: &Batch) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.bytes() as usize + 64 * b.len());
     out.extend_from_slice(&(b.len() as u64).to_le_bytes());
     for d in &b.docs {
@@ -187,11 +187,13 @@ fn encode_batch(b: &Batch) -> Vec<u8> {
             put_str(&mut out, k);
             out.extend_from_slice(&v.to_bits().to_le_bytes());
         }
+        out.extend_from_slice(&(((d.pos.reader as u64) << 32) | d.pos.file as u64).to_le_bytes());
+        out.extend_from_slice(&d.pos.record.to_le_bytes());
     }
     out
 }
 
-fn decode_batch(mut buf: &[u8]) -> Option<Batch> {
+pub(crate) fn decode_batch(mut buf: &[u8]) -> Option<Batch> {
     fn u64_(buf: &mut &[u8]) -> Option<u64> {
         let (a, b) = buf.split_at_checked(8)?;
         *buf = b;
@@ -217,6 +219,8 @@ fn decode_batch(mut buf: &[u8]) -> Option<Batch> {
             let v = f64::from_bits(u64_(&mut buf)?);
             d.attributes.insert(k, v);
         }
+        let rf = u64_(&mut buf)?;
+        d.pos = crate::doc::DocPos { reader: (rf >> 32) as u32, file: rf as u32, record: u64_(&mut buf)? };
         docs.push(d);
     }
     Some(Batch::new(docs))

@@ -17,6 +17,8 @@ use crate::stage::InputFile;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {
     pub reader: usize,
+    /// Index of the file in its reader's sorted file list (for [`crate::doc::DocPos`]).
+    pub index: u32,
     pub file: InputFile,
 }
 
@@ -47,8 +49,8 @@ pub fn plan(recipe: &Recipe, tasks: usize) -> Result<TaskPlan> {
     let mut all = Vec::new();
     for node in recipe.readers() {
         let crate::recipe::NodeImpl::Reader(r) = &node.imp else { continue };
-        for file in r.files()? {
-            all.push(PlannedFile { reader: node.id, file });
+        for (index, file) in r.files()?.into_iter().enumerate() {
+            all.push(PlannedFile { reader: node.id, index: index as u32, file });
         }
     }
     Ok(split(all, tasks, recipe))
@@ -92,7 +94,7 @@ mod tests {
     use super::*;
 
     fn pf(reader: usize, rel: &str, size: u64) -> PlannedFile {
-        PlannedFile { reader, file: InputFile { path: rel.into(), rel: rel.into(), size } }
+        PlannedFile { reader, index: 0, file: InputFile { path: rel.into(), rel: rel.into(), size } }
     }
 
     fn recipe() -> Recipe {

@@ -105,6 +105,13 @@ pub enum Verdict {
 /// executor calls it from several threads in any order.
 pub trait DocStage: Send + Sync {
     fn process(&self, doc: &mut Document) -> Verdict;
+
+    /// Attributes this stage writes that are counts worth totalling (PII
+    /// found per kind, benchmark n-gram hits): the engine sums them over every
+    /// document the stage saw into [`crate::stats::NodeStats::sums`].
+    fn counted_attributes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What a [`StreamStage`] emits for one call.
@@ -142,11 +149,95 @@ pub trait StreamStageFactory: Send + Sync {
     fn create(&self, ctx: &TaskContext) -> Result<Box<dyn StreamStage>>;
 }
 
-/// The two shapes a stage can take.
+/// The shapes a stage can take.
 #[derive(Clone)]
 pub enum StageImpl {
     Doc(Arc<dyn DocStage>),
     Stream(Arc<dyn StreamStageFactory>),
+    Global(Arc<dyn GlobalStage>),
+}
+
+/// A stage that must see every task's documents before it can decide on any
+/// one of them: fuzzy and exact dedup, line dedup, tokenizer training,
+/// token-weighted mixing, global shuffling.
+///
+/// The engine splits a run into phases at each global stage, so that each
+/// phase can run as N independent processes (a Slurm array) with files in
+/// between:
+/// 1. **observe** (one unit per task): every document reaching the stage is
+///    shown, in stream order, to that task's [`Observer`], and the engine
+///    keeps the task's documents on disk;
+/// 2. **steps**: the stage's own steps from [`GlobalStage::steps`], in order,
+///    each split into independent units (bands, shards, ...). A unit reads
+///    what the observers and earlier steps wrote under [`GlobalContext::dir`]
+///    and writes its results there;
+/// 3. **decide** (one unit per task): the engine replays each task's kept
+///    documents, in the order they were observed, through the stream stage
+///    from [`GlobalStage::decider`]; what it keeps flows downstream, what it
+///    drops goes to the stage's exclusions with its reason.
+///
+/// Every call runs inside the run's rayon pool, so rayon's parallel
+/// iterators use `--threads` workers. Results must not depend on the thread
+/// count nor on `--tasks`: use [`crate::doc::DocPos`] (the input position)
+/// rather than task numbers to break ties.
+///
+/// Files: an observer or a unit writes only files whose names start with its
+/// own number as `{n:05}-` (see [`crate::stage::file_belongs_to_task`]),
+/// atomically (write to a temporary name and rename, e.g. with
+/// [`crate::output::AtomicFile`]). A re-run of a killed unit first deletes
+/// that unit's files, so a unit must be idempotent.
+pub trait GlobalStage: Send + Sync {
+    /// The observer of one task (`cx.unit` is the task).
+    fn observer(&self, cx: &GlobalContext) -> Result<Box<dyn Observer>>;
+
+    /// The steps between observe and decide, given the run's task count.
+    fn steps(&self, tasks: usize) -> Vec<GlobalStep>;
+
+    /// Run unit `cx.unit` of step `step` (an index into `steps`).
+    fn run_step(&self, step: usize, cx: &GlobalContext) -> Result<()>;
+
+    /// The decider of one task (`cx.unit` is the task).
+    fn decider(&self, cx: &GlobalContext) -> Result<Box<dyn StreamStage>>;
+}
+
+/// One step of a [`GlobalStage`]: a name for logs and schedulers, and how
+/// many independent units it splits into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalStep {
+    pub name: String,
+    pub units: usize,
+}
+
+/// What a global stage's observer, step unit or decider is told.
+#[derive(Debug, Clone)]
+pub struct GlobalContext {
+    /// The task (observe, decide) or the unit (steps).
+    pub unit: usize,
+    /// The run's number of tasks.
+    pub tasks: usize,
+    /// The recipe seed mixed with the node name.
+    pub seed: u64,
+    /// The stage's private state directory, `OUT/_sluice/global/<node>`,
+    /// shared by every phase of this stage (on a shared filesystem when
+    /// the phases run on a cluster).
+    pub dir: PathBuf,
+    /// Directory for the stage's human-readable reports,
+    /// `OUT/reports/<node>`; `sluice report` renders the JSON files found
+    /// there.
+    pub reports: PathBuf,
+    /// The run's output directory.
+    pub output: PathBuf,
+    /// The node's name in the recipe.
+    pub node: String,
+    /// Worker threads of the run (the rayon pool's size).
+    pub threads: usize,
+}
+
+/// Sees one task's documents during a global stage's observe phase.
+pub trait Observer: Send {
+    fn observe(&mut self, docs: &[Document]) -> Result<()>;
+    /// Publish this task's state under [`GlobalContext::dir`].
+    fn finish(self: Box<Self>) -> Result<()>;
 }
 
 /// Per-task facts a component may need.

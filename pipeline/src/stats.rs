@@ -34,6 +34,10 @@ pub struct NodeStats {
     /// Records that were not documents, by reason (readers).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped: BTreeMap<String, u64>,
+    /// Totals of the attributes a stage declares as counts
+    /// ([`crate::stage::DocStage::counted_attributes`]): PII found per kind, say.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sums: BTreeMap<String, f64>,
     /// Input files opened (readers) or output files written (writers).
     pub files: u64,
     pub wall_secs: f64,
@@ -58,6 +62,9 @@ impl NodeStats {
         }
         for (k, v) in &o.skipped {
             *self.skipped.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.sums {
+            *self.sums.entry(k.clone()).or_default() += v;
         }
         self.files += o.files;
         self.wall_secs += o.wall_secs;
