@@ -239,7 +239,8 @@ impl DocStage for C4Quality {
 // Bad words
 // ---------------------------------------------------------------------------
 
-const LDNOOBW_EN: &str = include_str!("../data/ldnoobw_en.txt");
+/// The English LDNOOBW list (one entry per line), shared with the safety stages.
+pub const LDNOOBW_EN: &str = include_str!("../data/ldnoobw_en.txt");
 
 fn d_en() -> String {
     "en".to_string()

@@ -34,7 +34,7 @@ mod langid;
 pub mod text;
 mod url;
 
-pub use c4::{C4BadWords, C4BadWordsConfig, C4Quality, C4QualityConfig};
+pub use c4::{C4BadWords, C4BadWordsConfig, C4Quality, C4QualityConfig, LDNOOBW_EN};
 pub use fineweb::{FineWebQuality, FineWebQualityConfig};
 pub use gopher::{GopherQuality, GopherQualityConfig, GopherRepetition, GopherRepetitionConfig};
 pub use langid::{LanguageId, LanguageIdConfig};

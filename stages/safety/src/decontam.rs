@@ -1,0 +1,690 @@
+//! Benchmark decontamination: an index of the normalised n-grams (13 by
+//! default) of the evaluation sets the trainer scores, and a stage that
+//! drops or marks documents sharing n-grams with them.
+//!
+//! Normalisation: full-width forms become ASCII, text is lower-cased, every
+//! run of letters/digits is a token and every CJK character (Han, kana,
+//! Hangul) is a token of its own; punctuation and spacing vanish. So
+//! `The cat, sat.` and `the CAT sat` give the same tokens, and 13 Chinese
+//! characters make a 13-gram.
+//!
+//! Items are read in the formats the trainer's `sluice eval` reads
+//! (`../shared/data/eval`): each item contributes its question/context
+//! joined with its gold answer, and each answer option on its own.
+//! Segments shorter than `n` tokens are not indexed (counted in the
+//! index's `short_segments`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sluice_pipeline::{DocStage, Document, Verdict};
+
+use crate::pii::narrow;
+
+/// The benchmarks, in the order of the bits of an index entry.
+pub const BENCHMARKS: [&str; 7] = ["hellaswag", "lambada", "piqa", "arc", "winogrande", "mmlu", "ceval"];
+
+fn d_n() -> usize {
+    13
+}
+fn d_one() -> usize {
+    1
+}
+fn d_benchmarks() -> Vec<String> {
+    BENCHMARKS.iter().map(|s| s.to_string()).collect()
+}
+
+/// Configuration of the `decontaminate` stage. The index is built from
+/// `eval_dir` when the recipe is compiled, or loaded from `index` when that
+/// file exists (and written there after a build, so later runs and the
+/// other task processes reuse it). Documents with at least `min_matches`
+/// n-grams found in the index are dropped as `contaminated_<benchmark>`
+/// (the benchmark with most matches), or only marked with
+/// `annotate_only`. Either way the document gets `contam_<benchmark>`
+/// attributes: its n-gram positions that occur in that benchmark, totalled
+/// in the stats.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecontamConfig {
+    /// Directory of the evaluation sets, laid out as `../shared/data/eval`:
+    /// `hellaswag/hellaswag_val_full.txt`, `lambada_openai.jsonl`,
+    /// `piqa.jsonl`, `arc_easy.jsonl`, `arc_challenge.jsonl`,
+    /// `winogrande.jsonl`, `mmlu/{dev,test}/*.csv`, `ceval/{dev,val}/*.csv`.
+    /// Needed unless `index` exists. Default: none.
+    #[serde(default)]
+    pub eval_dir: Option<PathBuf>,
+    /// Index file: loaded if it exists (its `n` and benchmarks must match),
+    /// otherwise built from `eval_dir` and written here. Default: none
+    /// (build in memory every run).
+    #[serde(default)]
+    pub index: Option<PathBuf>,
+    /// Benchmarks to index: hellaswag, lambada, piqa, arc, winogrande,
+    /// mmlu, ceval. Default: all.
+    #[serde(default = "d_benchmarks")]
+    pub benchmarks: Vec<String>,
+    /// N-gram length in tokens. Default 13 (GPT-3's decontamination).
+    #[serde(default = "d_n")]
+    pub n: usize,
+    /// Flag documents with at least this many matching n-gram positions. Default 1.
+    #[serde(default = "d_one")]
+    pub min_matches: usize,
+    /// Only mark: write the `contam_*` attributes, drop nothing. Default false.
+    #[serde(default)]
+    pub annotate_only: bool,
+}
+
+impl Default for DecontamConfig {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("defaults deserialise")
+    }
+}
+
+impl DecontamConfig {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if !(4..=64).contains(&self.n) {
+            e.push(("n".into(), format!("must be between 4 and 64, got {}", self.n)));
+        }
+        if self.min_matches == 0 {
+            e.push(("min_matches".into(), "must be at least 1".into()));
+        }
+        if self.benchmarks.is_empty() {
+            e.push(("benchmarks".into(), "give at least one benchmark".into()));
+        }
+        for (i, b) in self.benchmarks.iter().enumerate() {
+            if !BENCHMARKS.contains(&b.as_str()) {
+                e.push((format!("benchmarks[{i}]"), format!("unknown benchmark `{b}` (known: {})", BENCHMARKS.join(", "))));
+            }
+        }
+        let index_exists = self.index.as_ref().is_some_and(|p| p.is_file());
+        match &self.eval_dir {
+            Some(d) if !d.is_dir() && !index_exists => e.push(("eval_dir".into(), format!("{} is not a directory", d.display()))),
+            None if !index_exists => e.push(("eval_dir".into(), "give `eval_dir`, or an `index` file that exists".into())),
+            _ => {}
+        }
+        e
+    }
+
+    /// Load or build the index, and the stage.
+    pub fn build(&self) -> Result<Decontaminate, Vec<(String, String)>> {
+        let err = |f: &str, m: String| vec![(f.to_string(), m)];
+        let mask = benchmark_mask(&self.benchmarks);
+        let index = match &self.index {
+            Some(p) if p.is_file() => {
+                let idx = DecontamIndex::load(p).map_err(|m| err("index", m))?;
+                if idx.n != self.n || idx.mask != mask {
+                    return Err(err(
+                        "index",
+                        format!("{} was built with n = {} for [{}], the recipe asks n = {} for [{}]; delete it to rebuild", p.display(), idx.n, names(idx.mask).join(", "), self.n, names(mask).join(", ")),
+                    ));
+                }
+                idx
+            }
+            _ => {
+                let dir = self.eval_dir.as_ref().ok_or_else(|| err("eval_dir", "no eval_dir to build the index from".into()))?;
+                let idx = DecontamIndex::build(dir, &self.benchmarks, self.n).map_err(|m| err("eval_dir", m))?;
+                if let Some(p) = &self.index {
+                    idx.save(p).map_err(|m| err("index", m))?;
+                }
+                idx
+            }
+        };
+        let attrs = (0..BENCHMARKS.len()).map(|b| format!("contam_{}", BENCHMARKS[b])).collect();
+        Ok(Decontaminate { cfg: self.clone(), index, attrs })
+    }
+}
+
+fn benchmark_mask(bs: &[String]) -> u16 {
+    bs.iter().filter_map(|b| BENCHMARKS.iter().position(|x| x == b)).fold(0, |m, i| m | (1 << i))
+}
+
+fn names(mask: u16) -> Vec<&'static str> {
+    (0..BENCHMARKS.len()).filter(|i| mask & (1 << i) != 0).map(|i| BENCHMARKS[i]).collect()
+}
+
+// ---------------------------------------------------------------------------
+// normalisation and hashing
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF | 0x20000..=0x2FFFF)
+}
+
+#[inline]
+fn mix(mut h: u64) -> u64 {
+    // splitmix64's finaliser
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The normalised tokens of a text, each as a 64-bit hash.
+pub fn token_hashes(text: &str) -> Vec<u64> {
+    let mut out = Vec::with_capacity(text.len() / 5);
+    let mut buf = String::new();
+    let flush = |buf: &mut String, out: &mut Vec<u64>| {
+        if !buf.is_empty() {
+            out.push(xxhash_rust::xxh3::xxh3_64(buf.as_bytes()));
+            buf.clear();
+        }
+    };
+    for c in text.chars() {
+        let c = narrow(c);
+        if is_cjk(c) {
+            flush(&mut buf, &mut out);
+            let mut b = [0u8; 4];
+            out.push(xxhash_rust::xxh3::xxh3_64(c.encode_utf8(&mut b).as_bytes()));
+        } else if c.is_alphanumeric() {
+            if c.is_ascii() {
+                buf.push(c.to_ascii_lowercase());
+            } else {
+                buf.extend(c.to_lowercase());
+            }
+        } else {
+            flush(&mut buf, &mut out);
+        }
+    }
+    flush(&mut buf, &mut out);
+    out
+}
+
+/// The hash of each window of `n` tokens.
+pub fn ngram_hashes(tokens: &[u64], n: usize) -> impl Iterator<Item = u64> + '_ {
+    tokens.windows(n).map(|w| mix(w.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, &t| (h.rotate_left(23) ^ t).wrapping_mul(0x0100_0000_01b3))))
+}
+
+/// Keys are already well-mixed hashes: use them as they are.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+// ---------------------------------------------------------------------------
+// reading the eval sets
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let s = String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
+    Ok(s.trim_start_matches('\u{feff}').to_string())
+}
+
+fn jsonl(path: &Path) -> Result<Vec<(usize, serde_json::Value)>, String> {
+    let text = read_text(path)?;
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(l).map_err(|e| format!("{}: line {}: invalid JSON: {e}", path.display(), i + 1))?;
+        out.push((i + 1, v));
+    }
+    Ok(out)
+}
+
+fn get_str(v: &serde_json::Value, k: &str, path: &Path, line: usize) -> Result<String, String> {
+    v.get(k).and_then(|x| x.as_str()).map(str::to_string).ok_or_else(|| format!("{}: line {line}: no string field `{k}`", path.display()))
+}
+
+fn get_strs(v: &serde_json::Value, k: &str, path: &Path, line: usize) -> Result<Vec<String>, String> {
+    v.get(k)
+        .and_then(|x| x.as_array())
+        .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+        .ok_or_else(|| format!("{}: line {line}: `{k}` is not a list of strings", path.display()))
+}
+
+fn get_gold(v: &serde_json::Value, n: usize, path: &Path, line: usize) -> Result<usize, String> {
+    match v.get("gold").and_then(|g| g.as_u64()) {
+        Some(g) if (g as usize) < n => Ok(g as usize),
+        _ => Err(format!("{}: line {line}: `gold` is not an index below {n}", path.display())),
+    }
+}
+
+/// lm-eval-harness's HellaSwag cleanup: ` [title]` is a sentence break,
+/// other `[tags]` go.
+fn hellaswag_clean(s: &str) -> String {
+    let s = s.trim().replace(" [title]", ". ");
+    let mut out = String::with_capacity(s.len());
+    let mut depth = false;
+    for c in s.chars() {
+        match c {
+            '[' if !depth => depth = true,
+            ']' if depth => depth = false,
+            c if !depth => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("  ", " ")
+}
+
+/// RFC 4180 CSV: quoted fields may hold commas, newlines and `""`.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut in_quotes = false;
+    let mut it = text.chars().peekable();
+    while let Some(c) = it.next() {
+        if in_quotes {
+            match c {
+                '"' if it.peek() == Some(&'"') => {
+                    field.push('"');
+                    it.next();
+                }
+                '"' => in_quotes = false,
+                c => field.push(c),
+            }
+        } else {
+            match c {
+                '"' => in_quotes = true,
+                ',' => row.push(std::mem::take(&mut field)),
+                '\n' => {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                '\r' => {}
+                c => field.push(c),
+            }
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// One benchmark item's text segments, each indexed on its own.
+pub type Item = Vec<String>;
+
+fn mc_item(question: &str, choices: &[String], gold: usize) -> Item {
+    let mut segs = vec![format!("{} {}", question.trim(), choices[gold].trim())];
+    segs.extend(choices.iter().map(|c| c.trim().to_string()));
+    segs
+}
+
+/// The items of one benchmark, read from `dir` in the trainer's formats.
+pub fn read_benchmark(dir: &Path, name: &str) -> Result<Vec<Item>, String> {
+    let mut items = Vec::new();
+    match name {
+        "hellaswag" => {
+            let p = dir.join("hellaswag").join("hellaswag_val_full.txt");
+            let text = read_text(&p)?;
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() % 6 != 0 {
+                return Err(format!("{}: {} lines, not a multiple of 6", p.display(), lines.len()));
+            }
+            for (k, g) in lines.chunks(6).enumerate() {
+                let gold: usize = g[1].trim().parse().ok().filter(|&x: &usize| x < 4).ok_or_else(|| format!("{}: item {k} (line {}): gold {:?} is not 0-3", p.display(), k * 6 + 2, g[1]))?;
+                // `activity label: context`: the label is not part of the text
+                let ctx = g[0].split_once(": ").map_or(g[0], |(_, c)| c);
+                let endings: Vec<String> = g[2..6].iter().map(|e| hellaswag_clean(e)).collect();
+                items.push(mc_item(&hellaswag_clean(ctx), &endings, gold));
+            }
+        }
+        "lambada" => {
+            let p = dir.join("lambada_openai.jsonl");
+            for (l, v) in jsonl(&p)? {
+                items.push(vec![format!("{} {}", get_str(&v, "context", &p, l)?, get_str(&v, "continuation", &p, l)?)]);
+            }
+        }
+        "piqa" | "arc" => {
+            let files: &[&str] = if name == "piqa" { &["piqa.jsonl"] } else { &["arc_easy.jsonl", "arc_challenge.jsonl"] };
+            for f in files {
+                let p = dir.join(f);
+                for (l, v) in jsonl(&p)? {
+                    let q = get_str(&v, "query", &p, l)?;
+                    let q = q.trim().trim_start_matches("Question:").trim_end_matches("Answer:").trim();
+                    let choices = get_strs(&v, "choices", &p, l)?;
+                    let gold = get_gold(&v, choices.len(), &p, l)?;
+                    items.push(mc_item(q, &choices, gold));
+                }
+            }
+        }
+        "winogrande" => {
+            let p = dir.join("winogrande.jsonl");
+            for (l, v) in jsonl(&p)? {
+                let opts = get_strs(&v, "context_options", &p, l)?;
+                let cont = get_str(&v, "continuation", &p, l)?;
+                let gold = get_gold(&v, opts.len(), &p, l)?;
+                let mut segs = vec![format!("{} {}", opts[gold], cont)];
+                segs.extend(opts.iter().enumerate().filter(|&(i, _)| i != gold).map(|(_, o)| format!("{o} {cont}")));
+                items.push(segs);
+            }
+        }
+        "mmlu" | "ceval" => {
+            let splits: &[&str] = if name == "mmlu" { &["dev", "test"] } else { &["dev", "val"] };
+            for split in splits {
+                let d = dir.join(name).join(split);
+                let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
+                    .map_err(|e| format!("cannot list {}: {e}", d.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+                    .collect();
+                files.sort();
+                if files.is_empty() {
+                    return Err(format!("{}: no .csv files", d.display()));
+                }
+                for p in files {
+                    let rows = csv_rows(&read_text(&p)?);
+                    let header = rows.first().ok_or_else(|| format!("{}: empty file", p.display()))?;
+                    let col = |n: &str| header.iter().position(|h| h == n).ok_or_else(|| format!("{}: no column `{n}`", p.display()));
+                    let q = col("question")?;
+                    let a = col("answer")?;
+                    let cs: Vec<usize> = if header.iter().any(|h| h == "choice0") {
+                        ["choice0", "choice1", "choice2", "choice3"].iter().map(|c| col(c)).collect::<Result<_, _>>()?
+                    } else {
+                        ["A", "B", "C", "D"].iter().map(|c| col(c)).collect::<Result<_, _>>()?
+                    };
+                    for (r, row) in rows.iter().enumerate().skip(1) {
+                        if row.len() == 1 && row[0].trim().is_empty() {
+                            continue;
+                        }
+                        let cell = |i: usize| row.get(i).ok_or_else(|| format!("{}: row {r}: {} fields, expected more", p.display(), row.len()));
+                        let ans = cell(a)?.trim();
+                        let gold = match ans {
+                            "A" | "B" | "C" | "D" => (ans.as_bytes()[0] - b'A') as usize,
+                            _ => ans.parse::<usize>().ok().filter(|&g| g < 4).ok_or_else(|| format!("{}: row {r}: answer {ans:?} is not A-D or 0-3", p.display()))?,
+                        };
+                        let choices: Vec<String> = cs.iter().map(|&i| cell(i).cloned()).collect::<Result<_, _>>()?;
+                        items.push(mc_item(cell(q)?, &choices, gold));
+                    }
+                }
+            }
+        }
+        other => return Err(format!("unknown benchmark `{other}`")),
+    }
+    Ok(items)
+}
+
+// ---------------------------------------------------------------------------
+// the index
+
+/// Statistics of one benchmark in an index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkInfo {
+    pub items: usize,
+    /// Segments with at least `n` tokens, indexed.
+    pub segments: usize,
+    /// Segments shorter than `n` tokens, not indexed.
+    pub short_segments: usize,
+    pub ngrams: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    format: String,
+    n: usize,
+    benchmarks: BTreeMap<String, BenchmarkInfo>,
+    entries: usize,
+}
+
+const FORMAT: &str = "sluice-decontam/1";
+
+/// N-gram hash -> bit set of the benchmarks it occurs in.
+pub struct DecontamIndex {
+    pub n: usize,
+    mask: u16,
+    pub info: BTreeMap<String, BenchmarkInfo>,
+    map: HashMap<u64, u16, BuildHasherDefault<IdHasher>>,
+}
+
+impl DecontamIndex {
+    /// Build from an eval directory; errors name the file and record.
+    pub fn build(dir: &Path, benchmarks: &[String], n: usize) -> Result<DecontamIndex, String> {
+        let mut map: HashMap<u64, u16, BuildHasherDefault<IdHasher>> = HashMap::default();
+        let mut info = BTreeMap::new();
+        let mut mask = 0;
+        for b in BENCHMARKS.iter().filter(|b| benchmarks.iter().any(|x| x == *b)) {
+            let bit = 1u16 << BENCHMARKS.iter().position(|x| x == b).expect("known");
+            mask |= bit;
+            let mut bi = BenchmarkInfo::default();
+            for item in read_benchmark(dir, b)? {
+                bi.items += 1;
+                for seg in item {
+                    let toks = token_hashes(&seg);
+                    if toks.len() < n {
+                        bi.short_segments += 1;
+                        continue;
+                    }
+                    bi.segments += 1;
+                    for h in ngram_hashes(&toks, n) {
+                        let e = map.entry(h).or_insert(0);
+                        if *e & bit == 0 {
+                            bi.ngrams += 1;
+                        }
+                        *e |= bit;
+                    }
+                }
+            }
+            info.insert(b.to_string(), bi);
+        }
+        Ok(DecontamIndex { n, mask, info, map })
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The benchmarks an n-gram hash occurs in.
+    #[inline]
+    pub fn get(&self, h: u64) -> u16 {
+        self.map.get(&h).copied().unwrap_or(0)
+    }
+
+    /// Write the index: one JSON header line, then the entries sorted by
+    /// hash (8-byte hash, 2-byte benchmark bits, little-endian), so the
+    /// same eval sets give the same bytes. Written atomically.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let header = Header { format: FORMAT.into(), n: self.n, benchmarks: self.info.clone(), entries: self.map.len() };
+        let mut entries: Vec<(u64, u16)> = self.map.iter().map(|(&k, &v)| (k, v)).collect();
+        entries.sort_unstable();
+        let mut buf = serde_json::to_vec(&header).expect("header serialises");
+        buf.push(b'\n');
+        buf.reserve(entries.len() * 10);
+        for (k, v) in entries {
+            buf.extend_from_slice(&k.to_le_bytes());
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&buf)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<DecontamIndex, String> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| format!("{}: not a decontamination index (no header)", path.display()))?;
+        let header: Header = serde_json::from_slice(&bytes[..nl]).map_err(|e| format!("{}: not a decontamination index: {e}", path.display()))?;
+        if header.format != FORMAT {
+            return Err(format!("{}: format {:?}, expected {FORMAT:?}", path.display(), header.format));
+        }
+        let body = &bytes[nl + 1..];
+        if body.len() != header.entries * 10 {
+            return Err(format!("{}: truncated: {} bytes of entries, header says {}", path.display(), body.len(), header.entries * 10));
+        }
+        let mut map: HashMap<u64, u16, BuildHasherDefault<IdHasher>> = HashMap::with_capacity_and_hasher(header.entries, Default::default());
+        for c in body.chunks_exact(10) {
+            map.insert(u64::from_le_bytes(c[..8].try_into().expect("8")), u16::from_le_bytes(c[8..].try_into().expect("2")));
+        }
+        let mask = benchmark_mask(&header.benchmarks.keys().cloned().collect::<Vec<_>>());
+        Ok(DecontamIndex { n: header.n, mask, info: header.benchmarks, map })
+    }
+
+    /// Matching n-gram positions of a text, per benchmark (by `BENCHMARKS` index).
+    pub fn matches(&self, text: &str) -> [usize; BENCHMARKS.len()] {
+        let mut counts = [0usize; BENCHMARKS.len()];
+        let toks = token_hashes(text);
+        if toks.len() < self.n {
+            return counts;
+        }
+        for h in ngram_hashes(&toks, self.n) {
+            let bits = self.get(h);
+            if bits != 0 {
+                for (i, c) in counts.iter_mut().enumerate() {
+                    if bits & (1 << i) != 0 {
+                        *c += 1;
+                    }
+                }
+            }
+        }
+        counts
+    }
+}
+
+/// The `decontaminate` stage.
+pub struct Decontaminate {
+    cfg: DecontamConfig,
+    index: DecontamIndex,
+    attrs: Vec<String>,
+}
+
+impl Decontaminate {
+    pub fn index(&self) -> &DecontamIndex {
+        &self.index
+    }
+}
+
+impl DocStage for Decontaminate {
+    fn process(&self, doc: &mut Document) -> Verdict {
+        let counts = self.index.matches(&doc.text);
+        let total: usize = counts.iter().sum();
+        if total == 0 {
+            return Verdict::Keep;
+        }
+        let mut best = 0;
+        for (i, &c) in counts.iter().enumerate() {
+            if c > 0 {
+                doc.attributes.insert(self.attrs[i].clone(), c as f64);
+                if c > counts[best] {
+                    best = i;
+                }
+            }
+        }
+        if self.cfg.annotate_only || counts.iter().max().copied().unwrap_or(0) < self.cfg.min_matches {
+            return Verdict::Keep;
+        }
+        const REASONS: [&str; BENCHMARKS.len()] = [
+            "contaminated_hellaswag",
+            "contaminated_lambada",
+            "contaminated_piqa",
+            "contaminated_arc",
+            "contaminated_winogrande",
+            "contaminated_mmlu",
+            "contaminated_ceval",
+        ];
+        Verdict::Drop(REASONS[best].into())
+    }
+
+    fn counted_attributes(&self) -> Vec<String> {
+        self.attrs.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_eval() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sluice-decontam-{}-{}", std::process::id(), xxhash_rust::xxh3::xxh3_64(format!("{:?}", std::thread::current().id()).as_bytes())));
+        std::fs::create_dir_all(d.join("mmlu/dev")).unwrap();
+        std::fs::create_dir_all(d.join("mmlu/test")).unwrap();
+        std::fs::write(d.join("mmlu/dev/x_dev.csv"), "question,choice0,choice1,choice2,choice3,answer\nq,a,b,c,d,0\n").unwrap();
+        std::fs::write(
+            d.join("mmlu/test/astro_test.csv"),
+            "question,choice0,choice1,choice2,choice3,answer\n\"Which planet in our solar system has the largest number of confirmed natural satellites, as of the most recent count?\",Mars,Saturn,Venus,Mercury,1\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("lambada_openai.jsonl"), "{\"context\": \"她走进房间，看到桌子上放着一封没有署名的信，信封上只写着\", \"continuation\": \"她的名字\"}\n").unwrap();
+        d
+    }
+
+    #[test]
+    fn tokens_normalise_case_punctuation_width_and_cjk() {
+        assert_eq!(token_hashes("The CAT, sat."), token_hashes("the cat sat"));
+        assert_eq!(token_hashes("ＡＢＣ１２３"), token_hashes("abc123"));
+        assert_eq!(token_hashes("中文，测试").len(), 4);
+        assert_eq!(token_hashes("x—y").len(), 2);
+    }
+
+    #[test]
+    fn csv_and_hellaswag_cleanup() {
+        assert_eq!(csv_rows("a,\"b, \"\"c\"\"\nd\"\n1,2\n"), vec![vec!["a".to_string(), "b, \"c\"\nd".into()], vec!["1".into(), "2".into()]]);
+        assert_eq!(hellaswag_clean("[header] How to x [title] Do it [step] now"), " How to x. Do it now");
+    }
+
+    #[test]
+    fn build_save_load_and_match() {
+        let d = tiny_eval();
+        let cfg = DecontamConfig { eval_dir: Some(d.clone()), benchmarks: vec!["mmlu".into(), "lambada".into()], index: Some(d.join("idx.bin")), ..Default::default() };
+        assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+        let s = cfg.build().unwrap();
+        assert!(d.join("idx.bin").is_file());
+        assert_eq!(s.index().info["mmlu"].items, 2);
+        assert_eq!(s.index().info["mmlu"].short_segments, 5 + 4); // the dev item, every choice
+        // loaded index equals the built one
+        let again = DecontamConfig { eval_dir: None, ..cfg.clone() };
+        assert!(again.validate().is_empty());
+        let l = again.build().unwrap();
+        assert_eq!(l.index().len(), s.index().len());
+        assert_eq!(l.index().info, s.index().info);
+        let text = "Quiz night! which planet in our Solar System has the largest number of confirmed natural satellites — as of the most recent count? Saturn.";
+        for st in [&s, &l] {
+            let mut doc = Document::new("1", text, "s".into());
+            assert_eq!(st.process(&mut doc), Verdict::Drop("contaminated_mmlu".into()));
+            assert_eq!(doc.attributes["contam_mmlu"], 8.0); // 20 tokens: 8 13-grams
+        }
+        let mut zh = Document::new("2", "小说片段：她走进房间,看到桌子上放着一封没有署名的信。", "s".into());
+        assert_eq!(s.process(&mut zh), Verdict::Drop("contaminated_lambada".into()));
+        let mut clean = Document::new("3", "Saturn has many moons and Mars has two of them, which is a fact.", "s".into());
+        assert_eq!(s.process(&mut clean), Verdict::Keep);
+        assert!(clean.attributes.is_empty());
+        // a different n is refused with the index file named
+        let bad = DecontamConfig { n: 8, ..again };
+        let e = bad.build().err().unwrap();
+        assert!(e[0].1.contains("idx.bin") && e[0].1.contains("n = 13"), "{e:?}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn bad_eval_files_are_named() {
+        let d = tiny_eval();
+        std::fs::write(d.join("piqa.jsonl"), "{\"query\": \"q\", \"choices\": [\"a\"], \"gold\": 0}\nnot json\n").unwrap();
+        let e = DecontamIndex::build(&d, &["piqa".to_string()], 13).err().unwrap();
+        assert!(e.contains("piqa.jsonl: line 2"), "{e}");
+        let cfg = DecontamConfig { benchmarks: vec!["gsm8k".into()], ..Default::default() };
+        assert_eq!(cfg.validate().len(), 2);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,406 @@
+//! Toxicity/NSFW filter: the fraction of flagged words (per-language word
+//! lists) and an adult URL/domain blocklist.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_quality::text::{split_words, Segmenter};
+use sluice_quality::{UrlBlocklist, UrlBlocklistConfig, LDNOOBW_EN};
+
+const ZH_LIST: &str = include_str!("../data/zh_badwords.txt");
+const ADULT_DOMAINS: &str = include_str!("../data/adult_domains.txt");
+
+fn d_fraction() -> f64 {
+    0.005
+}
+fn d_min_flagged() -> usize {
+    2
+}
+fn d_en() -> String {
+    "en".into()
+}
+fn d_url_key() -> String {
+    "url".into()
+}
+fn d_true() -> bool {
+    true
+}
+fn d_url_words() -> Vec<String> {
+    ["porn", "porno", "xxx", "xvideos", "hentai", "nsfw", "sexcam", "camgirl", "camgirls", "milf", "pussy", "fetish", "bdsm", "escort", "escorts"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// Configuration of the `toxicity` stage. A document is dropped
+/// (`toxicity_words`) when at least `min_flagged` of its words are on its
+/// language's list *and* they make more than `max_flagged_fraction` of its
+/// words; or when its URL is on the adult blocklist (`toxicity_url_domain`,
+/// `toxicity_url_url`) or has a banned word in its host (`toxicity_url_word`).
+/// Lists: English is LDNOOBW (shared with `c4_badwords`), Chinese is
+/// LDNOOBW's `zh` list without its ambiguous entries (see `data/README.md`);
+/// `word_lists` adds lists for other languages. Languages without a list
+/// are only URL-checked.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToxicityConfig {
+    /// Drop when flagged words / words exceeds this. Default 0.005 (one
+    /// word in 200).
+    #[serde(default = "d_fraction")]
+    pub max_flagged_fraction: f64,
+    /// ... and at least this many words are flagged. Default 2.
+    #[serde(default = "d_min_flagged")]
+    pub min_flagged: usize,
+    /// Language assumed for documents without `language` metadata. Default "en".
+    #[serde(default = "d_en")]
+    pub default_language: String,
+    /// Extra word-list files by language code (one entry per line, `#`
+    /// comments), added to the embedded list of that language if any.
+    /// Chinese and Japanese entries match as substrings, others on word
+    /// boundaries. Default: none.
+    #[serde(default)]
+    pub word_lists: BTreeMap<String, PathBuf>,
+    /// Extra entries by language code. Default: none.
+    #[serde(default)]
+    pub extra_words: BTreeMap<String, Vec<String>>,
+    /// Check the URL against the embedded adult-domain list (sites and the
+    /// `.xxx`, `.porn`, `.sex`, `.adult` TLDs). Default true.
+    #[serde(default = "d_true")]
+    pub adult_domains: bool,
+    /// More blocklist files (domains with subdomains, or URLs), in the
+    /// `url_blocklist` stage's format. Default: none.
+    #[serde(default)]
+    pub blocklist_paths: Vec<PathBuf>,
+    /// Words that flag a URL when they appear as a whole token of its host
+    /// (split on `.` and `-`): `free-porn-videos.net`, not `essex.ac.uk`.
+    /// Default: porn, porno, xxx, xvideos, hentai, nsfw, sexcam, camgirl(s),
+    /// milf, pussy, fetish, bdsm, escort(s).
+    #[serde(default = "d_url_words")]
+    pub url_words: Vec<String>,
+    /// Metadata key holding the document's URL. Default "url".
+    #[serde(default = "d_url_key")]
+    pub url_key: String,
+    /// Only annotate: write `toxicity_flagged`, `toxicity_fraction` and
+    /// `toxicity_url` (0/1), drop nothing. Default false.
+    #[serde(default)]
+    pub annotate_only: bool,
+}
+
+impl Default for ToxicityConfig {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("defaults deserialise")
+    }
+}
+
+/// Whether a language's entries match as substrings (no spaces between words).
+fn substring_language(lang: &str) -> bool {
+    matches!(lang.split(['-', '_']).next().unwrap_or(lang), "zh" | "ja" | "cmn" | "yue" | "wuu" | "th")
+}
+
+fn base_lang(lang: &str) -> &str {
+    lang.split(['-', '_']).next().unwrap_or(lang)
+}
+
+fn entries(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Lower-case alphanumeric tokens joined by single spaces: `G-Spot` -> `g spot`.
+fn token_key(s: &str) -> String {
+    s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// One language's list.
+enum WordList {
+    /// Token sequences (up to `max_len` tokens) looked up in a set.
+    Tokens { set: HashSet<String>, max_len: usize },
+    /// Substrings, leftmost-longest, non-overlapping.
+    Substrings(AhoCorasick),
+}
+
+impl WordList {
+    fn build(lang: &str, words: Vec<String>) -> WordList {
+        if substring_language(lang) {
+            let words: Vec<String> = words.into_iter().map(|w| w.to_lowercase()).collect();
+            WordList::Substrings(AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&words).expect("word list compiles"))
+        } else {
+            let set: HashSet<String> = words.iter().map(|w| token_key(w)).filter(|k| !k.is_empty()).collect();
+            let max_len = set.iter().map(|k| k.split(' ').count()).max().unwrap_or(1);
+            WordList::Tokens { set, max_len }
+        }
+    }
+
+    /// Occurrences of list entries in `text`.
+    fn count(&self, text: &str) -> usize {
+        match self {
+            WordList::Substrings(ac) => {
+                let lower = text.to_lowercase();
+                ac.find_iter(&lower).count()
+            }
+            WordList::Tokens { set, max_len } => {
+                let lower = text.to_lowercase();
+                let toks: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
+                let mut n = 0;
+                let mut i = 0;
+                let mut key = String::new();
+                while i < toks.len() {
+                    // longest entry starting here
+                    let mut hit = 0;
+                    key.clear();
+                    for k in 0..*max_len {
+                        if i + k >= toks.len() {
+                            break;
+                        }
+                        if k > 0 {
+                            key.push(' ');
+                        }
+                        key.push_str(toks[i + k]);
+                        if set.contains(&key) {
+                            hit = k + 1;
+                        }
+                    }
+                    if hit > 0 {
+                        n += 1;
+                        i += hit;
+                    } else {
+                        i += 1;
+                    }
+                }
+                n
+            }
+        }
+    }
+}
+
+/// The `toxicity` stage.
+pub struct Toxicity {
+    cfg: ToxicityConfig,
+    lists: BTreeMap<String, WordList>,
+    blocklist: Option<UrlBlocklist>,
+    url_words: HashSet<String>,
+}
+
+impl ToxicityConfig {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        if !(0.0..=1.0).contains(&self.max_flagged_fraction) {
+            e.push(("max_flagged_fraction".into(), format!("must be between 0 and 1, got {}", self.max_flagged_fraction)));
+        }
+        if self.min_flagged == 0 {
+            e.push(("min_flagged".into(), "must be at least 1".into()));
+        }
+        for (lang, p) in &self.word_lists {
+            if !p.is_file() {
+                e.push((format!("word_lists.{lang}"), format!("cannot read word list {}", p.display())));
+            }
+        }
+        for (i, p) in self.blocklist_paths.iter().enumerate() {
+            if !p.is_file() {
+                e.push((format!("blocklist_paths[{i}]"), format!("cannot read blocklist file {}", p.display())));
+            }
+        }
+        e
+    }
+
+    /// Read the files and build the stage; errors name the file.
+    pub fn build(&self) -> Result<Toxicity, Vec<(String, String)>> {
+        let mut words: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        words.insert("en".into(), entries(LDNOOBW_EN).map(String::from).collect());
+        words.insert("zh".into(), entries(ZH_LIST).map(String::from).collect());
+        let mut errors = Vec::new();
+        for (lang, p) in &self.word_lists {
+            match std::fs::read_to_string(p) {
+                Ok(s) => words.entry(base_lang(lang).to_string()).or_default().extend(entries(&s).map(String::from)),
+                Err(err) => errors.push((format!("word_lists.{lang}"), format!("cannot read {}: {err}", p.display()))),
+            }
+        }
+        for (lang, ws) in &self.extra_words {
+            words.entry(base_lang(lang).to_string()).or_default().extend(ws.iter().map(|w| w.trim().to_string()).filter(|w| !w.is_empty()));
+        }
+        let lists = words.into_iter().map(|(l, ws)| {
+            let wl = WordList::build(&l, ws);
+            (l, wl)
+        }).collect();
+        let blocklist = if self.adult_domains || !self.blocklist_paths.is_empty() {
+            let cfg = UrlBlocklistConfig {
+                paths: self.blocklist_paths.clone(),
+                entries: if self.adult_domains { entries(ADULT_DOMAINS).map(String::from).collect() } else { Vec::new() },
+                url_key: self.url_key.clone(),
+                ..Default::default()
+            };
+            match cfg.build() {
+                Ok(b) => Some(b),
+                Err(errs) => {
+                    errors.extend(errs.into_iter().map(|(f, m)| (f.replace("paths", "blocklist_paths"), m)));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let url_words = self.url_words.iter().map(|w| w.to_lowercase()).collect();
+        Ok(Toxicity { cfg: self.clone(), lists, blocklist, url_words })
+    }
+}
+
+/// What the stage measured on one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToxicityScore {
+    pub flagged: usize,
+    pub words: usize,
+    /// Why the URL is blocked, if it is.
+    pub url: Option<&'static str>,
+    /// The document's language has a list.
+    pub has_list: bool,
+}
+
+impl Toxicity {
+    pub fn score(&self, text: &str, lang: Option<&str>, url: Option<&str>) -> ToxicityScore {
+        let lang = lang.unwrap_or(&self.cfg.default_language);
+        let list = self.lists.get(base_lang(lang));
+        let (flagged, words) = match list {
+            Some(l) => {
+                let flagged = l.count(text);
+                let words = if flagged == 0 {
+                    0
+                } else {
+                    split_words(text, Segmenter::for_language(Some(lang))).iter().filter(|w| w.chars().any(char::is_alphanumeric)).count()
+                };
+                (flagged, words)
+            }
+            None => (0, 0),
+        };
+        let url = url.and_then(|u| self.check_url(u));
+        ToxicityScore { flagged, words, url, has_list: list.is_some() }
+    }
+
+    fn check_url(&self, url: &str) -> Option<&'static str> {
+        if let Some(r) = self.blocklist.as_ref().and_then(|b| b.check(url)) {
+            return Some(if r == "url_blocklist_url" { "toxicity_url_url" } else { "toxicity_url_domain" });
+        }
+        if self.url_words.is_empty() {
+            return None;
+        }
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let host = host.rsplit('@').next().unwrap_or(host).split(':').next().unwrap_or(host).to_ascii_lowercase();
+        host.split(['.', '-']).any(|t| self.url_words.contains(t)).then_some("toxicity_url_word")
+    }
+
+    fn is_toxic(&self, s: &ToxicityScore) -> bool {
+        s.flagged >= self.cfg.min_flagged && s.words > 0 && s.flagged as f64 / s.words as f64 > self.cfg.max_flagged_fraction
+    }
+}
+
+impl DocStage for Toxicity {
+    fn process(&self, doc: &mut Document) -> Verdict {
+        let s = self.score(&doc.text, doc.meta_str("language"), doc.meta_str(&self.cfg.url_key));
+        if s.flagged > 0 {
+            doc.attributes.insert("toxicity_flagged".into(), s.flagged as f64);
+        }
+        if self.cfg.annotate_only {
+            doc.attributes.insert("toxicity_fraction".into(), if s.words == 0 { 0.0 } else { s.flagged as f64 / s.words as f64 });
+            doc.attributes.insert("toxicity_url".into(), s.url.is_some() as u8 as f64);
+            if !s.has_list {
+                doc.attributes.insert("toxicity_no_list".into(), 1.0);
+            }
+            return Verdict::Keep;
+        }
+        if let Some(r) = s.url {
+            return Verdict::Drop(r.into());
+        }
+        if self.is_toxic(&s) {
+            return Verdict::Drop("toxicity_words".into());
+        }
+        Verdict::Keep
+    }
+
+    fn counted_attributes(&self) -> Vec<String> {
+        vec!["toxicity_flagged".into()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str, lang: Option<&str>, url: Option<&str>) -> Document {
+        let mut d = Document::new("d", text, "s".into());
+        if let Some(l) = lang {
+            d.metadata.insert("language".into(), l.into());
+        }
+        if let Some(u) = url {
+            d.metadata.insert("url".into(), u.into());
+        }
+        d
+    }
+
+    #[test]
+    fn english_fraction_threshold() {
+        let t = ToxicityConfig::default().build().unwrap();
+        let clean = "The committee met on Tuesday to discuss the budget for the coming year. ".repeat(20);
+        assert_eq!(t.process(&mut doc(&clean, None, None)), Verdict::Keep);
+        // one flagged word in ~260 words: below 2 and below 0.5%
+        let one = format!("{clean} What a bitch of a day.");
+        assert_eq!(t.process(&mut doc(&one, None, None)), Verdict::Keep);
+        let many = "fuck this shit, you asshole. ".repeat(5);
+        assert_eq!(t.process(&mut doc(&many, Some("en"), None)), Verdict::Drop("toxicity_words".into()));
+        // phrases and punctuated entries
+        let s = t.score("watch two girls one cup and a 2 Girls 1 Cup clip, g-spot", None, None);
+        assert_eq!(s.flagged, 3, "{s:?}");
+    }
+
+    #[test]
+    fn chinese_substrings_without_ambiguous_entries() {
+        let t = ToxicityConfig::default().build().unwrap();
+        let clean = "这款手机的性能很好，逼真的画面让人印象深刻。姑娘的笑容很美。杂种优势是遗传学的概念。";
+        let s = t.score(clean, Some("zh"), None);
+        assert_eq!(s.flagged, 0, "{s:?}");
+        let bad = "你他妈的傻逼，操你妈，王八蛋。";
+        let s = t.score(bad, Some("zh"), None);
+        assert!(s.flagged >= 3, "{s:?}");
+        assert_eq!(t.process(&mut doc(bad, Some("zh"), None)), Verdict::Drop("toxicity_words".into()));
+        assert_eq!(t.process(&mut doc(clean, Some("zh-Hant"), None)), Verdict::Keep);
+    }
+
+    #[test]
+    fn adult_urls() {
+        let t = ToxicityConfig::default().build().unwrap();
+        let v = |u: &str| t.process(&mut doc("hello", None, Some(u)));
+        assert_eq!(v("https://www.pornhub.com/view?x=1"), Verdict::Drop("toxicity_url_domain".into()));
+        assert_eq!(v("http://videos.example.xxx/"), Verdict::Drop("toxicity_url_domain".into()));
+        assert_eq!(v("http://free-porn-clips.net/a"), Verdict::Drop("toxicity_url_word".into()));
+        assert_eq!(v("https://www.essex.ac.uk/"), Verdict::Keep);
+        assert_eq!(v("https://www.sussex.gov.uk/"), Verdict::Keep);
+        let off = ToxicityConfig { adult_domains: false, url_words: vec![], ..Default::default() }.build().unwrap();
+        assert_eq!(off.process(&mut doc("hello", None, Some("https://pornhub.com"))), Verdict::Keep);
+    }
+
+    #[test]
+    fn annotate_only_and_other_languages() {
+        let t = ToxicityConfig { annotate_only: true, extra_words: [("fr".to_string(), vec!["merde".to_string()])].into(), ..Default::default() }.build().unwrap();
+        let mut d = doc("merde, merde et merde", Some("fr"), Some("https://pornhub.com"));
+        assert_eq!(t.process(&mut d), Verdict::Keep);
+        assert_eq!(d.attributes["toxicity_flagged"], 3.0);
+        assert_eq!(d.attributes["toxicity_url"], 1.0);
+        assert!(d.attributes["toxicity_fraction"] > 0.5);
+        let mut d = doc("ein Text", Some("de"), None);
+        t.process(&mut d);
+        assert_eq!(d.attributes["toxicity_no_list"], 1.0);
+    }
+
+    #[test]
+    fn config_checks() {
+        let c = ToxicityConfig { max_flagged_fraction: 2.0, min_flagged: 0, word_lists: [("fr".to_string(), PathBuf::from("/nonexistent"))].into(), ..Default::default() };
+        assert_eq!(c.validate().len(), 3);
+        assert!(c.build().is_err());
+        assert!(serde_json::from_value::<ToxicityConfig>(serde_json::json!({"treshold": 1})).is_err());
+    }
+}
