@@ -663,7 +663,7 @@ mod tests {
         for st in [&s, &l] {
             let mut doc = Document::new("1", text, "s".into());
             assert_eq!(st.process(&mut doc), Verdict::Drop("contaminated_mmlu".into()));
-            assert_eq!(doc.attributes["contam_mmlu"], 8.0); // 20 tokens: 8 13-grams
+            assert_eq!(doc.attributes["contam_mmlu"], 9.0); // 21 tokens: 9 13-grams
         }
         let mut zh = Document::new("2", "小说片段：她走进房间,看到桌子上放着一封没有署名的信。", "s".into());
         assert_eq!(s.process(&mut zh), Verdict::Drop("contaminated_lambada".into()));
