@@ -605,21 +605,25 @@ pub fn luhn(ds: &[u8]) -> bool {
     sum % 10 == 0
 }
 
+/// Issuer prefix and length. Lengths are those cards are issued in (13
+/// and 19 Visa, 14 Diners, 15 Amex, 16 everyone, 19 UnionPay, Discover,
+/// JCB): schemes allow 17 and 18, but no issuer uses them, and 18 digits is
+/// the shape of a Chinese resident ID.
 fn card_brand_ok(ds: &[u8]) -> bool {
     let n = ds.len();
     let pre = |k: usize| ds[..k].iter().fold(0u32, |a, &d| a * 10 + d as u32);
     match ds[0] {
-        4 => n == 13 || n == 16 || n == 19,                                                          // Visa
-        5 => (51..=55).contains(&pre(2)) && n == 16,                                                  // Mastercard
-        2 => (2221..=2720).contains(&pre(4)) && n == 16,                                              // Mastercard 2-series
+        4 => n == 13 || n == 16 || n == 19,                                            // Visa
+        5 => (51..=55).contains(&pre(2)) && n == 16,                                    // Mastercard
+        2 => (2221..=2720).contains(&pre(4)) && n == 16,                                // Mastercard 2-series
         3 => match pre(2) {
-            34 | 37 => n == 15,                                                                       // Amex
-            36 | 38 | 39 => (14..=19).contains(&n),                                                   // Diners
-            30 => (300..=305).contains(&pre(3)) && (14..=19).contains(&n),                             // Diners
-            35 => (3528..=3589).contains(&pre(4)) && (16..=19).contains(&n),                           // JCB
+            34 | 37 => n == 15,                                                         // Amex
+            36 | 38 | 39 => n == 14 || n == 16,                                         // Diners
+            30 => (300..=305).contains(&pre(3)) && (n == 14 || n == 16),                // Diners
+            35 => (3528..=3589).contains(&pre(4)) && (n == 16 || n == 19),              // JCB
             _ => false,
         },
-        6 => (pre(4) == 6011 || pre(2) == 65 || (644..=649).contains(&pre(3)) || pre(2) == 62) && (16..=19).contains(&n), // Discover, UnionPay
+        6 => (pre(4) == 6011 || pre(2) == 65 || (644..=649).contains(&pre(3)) || pre(2) == 62) && (n == 16 || n == 19), // Discover, UnionPay
         _ => false,
     }
 }
@@ -778,8 +782,12 @@ fn v_token(t: &str, r: Range<usize>) -> Option<Range<usize>> {
         return None;
     }
     let m = &t[r.clone()];
-    // random tokens mix digits and letters; `sk-` + 32 dashes/letters is prose
-    (m.bytes().any(|b| b.is_ascii_digit()) && m.bytes().filter(u8::is_ascii_alphabetic).count() >= 4).then_some(r)
+    // random tokens mix digits and letters, or both cases (Hugging Face
+    // tokens are letters only); `sk-` + 32 dashes or lower-case is prose
+    let digits = m.bytes().filter(u8::is_ascii_digit).count();
+    let upper = m.bytes().filter(u8::is_ascii_uppercase).count();
+    let lower = m.bytes().filter(u8::is_ascii_lowercase).count();
+    ((digits > 0 && upper + lower >= 4) || (upper >= 3 && lower >= 3 && m.len() >= 20)).then_some(r)
 }
 
 /// A value assigned to `password`/`api_key`/...: long, mixing digits, lower
