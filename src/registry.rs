@@ -13,6 +13,7 @@ use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
     UrlBlocklistConfig,
 };
+use sluice_safety::{DecontamConfig, PiiConfig, ToxicityConfig};
 use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
 use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
 
@@ -43,6 +44,9 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "c4_badwords", about: "C4 bad-words filter (LDNOOBW English list)", schema: || schemars::schema_for!(C4BadWordsConfig) },
     KindInfo { role: Role::Stage, name: "fineweb", about: "FineWeb filter: terminal-punctuation lines, short lines, duplicated-line characters, newline/word ratio", schema: || schemars::schema_for!(FineWebQualityConfig) },
     KindInfo { role: Role::Stage, name: "url_blocklist", about: "Drops documents whose `url` is on a blocklist of domains (with subdomains) and URLs read from files", schema: || schemars::schema_for!(UrlBlocklistConfig) },
+    KindInfo { role: Role::Stage, name: "pii", about: "Scrubs PII and secrets (emails, phones, public IPs, cards, IBANs, US SSNs, Chinese IDs, keys/tokens, URL credentials): placeholder, mask or keyed hash per kind; `pii_<kind>` counts", schema: || schemars::schema_for!(PiiConfig) },
+    KindInfo { role: Role::Stage, name: "toxicity", about: "Toxicity/NSFW filter: fraction of flagged words (LDNOOBW English, Chinese list, your lists) and an adult URL/domain blocklist", schema: || schemars::schema_for!(ToxicityConfig) },
+    KindInfo { role: Role::Stage, name: "decontaminate", about: "Drops or marks documents sharing 13-grams with HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval (index built from the eval sets, saved and reused)", schema: || schemars::schema_for!(DecontamConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -110,6 +114,17 @@ impl Registry for Builtins {
             "fineweb" => doc_stage::<FineWebQualityConfig, _>(v, cx, |c| c.validate(), |c| c.build())?,
             "url_blocklist" => {
                 let c: UrlBlocklistConfig = parse(v, cx)?;
+                checked(cx, c.validate(), || ())?;
+                StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "pii" => doc_stage::<PiiConfig, _>(v, cx, |c| c.validate(), |c| c.build(cx.seed))?,
+            "toxicity" => {
+                let c: ToxicityConfig = parse(v, cx)?;
+                checked(cx, c.validate(), || ())?;
+                StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "decontaminate" => {
+                let c: DecontamConfig = parse(v, cx)?;
                 checked(cx, c.validate(), || ())?;
                 StageImpl::Doc(Arc::new(located(cx, c.build())?))
             }

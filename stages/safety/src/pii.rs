@@ -292,7 +292,7 @@ fn patterns() -> Vec<Pattern> {
         p(PiiKind::Iban, format!(r"[A-Z]{{2}}{d}{{2}}(?: ?[A-Z0-9]{{4}}){{2,7}}(?: ?[A-Z0-9]{{1,3}})?"), 0, v_iban),
         p(PiiKind::UsSsn, format!(r"{d}{{3}}[\-\u{{FF0D}} ]{d}{{2}}[\-\u{{FF0D}} ]{d}{{4}}"), 0, v_ssn),
         p(PiiKind::CnId, format!(r"{d}{{17}}[0-9\u{{FF10}}-\u{{FF19}}Xx\u{{FF38}}]"), 0, v_cn_id),
-        p(PiiKind::Secret, r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b".into(), 0, v_token),
+        p(PiiKind::Secret, r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}(?-u:\b)".into(), 0, v_token),
         p(
             PiiKind::Secret,
             r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----".into(),
@@ -301,18 +301,18 @@ fn patterns() -> Vec<Pattern> {
         ),
         p(
             PiiKind::Secret,
-            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[0-9A-Za-z_\-]{20,64}|xox[abposr]-[0-9A-Za-z\-]{10,250}|[sr]k_(?:live|test)_[0-9A-Za-z]{20,247}|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj-|ant-(?:api|admin)[0-9]{2}-)?[A-Za-z0-9_\-]{32,200}|hf_[A-Za-z]{34})".into(),
+            r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[0-9A-Za-z_\-]{20,64}|xox[abposr]-[0-9A-Za-z\-]{10,250}|[sr]k_(?:live|test)_[0-9A-Za-z]{20,247}|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj-|ant-(?:api|admin)[0-9]{2}-)?[A-Za-z0-9_\-]{32,200}|hf_[A-Za-z]{34})".into(),
             0,
             v_token,
         ),
-        p(PiiKind::Secret, r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}".into(), 0, v_token),
+        p(PiiKind::Secret, r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}".into(), 0, v_token),
         p(
             PiiKind::Secret,
             r#"(?i)(?:api[_\-]?key|secret[_\-]?key|client[_\-]?secret|access[_\-]?token|auth[_\-]?token|aws_secret_access_key|private[_\-]?token|password|passwd)["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9/+_\-]{16,200})"#.into(),
             1,
             v_random_value,
         ),
-        p(PiiKind::UrlCredentials, r"\b[A-Za-z][A-Za-z0-9+.\-]{1,15}://([^\s:/@<>#]{1,128}:[^\s/@<>#]{1,128})@[A-Za-z0-9.\-\[\]]{2,255}".into(), 1, v_any),
+        p(PiiKind::UrlCredentials, r"(?-u:\b)[A-Za-z][A-Za-z0-9+.\-]{1,15}://([^\s:/@<>#]{1,128}:[^\s/@<>#]{1,128})@[A-Za-z0-9.\-\[\]]{2,255}".into(), 1, v_any),
     ]
 }
 
@@ -373,7 +373,9 @@ fn numeric_bounds(t: &str, r: &Range<usize>, allow_right_colon: bool) -> bool {
     match prev2(t, r.start) {
         (Some(a), _) if is_wordish(a) => return false,
         (Some(a), Some(b)) if is_joiner(a) && digit(b).is_some() => return false,
-        (Some(a), _) if narrow(a) == '+' => return false,
+        // `+123...` is a phone number's country code, `#123...` an order or
+        // our own hash placeholder
+        (Some(a), _) if matches!(narrow(a), '+' | '#') => return false,
         _ => {}
     }
     match next2(t, r.end) {
