@@ -3,7 +3,7 @@
 //! thread; the time is this thread's CPU time. Prints one JSON line.
 //! Used by `benches/safety/compare_datatrove.py`.
 //!
-//! cargo run --release -p sluice-safety --example pii_throughput -- FILE [--min-mb 100] [--datatrove-kinds]
+//! cargo run --release -p sluice-safety --example pii_throughput -- FILE [--min-mb 100] [--datatrove-kinds | --only KIND]
 
 use std::io::{BufRead, BufReader};
 
@@ -37,7 +37,17 @@ fn main() {
     }
     let one_pass: usize = texts.iter().map(|t| t.len()).sum();
     let passes = ((min_mb * 1e6) / one_pass as f64).ceil().max(1.0) as usize;
-    let cfg = if dt_kinds {
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
+    let cfg = if let Some(k) = only {
+        // one kind alone (to see what each costs)
+        let mut v = serde_json::json!({});
+        for kind in sluice_safety::PiiKind::ALL {
+            if kind.name() != k {
+                v[kind.name()] = "off".into();
+            }
+        }
+        serde_json::from_value(v).expect("config")
+    } else if dt_kinds {
         // only what datatrove's PIIFormatter does: emails and public IPs
         PiiConfig { phone: Action::Off, credit_card: Action::Off, iban: Action::Off, us_ssn: Action::Off, cn_id: Action::Off, secret: Action::Off, url_credentials: Action::Off, ..Default::default() }
     } else {

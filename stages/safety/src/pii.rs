@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+const DFA_CACHE: usize = 32 << 20;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -222,7 +224,10 @@ impl PiiConfig {
             None => Sha256::digest([b"sluice-pii".as_slice(), &seed.to_le_bytes()].concat()).into(),
         };
         let patterns: Vec<Pattern> = patterns().into_iter().filter(|p| self.action(p.kind) != Action::Off).collect();
-        let set = RegexSet::new(patterns.iter().map(|p| p.re.as_str())).expect("PII patterns compile");
+        // The union of the patterns needs more lazy-DFA states than the
+        // default cache holds; a thrashing cache falls back to the slow
+        // engine (40 MB/s instead of 300 on the CC sample).
+        let set = RegexSetBuilder::new(patterns.iter().map(|p| p.re.as_str())).dfa_size_limit(DFA_CACHE).build().expect("PII patterns compile");
         let counted = PiiKind::ALL.iter().filter(|&&k| self.action(k) != Action::Off).map(|k| format!("pii_{}", k.name())).collect();
         Pii { cfg: self.clone(), set, patterns, key, counted }
     }
@@ -234,6 +239,13 @@ pub struct PiiMatch {
     pub kind: PiiKind,
     /// Byte range in the text.
     pub span: Range<usize>,
+}
+
+/// A piece of scrubbed output and where it came from.
+struct Segment {
+    out: Range<usize>,
+    orig: Range<usize>,
+    replaced: bool,
 }
 
 type Validator = fn(&str, Range<usize>) -> Option<Range<usize>>;
@@ -264,7 +276,7 @@ fn patterns() -> Vec<Pattern> {
     let d = D;
     let s = SEP;
     vec![
-        p(PiiKind::Email, r"[A-Za-z0-9._%+\-]{1,64}[@\u{FF20}](?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}".into(), 0, v_email),
+        p(PiiKind::Email, r"[A-Za-z0-9._%+\-]+[@\u{FF20}][A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}".into(), 0, v_email),
         // Chinese mobile: optional +86 / 0086, 1[3-9]x then 8 digits in 4+4.
         p(
             PiiKind::Phone,
@@ -301,18 +313,18 @@ fn patterns() -> Vec<Pattern> {
         ),
         p(
             PiiKind::Secret,
-            r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[0-9A-Za-z_\-]{20,64}|xox[abposr]-[0-9A-Za-z\-]{10,250}|[sr]k_(?:live|test)_[0-9A-Za-z]{20,247}|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj-|ant-(?:api|admin)[0-9]{2}-)?[A-Za-z0-9_\-]{32,200}|hf_[A-Za-z]{34})".into(),
+            r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|glpat-[0-9A-Za-z_\-]{20,}|xox[abposr]-[0-9A-Za-z\-]{10,}|[sr]k_(?:live|test)_[0-9A-Za-z]{20,}|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj-|ant-(?:api|admin)[0-9]{2}-)?[A-Za-z0-9_\-]{32,}|hf_[A-Za-z]{34})".into(),
             0,
             v_token,
         ),
         p(PiiKind::Secret, r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}".into(), 0, v_token),
         p(
             PiiKind::Secret,
-            r#"(?i)(?:api[_\-]?key|secret[_\-]?key|client[_\-]?secret|access[_\-]?token|auth[_\-]?token|aws_secret_access_key|private[_\-]?token|password|passwd)["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9/+_\-]{16,200})"#.into(),
+            r#"(?i)(?:api[_\-]?key|secret[_\-]?key|client[_\-]?secret|access[_\-]?token|auth[_\-]?token|aws_secret_access_key|private[_\-]?token|password|passwd)["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9/+_\-]{16,})"#.into(),
             1,
             v_random_value,
         ),
-        p(PiiKind::UrlCredentials, r"(?-u:\b)[A-Za-z][A-Za-z0-9+.\-]{1,15}://([^\s:/@<>#]{1,128}:[^\s/@<>#]{1,128})@[A-Za-z0-9.\-\[\]]{2,255}".into(), 1, v_any),
+        p(PiiKind::UrlCredentials, r"(?-u:\b)[A-Za-z][A-Za-z0-9+.\-]*://([^\s:/@<>#]+:[^\s/@<>#]+)@[A-Za-z0-9.\-\[\]]{2}".into(), 1, v_any),
     ]
 }
 
@@ -431,6 +443,9 @@ fn v_email(t: &str, r: Range<usize>) -> Option<Range<usize>> {
     }
     let m = &t[r.clone()];
     let at = m.find(['@', '\u{FF20}'])?;
+    if at > 64 || m[at..].split('.').any(|l| l.len() > 64) {
+        return None;
+    }
     if at == 0 || m[..at].ends_with('.') || m[..at].contains("..") {
         return None;
     }
@@ -814,8 +829,50 @@ fn v_random_value(t: &str, r: Range<usize>) -> Option<Range<usize>> {
 // ---------------------------------------------------------------------------
 
 impl Pii {
-    /// Every confirmed match, sorted by position, non-overlapping.
+    /// The spans to scrub, sorted, non-overlapping, such that scrubbing
+    /// them leaves nothing for another pass to find (so scrubbing is
+    /// idempotent). One pass ([`Pii::find_once`]) almost always suffices;
+    /// a second is needed when a match was hidden by an overlapping one
+    /// that won (an email whose regex match started inside a key block
+    /// ends up next to `<SECRET>`). Later passes' spans are mapped back to
+    /// this text, expanded over any replacement they touch.
     pub fn find(&self, text: &str) -> Vec<PiiMatch> {
+        let mut spans = self.find_once(text);
+        for _ in 0..4 {
+            if spans.is_empty() {
+                break;
+            }
+            let (out, segs) = self.scrub_mapped(text, &spans);
+            let more = self.find_once(&out);
+            if more.is_empty() {
+                break;
+            }
+            let orig = |pos: usize, is_end: bool| -> usize {
+                // the segment holding `pos` (for an end, the byte before it)
+                let key = if is_end { pos - 1 } else { pos };
+                let sg = segs.iter().find(|sg| sg.out.contains(&key)).expect("segments cover the output");
+                match (sg.replaced, is_end) {
+                    (false, _) => sg.orig.start + (pos - sg.out.start),
+                    (true, false) => sg.orig.start,
+                    (true, true) => sg.orig.end,
+                }
+            };
+            spans.extend(more.into_iter().map(|m| PiiMatch { kind: m.kind, span: orig(m.span.start, false)..orig(m.span.end, true) }));
+            spans.sort_by_key(|m| (m.span.start, std::cmp::Reverse(m.span.end)));
+            let mut merged: Vec<PiiMatch> = Vec::with_capacity(spans.len());
+            for m in spans {
+                match merged.last_mut() {
+                    Some(last) if m.span.start < last.span.end => last.span.end = last.span.end.max(m.span.end),
+                    _ => merged.push(m),
+                }
+            }
+            spans = merged;
+        }
+        spans
+    }
+
+    /// One pass: every confirmed match, sorted by position, non-overlapping.
+    pub fn find_once(&self, text: &str) -> Vec<PiiMatch> {
         let hits = self.set.matches(text);
         if !hits.matched_any() {
             return Vec::new();
@@ -858,11 +915,21 @@ impl Pii {
 
     /// The text with every match replaced per its kind's action.
     pub fn scrub(&self, text: &str, matches: &[PiiMatch]) -> String {
+        self.scrub_mapped(text, matches).0
+    }
+
+    /// [`Pii::scrub`], and how the output's byte ranges map to the input's.
+    fn scrub_mapped(&self, text: &str, matches: &[PiiMatch]) -> (String, Vec<Segment>) {
         let mut out = String::with_capacity(text.len());
+        let mut segs = Vec::with_capacity(2 * matches.len() + 1);
         let mut at = 0;
         for m in matches {
+            if at < m.span.start {
+                segs.push(Segment { out: out.len()..out.len() + m.span.start - at, orig: at..m.span.start, replaced: false });
+            }
             out.push_str(&text[at..m.span.start]);
             let v = &text[m.span.clone()];
+            let o = out.len();
             match self.cfg.action(m.kind) {
                 Action::Placeholder => out.push_str(m.kind.placeholder()),
                 Action::Mask => out.extend(v.chars().map(|c| if c.is_alphanumeric() { self.cfg.mask_char } else { c })),
@@ -875,10 +942,14 @@ impl Pii {
                 }
                 Action::Off => out.push_str(v),
             }
+            segs.push(Segment { out: o..out.len(), orig: m.span.clone(), replaced: true });
             at = m.span.end;
         }
+        if at < text.len() {
+            segs.push(Segment { out: out.len()..out.len() + text.len() - at, orig: at..text.len(), replaced: false });
+        }
         out.push_str(&text[at..]);
-        out
+        (out, segs)
     }
 
     /// 16 hex digits of SHA-256(key ‖ kind ‖ normalised value). Numbers are
