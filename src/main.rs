@@ -31,6 +31,15 @@ enum Command {
         /// The recipe (YAML).
         recipe: PathBuf,
     },
+    /// List the phases of a recipe run with N tasks: stream segments and the
+    /// steps of its global stages, each with its number of units.
+    Phases {
+        /// The recipe (YAML).
+        recipe: PathBuf,
+        /// The task count the run uses.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        tasks: usize,
+    },
     /// Print the funnel of a run: documents and bytes per node, drop reasons.
     Stats {
         /// The run's output directory.
@@ -70,6 +79,10 @@ struct RunArgs {
     /// Without it, every unfinished task runs here, one after another.
     #[arg(long, value_name = "I")]
     task: Option<usize>,
+    /// Run only phase P (a key from `sluice phases`, or its index): the
+    /// earlier phases must be complete. With --task, runs one unit of it.
+    #[arg(long, value_name = "P")]
+    phase: Option<String>,
     /// Split the input files into N tasks. Every process of a run must use
     /// the same N.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -131,6 +144,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             let opts = RunOptions {
                 task: a.task,
+                phase: a.phase,
                 tasks: a.tasks,
                 threads,
                 strict: a.strict,
@@ -143,7 +157,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let summary = sluice_pipeline::run(&recipe, &opts)?;
             if !summary.skipped.is_empty() {
-                eprintln!("skipped {} task(s) already complete: {:?}", summary.skipped.len(), summary.skipped);
+                eprintln!("skipped {} unit(s) already complete: {}", summary.skipped.len(), summary.skipped.join(", "));
             }
             write!(stdout, "{}", summary.stats.funnel_table())?;
             if summary.complete {
@@ -151,10 +165,27 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             } else {
                 writeln!(
                     stdout,
-                    "\nran task(s) {:?}; other tasks of this run are not finished yet: {}",
-                    summary.ran,
+                    "\nran {}; other units of this run are not finished yet: {}",
+                    if summary.ran.is_empty() { "nothing".to_string() } else { summary.ran.join(", ") },
                     summary.output.display()
                 )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Phases { recipe, tasks } => {
+            let text = read_recipe(&recipe)?;
+            let recipe = sluice_pipeline::compile(&text, &registry::Builtins)
+                .with_context(|| format!("recipe {}", recipe.display()))?;
+            writeln!(stdout, "{:<5} {:<32} {:>6}  runs", "index", "phase", "units")?;
+            for p in sluice_pipeline::phase::phases(&recipe, tasks) {
+                let what = match p.kind {
+                    sluice_pipeline::phase::PhaseKind::Stream { segment } => {
+                        let names: Vec<&str> = recipe.nodes.iter().filter(|n| n.segment == segment || (n.is_global() && n.segment + 1 == segment)).map(|n| n.name.as_str()).collect();
+                        format!("stream: {}", names.join(", "))
+                    }
+                    sluice_pipeline::phase::PhaseKind::Step { node, .. } => format!("step of global stage `{}`", recipe.nodes[node].name),
+                };
+                writeln!(stdout, "{:<5} {:<32} {:>6}  {what}", p.index, p.key, p.units)?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -125,6 +125,7 @@ mod tests {
                 outputs: vec![],
                 seed: 0,
                 reconverges: false,
+                segment: 0,
                 imp: crate::recipe::NodeImpl::Writer(std::sync::Arc::new(NullSink)),
             });
         }

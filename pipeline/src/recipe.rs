@@ -149,7 +149,23 @@ pub struct Node {
     /// Two of this node's inputs share an ancestor (a diamond), so its
     /// merge must keep draining while it waits (see `merge.rs`).
     pub reconverges: bool,
+    /// The stream segment the node runs in: 0 from the readers, one more
+    /// after each global stage (see [`crate::phase`]). A global stage
+    /// observes in its own segment and replays into the next.
+    pub segment: usize,
     pub imp: NodeImpl,
+}
+
+impl Node {
+    /// Is this a [`crate::stage::GlobalStage`]?
+    pub fn is_global(&self) -> bool {
+        matches!(&self.imp, NodeImpl::Stage { stage: StageImpl::Global(_), .. })
+    }
+
+    /// The segment in which this node's output flows.
+    pub fn output_segment(&self) -> usize {
+        self.segment + usize::from(self.is_global())
+    }
 }
 
 /// A compiled, checked recipe.
@@ -202,7 +218,7 @@ fn check_name(name: &str) -> Option<String> {
             "invalid name `{name}`: use 1-64 ASCII letters, digits, `_` or `-` (names become directory names)"
         ));
     }
-    if name == "excluded" || name == "_sluice" {
+    if name == "excluded" || name == "_sluice" || name == "reports" {
         return Some(format!("`{name}` is reserved for sluice's own output directories"));
     }
     None
@@ -429,6 +445,7 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
                 outputs: Vec::new(),
                 seed: node_seed,
                 reconverges: false,
+                segment: 0,
                 imp,
             }),
             Err(d) => diags.extend(d),
@@ -450,6 +467,10 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
     }
 
     mark_reconvergence(&mut nodes);
+    assign_segments(&mut nodes, &raw, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
 
     let mut hashed = top.clone();
     hashed.remove("output");
@@ -457,6 +478,48 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
     let canonical = serde_json::to_string(&Value::Object(hashed)).expect("JSON values serialise");
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()));
     Ok(Recipe { description, seed, output, batch_size, channel_capacity, merge_buffer, nodes, hash, resolved })
+}
+
+/// Give every node its stream segment: readers are in segment 0, a node is
+/// in the segment its inputs' output flows in. A node whose inputs flow in
+/// different segments would mix documents from before and after a global
+/// stage, which no single phase can feed: that is a recipe error.
+fn assign_segments(nodes: &mut [Node], raw: &[RawNode], diags: &mut Vec<Diagnostic>) {
+    fn seg(i: usize, nodes: &[Node], memo: &mut Vec<Option<usize>>) -> usize {
+        if let Some(s) = memo[i] {
+            return s;
+        }
+        let s = nodes[i]
+            .inputs
+            .iter()
+            .map(|&p| {
+                let sp = seg(p, nodes, memo);
+                sp + usize::from(nodes[p].is_global())
+            })
+            .max()
+            .unwrap_or(0);
+        memo[i] = Some(s);
+        s
+    }
+    let mut memo = vec![None; nodes.len()];
+    for i in 0..nodes.len() {
+        let s = seg(i, nodes, &mut memo);
+        nodes[i].segment = s;
+    }
+    for i in 0..nodes.len() {
+        let outs: Vec<(usize, usize)> = nodes[i].inputs.iter().map(|&p| (p, nodes[p].output_segment())).collect();
+        if let (Some(lo), Some(hi)) = (outs.iter().min_by_key(|x| x.1), outs.iter().max_by_key(|x| x.1)) {
+            if lo.1 != hi.1 {
+                diags.push(Diagnostic::new(
+                    format!("{}.inputs", raw[i].path),
+                    format!(
+                        "mixes documents from before and after a global stage (`{}` and `{}`); route both through the same global stages",
+                        nodes[lo.0].name, nodes[hi.0].name
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// Flag nodes two of whose inputs share an ancestor. The graph is acyclic
