@@ -11,6 +11,7 @@ use sluice_pipeline::stats::RunStats;
 use sluice_pipeline::{Error, Progress, RunOptions};
 
 mod registry;
+mod slurm;
 
 /// sluice: crawled data in, pretraining data out. Streaming, deterministic,
 /// resumable.
@@ -39,6 +40,15 @@ enum Command {
         /// The task count the run uses.
         #[arg(long, value_name = "N", default_value_t = 1)]
         tasks: usize,
+    },
+    /// Per phase, the units of a run that are done, running, queued, failed
+    /// or not submitted (completion markers, and squeue for Slurm runs).
+    Status {
+        /// The run's output directory.
+        out_dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the funnel of a run: documents and bytes per node, drop reasons.
     Stats {
@@ -100,6 +110,24 @@ struct RunArgs {
     /// How to show progress.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
+    /// Where the tasks run: here, or as Slurm array jobs (one per phase,
+    /// chained with afterok).
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
+    executor: ExecutorArg,
+    /// With `--executor slurm`: wait until the submitted jobs have left
+    /// the queue, then print the status (exit 1 if the run is incomplete).
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    slurm: slurm::SlurmArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExecutorArg {
+    /// Run the tasks in this process, one after another.
+    Local,
+    /// Submit sbatch array jobs; each element runs one unit of one phase.
+    Slurm,
 }
 
 fn main() -> ExitCode {
@@ -141,6 +169,9 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             let text = read_recipe(&a.recipe)?;
             let recipe = sluice_pipeline::compile(&text, &registry::Builtins)
                 .with_context(|| format!("recipe {}", a.recipe.display()))?;
+            if a.executor == ExecutorArg::Slurm {
+                return submit_slurm(&a, &recipe, &mut stdout);
+            }
             let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             let opts = RunOptions {
                 task: a.task,
@@ -189,6 +220,16 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status { out_dir, json } => {
+            let (tasks, rows) = slurm::status(&OutputDir::new(&out_dir))?;
+            if json {
+                serde_json::to_writer_pretty(&mut stdout, &serde_json::json!({"tasks": tasks, "phases": rows}))?;
+                writeln!(stdout)?;
+            } else {
+                write!(stdout, "{}", slurm::status_table(tasks, &rows))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Stats { out_dir, json } => {
             let stats = RunStats::load(&OutputDir::new(&out_dir))?;
             if json {
@@ -232,4 +273,42 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn submit_slurm(a: &RunArgs, recipe: &sluice_pipeline::Recipe, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+    if a.task.is_some() || a.phase.is_some() {
+        anyhow::bail!("--executor slurm submits every unfinished unit of every phase; --task and --phase are for the jobs it runs");
+    }
+    let settings = slurm::settings(recipe, &a.slurm)?;
+    let root = a.output.clone().unwrap_or_else(|| recipe.output.clone());
+    let prepared = sluice_pipeline::exec::prepare(recipe, a.tasks, &root)?;
+    let sub = slurm::Submission {
+        recipe_path: &std::fs::canonicalize(&a.recipe).with_context(|| format!("cannot resolve {}", a.recipe.display()))?,
+        prepared: &prepared,
+        tasks: a.tasks,
+        settings,
+        strict: a.strict,
+        output_flag: a.output.is_some(),
+    };
+    let jobs = slurm::submit(&sub)?;
+    if jobs.is_empty() {
+        writeln!(stdout, "nothing to submit: every unit of every phase is done ({})", root.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for j in &jobs {
+        writeln!(stdout, "submitted job {} for phase {} ({} unit(s)): {}", j.job, j.phase, j.units.len(), j.script)?;
+    }
+    if !a.wait {
+        writeln!(stdout, "follow it with: sluice status {}", root.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    stdout.flush()?;
+    slurm::wait(&jobs)?;
+    let (tasks, rows) = slurm::status(&prepared.out)?;
+    write!(stdout, "{}", slurm::status_table(tasks, &rows))?;
+    let complete = rows.iter().all(|r| r.done == r.units);
+    if complete {
+        writeln!(stdout, "\nrun complete: {}", root.display())?;
+    }
+    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -119,12 +119,7 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
             }));
         }
     }
-    let out = OutputDir::new(&root);
-    let plan = crate::plan::plan(recipe, opts.tasks)?;
-    out.prepare(
-        &RunInfo { recipe_hash: recipe.hash.clone(), tasks: opts.tasks, plan_hash: plan.hash.clone() },
-        &recipe.resolved,
-    )?;
+    let Prepared { out, plan, .. } = prepare(recipe, opts.tasks, &root)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .thread_name(|i| format!("sluice-worker-{i}"))
@@ -171,6 +166,39 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
         crate::output::write_atomic(&out.merged_stats_path(), &bytes)?;
     }
     Ok(RunSummary { output: root, ran, skipped, stats, complete })
+}
+
+/// A run ready to start: its plan, its output directory, its phases.
+pub struct Prepared {
+    pub out: OutputDir,
+    pub plan: TaskPlan,
+    pub phases: Vec<Phase>,
+}
+
+/// Plan the run and create its output directory (or check that an existing
+/// one holds the same run). Records the phases in `_sluice/phases.json`,
+/// which `sluice status` reads.
+pub fn prepare(recipe: &Recipe, tasks: usize, root: &std::path::Path) -> Result<Prepared> {
+    if tasks == 0 {
+        return Err(Error::Internal("--tasks must be at least 1".into()));
+    }
+    let out = OutputDir::new(root);
+    let plan = crate::plan::plan(recipe, tasks)?;
+    out.prepare(&RunInfo { recipe_hash: recipe.hash.clone(), tasks, plan_hash: plan.hash.clone() }, &recipe.resolved)?;
+    let phases = crate::phase::phases(recipe, tasks);
+    let list: Vec<Value> = phases
+        .iter()
+        .map(|p| {
+            let (kind, node) = match p.kind {
+                PhaseKind::Stream { .. } => ("stream", Value::Null),
+                PhaseKind::Step { node, .. } => ("step", Value::String(recipe.nodes[node].name.clone())),
+            };
+            serde_json::json!({"index": p.index, "key": p.key, "units": p.units, "kind": kind, "node": node})
+        })
+        .collect();
+    let doc = serde_json::json!({"tasks": tasks, "phases": list});
+    crate::output::write_atomic(&out.meta().join("phases.json"), &serde_json::to_vec_pretty(&doc).expect("serialises"))?;
+    Ok(Prepared { out, plan, phases })
 }
 
 /// What a node does in the segment being run.

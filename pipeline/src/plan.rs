@@ -100,6 +100,7 @@ mod tests {
     fn recipe() -> Recipe {
         // Only `nodes[i].name` is read by `split`.
         Recipe {
+            slurm: Default::default(),
             description: None,
             seed: 0,
             output: "o".into(),

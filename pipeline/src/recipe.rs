@@ -181,6 +181,8 @@ pub struct Recipe {
     /// Memory a reconvergent merge may use for early batches before it
     /// spills them to disk.
     pub merge_buffer: u64,
+    /// Settings of the Slurm executor.
+    pub slurm: SlurmSettings,
     /// Readers, then stages, then writers, each in recipe order.
     pub nodes: Vec<Node>,
     /// Hash of the expanded recipe minus `output` and `description`: a
@@ -205,7 +207,66 @@ impl Recipe {
 }
 
 const TOP_KEYS: &[&str] =
-    &["description", "seed", "output", "batch_size", "channel_capacity", "merge_buffer", "readers", "stages", "writers"];
+    &["description", "seed", "output", "batch_size", "channel_capacity", "merge_buffer", "slurm", "readers", "stages", "writers"];
+
+/// How `sluice run --executor slurm` submits this recipe's phases. Command
+/// line flags override each field. Not part of the recipe hash: moving a
+/// run to another partition does not change its output.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSettings {
+    /// Partition (`--partition`).
+    pub partition: Option<String>,
+    /// CPUs per array task (`--cpus-per-task`); each task runs with as many
+    /// worker threads.
+    pub cpus_per_task: Option<u32>,
+    /// Memory per array task (`--mem`), e.g. `8G`.
+    pub mem: Option<String>,
+    /// Time limit per array task (`--time`), e.g. `02:00:00`.
+    pub time: Option<String>,
+    /// Account to charge (`--account`).
+    pub account: Option<String>,
+    /// Quality of service (`--qos`).
+    pub qos: Option<String>,
+    /// Further sbatch options, one per entry, e.g. `--constraint=avx512`.
+    #[serde(default)]
+    pub extra: Vec<String>,
+    /// The sluice binary the jobs run (default: the one submitting); it
+    /// must exist at this path on the compute nodes.
+    pub binary: Option<String>,
+}
+
+impl SlurmSettings {
+    /// Every value ends up in a batch script: no control characters, and
+    /// `extra` entries must be options.
+    pub fn check(&self) -> Vec<(String, String)> {
+        let mut errs = Vec::new();
+        let fields = [
+            ("partition", &self.partition),
+            ("mem", &self.mem),
+            ("time", &self.time),
+            ("account", &self.account),
+            ("qos", &self.qos),
+            ("binary", &self.binary),
+        ];
+        for (name, v) in fields {
+            if let Some(v) = v {
+                if v.is_empty() || v.chars().any(|c| c.is_control()) {
+                    errs.push((name.to_string(), "must be a non-empty single-line string".to_string()));
+                }
+            }
+        }
+        for (i, e) in self.extra.iter().enumerate() {
+            if !e.starts_with("--") || e.chars().any(|c| c.is_control()) {
+                errs.push((format!("extra[{i}]"), "must be one single-line sbatch option starting with `--`".to_string()));
+            }
+        }
+        if self.cpus_per_task == Some(0) {
+            errs.push(("cpus_per_task".to_string(), "must be at least 1".to_string()));
+        }
+        errs
+    }
+}
 
 /// Names become directory names, so they are restricted.
 fn check_name(name: &str) -> Option<String> {
@@ -348,6 +409,19 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
             }
         },
     };
+    let slurm = match top.get("slurm") {
+        None => SlurmSettings::default(),
+        Some(v) => match parse_config::<SlurmSettings>(v, "slurm") {
+            Ok(s) => {
+                diags.extend(s.check().into_iter().map(|(f, m)| Diagnostic::new(format!("slurm.{f}"), m)));
+                s
+            }
+            Err(d) => {
+                diags.extend(d);
+                SlurmSettings::default()
+            }
+        },
+    };
 
     // Pass 2: common node keys.
     let mut raw = Vec::new();
@@ -475,9 +549,10 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
     let mut hashed = top.clone();
     hashed.remove("output");
     hashed.remove("description");
+    hashed.remove("slurm");
     let canonical = serde_json::to_string(&Value::Object(hashed)).expect("JSON values serialise");
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()));
-    Ok(Recipe { description, seed, output, batch_size, channel_capacity, merge_buffer, nodes, hash, resolved })
+    Ok(Recipe { description, seed, output, batch_size, channel_capacity, merge_buffer, slurm, nodes, hash, resolved })
 }
 
 /// Give every node its stream segment: readers are in segment 0, a node is
