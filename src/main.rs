@@ -12,6 +12,7 @@ use sluice_pipeline::{Error, Progress, RunOptions};
 
 mod registry;
 mod slurm;
+mod train_section;
 
 /// sluice: crawled data in, pretraining data out. Streaming, deterministic,
 /// resumable.
@@ -193,6 +194,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             write!(stdout, "{}", summary.stats.funnel_table())?;
             if summary.complete {
                 writeln!(stdout, "\nrun complete: {}", summary.output.display())?;
+                if let Some(t) = &recipe.train {
+                    let mut section = train_section::parse(t, &recipe, &summary.output)
+                        .map_err(|d| anyhow::anyhow!("{}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")))?;
+                    train_section::run(&mut section, &mut stdout)?;
+                }
             } else {
                 writeln!(
                     stdout,

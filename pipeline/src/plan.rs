@@ -101,6 +101,7 @@ mod tests {
         // Only `nodes[i].name` is read by `split`.
         Recipe {
             slurm: Default::default(),
+            train: None,
             description: None,
             seed: 0,
             output: "o".into(),

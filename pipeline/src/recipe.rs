@@ -100,6 +100,13 @@ pub trait Registry {
     fn default_exclusion_writer(&self) -> &'static str {
         "jsonl"
     }
+    /// Check the recipe's `train:` section (what to train on the run's
+    /// shards once every phase is done). The engine does not run it; the
+    /// registry that understands it does.
+    fn check_train(&self, config: &Value, recipe: &Recipe) -> Vec<Diagnostic> {
+        let _ = (config, recipe);
+        vec![Diagnostic::new("train", "this build of sluice cannot train")]
+    }
 }
 
 /// Deserialize a component's configuration, reporting *every* unknown key
@@ -183,6 +190,8 @@ pub struct Recipe {
     pub merge_buffer: u64,
     /// Settings of the Slurm executor.
     pub slurm: SlurmSettings,
+    /// The `train:` section, checked by [`Registry::check_train`].
+    pub train: Option<Value>,
     /// Readers, then stages, then writers, each in recipe order.
     pub nodes: Vec<Node>,
     /// Hash of the expanded recipe minus `output` and `description`: a
@@ -207,7 +216,7 @@ impl Recipe {
 }
 
 const TOP_KEYS: &[&str] =
-    &["description", "seed", "output", "batch_size", "channel_capacity", "merge_buffer", "slurm", "readers", "stages", "writers"];
+    &["description", "seed", "output", "batch_size", "channel_capacity", "merge_buffer", "slurm", "train", "readers", "stages", "writers"];
 
 /// How `sluice run --executor slurm` submits this recipe's phases. Command
 /// line flags override each field. Not part of the recipe hash: moving a
@@ -550,9 +559,32 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
     hashed.remove("output");
     hashed.remove("description");
     hashed.remove("slurm");
+    // Training reads the finished run; changing it does not change the data.
+    hashed.remove("train");
     let canonical = serde_json::to_string(&Value::Object(hashed)).expect("JSON values serialise");
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()));
-    Ok(Recipe { description, seed, output, batch_size, channel_capacity, merge_buffer, slurm, nodes, hash, resolved })
+    let train = top.get("train").cloned();
+    let mut recipe = Recipe {
+        description,
+        seed,
+        output,
+        batch_size,
+        channel_capacity,
+        merge_buffer,
+        slurm,
+        train: None,
+        nodes,
+        hash,
+        resolved,
+    };
+    if let Some(t) = train {
+        let diags = registry.check_train(&t, &recipe);
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        recipe.train = Some(t);
+    }
+    Ok(recipe)
 }
 
 /// Give every node its stream segment: readers are in segment 0, a node is
