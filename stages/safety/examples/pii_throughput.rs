@@ -3,7 +3,7 @@
 //! thread; the time is this thread's CPU time. Prints one JSON line.
 //! Used by `benches/safety/compare_datatrove.py`.
 //!
-//! cargo run --release -p sluice-safety --example pii_throughput -- FILE [--min-mb 100] [--datatrove-kinds | --only KIND]
+//! cargo run --release -p sluice-safety --example pii_throughput -- FILE [--min-mb 100] [--datatrove-kinds | --only KIND] [--stage pii|toxicity|decontaminate --eval-dir DIR]
 
 use std::io::{BufRead, BufReader};
 
@@ -54,6 +54,20 @@ fn main() {
         PiiConfig::default()
     };
     let pii = cfg.build(0);
+    // `--stage toxicity|decontaminate` times another stage on the same input
+    let stage_name = args.iter().position(|a| a == "--stage").and_then(|i| args.get(i + 1)).map(String::as_str).unwrap_or("pii");
+    let stage: Box<dyn DocStage> = match stage_name {
+        "pii" => Box::new(pii),
+        "toxicity" => Box::new(sluice_safety::ToxicityConfig::default().build().expect("toxicity")),
+        "decontaminate" => {
+            let eval = args.iter().position(|a| a == "--eval-dir").and_then(|i| args.get(i + 1)).expect("--eval-dir DIR");
+            let t = std::time::Instant::now();
+            let s = sluice_safety::DecontamConfig { eval_dir: Some(eval.into()), ..Default::default() }.build().expect("index");
+            eprintln!("index built in {:.2?}", t.elapsed());
+            Box::new(s)
+        }
+        other => panic!("unknown stage {other}"),
+    };
     let mut found = 0.0;
     let mut out_bytes = 0usize;
     let t0 = thread_cpu_seconds();
@@ -61,7 +75,7 @@ fn main() {
     for _ in 0..passes {
         for t in &texts {
             let mut d = Document::new("d", t.clone(), "s".into());
-            pii.process(&mut d);
+            stage.process(&mut d);
             found += d.attributes.values().sum::<f64>();
             out_bytes += d.text.len();
         }
@@ -72,6 +86,6 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({"docs": texts.len(), "passes": passes, "bytes": bytes, "cpu_s": cpu, "wall_s": wall,
-            "mb_per_cpu_s": bytes as f64 / 1e6 / cpu, "found_per_pass": found / passes as f64, "out_bytes_per_pass": out_bytes / passes})
+            "stage": stage_name, "mb_per_cpu_s": bytes as f64 / 1e6 / cpu, "found_per_pass": found / passes as f64, "out_bytes_per_pass": out_bytes / passes})
     );
 }

@@ -114,10 +114,31 @@ fn token_key(s: &str) -> String {
     s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
+/// A fast, deterministic hasher for short word keys (FxHash's
+/// multiply-rotate; the keys are words, not attacker-chosen table sizes).
+#[derive(Default, Clone, Copy)]
+struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type WordSet = HashSet<String, std::hash::BuildHasherDefault<WordHasher>>;
+
 /// One language's list.
 enum WordList {
-    /// Token sequences (up to `max_len` tokens) looked up in a set.
-    Tokens { set: HashSet<String>, max_len: usize },
+    /// Single words in `single`; multi-word entries in `multi`, tried only
+    /// where a token is the first word of one (`multi_first`), longest first.
+    Tokens { single: WordSet, multi_first: WordSet, multi: WordSet, max_len: usize },
     /// Substrings, leftmost-longest, non-overlapping.
     Substrings(AhoCorasick),
 }
@@ -128,40 +149,79 @@ impl WordList {
             let words: Vec<String> = words.into_iter().map(|w| w.to_lowercase()).collect();
             WordList::Substrings(AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&words).expect("word list compiles"))
         } else {
-            let set: HashSet<String> = words.iter().map(|w| token_key(w)).filter(|k| !k.is_empty()).collect();
-            let max_len = set.iter().map(|k| k.split(' ').count()).max().unwrap_or(1);
-            WordList::Tokens { set, max_len }
+            let (mut single, mut multi_first, mut multi) = (WordSet::default(), WordSet::default(), WordSet::default());
+            let mut max_len = 1;
+            for k in words.iter().map(|w| token_key(w)).filter(|k| !k.is_empty()) {
+                let n = k.split(' ').count();
+                if n == 1 {
+                    single.insert(k);
+                } else {
+                    max_len = max_len.max(n);
+                    multi_first.insert(k.split(' ').next().expect("nonempty").to_string());
+                    multi.insert(k);
+                }
+            }
+            WordList::Tokens { single, multi_first, multi, max_len }
         }
     }
 
-    /// Occurrences of list entries in `text`.
-    fn count(&self, text: &str) -> usize {
+    /// Occurrences of list entries in `text`, and its number of words when
+    /// the list counted them (letter/digit runs, for word-boundary lists).
+    fn count(&self, text: &str) -> (usize, Option<usize>) {
         match self {
             WordList::Substrings(ac) => {
                 let lower = text.to_lowercase();
-                ac.find_iter(&lower).count()
+                (ac.find_iter(&lower).count(), None)
             }
-            WordList::Tokens { set, max_len } => {
-                let lower = text.to_lowercase();
-                let toks: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
+            WordList::Tokens { single, multi_first, multi, max_len } => {
+                // the text as lower-case tokens joined by single spaces, so
+                // a multi-word key is a slice of it
+                let mut norm = String::with_capacity(text.len());
+                let mut toks: Vec<(usize, usize)> = Vec::with_capacity(text.len() / 5);
+                let mut start: Option<usize> = None;
+                for c in text.chars() {
+                    let word = if c.is_ascii() {
+                        c.is_ascii_alphanumeric()
+                    } else {
+                        // CJK and kana without the slow table search
+                        matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF) || c.is_alphanumeric()
+                    };
+                    if word {
+                        if start.is_none() {
+                            if !norm.is_empty() {
+                                norm.push(' ');
+                            }
+                            start = Some(norm.len());
+                        }
+                        if c.is_ascii() {
+                            norm.push(c.to_ascii_lowercase());
+                        } else {
+                            norm.extend(c.to_lowercase());
+                        }
+                    } else if let Some(st) = start.take() {
+                        toks.push((st, norm.len()));
+                    }
+                }
+                if let Some(st) = start {
+                    toks.push((st, norm.len()));
+                }
                 let mut n = 0;
                 let mut i = 0;
-                let mut key = String::new();
                 while i < toks.len() {
-                    // longest entry starting here
                     let mut hit = 0;
-                    key.clear();
-                    for k in 0..*max_len {
-                        if i + k >= toks.len() {
-                            break;
+                    let first = &norm[toks[i].0..toks[i].1];
+                    if multi_first.contains(first) {
+                        for k in 1..*max_len {
+                            if i + k >= toks.len() {
+                                break;
+                            }
+                            if multi.contains(&norm[toks[i].0..toks[i + k].1]) {
+                                hit = k + 1;
+                            }
                         }
-                        if k > 0 {
-                            key.push(' ');
-                        }
-                        key.push_str(toks[i + k]);
-                        if set.contains(&key) {
-                            hit = k + 1;
-                        }
+                    }
+                    if hit == 0 && single.contains(first) {
+                        hit = 1;
                     }
                     if hit > 0 {
                         n += 1;
@@ -170,7 +230,7 @@ impl WordList {
                         i += 1;
                     }
                 }
-                n
+                (n, Some(toks.len()))
             }
         }
     }
@@ -267,11 +327,12 @@ impl Toxicity {
         let list = self.lists.get(base_lang(lang));
         let (flagged, words) = match list {
             Some(l) => {
-                let flagged = l.count(text);
-                let words = if flagged == 0 {
-                    0
-                } else {
-                    split_words(text, Segmenter::for_language(Some(lang))).iter().filter(|w| w.chars().any(char::is_alphanumeric)).count()
+                let (flagged, counted) = l.count(text);
+                let words = match counted {
+                    _ if flagged == 0 => 0,
+                    Some(w) => w,
+                    // no spaces between words: jieba (Chinese) or script runs
+                    None => split_words(text, Segmenter::for_language(Some(lang))).iter().filter(|w| w.chars().any(char::is_alphanumeric)).count(),
                 };
                 (flagged, words)
             }
