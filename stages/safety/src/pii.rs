@@ -482,8 +482,10 @@ fn v_na_phone(t: &str, r: Range<usize>) -> Option<Range<usize>> {
         11 if ds[0] == 1 => &ds[1..],
         _ => return None,
     };
-    // NANP: area code and exchange start with 2-9; N11 codes are services
-    if local[0] < 2 || local[3] < 2 || (local[1] == 1 && local[2] == 1) {
+    // NANP: area code and exchange start with 2-9; N11 codes are
+    // services; N9X area codes are reserved, never assigned (this keeps
+    // page lists like `997 998 999 1000`)
+    if local[0] < 2 || local[3] < 2 || (local[1] == 1 && local[2] == 1) || local[1] == 9 {
         return None;
     }
     // the separators of `NXX?NXX?XXXX` agree (not `123.456-7890` mixes
@@ -509,8 +511,10 @@ fn v_intl_phone(t: &str, r: Range<usize>) -> Option<Range<usize>> {
     if prev_char(t, r.start).is_some_and(|c| is_wordish(c) || c == '+') {
         return None;
     }
-    // at least two digit groups after the country code
-    if m.chars().filter(|&c| digit(c).is_none() && !matches!(narrow(c), '+' | '(' | ')')).count() < 1 {
+    // separated somewhere; dots only as the one separator, used at least
+    // twice (`+33.1.23.45.67.89`, not the timestamp `+1441497364.649`)
+    let seps: Vec<char> = m.chars().filter(|&c| digit(c).is_none() && !matches!(narrow(c), '+' | '(' | ')')).map(narrow).collect();
+    if seps.is_empty() || (seps.contains(&'.') && (seps.iter().any(|&c| c != '.') || seps.len() < 2)) {
         return None;
     }
     numeric_bounds(t, &r, false).then_some(r)
@@ -564,7 +568,18 @@ fn v_ipv4(t: &str, r: Range<usize>) -> Option<Range<usize>> {
     let from = t[..r.start].char_indices().rev().nth(23).map(|(i, _)| i).unwrap_or(0);
     let lower = t[from..r.start].to_lowercase();
     let tail = lower.trim_end();
-    if ["version", "ver", "ver.", "v", "release", "build", "firmware", "rev", "revision", "update", "版本", "版本号"].iter().any(|w| tail.ends_with(w)) {
+    const VERSION_CONTEXT: &[&str] = &[
+        "version", "versions", "ver", "ver.", "v", "release", "released", "build", "firmware", "rev", "revision", "update", "since", "fixed in",
+        "merged to", "broken in", "upgrade to", "gcc", "kernel", "linux", "python", "perl", "php", "java", "ruby", "firefox", "chrome",
+        "windows", "android", "ios", "版本", "版本号",
+    ];
+    if VERSION_CONTEXT.iter().any(|w| tail.ends_with(w) && !tail[..tail.len() - w.len()].ends_with(|c: char| c.is_alphanumeric())) {
+        return None;
+    }
+    // `1.5.4.2`, `net-snmp-5.4.2.1`: four small numbers, or glued to a
+    // name, are versions (this keeps 1.1.1.1 and 8.8.8.8 too: public
+    // resolvers, not anyone's address)
+    if o.iter().all(|&x| x < 10) || prev_char(t, r.start).is_some_and(|c| matches!(c, '-' | '_')) {
         return None;
     }
     Some(r)
@@ -1027,15 +1042,15 @@ mod tests {
             assert_eq!(kinds(&format!("call {p} now")), vec![("phone", p.to_string())], "{p}");
             assert_eq!(kinds(&format!("电话{p}。")), vec![("phone", p.to_string())], "{p}");
         }
-        for n in ["123-456-7890", "2019-07-15", "1.2.3", "3+4 = 7", "C++11", "10212345678", "138123456789", "ISBN 978-3-16-148410-0", "415-555.2671"] {
+        for n in ["996 997 998 999 1000 1001", "+1441497364.649", "123-456-7890", "2019-07-15", "1.2.3", "3+4 = 7", "C++11", "10212345678", "138123456789", "ISBN 978-3-16-148410-0", "415-555.2671"] {
             assert!(kinds(&format!("x {n} y")).is_empty(), "{n}: {:?}", kinds(n));
         }
     }
 
     #[test]
     fn ips() {
-        assert_eq!(kinds("from 8.8.8.8:53 and 2606:4700:4700::1111."), vec![("ip", "8.8.8.8".into()), ("ip", "2606:4700:4700::1111".into())]);
-        for n in ["192.168.1.1", "10.0.0.1", "127.0.0.1", "172.16.5.4", "192.0.2.1", "198.51.100.7", "203.0.113.9", "::1", "fe80::1", "2001:db8::1", "fd00::1", "version 1.2.3.4", "v8.8.8.8", "1.2.3.4.5", "01.02.03.04", "std::vector", "12:30:45", "256.1.1.1"] {
+        assert_eq!(kinds("from 93.184.216.34:53 and 2606:4700:4700::1111."), vec![("ip", "93.184.216.34".into()), ("ip", "2606:4700:4700::1111".into())]);
+        for n in ["192.168.1.1", "10.0.0.1", "127.0.0.1", "172.16.5.4", "192.0.2.1", "198.51.100.7", "203.0.113.9", "::1", "fe80::1", "2001:db8::1", "fd00::1", "version 1.2.3.4", "v8.8.8.8", "fixed in 1.5.4.2", "8.8.8.8", "since 2.95.4.1", "net-snmp-5.4.2.1", "GCC 3.95.4.1", "1.2.3.4.5", "01.02.03.04", "std::vector", "12:30:45", "256.1.1.1"] {
             assert!(kinds(&format!("x {n} y")).is_empty(), "{n}: {:?}", kinds(n));
         }
     }
@@ -1088,7 +1103,7 @@ mod tests {
 
     #[test]
     fn stage_counts_and_annotate_only() {
-        let mut d = Document::new("1", "a@b.com c@d.org 8.8.8.8", "s".into());
+        let mut d = Document::new("1", "a@b.com c@d.org 93.184.216.34", "s".into());
         assert_eq!(stage().process(&mut d), Verdict::Keep);
         assert_eq!(d.text, "<EMAIL> <EMAIL> <IP_ADDRESS>");
         assert_eq!(d.attributes["pii_email"], 2.0);

@@ -102,7 +102,13 @@ pub fn gen_email(r: &mut Rng, zh: bool) -> Gen {
 pub fn gen_phone(r: &mut Rng, zh: bool) -> Gen {
     let cn = format!("1{}{}", r.range(3, 9), r.digits(9));
     let (a, b, c) = (&cn[..3], &cn[3..7], &cn[7..]);
-    let area = format!("{}{}", r.range(2, 9), r.digits(2));
+    // a NANP area code: N (2-9), a middle digit 0-8 (N9X is reserved), not N11
+    let area = loop {
+        let a = format!("{}{}{}", r.range(2, 9), r.range(0, 8), r.below(10));
+        if &a[1..] != "11" {
+            break a;
+        }
+    };
     let exch = format!("{}{}", r.range(2, 9), r.digits(2));
     let line = r.digits(4);
     let v = match r.below(if zh { 8 } else { 14 }) {
