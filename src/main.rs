@@ -45,6 +45,8 @@ enum Command {
     Eval(sluice_train::cli::EvalArgs),
     /// Export a checkpoint to Hugging Face Llama format.
     Export(sluice_train::cli::ExportArgs),
+    /// Write a self-contained HTML report of a run (funnel, signals, mixes, drops, training).
+    Report(sluice_report::ReportArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -148,6 +150,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             write!(stdout, "{}", summary.stats.funnel_table())?;
             if summary.complete {
                 writeln!(stdout, "\nrun complete: {}", summary.output.display())?;
+                match sluice_report::write_report(&summary.output, None, &Default::default()) {
+                    Ok(p) => writeln!(stdout, "report: {}", p.display())?,
+                    Err(e) => eprintln!("warning: no report written: {e:#}"),
+                }
             } else {
                 writeln!(
                     stdout,
@@ -178,6 +184,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Export(a) => {
             sluice_train::cli::run_export(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(a) => {
+            writeln!(stdout, "report: {}", sluice_report::run_cli(&a)?.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name } => {
