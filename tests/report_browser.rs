@@ -189,34 +189,51 @@ fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
 
 const ALLOWED_TAGS: &[&str] = &[
     "html", "head", "meta", "title", "style", "body", "nav", "a", "h1", "h2", "h3", "h4", "p", "b", "code", "section", "table", "tr", "th", "td",
-    "pre", "div", "span", "ul", "li", "details", "summary", "svg", "rect", "line", "text", "title", "path", "circle", "br",
+    "tbody", "pre", "div", "span", "ul", "li", "details", "summary", "svg", "rect", "line", "text", "title", "path", "circle", "br",
 ];
 
-/// The page has only the report's own kinds of tags, no event handler, no
-/// script, and no link or source other than in-page anchors.
-fn assert_inert_and_self_contained(html: &str) {
-    let tags = tags(html);
-    assert!(tags.len() > 50, "too few tags parsed: {}", tags.len());
-    for (name, attrs) in &tags {
-        assert!(ALLOWED_TAGS.contains(&name.as_str()), "unexpected element <{name}> in the report");
+/// What makes a page other than inert and self-contained: tags other than
+/// the report's own kinds, event handlers, scripts, links or sources other
+/// than in-page anchors, CSS that loads anything.
+fn inert_violations(html: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (name, attrs) in tags(html) {
+        if !ALLOWED_TAGS.contains(&name.as_str()) {
+            bad.push(format!("element <{name}>"));
+        }
         for (a, v) in attrs {
-            assert!(!a.starts_with("on"), "event handler attribute {a}={v:?} on <{name}>");
-            if matches!(a.as_str(), "src" | "href" | "xlink:href" | "action" | "srcset" | "poster" | "data") {
-                assert!(v.starts_with('#'), "external reference {a}={v:?} on <{name}>");
+            if a.starts_with("on") {
+                bad.push(format!("event handler {a}={v:?} on <{name}>"));
             }
-            assert!(!v.to_ascii_lowercase().contains("url("), "url() in {a}={v:?} on <{name}>");
+            if matches!(a.as_str(), "src" | "href" | "xlink:href" | "action" | "srcset" | "poster" | "data") && !v.starts_with('#') {
+                bad.push(format!("external reference {a}={v:?} on <{name}>"));
+            }
+            if v.to_ascii_lowercase().contains("url(") {
+                bad.push(format!("url() in {a}={v:?} on <{name}>"));
+            }
         }
     }
-    let css_start = html.find("<style>").unwrap();
-    let css = &html[css_start..html[css_start..].find("</style>").unwrap() + css_start];
-    assert!(!css.contains("url(") && !css.contains("@import"), "the CSS loads something");
+    if let Some(css_start) = html.find("<style>") {
+        let css = &html[css_start..html[css_start..].find("</style>").map_or(html.len(), |e| e + css_start)];
+        if css.contains("url(") || css.contains("@import") {
+            bad.push("the CSS loads something".into());
+        }
+    }
+    bad
+}
+
+fn assert_inert_and_self_contained(html: &str) {
+    let n = tags(html).len();
+    assert!(n > 50, "too few tags parsed: {n}");
+    let bad = inert_violations(html);
+    assert!(bad.is_empty(), "the page is not inert and self-contained: {bad:?}");
 }
 
 const PLANTED_SCRIPT: &str = "<script>document.title='pwned'</script>";
 const PLANTED_IMG: &str = "<img src=x onerror=\"document.title='pwned-img'\">";
 
-/// Write the planted documents: a short one (dropped by the length filter,
-/// so it shows among the dropped examples) and a long one (kept), with
+/// Write the planted documents: a short one (dropped by its own length
+/// filter, so it shows among that filter's dropped examples) and a long one (kept), with
 /// markup in the text, the id and the URL.
 fn plant(dir: &Path) -> PathBuf {
     let p = dir.join("planted");
@@ -298,12 +315,17 @@ readers:
 stages:
   length:
     kind: length
-    inputs: [cc, planted]
+    inputs: [cc]
+    min_chars: 200
+    exclusions: true
+  planted_length:
+    kind: length
+    inputs: [planted]
     min_chars: 200
     exclusions: true
   language:
     kind: language
-    inputs: [length]
+    inputs: [length, planted_length]
     annotate_only: true
   repetition:
     kind: gopher_repetition
@@ -426,12 +448,16 @@ fn browser_checks_catch_console_errors_and_requests() {
     assert!(dom.contains("<title>ran</title>"), "the control page's script did not run:\n{dom}");
     assert!(console_lines(&stderr).iter().any(|l| l.contains("planted error")), "console error not seen in:\n{stderr}");
     assert!(requested_urls(&netlog).iter().any(|u| u.contains("sluice-test.invalid")), "request not seen in the net log");
-    assert!(std::panic::catch_unwind(|| assert_inert_and_self_contained(&std::fs::read_to_string(&page).unwrap())).is_err());
+    let bad = inert_violations(&std::fs::read_to_string(&page).unwrap());
+    assert!(bad.iter().any(|b| b.contains("<script>")) && bad.iter().any(|b| b.contains("src=")), "{bad:?}");
 }
 
 /// A run over 10^6 generated documents: the report samples and aggregates,
-/// so it stays under 5 MB.
+/// so it stays under 5 MB. Ignored by default: the run takes about 2.5 min
+/// in a debug build on 2 cores. Run it with
+/// `cargo test --test report_browser -- --ignored --nocapture million`.
 #[test]
+#[ignore = "slow: a 10^6-document run (about 2.5 min in debug)"]
 fn report_of_a_million_documents_is_under_5_mb() {
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("in");
