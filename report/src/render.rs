@@ -309,12 +309,7 @@ fn dedup(_node: &str, v: &Value) -> String {
         // Log-spaced buckets beyond 10 keep the chart short whatever the sizes.
         let mut buckets: BTreeMap<u64, (String, u64)> = BTreeMap::new();
         for (size, count) in hist {
-            let (key, label) = if size <= 10 {
-                (size, size.to_string())
-            } else {
-                let lo = 10u64.pow((size as f64).log10().floor() as u32);
-                (lo * 10 + 1000, format!("{}–{}", int(lo + if lo == 10 { 1 } else { 0 }), int(lo * 10)))
-            };
+            let (key, label) = size_bucket(size);
             let e = buckets.entry(key).or_insert((label, 0));
             e.1 += count;
         }
@@ -340,6 +335,18 @@ fn dedup(_node: &str, v: &Value) -> String {
         }
     }
     s
+}
+
+/// Cluster sizes 1-10 each alone, then 11-100, 101-1,000, ...: (sort key, label).
+fn size_bucket(size: u64) -> (u64, String) {
+    if size <= 10 {
+        return (size, size.to_string());
+    }
+    let mut lo = 10u64;
+    while size > lo * 10 {
+        lo *= 10;
+    }
+    (lo * 10, format!("{}–{}", int(lo + 1), int(lo * 10)))
 }
 
 fn token_mix(_node: &str, v: &Value) -> String {
@@ -508,4 +515,19 @@ fn dropped(d: &RunData, b: &Budget) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_size_buckets() {
+        assert_eq!(size_bucket(2), (2, "2".to_string()));
+        assert_eq!(size_bucket(10), (10, "10".to_string()));
+        assert_eq!(size_bucket(11), (100, "11–100".to_string()));
+        assert_eq!(size_bucket(100), (100, "11–100".to_string()));
+        assert_eq!(size_bucket(101), (1000, "101–1,000".to_string()));
+        assert_eq!(size_bucket(123_456), (1_000_000, "100,001–1,000,000".to_string()));
+    }
 }

@@ -72,12 +72,21 @@ impl Histogram {
     pub fn of(values: &[f64], nbins: usize, marks: &[f64]) -> Histogram {
         let finite = values.iter().copied().filter(|v| v.is_finite());
         let (mut lo, mut hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-        for m in marks.iter().filter(|m| m.is_finite()) {
-            lo = lo.min(*m);
-            hi = hi.max(*m);
-        }
         if !lo.is_finite() {
             return Histogram { lo: 0.0, hi: 1.0, bins: vec![0; nbins], n: 0 };
+        }
+        // Widen the axis to show a threshold, unless that would squash the
+        // bars into a sliver (a 100,000-word cap on documents of a few
+        // hundred words): a threshold that far off is named at the edge.
+        let span = hi - lo;
+        let magnitude = lo.abs().max(hi.abs());
+        let (data_lo, data_hi) = (lo, hi);
+        for m in marks.iter().filter(|m| m.is_finite()) {
+            let wide = data_hi.max(*m) - data_lo.min(*m);
+            if wide <= 10.0 * span || wide <= magnitude {
+                lo = lo.min(*m);
+                hi = hi.max(*m);
+            }
         }
         if hi <= lo {
             hi = lo + 1.0;
@@ -134,11 +143,16 @@ pub fn histogram(class: &str, h: &Histogram, marks: &[(f64, String)]) -> String 
         if !v.is_finite() {
             continue;
         }
+        if *v < h.lo || *v > h.hi {
+            let (x, anchor, pre, post) = if *v < h.lo { (l, "start", "← ", "") } else { (l + pw, "end", "", " →") };
+            let _ = write!(s, r#"<text class="marklbl" x="{x:.1}" y="{}" text-anchor="{anchor}">{pre}{} (off scale){post}</text>"#, t - 8.0 + 10.0 * (i % 2) as f64, esc(label));
+            continue;
+        }
         let x = x_of(*v);
         let _ = write!(s, r#"<line class="mark" x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}"><title>{}</title></line>"#, t - 4.0, t + ph, esc(label));
         let anchor = if x > l + pw * 0.6 { "end" } else { "start" };
         let dx = if anchor == "end" { -3.0 } else { 3.0 };
-        let _ = write!(s, r#"<text class="marklbl" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#, x + dx, t - 8.0 + 10.0 * i as f64 % 20.0 + 0.0, esc(label));
+        let _ = write!(s, r#"<text class="marklbl" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#, x + dx, t - 8.0 + 10.0 * (i % 2) as f64, esc(label));
     }
     let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end" class="small">n = {}</text>"#, l + pw, ht - 4.0, crate::html::int(h.n));
     s.push_str("</svg>");
@@ -235,6 +249,11 @@ mod tests {
         let svg = histogram("hist", &h, &[(2.0, "max <x>".into())]);
         assert!(svg.contains("max &lt;x&gt;"), "{svg}");
         assert_eq!(svg.matches("<rect").count(), 3);
+        // a threshold far from the data is named, not drawn to scale
+        let h = Histogram::of(&[0.0, 1.0], 4, &[100.0]);
+        assert_eq!(h.hi, 1.0);
+        let svg = histogram("hist", &h, &[(100.0, "cap".into())]);
+        assert!(svg.contains("cap (off scale) →") && !svg.contains("class=\"mark\""), "{svg}");
     }
 
     #[test]
