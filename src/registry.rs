@@ -84,6 +84,13 @@ impl Registry for Builtins {
         KINDS.iter().filter(|k| k.role == role).map(|k| k.name).collect()
     }
 
+    fn check_train(&self, config: &Value, recipe: &sluice_pipeline::Recipe) -> Vec<Diagnostic> {
+        match crate::train_section::parse(config, recipe, &recipe.output) {
+            Ok(_) => Vec::new(),
+            Err(d) => d,
+        }
+    }
+
     fn build_reader(&self, kind: &str, v: &Value, cx: &BuildContext) -> Result<Arc<dyn Reader>, Vec<Diagnostic>> {
         Ok(match kind {
             "jsonl" => Arc::new(located(cx, parse::<JsonlReaderConfig>(v, cx)?.build(cx.source, cx.seed))?),

@@ -1,0 +1,209 @@
+//! The recipe's `train:` section: once every phase of a run is done, train a
+//! model on the run's own token shards and evaluate it, so one recipe goes
+//! from crawl to checkpoint.
+//!
+//! ```yaml
+//! train:
+//!   shards: pack            # the `pack` stage whose shards to train on
+//!   preset: tiny            # any `sluice train` option, snake_case
+//!   steps: 300
+//!   eval:                   # optional: any `sluice eval` option
+//!     tasks: [hellaswag]
+//!     limit: 100
+//! ```
+//!
+//! Options are exactly the flags of `sluice train` and `sluice eval` (parsed
+//! by the same clap definitions), so the two cannot drift apart. The run
+//! directory is always `OUT/train`; a re-run continues an unfinished training
+//! from its latest checkpoint and skips a finished one.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, FromArgMatches};
+use serde_json::{Map, Value};
+use sluice_pipeline::{Diagnostic, Recipe};
+use sluice_train::cli::{EvalArgs, TrainArgs};
+
+/// Keys the section itself owns (not passed to `sluice train`).
+const OWN_KEYS: &[&str] = &["shards", "eval"];
+/// Flags the section sets itself.
+const FIXED_FLAGS: &[&str] = &["shards", "out", "resume", "checkpoint", "json"];
+
+/// The parsed section.
+pub struct TrainSection {
+    pub shards_node: String,
+    pub train: TrainArgs,
+    pub eval: Option<EvalArgs>,
+}
+
+/// Where the run keeps its training run.
+pub fn run_dir(out: &Path) -> PathBuf {
+    out.join("train")
+}
+
+/// Turn `{steps: 300, doc_mask: true, tasks: [a, b]}` into clap arguments,
+/// reporting every key the command does not have.
+fn argv(map: &Map<String, Value>, path: &str, cmd: &clap::Command, skip: &[&str], diags: &mut Vec<Diagnostic>) -> Vec<String> {
+    let longs: Vec<String> = cmd.get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect();
+    let mut out = Vec::new();
+    for (k, v) in map {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        let flag = k.replace('_', "-");
+        let p = format!("{path}.{k}");
+        if FIXED_FLAGS.contains(&flag.as_str()) {
+            diags.push(Diagnostic::new(p, "is set by sluice (the run directory is OUT/train; a re-run resumes it)"));
+            continue;
+        }
+        if !longs.contains(&flag) {
+            let mut known: Vec<String> = longs.iter().filter(|l| !FIXED_FLAGS.contains(&l.as_str()) && *l != "help").map(|l| l.replace('-', "_")).collect();
+            known.sort();
+            diags.push(Diagnostic::new(p, format!("unknown key (expected one of: {})", known.join(", "))));
+            continue;
+        }
+        match v {
+            Value::Bool(true) => out.push(format!("--{flag}")),
+            Value::Bool(false) => {}
+            Value::Number(n) => out.extend([format!("--{flag}"), n.to_string()]),
+            Value::String(s) => out.extend([format!("--{flag}"), s.clone()]),
+            Value::Array(items) => {
+                let parts: Option<Vec<String>> = items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                match parts {
+                    Some(p) => out.extend([format!("--{flag}"), p.join(",")]),
+                    None => diags.push(Diagnostic::new(p, "must be a list of strings or numbers")),
+                }
+            }
+            _ => diags.push(Diagnostic::new(p, "must be a string, number, boolean or list")),
+        }
+    }
+    out
+}
+
+fn parse_args<T: Args + FromArgMatches>(name: &'static str, path: &str, mut args: Vec<String>, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    let cmd = T::augment_args(clap::Command::new(name)).no_binary_name(true);
+    args.retain(|a| !a.is_empty());
+    match cmd.try_get_matches_from(args) {
+        Ok(m) => match T::from_arg_matches(&m) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                diags.push(Diagnostic::new(path, first_line(&e.to_string())));
+                None
+            }
+        },
+        Err(e) => {
+            diags.push(Diagnostic::new(path, first_line(&e.to_string())));
+            None
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
+}
+
+/// Parse and check the section against the compiled recipe. `out` is the
+/// run's output directory (the recipe's, or `--output`).
+pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let Some(map) = v.as_object() else {
+        return Err(vec![Diagnostic::new("train", "must be a mapping of `sluice train` options plus `shards` (and optional `eval`)")]);
+    };
+    let shards_node = match map.get("shards") {
+        Some(Value::String(s)) => match recipe.node(s) {
+            Some(n) if n.kind == "pack" => s.clone(),
+            Some(n) => {
+                diags.push(Diagnostic::new("train.shards", format!("`{s}` is a `{}`; name a `pack` stage", n.kind)));
+                String::new()
+            }
+            None => {
+                diags.push(Diagnostic::new("train.shards", format!("no stage is named `{s}`; name the recipe's `pack` stage")));
+                String::new()
+            }
+        },
+        _ => {
+            diags.push(Diagnostic::new("train.shards", "missing: the name of the `pack` stage whose shards to train on"));
+            String::new()
+        }
+    };
+    let train_cmd = TrainArgs::augment_args(clap::Command::new("train"));
+    let mut targs = vec!["--shards".to_string(), shards_dir(out, &shards_node).display().to_string()];
+    targs.extend(["--out".to_string(), run_dir(out).display().to_string()]);
+    targs.extend(argv(map, "train", &train_cmd, OWN_KEYS, &mut diags));
+    let train = parse_args::<TrainArgs>("train", "train", targs, &mut diags);
+    let eval = match map.get("eval") {
+        None => None,
+        Some(Value::Object(e)) => {
+            let eval_cmd = EvalArgs::augment_args(clap::Command::new("eval"));
+            let mut eargs = vec!["--checkpoint".to_string(), run_dir(out).display().to_string()];
+            eargs.extend(argv(e, "train.eval", &eval_cmd, &[], &mut diags));
+            parse_args::<EvalArgs>("eval", "train.eval", eargs, &mut diags)
+        }
+        Some(_) => {
+            diags.push(Diagnostic::new("train.eval", "must be a mapping of `sluice eval` options"));
+            None
+        }
+    };
+    match (diags.is_empty(), train) {
+        (true, Some(train)) => Ok(TrainSection { shards_node, train, eval }),
+        _ => Err(diags),
+    }
+}
+
+/// The shard directory a `pack` stage writes.
+pub fn shards_dir(out: &Path, node: &str) -> PathBuf {
+    out.join(node)
+}
+
+/// Train (or finish training) and evaluate.
+pub fn run(section: &mut TrainSection, stdout: &mut impl std::io::Write) -> anyhow::Result<()> {
+    let dir = section.train.out.clone();
+    let done = match sluice_train::checkpoint::latest(&dir)? {
+        Some(ck) => {
+            let state = sluice_train::checkpoint::load_state(&ck)?;
+            if state.step >= section.train.steps {
+                true
+            } else {
+                section.train.resume = true;
+                false
+            }
+        }
+        None => false,
+    };
+    if done {
+        writeln!(stdout, "training already finished: {}", dir.display())?;
+    } else {
+        writeln!(stdout, "training `{}` on the shards of `{}` ({} steps): {}", section.train.preset, section.shards_node, section.train.steps, dir.display())?;
+        stdout.flush()?;
+        sluice_train::cli::run_train(&section.train)?;
+    }
+    if let Some(e) = &section.eval {
+        stdout.flush()?;
+        sluice_train::cli::run_eval(e)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_map_to_flags_and_unknown_keys_are_all_reported() {
+        let cmd = TrainArgs::augment_args(clap::Command::new("train"));
+        let mut diags = Vec::new();
+        let m = serde_json::json!({"steps": 300, "doc_mask": true, "lr": 0.001, "stepz": 1, "out": "x", "warmupp": 2});
+        let a = argv(m.as_object().unwrap(), "train", &cmd, &[], &mut diags);
+        assert_eq!(a, vec!["--steps", "300", "--doc-mask", "--lr", "0.001"]);
+        let paths: Vec<String> = diags.iter().map(|d| d.path.clone()).collect();
+        assert_eq!(paths, vec!["train.stepz", "train.out", "train.warmupp"]);
+        assert!(diags[0].message.contains("batch_tokens"), "{}", diags[0].message);
+    }
+}
