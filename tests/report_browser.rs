@@ -294,7 +294,7 @@ fn write_fixtures(out: &Path) {
 }
 
 /// A run over the CC sample plus the planted documents: length filter and
-/// Gopher repetition filter (with exclusions), language, Gopher quality and
+/// Gopher repetition filter (exclusions in JSONL and in Parquet), language, Gopher quality and
 /// FineWeb signals annotated, Parquet out. Returns the output directory.
 fn shared_data_run(work: &Path) -> (PathBuf, String) {
     let data = data_dir();
@@ -330,7 +330,7 @@ stages:
   repetition:
     kind: gopher_repetition
     inputs: [language]
-    exclusions: true
+    exclusions: {{kind: parquet}}
   gopher:
     kind: gopher_quality
     inputs: [repetition]
@@ -385,6 +385,9 @@ fn report_of_shared_data_run_in_headless_chromium() {
         "id=\"training\"",
         "id=\"dropped\"",
         "too_few_chars",
+        // examples of drops read back from a JSONL and from a Parquet exclusion sink
+        "<h4>too_few_chars · 111 documents</h4>",
+        "<h4>gopher_dup_line_frac · 19 documents</h4>",
         "train_000000.bin",
         "hellaswag",
     ] {
