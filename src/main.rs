@@ -65,6 +65,8 @@ enum Command {
     Eval(sluice_train::cli::EvalArgs),
     /// Export a checkpoint to Hugging Face Llama format.
     Export(sluice_train::cli::ExportArgs),
+    /// Write a self-contained HTML report of a run (funnel, signals, mixes, drops, training).
+    Report(sluice_report::ReportArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -199,6 +201,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                         .map_err(|d| anyhow::anyhow!("{}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")))?;
                     train_section::run(&mut section, &mut stdout)?;
                 }
+                match sluice_report::write_report(&summary.output, None, &Default::default()) {
+                    Ok(p) => writeln!(stdout, "report: {}", p.display())?,
+                    Err(e) => eprintln!("warning: no report written: {e:#}"),
+                }
             } else {
                 writeln!(
                     stdout,
@@ -256,6 +262,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Export(a) => {
             sluice_train::cli::run_export(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(a) => {
+            writeln!(stdout, "report: {}", sluice_report::run_cli(&a)?.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name } => {

@@ -43,8 +43,8 @@ fn write_recipe(dir: &Path, text: &str) -> PathBuf {
     p
 }
 
-/// Every file under `root` except sluice's own bookkeeping and stats
-/// (which hold timings), with its bytes.
+/// Every file under `root` except sluice's own bookkeeping, stats and the
+/// report (which hold timings), with its bytes.
 fn output_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -57,7 +57,7 @@ fn output_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
                 if rel != "_sluice" {
                     stack.push(p);
                 }
-            } else if rel != "stats.json" {
+            } else if rel != "stats.json" && rel != "report.html" {
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }

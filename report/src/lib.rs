@@ -1,0 +1,162 @@
+//! `sluice report OUT_DIR`: one self-contained HTML page about a run.
+//!
+//! The page is inline HTML, CSS and SVG: no script, no external resource,
+//! and a Content-Security-Policy that forbids both, so opening it makes no
+//! network request. Everything taken from the run (document text, URLs,
+//! ids, names) is escaped by [`html::esc`]. Its size is bounded whatever the
+//! run's size: documents are sampled within [`Budget`] and only aggregates
+//! (histogram bins, counts, a few truncated examples) reach the page.
+//!
+//! ```no_run
+//! let path = sluice_report::write_report(std::path::Path::new("out/run"), None, &Default::default()).unwrap();
+//! println!("{}", path.display());
+//! ```
+
+pub mod html;
+pub mod load;
+mod render;
+pub mod svg;
+pub mod thresholds;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+pub use load::Budget;
+
+/// Options of `sluice report`.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub budget: Budget,
+    /// Training run directories outside the output directory to show too.
+    pub training: Vec<PathBuf>,
+}
+
+/// `sluice report` arguments.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The run's output directory.
+    pub out_dir: PathBuf,
+    /// Where to write the page [default: OUT_DIR/report.html].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Documents sampled per writer for the signal histograms and mixes.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub sample: usize,
+    /// Examples shown per drop reason.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub examples: usize,
+    /// A training run directory (metrics.jsonl, eval.json) to include; run
+    /// directories inside OUT_DIR are found without it. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub train: Vec<PathBuf>,
+}
+
+/// Render the page of the run in `out_dir`.
+pub fn render(out_dir: &Path, opts: &ReportOptions) -> Result<String> {
+    let data = load::load(out_dir, &opts.budget, &opts.training)?;
+    Ok(render::page(&data, &opts.budget))
+}
+
+/// Render and write the page (atomically) to `out`, by default
+/// `OUT_DIR/report.html`; returns where it went.
+pub fn write_report(out_dir: &Path, out: Option<&Path>, opts: &ReportOptions) -> Result<PathBuf> {
+    let page = render(out_dir, opts)?;
+    let path = out.map(Path::to_path_buf).unwrap_or_else(|| out_dir.join("report.html"));
+    let mut f = sluice_pipeline::output::AtomicFile::create(&path)?;
+    f.write_all(page.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    f.commit()?;
+    Ok(path)
+}
+
+/// `sluice report`: write the page and return its path.
+pub fn run_cli(a: &ReportArgs) -> Result<PathBuf> {
+    let opts = ReportOptions {
+        budget: Budget { docs_per_writer: a.sample.max(1), examples_per_reason: a.examples, ..Default::default() },
+        training: a.train.clone(),
+    };
+    write_report(&a.out_dir, a.out.as_deref(), &opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sluice_pipeline::stats::{NodeStats, TaskStats};
+    use sluice_pipeline::Role;
+
+    /// A hand-made output directory with every kind of input the page shows.
+    fn fixture(root: &Path) {
+        let w = |p: &str, s: String| {
+            let p = root.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, s).unwrap();
+        };
+        w("_sluice/run.json", json!({"recipe_hash": "h", "tasks": 1, "plan_hash": "p"}).to_string());
+        w(
+            "_sluice/recipe.json",
+            json!({"readers": {"web": {"kind": "jsonl"}},
+                   "stages": {"pii": {"kind": "pii", "inputs": ["web"]},
+                              "len": {"kind": "length", "inputs": ["pii"], "min_chars": 10, "exclusions": true}},
+                   "writers": {"kept": {"kind": "jsonl", "inputs": ["len"]}}})
+            .to_string(),
+        );
+        let mut r = NodeStats::new("web", "jsonl", Role::Reader);
+        (r.docs_out, r.bytes_out) = (5, 500);
+        let mut p = NodeStats::new("pii", "pii", Role::Stage);
+        (p.docs_in, p.docs_out) = (5, 5);
+        p.sums.insert("pii_email".into(), 7.0);
+        p.sums.insert("pii_ip<v4>".into(), 2.0);
+        let mut l = NodeStats::new("len", "length", Role::Stage);
+        (l.docs_in, l.docs_out) = (5, 3);
+        l.dropped.insert("too_few_chars".into(), 2);
+        let mut k = NodeStats::new("kept", "jsonl", Role::Writer);
+        k.docs_in = 3;
+        let t = TaskStats { task: 0, tasks: 1, nodes: vec![r, p, l, k], ..Default::default() };
+        w("_sluice/stats/00000-stats.json", serde_json::to_string(&t).unwrap());
+        let kept: String = (0..3)
+            .map(|i| json!({"id": i.to_string(), "text": "long enough text", "source": "web", "metadata": {"language": "en"}, "attributes": {"chars": 16 + i}}).to_string() + "\n")
+            .collect();
+        w("kept/00000-00000.jsonl", kept);
+        w(
+            "excluded/len/00000-00000.jsonl",
+            json!({"id": "x<1>", "text": "<script>alert(1)</script>", "source": "web", "metadata": {"url": "http://a/\"b", "drop_reason": "too_few_chars", "dropped_by": "len"}}).to_string() + "\n",
+        );
+        w("reports/decon/summary.json", json!({"kind": "decontamination", "benchmarks": [{"name": "mmlu<x>", "docs_flagged": 3, "ngrams_matched": 11}]}).to_string());
+        w("reports/other/x.json", json!({"kind": "something_new", "note": "</pre><script>"}).to_string());
+    }
+
+    #[test]
+    fn renders_every_section_escaped() {
+        let d = tempfile::tempdir().unwrap();
+        fixture(d.path());
+        let page = render(d.path(), &ReportOptions::default()).unwrap();
+        for needle in [
+            "funnel-docs",
+            "too_few_chars",
+            "<h4>chars</h4>",
+            "len.min_chars = 10",
+            "pii_email",
+            "pii_ip&lt;v4&gt;",
+            "mmlu&lt;x&gt;",
+            "&lt;/pre&gt;&lt;script&gt;",
+            "x&lt;1&gt;",
+            "http://a/&quot;b",
+            "&lt;script&gt;alert(1)&lt;/script&gt;",
+            "id=\"counts\"",
+            "id=\"decontamination\"",
+        ] {
+            assert!(page.contains(needle), "page lacks {needle:?}");
+        }
+        assert!(!page.contains("<script"), "unescaped script");
+        // No training run, shards or dedup report in the fixture: no section.
+        assert!(!page.contains("id=\"training\"") && !page.contains("id=\"shards\"") && !page.contains("id=\"dedup\""));
+    }
+
+    #[test]
+    fn a_directory_that_is_not_a_run_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let e = render(d.path(), &ReportOptions::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("not a sluice output directory"), "{e:#}");
+    }
+}
