@@ -133,8 +133,9 @@ impl DecontamConfig {
                 idx
             }
         };
-        let attrs = (0..BENCHMARKS.len()).map(|b| format!("contam_{}", BENCHMARKS[b])).collect();
-        Ok(Decontaminate { cfg: self.clone(), index, attrs })
+        let attrs = BENCHMARKS.iter().map(|b| format!("contam_{b}")).collect();
+        let doc_attrs = BENCHMARKS.iter().map(|b| format!("contam_docs_{b}")).collect();
+        Ok(Decontaminate { cfg: self.clone(), index, attrs, doc_attrs })
     }
 }
 
@@ -567,7 +568,12 @@ impl DecontamIndex {
 pub struct Decontaminate {
     cfg: DecontamConfig,
     index: DecontamIndex,
+    /// `contam_<b>`: matching n-gram positions.
     attrs: Vec<String>,
+    /// `contam_docs_<b>`: 1 when the document is flagged for that benchmark,
+    /// so the stats' sums give documents flagged per benchmark (the
+    /// decontamination report's `docs_flagged`), in annotate mode too.
+    doc_attrs: Vec<String>,
 }
 
 impl Decontaminate {
@@ -587,6 +593,9 @@ impl DocStage for Decontaminate {
         for (i, &c) in counts.iter().enumerate() {
             if c > 0 {
                 doc.attributes.insert(self.attrs[i].clone(), c as f64);
+                if c >= self.cfg.min_matches {
+                    doc.attributes.insert(self.doc_attrs[i].clone(), 1.0);
+                }
                 if c > counts[best] {
                     best = i;
                 }
@@ -608,7 +617,7 @@ impl DocStage for Decontaminate {
     }
 
     fn counted_attributes(&self) -> Vec<String> {
-        self.attrs.clone()
+        self.attrs.iter().chain(&self.doc_attrs).cloned().collect()
     }
 }
 
@@ -664,6 +673,7 @@ mod tests {
             let mut doc = Document::new("1", text, "s".into());
             assert_eq!(st.process(&mut doc), Verdict::Drop("contaminated_mmlu".into()));
             assert_eq!(doc.attributes["contam_mmlu"], 9.0); // 21 tokens: 9 13-grams
+            assert_eq!(doc.attributes["contam_docs_mmlu"], 1.0);
         }
         let mut zh = Document::new("2", "小说片段：她走进房间,看到桌子上放着一封没有署名的信。", "s".into());
         assert_eq!(s.process(&mut zh), Verdict::Drop("contaminated_lambada".into()));
