@@ -45,6 +45,10 @@ enum Command {
     Eval(sluice_train::cli::EvalArgs),
     /// Export a checkpoint to Hugging Face Llama format.
     Export(sluice_train::cli::ExportArgs),
+    /// Train or evaluate a BPE tokenizer.
+    Tokenizer(sluice_tokens::cli::TokenizerArgs),
+    /// Check a token shard's header (and manifest entry) and decode a slice.
+    Inspect(sluice_tokens::cli::InspectArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -178,6 +182,17 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Export(a) => {
             sluice_train::cli::run_export(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tokenizer(a) => {
+            match &a.command {
+                sluice_tokens::cli::TokenizerCommand::Train(t) => sluice_tokens::cli::train(t)?,
+                sluice_tokens::cli::TokenizerCommand::Eval(e) => sluice_tokens::cli::eval(e)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect(a) => {
+            sluice_tokens::cli::inspect(&a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name } => {

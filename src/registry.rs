@@ -13,6 +13,7 @@ use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
     UrlBlocklistConfig,
 };
+use sluice_tokens::{MixConfig, PackConfig, TokenizeConfig, TokenizerTrainConfig};
 use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
 use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
 
@@ -43,6 +44,10 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "c4_badwords", about: "C4 bad-words filter (LDNOOBW English list)", schema: || schemars::schema_for!(C4BadWordsConfig) },
     KindInfo { role: Role::Stage, name: "fineweb", about: "FineWeb filter: terminal-punctuation lines, short lines, duplicated-line characters, newline/word ratio", schema: || schemars::schema_for!(FineWebQualityConfig) },
     KindInfo { role: Role::Stage, name: "url_blocklist", about: "Drops documents whose `url` is on a blocklist of domains (with subdomains) and URLs read from files", schema: || schemars::schema_for!(UrlBlocklistConfig) },
+    KindInfo { role: Role::Stage, name: "tokenizer_train", about: "Global: trains a byte-level BPE tokenizer on a per-source byte-budget sample of the stream (OUT/<node>/tokenizer.json); can tokenize what passes on", schema: || schemars::schema_for!(TokenizerTrainConfig) },
+    KindInfo { role: Role::Stage, name: "tokenize", about: "Encodes each document with a tokenizer.json: ids in metadata.tokens, count in attributes.tokens", schema: || schemars::schema_for!(TokenizeConfig) },
+    KindInfo { role: Role::Stage, name: "mix", about: "Global: samples sources to token weights under a token budget with per-source epoch caps; writes reports/<node>/mix.json", schema: || schemars::schema_for!(MixConfig) },
+    KindInfo { role: Role::Stage, name: "pack", about: "Global: packs tokenized documents into seq_len sequences, shuffles, splits train/val by document, writes llm.c or Megatron shards + manifest.json", schema: || schemars::schema_for!(PackConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -112,6 +117,23 @@ impl Registry for Builtins {
                 let c: UrlBlocklistConfig = parse(v, cx)?;
                 checked(cx, c.validate(), || ())?;
                 StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "tokenize" => {
+                let c: TokenizeConfig = parse(v, cx)?;
+                checked(cx, c.validate(), || ())?;
+                StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "tokenizer_train" => {
+                let c: TokenizerTrainConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
+            }
+            "mix" => {
+                let c: MixConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
+            }
+            "pack" => {
+                let c: PackConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
             }
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
         })
