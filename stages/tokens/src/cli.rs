@@ -65,6 +65,9 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Encoding threads for the throughput figure (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -239,30 +242,36 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         let (label, path) = spec.split_once('=').ok_or_else(|| anyhow!("--text {spec}: expected LABEL=PATH"))?;
         sets.push((label.to_string(), read_texts(Path::new(path))?));
     }
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     for tp in &a.tokenizer {
         let t = bpe::load(tp).map_err(|e| anyhow!(e))?;
         for (label, texts) in &sets {
-            let (b, c, n) = ratios(&t, texts)?;
+            let t0 = Instant::now();
+            let (b, c, n) = pool.install(|| ratios(&t, texts))?;
+            let secs = t0.elapsed().as_secs_f64();
             rows.push(serde_json::json!({
                 "tokenizer": tp.display().to_string(), "vocab_size": bpe::vocab_size(&t), "text": label,
                 "bytes": b, "chars": c, "tokens": n,
                 "bytes_per_token": b as f64 / n.max(1) as f64, "chars_per_token": c as f64 / n.max(1) as f64,
+                "threads": threads, "seconds": secs, "mb_per_s_per_core": b as f64 / 1e6 / secs / threads as f64,
             }));
         }
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!("{:<50} {:>6} {:>5} {:>12} {:>11} {:>11}", "tokenizer", "vocab", "text", "tokens", "bytes/tok", "chars/tok");
+        println!("{:<50} {:>6} {:>8} {:>10} {:>10} {:>10} {:>12}", "tokenizer", "vocab", "text", "tokens", "bytes/tok", "chars/tok", "MB/s/core");
         for r in &rows {
             println!(
-                "{:<50} {:>6} {:>5} {:>12} {:>11.3} {:>11.3}",
+                "{:<50} {:>6} {:>8} {:>10} {:>10.3} {:>10.3} {:>12.2}",
                 r["tokenizer"].as_str().unwrap_or(""),
                 r["vocab_size"],
                 r["text"].as_str().unwrap_or(""),
                 r["tokens"],
                 r["bytes_per_token"].as_f64().unwrap_or(0.0),
-                r["chars_per_token"].as_f64().unwrap_or(0.0)
+                r["chars_per_token"].as_f64().unwrap_or(0.0),
+                r["mb_per_s_per_core"].as_f64().unwrap_or(0.0)
             );
         }
     }
