@@ -589,7 +589,7 @@ impl PackStage {
         write_atomic(&out_dir.join("manifest.json"), &serde_json::to_vec_pretty(&manifest).expect("json"))?;
         let report = serde_json::json!({
             "kind": "packing",
-            "directory": out_dir.display().to_string(),
+            "directory": self.cfg.dir.as_deref().unwrap_or(&self.node),
             "vocab_size": vocab,
             "tokens_per_source": tokens_per_source,
             "splits": report_splits,
