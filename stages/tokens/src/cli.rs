@@ -65,6 +65,10 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Encode with HF `tokenizers` even where sluice's direct encoder applies
+    /// (to compare their speed; the ids are the same).
+    #[arg(long)]
+    pub hf: bool,
     /// Encoding threads for the throughput figure (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -223,10 +227,10 @@ pub fn train(a: &TrainArgs) -> Result<()> {
 }
 
 /// Bytes and characters per token of `texts`.
-pub fn ratios(t: &tokenizers::Tokenizer, texts: &[String]) -> Result<(u64, u64, u64)> {
+pub fn ratios(t: &crate::fast::Encoder, texts: &[String]) -> Result<(u64, u64, u64)> {
     use rayon::prelude::*;
     let r: Vec<std::result::Result<(u64, u64, u64), String>> =
-        texts.par_iter().map(|s| bpe::encode(t, s).map(|ids| (s.len() as u64, s.chars().count() as u64, ids.len() as u64))).collect();
+        texts.par_iter().map(|s| t.encode(s).map(|ids| (s.len() as u64, s.chars().count() as u64, ids.len() as u64))).collect();
     let mut acc = (0, 0, 0);
     for x in r {
         let (b, c, n) = x.map_err(|e| anyhow!(e))?;
@@ -245,13 +249,15 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     for tp in &a.tokenizer {
-        let t = bpe::load(tp).map_err(|e| anyhow!(e))?;
+        let hf = bpe::load(tp).map_err(|e| anyhow!(e))?;
+        let vocab = bpe::vocab_size(&hf);
+        let t = if a.hf { crate::fast::Encoder::Hf(Box::new(hf)) } else { crate::fast::Encoder::from_tokenizer(hf) };
         for (label, texts) in &sets {
             let t0 = Instant::now();
             let (b, c, n) = pool.install(|| ratios(&t, texts))?;
             let secs = t0.elapsed().as_secs_f64();
             rows.push(serde_json::json!({
-                "tokenizer": tp.display().to_string(), "vocab_size": bpe::vocab_size(&t), "text": label,
+                "tokenizer": tp.display().to_string(), "vocab_size": vocab, "text": label, "encoder": if t.is_fast() { "sluice" } else { "hf" },
                 "bytes": b, "chars": c, "tokens": n,
                 "bytes_per_token": b as f64 / n.max(1) as f64, "chars_per_token": c as f64 / n.max(1) as f64,
                 "threads": threads, "seconds": secs, "mb_per_s_per_core": b as f64 / 1e6 / secs / threads as f64,

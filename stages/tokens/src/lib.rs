@@ -17,6 +17,7 @@
 pub mod bpe;
 pub mod cli;
 pub mod codec;
+pub mod fast;
 pub mod mix;
 pub mod pack;
 pub mod shard;

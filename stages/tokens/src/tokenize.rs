@@ -12,6 +12,7 @@ use tokenizers::Tokenizer;
 
 use crate::bpe;
 use crate::codec;
+use crate::fast::Encoder;
 
 /// Options of the `tokenize` stage.
 #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
@@ -40,25 +41,27 @@ impl TokenizeConfig {
 
     pub fn build(&self) -> Result<Tokenize, Vec<(String, String)>> {
         let t = bpe::load(&self.tokenizer).map_err(|e| vec![("tokenizer".into(), e)])?;
-        Ok(Tokenize { tokenizer: t, drop_empty: self.drop_empty })
+        Ok(Tokenize::new(t, self.drop_empty))
     }
 }
 
 /// The runtime of `tokenize`.
 pub struct Tokenize {
-    pub tokenizer: Tokenizer,
+    pub encoder: Encoder,
     pub drop_empty: bool,
 }
 
 impl Tokenize {
+    /// Uses the direct encoder ([`crate::fast`]) when the tokenizer has the
+    /// shape this crate trains, HF otherwise; the ids are the same.
     pub fn new(tokenizer: Tokenizer, drop_empty: bool) -> Self {
-        Tokenize { tokenizer, drop_empty }
+        Tokenize { encoder: Encoder::from_tokenizer(tokenizer), drop_empty }
     }
 }
 
 impl DocStage for Tokenize {
     fn process(&self, doc: &mut Document) -> Verdict {
-        match bpe::encode(&self.tokenizer, &doc.text) {
+        match self.encoder.encode(&doc.text) {
             Ok(ids) if ids.is_empty() && self.drop_empty => Verdict::Drop("tokens_empty".into()),
             Ok(ids) => {
                 codec::set_tokens(doc, &ids);

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use sluice_pipeline::output::{write_atomic, AtomicFile};
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Batch, Document, Error, GlobalContext, GlobalStage, GlobalStep, Observer, Result, StageOutput, StreamStage};
-use tokenizers::Tokenizer;
+use crate::fast::Encoder;
 
 use crate::bpe::{self, BpeSpec, Normalization};
 use crate::codec;
@@ -244,7 +244,7 @@ impl TokenizerTrainStage {
 }
 
 struct TrainDecider {
-    tokenizer: Option<Tokenizer>,
+    tokenizer: Option<Encoder>,
 }
 
 impl StreamStage for TrainDecider {
@@ -253,7 +253,7 @@ impl StreamStage for TrainDecider {
             out.kept.extend(batch.docs);
             return Ok(());
         };
-        let encoded: Vec<std::result::Result<Vec<u32>, String>> = batch.docs.par_iter().map(|d| bpe::encode(t, &d.text)).collect();
+        let encoded: Vec<std::result::Result<Vec<u32>, String>> = batch.docs.par_iter().map(|d| t.encode(&d.text)).collect();
         for (mut d, ids) in batch.docs.into_iter().zip(encoded) {
             match ids {
                 Ok(ids) if ids.is_empty() => out.drop(d, "tokens_empty"),
@@ -288,7 +288,7 @@ impl GlobalStage for TokenizerTrainStage {
     }
 
     fn decider(&self, cx: &GlobalContext) -> Result<Box<dyn StreamStage>> {
-        let tokenizer = if self.cfg.tokenize { Some(bpe::load(&self.tokenizer_path(cx)).map_err(|m| stage_err(&self.node, m))?) } else { None };
+        let tokenizer = if self.cfg.tokenize { Some(Encoder::from_tokenizer(bpe::load(&self.tokenizer_path(cx)).map_err(|m| stage_err(&self.node, m))?)) } else { None };
         Ok(Box::new(TrainDecider { tokenizer }))
     }
 }

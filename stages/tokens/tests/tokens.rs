@@ -97,8 +97,14 @@ fn round_trip_on_real_and_hostile_text() {
     ] {
         texts.push(s.to_string());
     }
+    let fast_raw = sluice_tokens::fast::Encoder::from_tokenizer(raw.clone());
+    let fast_nfc = sluice_tokens::fast::Encoder::from_tokenizer(nfc.clone());
+    assert!(fast_raw.is_fast() && fast_nfc.is_fast());
     for x in &texts {
         let ids = bpe::encode(&raw, x).unwrap();
+        // the direct encoder gives HF's ids exactly
+        assert_eq!(fast_raw.encode(x).unwrap(), ids);
+        assert_eq!(fast_nfc.encode(x).unwrap(), bpe::encode(&nfc, x).unwrap());
         assert_eq!(&bpe::decode(&raw, &ids).unwrap(), x, "round trip without normalisation");
         let nf = bpe::decode(&nfc, &bpe::encode(&nfc, x).unwrap()).unwrap();
         // with NFC the round trip is exact on NFC text and NFC-equal otherwise
