@@ -176,7 +176,7 @@ impl BpeSpec {
             .build();
         tok.train(&mut trainer, texts).map_err(|e| format!("training: {e}"))?;
         tok.add_special_tokens(specials).map_err(|e| format!("adding special tokens: {e}"))?;
-        let mut t = Tokenizer::from(convert(tok)?);
+        let mut t = convert(tok)?;
         t.set_encode_special_tokens(true);
         Ok(t)
     }

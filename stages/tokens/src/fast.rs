@@ -66,8 +66,11 @@ pub struct FastBpe {
     key: u64,
 }
 
+/// Per-thread word cache: (the encoder it belongs to, piece -> ids).
+type WordCache = (u64, HashMap<Box<[u8]>, Vec<u32>>);
+
 thread_local! {
-    static CACHE: RefCell<(u64, HashMap<Box<[u8]>, Vec<u32>>)> = RefCell::new((0, HashMap::new()));
+    static CACHE: RefCell<WordCache> = RefCell::new((0, HashMap::new()));
 }
 
 const CACHE_MAX: usize = 1 << 16;
