@@ -67,6 +67,10 @@ enum Command {
     Export(sluice_train::cli::ExportArgs),
     /// Write a self-contained HTML report of a run (funnel, signals, mixes, drops, training).
     Report(sluice_report::ReportArgs),
+    /// Train or evaluate a BPE tokenizer.
+    Tokenizer(sluice_tokens::cli::TokenizerArgs),
+    /// Check a token shard's header (and manifest entry) and decode a slice.
+    Inspect(sluice_tokens::cli::InspectArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -266,6 +270,17 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Report(a) => {
             writeln!(stdout, "report: {}", sluice_report::run_cli(&a)?.display())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tokenizer(a) => {
+            match &a.command {
+                sluice_tokens::cli::TokenizerCommand::Train(t) => sluice_tokens::cli::train(t)?,
+                sluice_tokens::cli::TokenizerCommand::Eval(e) => sluice_tokens::cli::eval(e)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect(a) => {
+            sluice_tokens::cli::inspect(&a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name } => {

@@ -14,6 +14,7 @@ use sluice_quality::{
     UrlBlocklistConfig,
 };
 use sluice_safety::{DecontamConfig, PiiConfig, ToxicityConfig};
+use sluice_tokens::{MixConfig, PackConfig, TokenizeConfig, TokenizerTrainConfig};
 use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
 use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
 
@@ -47,6 +48,10 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "pii", about: "Scrubs PII and secrets (emails, phones, public IPs, cards, IBANs, US SSNs, Chinese IDs, keys/tokens, URL credentials): placeholder, mask or keyed hash per kind; `pii_<kind>` counts", schema: || schemars::schema_for!(PiiConfig) },
     KindInfo { role: Role::Stage, name: "toxicity", about: "Toxicity/NSFW filter: fraction of flagged words (LDNOOBW English, Chinese list, your lists) and an adult URL/domain blocklist", schema: || schemars::schema_for!(ToxicityConfig) },
     KindInfo { role: Role::Stage, name: "decontaminate", about: "Drops or marks documents sharing 13-grams with HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval (index built from the eval sets, saved and reused)", schema: || schemars::schema_for!(DecontamConfig) },
+    KindInfo { role: Role::Stage, name: "tokenizer_train", about: "Global: trains a byte-level BPE tokenizer on a per-source byte-budget sample of the stream (OUT/<node>/tokenizer.json); can tokenize what passes on", schema: || schemars::schema_for!(TokenizerTrainConfig) },
+    KindInfo { role: Role::Stage, name: "tokenize", about: "Encodes each document with a tokenizer.json: ids in metadata.tokens, count in attributes.tokens", schema: || schemars::schema_for!(TokenizeConfig) },
+    KindInfo { role: Role::Stage, name: "mix", about: "Global: samples sources to token weights under a token budget with per-source epoch caps; writes reports/<node>/mix.json", schema: || schemars::schema_for!(MixConfig) },
+    KindInfo { role: Role::Stage, name: "pack", about: "Global: packs tokenized documents into seq_len sequences, shuffles, splits train/val by document, writes llm.c or Megatron shards + manifest.json", schema: || schemars::schema_for!(PackConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -134,6 +139,23 @@ impl Registry for Builtins {
                 let c: DecontamConfig = parse(v, cx)?;
                 checked(cx, c.validate(), || ())?;
                 StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "tokenize" => {
+                let c: TokenizeConfig = parse(v, cx)?;
+                checked(cx, c.validate(), || ())?;
+                StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "tokenizer_train" => {
+                let c: TokenizerTrainConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
+            }
+            "mix" => {
+                let c: MixConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
+            }
+            "pack" => {
+                let c: PackConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
             }
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
         })

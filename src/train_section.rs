@@ -134,7 +134,7 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
         }
     };
     let train_cmd = TrainArgs::augment_args(clap::Command::new("train"));
-    let mut targs = vec!["--shards".to_string(), shards_dir(out, &shards_node).display().to_string()];
+    let mut targs = vec!["--shards".to_string(), shards_dir(out, recipe, &shards_node).display().to_string()];
     targs.extend(["--out".to_string(), run_dir(out).display().to_string()]);
     targs.extend(argv(map, "train", &train_cmd, OWN_KEYS, &mut diags));
     let train = parse_args::<TrainArgs>("train", "train", targs, &mut diags);
@@ -157,9 +157,10 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
     }
 }
 
-/// The shard directory a `pack` stage writes.
-pub fn shards_dir(out: &Path, node: &str) -> PathBuf {
-    out.join(node)
+/// The shard directory a `pack` stage writes: its `dir` option, or its name.
+pub fn shards_dir(out: &Path, recipe: &Recipe, node: &str) -> PathBuf {
+    let dir = recipe.resolved.get("stages").and_then(|s| s.get(node)).and_then(|n| n.get("dir")).and_then(|d| d.as_str());
+    out.join(dir.unwrap_or(node))
 }
 
 /// Train (or finish training) and evaluate.

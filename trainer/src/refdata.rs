@@ -213,6 +213,11 @@ pub fn make_reference_shards(out: &Path, cfg: &RefShardsConfig) -> Result<Manife
         tokenizer: Some("tokenizer.json".into()),
         seq_len: None,
         shards,
+        tokenizer_sha256: None,
+        recipe_hash: None,
+        tokens_per_source: Default::default(),
+        documents: Default::default(),
+        packing: None,
     };
     let js = serde_json::to_vec_pretty(&m).map_err(|e| TrainError::Internal(e.to_string()))?;
     crate::error::write_atomic(&out.join("manifest.json"), &js)?;

@@ -62,6 +62,22 @@ pub struct Manifest {
     #[serde(default)]
     pub seq_len: Option<usize>,
     pub shards: Vec<ShardEntry>,
+    /// Optional (sluice-tokens): hex SHA-256 of the tokenizer file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_sha256: Option<String>,
+    /// Optional (sluice-tokens): the run's recipe hash (`_sluice/run.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe_hash: Option<String>,
+    /// Optional (sluice-tokens): document tokens per source, both splits.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tokens_per_source: std::collections::BTreeMap<String, u64>,
+    /// Optional (sluice-tokens): documents per split.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub documents: std::collections::BTreeMap<String, u64>,
+    /// Optional (sluice-tokens): how the sequences were packed (mode,
+    /// plus_one, sequence_tokens, shuffle, seed, val_fraction, format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packing: Option<serde_json::Value>,
 }
 
 /// Read one shard, validating its header and length against the file size.
@@ -700,6 +716,11 @@ mod tests {
                 tokens: 4,
                 sha256: Some(sha),
             }],
+            tokenizer_sha256: None,
+            recipe_hash: None,
+            tokens_per_source: Default::default(),
+            documents: Default::default(),
+            packing: None,
         };
         let mp = dir.path().join("manifest.json");
         std::fs::write(&mp, serde_json::to_vec(&m).unwrap()).unwrap();

@@ -1,0 +1,305 @@
+//! Integration tests: round trips on real text, shards (header, every token
+//! once in seed order, byte-identical re-runs whatever the task split), the
+//! mix's fractions, the tokenizer stage driven as the executor drives it.
+//!
+//! Real data comes from `../shared/data` (override: `SLUICE_TEST_DATA`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sluice_pipeline::{DocPos, DocStage, Document, GlobalContext, Verdict};
+use sluice_tokens::bpe::{self, BpeSpec, Normalization};
+use sluice_tokens::cli::read_texts;
+use sluice_tokens::mix::drive;
+use sluice_tokens::shard::{self, Manifest};
+use sluice_tokens::util::{pos_hash, unit, Rng};
+use sluice_tokens::{codec, MixConfig, PackConfig, Tokenize, TokenizerTrainConfig};
+
+fn data() -> PathBuf {
+    let p = std::env::var_os("SLUICE_TEST_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(p.join("README.md").exists(), "shared test data not found at {} (set SLUICE_TEST_DATA)", p.display());
+    p
+}
+
+/// Documents of one source, `cap` bytes at most, with input positions.
+fn docs(source: &str, reader: u32, path: &Path, cap: usize) -> Vec<Document> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for (i, t) in read_texts(path).unwrap().into_iter().enumerate() {
+        if bytes >= cap {
+            break;
+        }
+        bytes += t.len();
+        let mut d = Document::new(format!("{source}-{i}"), t, Arc::from(source));
+        d.pos = DocPos { reader, file: 0, record: i as u64 };
+        out.push(d);
+    }
+    out
+}
+
+fn corpus() -> Vec<Document> {
+    let d = data();
+    let mut v = docs("web", 0, &d.join("web/cc-main-2019-30.sample.jsonl.gz"), 400_000);
+    v.extend(docs("books", 1, &d.join("reference/en/Moby_Dick.txt"), 400_000));
+    v.extend(docs("zh", 2, &d.join("zh/clue-corpus-small.sample.txt"), 300_000));
+    v
+}
+
+fn spec() -> BpeSpec {
+    BpeSpec { vocab_size: 2000, ..BpeSpec::default() }
+}
+
+fn context(dir: &Path, node: &str, seed: u64) -> GlobalContext {
+    GlobalContext {
+        unit: 0,
+        tasks: 1,
+        seed,
+        dir: dir.join("_sluice/global").join(node),
+        reports: dir.join("reports").join(node),
+        output: dir.to_path_buf(),
+        node: node.into(),
+        threads: 2,
+    }
+}
+
+/// Split documents into `n` contiguous tasks, as the planner splits files.
+fn split(docs: &[Document], n: usize) -> Vec<Vec<Document>> {
+    let per = docs.len().div_ceil(n);
+    let mut v: Vec<Vec<Document>> = docs.chunks(per).map(|c| c.to_vec()).collect();
+    v.resize(n, Vec::new());
+    v
+}
+
+fn tokenized(t: &tokenizers::Tokenizer, docs: &[Document]) -> Vec<Document> {
+    let st = Tokenize::new(t.clone(), true);
+    docs.iter().cloned().filter_map(|mut d| (st.process(&mut d) == Verdict::Keep).then_some(d)).collect()
+}
+
+#[test]
+fn round_trip_on_real_and_hostile_text() {
+    let c = corpus();
+    let raw = BpeSpec { normalization: Normalization::None, ..spec() }.train(c.iter().map(|d| d.text.as_str())).unwrap();
+    let nfc = spec().train(c.iter().map(|d| d.text.as_str())).unwrap();
+    let d = data();
+    let mut texts: Vec<String> = c.iter().map(|d| d.text.clone()).collect();
+    texts.extend(read_texts(&d.join("zh/cmrc2018-dev.zh-wikipedia.json")).unwrap().into_iter().take(100));
+    texts.extend(read_texts(&d.join("reference/en/Huckleberry_Finn.txt")).unwrap());
+    texts.push(std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pack.rs")).unwrap()); // code
+    for s in [
+        "😀👍🏽👨‍👩‍👧‍👦 🇯🇵 emoji",
+        "e\u{301} vs é, Å vs A\u{30a}, \u{fb01}",
+        "\u{feff}BOM \u{200b}zwsp \u{200d}zwj \u{202e}rtl\u{202c} \u{fffd} \u{ffff} \u{10ffff} \u{e000}",
+        "tabs\t\tand\r\nCRLF\n\n\n   trailing   ",
+        "<|endoftext|><|reserved_0|> literal specials",
+        "fn main() {\n    let x: Vec<u8> = vec![0x1F; 1_000];\n}\n",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ℌ 𝟙𝟚𝟛 ١٢٣ ௧௨",
+        "",
+    ] {
+        texts.push(s.to_string());
+    }
+    let fast_raw = sluice_tokens::fast::Encoder::from_tokenizer(raw.clone());
+    let fast_nfc = sluice_tokens::fast::Encoder::from_tokenizer(nfc.clone());
+    assert!(fast_raw.is_fast() && fast_nfc.is_fast());
+    for x in &texts {
+        let ids = bpe::encode(&raw, x).unwrap();
+        // the direct encoder gives HF's ids exactly
+        assert_eq!(fast_raw.encode(x).unwrap(), ids);
+        assert_eq!(fast_nfc.encode(x).unwrap(), bpe::encode(&nfc, x).unwrap());
+        assert_eq!(&bpe::decode(&raw, &ids).unwrap(), x, "round trip without normalisation");
+        let nf = bpe::decode(&nfc, &bpe::encode(&nfc, x).unwrap()).unwrap();
+        // with NFC the round trip is exact on NFC text and NFC-equal otherwise
+        let ours = bpe::decode(&nfc, &bpe::encode(&nfc, &nf).unwrap()).unwrap();
+        assert_eq!(ours, nf, "NFC round trip is idempotent");
+        if x.is_ascii() {
+            assert_eq!(&nf, x);
+        }
+    }
+}
+
+fn pack_run(docs: &[Document], tasks: usize, seed: u64, cfg: serde_json::Value, dir: &Path) -> Manifest {
+    let cfg: PackConfig = serde_json::from_value(cfg).unwrap();
+    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+    let st = cfg.build("pack");
+    let out = drive(&st, &context(dir, "pack", seed), &split(docs, tasks), 7).unwrap();
+    // the decider passes every document on, without its ids
+    assert_eq!(out.iter().map(Vec::len).sum::<usize>(), docs.len());
+    assert!(out.iter().flatten().all(|d| d.meta_str("tokens").is_none() && d.attributes.contains_key("tokens")));
+    serde_json::from_slice(&std::fs::read(dir.join("pack/manifest.json")).unwrap()).unwrap()
+}
+
+fn shard_bytes(dir: &Path, m: &Manifest) -> Vec<Vec<u8>> {
+    m.shards.iter().flat_map(|s| [std::fs::read(dir.join("pack").join(&s.file)).unwrap(), std::fs::read(dir.join("pack").join(format!("{}.bounds", s.file))).unwrap_or_default()]).collect()
+}
+
+#[test]
+fn shards_hold_every_token_once_in_seed_order_and_are_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = spec().train(corpus().iter().map(|d| d.text.as_str())).unwrap();
+    let tpath = tmp.path().join("tokenizer.json");
+    std::fs::write(&tpath, bpe::to_json(&t).unwrap()).unwrap();
+    let docs = tokenized(&t, &corpus());
+    let seq_len = 128;
+    let cfg = serde_json::json!({"tokenizer": tpath, "seq_len": seq_len, "val_fraction": 0.1, "shard_tokens": 20000});
+    let seed = 99;
+
+    let a = tmp.path().join("a");
+    let m = pack_run(&docs, 1, seed, cfg.clone(), &a);
+    assert_eq!(m.format, "sluice-shards/1");
+    assert_eq!(m.eos_id, 0);
+    assert_eq!(m.dtype, shard::TokenDtype::Uint16);
+    assert!(m.shards.len() > 3, "several shards: {}", m.shards.len());
+    assert!(m.tokenizer_sha256.as_deref() == Some(&sluice_tokens::util::sha256_hex(bpe::to_json(&t).unwrap().as_bytes())[..]));
+
+    // Expected streams: documents in input order, split by the seeded hash,
+    // each followed by EOS.
+    let mut sorted = docs.clone();
+    sorted.sort_by_key(|d| d.pos);
+    for (split, is_val) in [("train", false), ("val", true)] {
+        let mut want = Vec::new();
+        for d in sorted.iter().filter(|d| (unit(pos_hash(seed, &d.pos, 0x5b1e_7e57)) < 0.1) == is_val) {
+            want.extend(codec::get_tokens(d).unwrap());
+            want.push(m.eos_id);
+        }
+        // Read the split's shards (header and manifest checks on each).
+        let mut got = Vec::new();
+        let mut total_bounds = 0;
+        for e in m.shards.iter().filter(|e| e.split == split) {
+            let bytes = std::fs::read(a.join("pack").join(&e.file)).unwrap();
+            assert_eq!(e.sha256.as_deref(), Some(&sluice_tokens::util::sha256_hex(&bytes)[..]));
+            let s = shard::parse_llmc(&e.file, &bytes).unwrap();
+            assert_eq!(s.tokens.len() as u64, e.tokens);
+            assert_eq!(&bytes[0..4], &20240520i32.to_le_bytes());
+            let b = shard::parse_bounds(&std::fs::read(a.join("pack").join(format!("{}.bounds", e.file))).unwrap()).unwrap();
+            assert_eq!(b[0], 0);
+            total_bounds += b.len();
+            got.extend(s.tokens);
+        }
+        assert_eq!(got.len(), want.len(), "{split}: every token exactly once");
+        // Undo the seeded shuffle of the full sequences.
+        let n = want.len() / seq_len;
+        let mut order: Vec<u32> = (0..(want.len().div_ceil(seq_len)) as u32).collect();
+        Rng::new(seed ^ if is_val { 0x7a1 } else { 0x7e4 }).shuffle(&mut order[..n]);
+        let mut unshuffled = vec![0u32; want.len()];
+        for (k, &orig) in order.iter().enumerate() {
+            let o = orig as usize * seq_len;
+            let len = seq_len.min(want.len() - o);
+            unshuffled[o..o + len].copy_from_slice(&got[k * seq_len..k * seq_len + len]);
+        }
+        assert_eq!(unshuffled, want, "{split}: the shards are the seeded permutation of the packed stream");
+        assert_ne!(got, want, "{split}: shuffled");
+        assert!(total_bounds >= m.documents[split] as usize);
+    }
+
+    // Same seed, other task splits: byte-identical shards and manifest.
+    let b = tmp.path().join("b");
+    let mb = pack_run(&docs, 3, seed, cfg.clone(), &b);
+    assert_eq!(shard_bytes(&a, &m), shard_bytes(&b, &mb));
+    assert_eq!(std::fs::read(a.join("pack/manifest.json")).unwrap(), std::fs::read(b.join("pack/manifest.json")).unwrap());
+    // Another seed: other bytes.
+    let c = tmp.path().join("c");
+    let mc = pack_run(&docs, 2, seed + 1, cfg, &c);
+    assert_ne!(shard_bytes(&a, &m), shard_bytes(&c, &mc));
+}
+
+#[test]
+fn bos_mode_starts_every_sequence_with_bos_and_megatron_index_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = spec().train(corpus().iter().map(|d| d.text.as_str())).unwrap();
+    let tpath = tmp.path().join("tokenizer.json");
+    std::fs::write(&tpath, bpe::to_json(&t).unwrap()).unwrap();
+    let docs = tokenized(&t, &corpus()[..100]);
+    let m = pack_run(&docs, 2, 5, serde_json::json!({"tokenizer": tpath, "seq_len": 64, "plus_one": true, "mode": "bos", "max_doc_tokens": 40, "val_fraction": 0.0}), &tmp.path().join("a"));
+    assert_eq!(m.bos_id, Some(0));
+    for e in &m.shards {
+        let s = shard::parse_llmc(&e.file, &std::fs::read(tmp.path().join("a/pack").join(&e.file)).unwrap()).unwrap();
+        assert_eq!(s.tokens.len() % 65, 0);
+        assert!(s.tokens.chunks(65).all(|q| q[0] == 0), "every sequence starts with BOS");
+    }
+    let m = pack_run(&docs, 1, 5, serde_json::json!({"tokenizer": tpath, "seq_len": 64, "plus_one": true, "format": "megatron", "val_fraction": 0.0}), &tmp.path().join("b"));
+    let e = &m.shards[0];
+    let bin = std::fs::read(tmp.path().join("b/pack").join(&e.file)).unwrap();
+    let idx = std::fs::read(tmp.path().join("b/pack").join(e.file.replace(".bin", ".idx"))).unwrap();
+    let n = u64::from_le_bytes(idx[18..26].try_into().unwrap()) as usize;
+    let lens: usize = (0..n).map(|i| i32::from_le_bytes(idx[34 + 4 * i..38 + 4 * i].try_into().unwrap()) as usize).sum();
+    assert_eq!(lens * 2, bin.len());
+    assert_eq!(lens as u64, e.tokens);
+}
+
+#[test]
+fn mix_meets_token_weights_within_one_percent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = data();
+    let mut all = docs("web", 0, &d.join("web/cc-main-2019-30.sample.jsonl.gz"), usize::MAX);
+    all.extend(docs("books", 1, &d.join("reference/en"), usize::MAX).into_iter().filter(|d| !d.text.starts_with(" = ")));
+    all.extend(docs("zh", 2, &d.join("zh/clue-corpus-small.sample.txt"), usize::MAX));
+    let t = spec().train(all.iter().step_by(7).map(|d| d.text.as_str())).unwrap();
+    let all = tokenized(&t, &all);
+    let target = 4_000_000u64;
+    let cfg: MixConfig = serde_json::from_value(serde_json::json!({
+        "target_tokens": target,
+        "sources": {"web": {"weight": 0.6, "max_epochs": 4}, "books": {"weight": 0.2}, "zh": {"weight": 0.2, "max_epochs": 3}}
+    }))
+    .unwrap();
+    assert!(cfg.validate().is_empty());
+    let run = |tasks: usize, dir: &Path| {
+        let out = drive(&cfg.build("mix"), &context(dir, "mix", 11), &split(&all, tasks), 16).unwrap();
+        let docs: Vec<Document> = out.into_iter().flatten().collect();
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("reports/mix/mix.json")).unwrap()).unwrap();
+        (docs, report)
+    };
+    let (out, report) = run(1, &tmp.path().join("a"));
+    assert_eq!(report["kind"], "mix");
+    let mut per = std::collections::BTreeMap::<String, u64>::new();
+    for d in &out {
+        *per.entry(d.source.to_string()).or_default() += codec::get_tokens(d).unwrap().len() as u64;
+    }
+    let total: u64 = per.values().sum();
+    for (s, w) in [("web", 0.6), ("books", 0.2), ("zh", 0.2)] {
+        let frac = per[s] as f64 / total as f64;
+        assert!((frac - w).abs() < 0.01, "{s}: {frac} vs {w} ({per:?}, {report})");
+    }
+    assert!((total as f64 / target as f64 - 1.0).abs() < 0.01, "{total} vs {target}");
+    // web is upsampled past one epoch: repeated copies carry mix_copy
+    assert!(out.iter().any(|d| d.metadata.contains_key("mix_copy")), "{report}");
+    // the same whatever the task split
+    let (out3, report3) = run(4, &tmp.path().join("b"));
+    assert_eq!(report, report3);
+    let ids = |v: &[Document]| {
+        let mut x: Vec<(String, usize)> = v.iter().map(|d| (d.id.clone(), codec::get_tokens(d).unwrap().len())).collect();
+        x.sort();
+        x
+    };
+    assert_eq!(ids(&out), ids(&out3));
+}
+
+#[test]
+fn tokenizer_stage_samples_by_budget_and_tokenizes_independently_of_tasks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = corpus();
+    let cfg: TokenizerTrainConfig = serde_json::from_value(serde_json::json!({
+        "vocab_size": 1000, "sample_bytes_per_source": "150KB", "sample_bytes": {"zh": "50KB"}, "tokenize": true
+    }))
+    .unwrap();
+    assert!(cfg.validate().is_empty());
+    let mut outs = Vec::new();
+    for (i, tasks) in [1usize, 3].into_iter().enumerate() {
+        let dir = tmp.path().join(format!("r{i}"));
+        let st = cfg.build("tok");
+        let cx = context(&dir, "tok", 3);
+        let out: Vec<Document> = drive(&st, &cx, &split(&docs, tasks), 10).unwrap().into_iter().flatten().collect();
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("reports/tok/tokenizer.json")).unwrap()).unwrap();
+        for s in report["sample"].as_array().unwrap() {
+            let budget = s["budget"].as_u64().unwrap();
+            let bytes = s["bytes"].as_u64().unwrap();
+            assert!(bytes >= budget.min(1) && bytes < budget + 70_000, "{s}");
+        }
+        assert_eq!(out.len(), docs.iter().filter(|d| !d.text.is_empty()).count(), "only empty documents are dropped");
+        let tjson = std::fs::read_to_string(st.tokenizer_path(&cx)).unwrap();
+        let t = bpe::from_json(&tjson).unwrap();
+        for d in out.iter().take(50) {
+            assert_eq!(bpe::decode(&t, &codec::get_tokens(d).unwrap()).unwrap(), d.text.clone());
+        }
+        outs.push((tjson, out.iter().map(|d| d.meta_str("tokens").unwrap().to_string()).collect::<Vec<_>>()));
+    }
+    assert_eq!(outs[0], outs[1], "same tokenizer and ids whatever the task split");
+}
