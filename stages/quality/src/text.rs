@@ -859,7 +859,7 @@ mod tests {
             let fresh = split_words(t, seg);
             // miss, then hit: both give the fresh split
             for _ in 0..2 {
-                assert_eq!(with_words(t, seg, |w| w.to_vec()), fresh, "{t}");
+                assert_eq!(with_words(t, seg, |w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>()), fresh, "{t}");
             }
         }
         // a text offered by C4 is found by the next filter
