@@ -58,6 +58,16 @@ enum Command {
         /// Print the merged stats as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Quantiles of every numeric attribute, per source and language.
+        #[arg(long)]
+        signals: bool,
+        /// Re-evaluate a threshold on the recorded signals, e.g.
+        /// `gopher_quality.min_doc_words=80` (repeatable).
+        #[arg(long = "what-if", value_name = "STAGE.OPTION=VALUE")]
+        what_if: Vec<String>,
+        /// The writer whose documents --signals/--what-if read (default: the first parquet writer).
+        #[arg(long, value_name = "NAME")]
+        writer: Option<String>,
     },
     /// Train a model on token shards (CPU; GPU with `--features cuda`).
     Train(sluice_train::cli::TrainArgs),
@@ -246,7 +256,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Stats { out_dir, json } => {
+        Command::Stats { out_dir, json, signals, what_if, writer } if signals || !what_if.is_empty() => {
+            sluice_quality::signals::run_cli(&out_dir, signals, &what_if, writer.as_deref(), json, &mut stdout)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats { out_dir, json, .. } => {
             let stats = RunStats::load(&OutputDir::new(&out_dir))?;
             if json {
                 serde_json::to_writer_pretty(&mut stdout, &stats)?;

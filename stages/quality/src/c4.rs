@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_pipeline::{DocStage, Document, Verdict};
 
-use crate::text::{count_sentences, is_py_space, py_splitlines, py_strip, split_words};
-use crate::{char_len, check_ratio, resolve_languages, LanguageOverrides, PerLanguage};
+use crate::text::{count_sentences, is_py_space, offer_word_spans, py_splitlines, py_strip, split_words, word_spans, Segmenter};
+use crate::{char_len, check_ratio, resolve_languages, LanguageOverrides, PerLanguage, SignalRule, Test};
 
 const POLICY_SUBSTRINGS: &[&str] = &["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"];
 
@@ -66,6 +66,11 @@ pub struct C4QualityConfig {
     /// drop nothing. Default false.
     #[serde(default)]
     pub annotate_only: bool,
+    /// While filtering, also write `c4_lines`, `c4_kept_lines` and
+    /// `c4_sentences` (of the kept lines; also on `c4_too_few_sentences`
+    /// drops), for `sluice stats --signals` and `--what-if`. Default false.
+    #[serde(default)]
+    pub record_signals: bool,
     /// Per-language overrides of the options above, keyed by the
     /// `language` metadata. Default: none.
     #[serde(default, skip_serializing)]
@@ -79,6 +84,10 @@ impl Default for C4QualityConfig {
 }
 
 impl C4QualityConfig {
+    /// The options `--what-if` re-evaluates, and their attributes.
+    pub const SIGNAL_RULES: &'static [SignalRule] =
+        &[SignalRule { option: "min_num_sentences", attribute: "c4_sentences", test: Test::DropBelow, reason: "c4_too_few_sentences" }];
+
     fn validate_one(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         if self.max_word_length == Some(0) {
@@ -141,15 +150,25 @@ fn is_unicode_decimal(c: char) -> bool {
 
 enum C4Outcome {
     Keep { text: String, lines: usize, kept: usize, sentences: usize },
-    Drop(&'static str),
+    Drop { reason: &'static str, lines: usize, sentences: usize },
 }
 
 impl C4Quality {
-    fn run(cfg: &C4QualityConfig, text: &str, seg: crate::text::Segmenter) -> C4Outcome {
+    fn run(cfg: &C4QualityConfig, text: &str, seg: Segmenter) -> C4Outcome {
         let lines = py_splitlines(text);
-        let mut kept: Vec<String> = Vec::new();
+        // With a whitespace-first splitter the words of a line are the words
+        // of the whole text inside it: take them from the split that the
+        // Gopher filters already made, and hand the split of the output on
+        // to the next filter.
+        let shared = cfg.min_num_sentences.is_some() && seg.splits_on_whitespace();
+        let spans = if shared { Some(word_spans(text, seg)) } else { None };
+        let base = text.as_ptr() as usize;
+        let mut out_spans: Vec<(u32, u32)> = Vec::new();
+        let mut out_len = 0usize;
+        let mut kept: Vec<std::borrow::Cow<'_, str>> = Vec::new();
         let mut sentences = 0;
         let mut drop: Option<&'static str> = None;
+        let mut words: Vec<&str> = Vec::new();
         for raw in &lines {
             let line = py_strip(raw);
             let mut n_words = 0;
@@ -185,19 +204,53 @@ impl C4Quality {
             if cfg.filter_policy && POLICY_SUBSTRINGS.iter().any(|p| lower.contains(p)) {
                 continue;
             }
-            if cfg.min_num_sentences.is_some() {
-                sentences += count_sentences(&split_words(&line, seg));
+            if !kept.is_empty() {
+                out_len += 1; // the joining newline
             }
-            kept.push(line.into_owned());
+            if cfg.min_num_sentences.is_some() {
+                match (&spans, &line) {
+                    (Some(sp), std::borrow::Cow::Borrowed(l)) => {
+                        // the line is a slice of the text: its words are a run of the spans
+                        let start = (l.as_ptr() as usize - base) as u32;
+                        let end = start + l.len() as u32;
+                        let first = sp.partition_point(|&(a, _)| a < start);
+                        words.clear();
+                        for &(a, b) in sp[first..].iter().take_while(|&&(a, _)| a < end) {
+                            words.push(&text[a as usize..b as usize]);
+                            out_spans.push(((out_len + (a - start) as usize) as u32, (out_len + (b - start) as usize) as u32));
+                        }
+                        sentences += count_sentences(&words);
+                    }
+                    _ => {
+                        let w = split_words(&line, seg);
+                        if shared {
+                            let lb = line.as_ptr() as usize;
+                            out_spans.extend(w.iter().map(|x| {
+                                let a = out_len + (x.as_ptr() as usize - lb);
+                                (a as u32, (a + x.len()) as u32)
+                            }));
+                        }
+                        sentences += count_sentences(&w);
+                    }
+                }
+            }
+            out_len += line.len();
+            kept.push(line);
         }
         if let Some(r) = drop {
-            return C4Outcome::Drop(r);
+            return C4Outcome::Drop { reason: r, lines: lines.len(), sentences };
         }
         if cfg.min_num_sentences.is_some_and(|m| sentences < m) {
-            return C4Outcome::Drop("c4_too_few_sentences");
+            return C4Outcome::Drop { reason: "c4_too_few_sentences", lines: lines.len(), sentences };
         }
         let n_kept = kept.len();
-        let text = py_strip(&kept.join("\n")).to_string();
+        let joined = kept.join("\n");
+        let stripped = py_strip(&joined);
+        let text = if stripped.len() == joined.len() { joined } else { stripped.to_string() };
+        // (a stripped output moved its words: then let the next filter split it)
+        if shared && text.len() == out_len {
+            offer_word_spans(&text, seg, out_spans);
+        }
         C4Outcome::Keep { text, lines: lines.len(), kept: n_kept, sentences }
     }
 }
@@ -226,8 +279,23 @@ impl DocStage for C4Quality {
             return Verdict::Keep;
         }
         match Self::run(cfg, &doc.text, seg) {
-            C4Outcome::Drop(r) => Verdict::Drop(r.into()),
-            C4Outcome::Keep { text, .. } => {
+            C4Outcome::Drop { reason, lines, sentences } => {
+                if cfg.record_signals {
+                    doc.attributes.insert("c4_lines".into(), lines as f64);
+                    if reason == "c4_too_few_sentences" {
+                        doc.attributes.insert("c4_sentences".into(), sentences as f64);
+                    }
+                }
+                Verdict::Drop(reason.into())
+            }
+            C4Outcome::Keep { text, lines, kept, sentences } => {
+                if cfg.record_signals {
+                    let a = &mut doc.attributes;
+                    a.insert("c4_lines".into(), lines as f64);
+                    a.insert("c4_kept_lines".into(), kept as f64);
+                    a.insert("c4_sentences".into(), sentences as f64);
+                    a.insert("c4_kept_chars_ratio".into(), if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 });
+                }
                 doc.text = text;
                 Verdict::Keep
             }

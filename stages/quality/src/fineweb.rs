@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use sluice_pipeline::{DocStage, Document, Verdict};
 
 use crate::gopher::find_duplicates;
-use crate::text::{is_terminal_punctuation, py_strip, split_words};
-use crate::{char_len, check_ratio, resolve_languages, LanguageOverrides, PerLanguage};
+use crate::text::{is_terminal_punctuation, py_strip, word_spans};
+use crate::{char_len, check_ratio, resolve_languages, LanguageOverrides, PerLanguage, SignalRule, Test};
 
 fn d_punct() -> f64 {
     0.12
@@ -55,6 +55,11 @@ pub struct FineWebQualityConfig {
     /// Only annotate: write `fineweb_*` attributes, drop nothing. Default false.
     #[serde(default)]
     pub annotate_only: bool,
+    /// While filtering, also write the signals computed before the verdict
+    /// as `fineweb_*` attributes (all of them for kept documents), for
+    /// `sluice stats --signals` and `--what-if`. Default false.
+    #[serde(default)]
+    pub record_signals: bool,
     /// Per-language overrides of the options above, keyed by the
     /// `language` metadata. Default: none.
     #[serde(default, skip_serializing)]
@@ -68,6 +73,14 @@ impl Default for FineWebQualityConfig {
 }
 
 impl FineWebQualityConfig {
+    /// The options `--what-if` re-evaluates, and their attributes.
+    pub const SIGNAL_RULES: &'static [SignalRule] = &[
+        SignalRule { option: "line_punct_thr", attribute: "fineweb_line_punct_ratio", test: Test::DropBelow, reason: "fineweb_line_punct_ratio" },
+        SignalRule { option: "short_line_thr", attribute: "fineweb_short_line_ratio", test: Test::DropAbove, reason: "fineweb_short_line_ratio" },
+        SignalRule { option: "char_duplicates_ratio", attribute: "fineweb_char_dup_ratio", test: Test::DropAbove, reason: "fineweb_char_dup_ratio" },
+        SignalRule { option: "new_line_ratio", attribute: "fineweb_list_ratio", test: Test::DropAbove, reason: "fineweb_list_ratio" },
+    ];
+
     fn validate_one(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         check_ratio(&mut e, "line_punct_thr", Some(self.line_punct_thr));
@@ -114,6 +127,13 @@ impl DocStage for FineWebQuality {
         let non_nl = char_len(text) - text.bytes().filter(|&b| b == b'\n').count();
         let dup = if non_nl == 0 { 0.0 } else { dup_chars as f64 / non_nl as f64 };
         let annotate = cfg.annotate_only;
+        let record = annotate || cfg.record_signals;
+        if record {
+            let a = &mut doc.attributes;
+            a.insert("fineweb_line_punct_ratio".into(), punct);
+            a.insert("fineweb_short_line_ratio".into(), short);
+            a.insert("fineweb_char_dup_ratio".into(), dup);
+        }
         if !annotate {
             if punct < cfg.line_punct_thr && !(punct == 0.0 && cfg.line_punct_exclude_zero) {
                 return Verdict::Drop("fineweb_line_punct_ratio".into());
@@ -125,15 +145,14 @@ impl DocStage for FineWebQuality {
                 return Verdict::Drop("fineweb_char_dup_ratio".into());
             }
         }
-        let words = split_words(text, seg).len();
+        let text = doc.text.as_str();
+        let words = word_spans(text, seg).len();
         let newlines = text.bytes().filter(|&b| b == b'\n').count();
         let list = if words == 0 { f64::INFINITY } else { newlines as f64 / words as f64 };
+        if record {
+            doc.attributes.insert("fineweb_list_ratio".into(), if list.is_finite() { list } else { newlines as f64 });
+        }
         if annotate {
-            let a = &mut doc.attributes;
-            a.insert("fineweb_line_punct_ratio".into(), punct);
-            a.insert("fineweb_short_line_ratio".into(), short);
-            a.insert("fineweb_char_dup_ratio".into(), dup);
-            a.insert("fineweb_list_ratio".into(), if list.is_finite() { list } else { newlines as f64 });
             return Verdict::Keep;
         }
         if list > cfg.new_line_ratio {

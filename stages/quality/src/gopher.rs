@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_pipeline::{DocStage, Document, Reason, Verdict};
 
-use crate::text::{is_punctuation, py_splitlines, py_strip, split_words};
-use crate::{char_len, check_ratio, resolve_languages, FxMap, LanguageOverrides, PerLanguage};
+use crate::text::{is_punctuation, py_splitlines, py_strip, with_words};
+use crate::{char_len, check_ratio, resolve_languages, FxMap, LanguageOverrides, PerLanguage, SignalRule, Test};
 
 // ---------------------------------------------------------------------------
 // Gopher quality
@@ -94,6 +94,11 @@ pub struct GopherQualityConfig {
     /// Only annotate: write `gopher_*` attributes, drop nothing. Default false.
     #[serde(default)]
     pub annotate_only: bool,
+    /// While filtering, also write the signals as `gopher_*` attributes (as
+    /// `annotate_only` does), for `sluice stats --signals` and `--what-if`.
+    /// Default false.
+    #[serde(default)]
+    pub record_signals: bool,
     /// Per-language overrides of the options above, keyed by the
     /// `language` metadata (`zh`, `ja`, ...). Default: none.
     #[serde(default, skip_serializing)]
@@ -107,6 +112,20 @@ impl Default for GopherQualityConfig {
 }
 
 impl GopherQualityConfig {
+    /// The options `--what-if` re-evaluates, and their attributes.
+    pub const SIGNAL_RULES: &'static [SignalRule] = &[
+        SignalRule { option: "min_doc_words", attribute: "gopher_word_count", test: Test::DropBelow, reason: "gopher_short_doc" },
+        SignalRule { option: "max_doc_words", attribute: "gopher_word_count", test: Test::DropAbove, reason: "gopher_long_doc" },
+        SignalRule { option: "min_avg_word_length", attribute: "gopher_mean_word_length", test: Test::DropBelow, reason: "gopher_below_avg_threshold" },
+        SignalRule { option: "max_avg_word_length", attribute: "gopher_mean_word_length", test: Test::DropAbove, reason: "gopher_above_avg_threshold" },
+        SignalRule { option: "max_symbol_word_ratio", attribute: "gopher_hash_ratio", test: Test::DropAbove, reason: "gopher_too_many_hashes" },
+        SignalRule { option: "max_symbol_word_ratio", attribute: "gopher_ellipsis_ratio", test: Test::DropAbove, reason: "gopher_too_many_ellipsis" },
+        SignalRule { option: "max_bullet_lines_ratio", attribute: "gopher_bullet_lines_ratio", test: Test::DropAbove, reason: "gopher_too_many_bullets" },
+        SignalRule { option: "max_ellipsis_lines_ratio", attribute: "gopher_ellipsis_lines_ratio", test: Test::DropAbove, reason: "gopher_too_many_end_ellipsis" },
+        SignalRule { option: "min_alpha_words_ratio", attribute: "gopher_alpha_words_ratio", test: Test::DropBelow, reason: "gopher_below_alpha_threshold" },
+        SignalRule { option: "min_stop_words", attribute: "gopher_stop_words", test: Test::DropBelow, reason: "gopher_enough_stop_words" },
+    ];
+
     fn validate_one(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         if let (Some(a), Some(b)) = (self.min_doc_words, self.max_doc_words) {
@@ -259,9 +278,8 @@ impl GopherQuality {
 impl DocStage for GopherQuality {
     fn process(&self, doc: &mut Document) -> Verdict {
         let (cfg, seg) = self.cfgs.get(doc);
-        let words = split_words(&doc.text, seg);
-        let s = Self::signals(cfg, &doc.text, &words);
-        if cfg.annotate_only {
+        let s = with_words(&doc.text, seg, |words| Self::signals(cfg, &doc.text, words));
+        if cfg.annotate_only || cfg.record_signals {
             let a = &mut doc.attributes;
             a.insert("gopher_word_count".into(), s.words as f64);
             a.insert("gopher_mean_word_length".into(), s.mean_word_length);
@@ -271,7 +289,9 @@ impl DocStage for GopherQuality {
             a.insert("gopher_ellipsis_lines_ratio".into(), s.ellipsis_lines_ratio);
             a.insert("gopher_alpha_words_ratio".into(), s.alpha_words_ratio);
             a.insert("gopher_stop_words".into(), s.stop_words as f64);
-            return Verdict::Keep;
+            if cfg.annotate_only {
+                return Verdict::Keep;
+            }
         }
         match Self::verdict(cfg, &s) {
             Some(r) => Verdict::Drop(r.into()),
@@ -330,6 +350,11 @@ pub struct GopherRepetitionConfig {
     /// Only annotate: write `gopher_rep_*` attributes, drop nothing. Default false.
     #[serde(default)]
     pub annotate_only: bool,
+    /// While filtering, also write the signals computed before the verdict
+    /// as `gopher_rep_*` attributes (all of them for kept documents), for
+    /// `sluice stats --signals` and `--what-if`. Default false.
+    #[serde(default)]
+    pub record_signals: bool,
     /// Per-language overrides of the options above, keyed by the
     /// `language` metadata. Default: none.
     #[serde(default, skip_serializing)]
@@ -343,6 +368,16 @@ impl Default for GopherRepetitionConfig {
 }
 
 impl GopherRepetitionConfig {
+    /// The options `--what-if` re-evaluates, and their attributes.
+    pub const SIGNAL_RULES: &'static [SignalRule] = &[
+        SignalRule { option: "dup_para_frac", attribute: "gopher_rep_dup_para_frac", test: Test::DropAbove, reason: "gopher_dup_para_frac" },
+        SignalRule { option: "dup_para_char_frac", attribute: "gopher_rep_dup_para_char_frac", test: Test::DropAbove, reason: "gopher_dup_para_char_frac" },
+        SignalRule { option: "dup_line_frac", attribute: "gopher_rep_dup_line_frac", test: Test::DropAbove, reason: "gopher_dup_line_frac" },
+        SignalRule { option: "dup_line_char_frac", attribute: "gopher_rep_dup_line_char_frac", test: Test::DropAbove, reason: "gopher_dup_line_char_frac" },
+        SignalRule { option: "top_n_grams", attribute: "gopher_rep_top_{n}_gram_frac", test: Test::DropAbove, reason: "gopher_top_{n}_gram" },
+        SignalRule { option: "dup_n_grams", attribute: "gopher_rep_dup_{n}_gram_frac", test: Test::DropAbove, reason: "gopher_duplicated_{n}_n_grams" },
+    ];
+
     fn validate_one(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         check_ratio(&mut e, "dup_para_frac", self.dup_para_frac);
@@ -419,22 +454,36 @@ pub(crate) fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (
 
 /// Word ids and per-word character lengths, for n-gram statistics that
 /// never build the joined n-gram strings.
+///
+/// N-grams are numbered level by level: the (n+1)-gram at `i` is the pair
+/// (id of the n-gram at `i`, id of word `i + n`), interned in an exact
+/// table of pairs. Ids are given in order of first occurrence, so "the
+/// n-gram seen first" is the one with the smallest id, and counting and
+/// "seen before" are plain array lookups.
 struct WordTable {
-    ids: Vec<u32>,
+    /// word ids, in order of first occurrence
+    words: Vec<u32>,
     /// prefix sums of character lengths: `len[i..j] = pre[j] - pre[i]`
     pre: Vec<usize>,
-    /// scratch open-addressing table of n-gram positions (see [`NgramIndex`])
-    slots: Vec<u64>,
+    /// ids of the `level_n`-grams, by position
+    level: Vec<u32>,
+    level_n: usize,
+    /// first position of each `level_n`-gram id
+    first: Vec<u32>,
+    /// distinct words
+    vocab: usize,
+    /// scratch: pair keys and ids of the interning table, counts, marks
+    keys: Vec<u64>,
+    vals: Vec<u32>,
     counts: Vec<u32>,
+    seen: Vec<bool>,
     /// Smallest n for which every n-gram is known to be distinct: then no
     /// longer n-gram repeats either (equal m-grams have equal n-gram
     /// prefixes), and the duplicate passes for m >= n are skipped.
     distinct_from: usize,
-    /// `hashes[i]` = hash of the `hashes_n`-gram at `i` (extended in place
-    /// when the next, longer n is asked for).
-    hashes: Vec<u64>,
-    hashes_n: usize,
 }
+
+const EMPTY: u64 = u64::MAX;
 
 impl WordTable {
     fn new(words: &[&str]) -> WordTable {
@@ -447,27 +496,77 @@ impl WordTable {
             ids.push(*intern.entry(w).or_insert(next));
             pre.push(pre.last().unwrap() + char_len(w));
         }
-        WordTable { ids, pre, slots: Vec::new(), counts: Vec::new(), distinct_from: usize::MAX, hashes: Vec::new(), hashes_n: 0 }
+        let vocab = intern.len();
+        WordTable {
+            words: ids,
+            pre,
+            level: Vec::new(),
+            level_n: 0,
+            first: Vec::new(),
+            vocab,
+            keys: Vec::new(),
+            vals: Vec::new(),
+            counts: Vec::new(),
+            seen: Vec::new(),
+            distinct_from: usize::MAX,
+        }
     }
 
-    /// Make `hashes` hold the n-gram hashes.
+    /// Make `level` hold the ids of the n-grams (n <= number of words).
     fn prepare(&mut self, n: usize) {
-        let positions = self.ids.len() + 1 - n;
-        if self.hashes_n == 0 || n < self.hashes_n {
-            self.hashes.clear();
-            self.hashes.resize(positions, HASH_SEED);
-            self.hashes_n = 0;
+        if self.level_n == n {
+            return;
         }
-        for k in self.hashes_n..n {
-            let ids = &self.ids;
-            let upto = ids.len() - k; // positions of (k+1)-grams
-            self.hashes.truncate(upto);
-            for (i, h) in self.hashes.iter_mut().enumerate() {
-                *h = hash_step(*h, ids[i + k]);
+        if self.level_n == 0 || n < self.level_n {
+            self.level.clear();
+            self.level.extend_from_slice(&self.words);
+            self.first.clear();
+            self.first.resize(self.vocab, u32::MAX);
+            for (i, &w) in self.words.iter().enumerate().rev() {
+                self.first[w as usize] = i as u32;
             }
+            self.level_n = 1;
         }
-        self.hashes.truncate(positions);
-        self.hashes_n = n;
+        while self.level_n < n {
+            let k = self.level_n + 1;
+            let positions = self.words.len() + 1 - k;
+            self.level.truncate(positions);
+            if self.first.len() == self.level.len() + 1 {
+                // every (k-1)-gram was distinct: so is every k-gram, in order
+                for (i, id) in self.level.iter_mut().enumerate() {
+                    *id = i as u32;
+                }
+                self.first.truncate(positions);
+                self.level_n = k;
+                continue;
+            }
+            let cap = (positions * 2).next_power_of_two().max(16);
+            let shift = 64 - cap.trailing_zeros();
+            self.keys.clear();
+            self.keys.resize(cap, EMPTY);
+            self.vals.resize(cap, 0);
+            self.first.clear();
+            for i in 0..positions {
+                let key = ((self.level[i] as u64) << 32) | self.words[i + k - 1] as u64;
+                let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
+                let id = loop {
+                    let e = self.keys[slot];
+                    if e == key {
+                        break self.vals[slot];
+                    }
+                    if e == EMPTY {
+                        let id = self.first.len() as u32;
+                        self.keys[slot] = key;
+                        self.vals[slot] = id;
+                        self.first.push(i as u32);
+                        break id;
+                    }
+                    slot = (slot + 1) & (cap - 1);
+                };
+                self.level[i] = id;
+            }
+            self.level_n = k;
+        }
     }
 
     /// Characters of the n-gram at `i` joined with single spaces.
@@ -479,180 +578,135 @@ impl WordTable {
     /// Characters of the most frequent n-gram times its count; ties go to
     /// the n-gram seen first (Python's `Counter.most_common`).
     fn top_ngram_chars(&mut self, n: usize) -> Option<usize> {
-        if self.ids.len() < n {
+        if self.words.len() < n {
             return None;
         }
-        let positions = self.ids.len() - n + 1;
         self.prepare(n);
-        let mut index = NgramIndex::new(&self.ids, &self.hashes, n, positions, &mut self.slots);
         self.counts.clear();
-        self.counts.resize(positions, 0);
-        let mut best: (u32, usize) = (0, usize::MAX); // (count, first position)
-        for i in 0..positions {
-            let first = index.find_or_insert(i);
-            let c = &mut self.counts[first];
-            *c += 1;
-            if *c > best.0 || (*c == best.0 && first < best.1) {
-                best = (*c, first);
+        self.counts.resize(self.first.len(), 0);
+        for &id in &self.level {
+            self.counts[id as usize] += 1;
+        }
+        let mut best = (0u32, 0usize); // (count, id): the smallest id wins ties
+        for (id, &c) in self.counts.iter().enumerate() {
+            if c > best.0 {
+                best = (c, id);
             }
         }
-        if best.0 == 1 {
+        if self.first.len() == self.level.len() {
             self.distinct_from = self.distinct_from.min(n);
         }
-        Some(self.ngram_chars(best.1, n) * best.0 as usize)
+        Some(self.ngram_chars(self.first[best.1] as usize, n) * best.0 as usize)
     }
 
     /// Characters of repeated n-grams, skipping past each repeat
-    /// (datatrove's `find_all_duplicate`, which joins with "").
+    /// (datatrove's `find_all_duplicate`, which joins with ""): an n-gram
+    /// counts as seen only at the positions the scan visits.
     fn dup_ngram_chars(&mut self, n: usize) -> usize {
-        if self.ids.len() < n || n >= self.distinct_from {
+        if self.words.len() < n || n >= self.distinct_from {
             return 0;
         }
-        let positions = self.ids.len() - n + 1;
         self.prepare(n);
-        let mut index = NgramIndex::new(&self.ids, &self.hashes, n, positions, &mut self.slots);
+        if self.first.len() == self.level.len() {
+            self.distinct_from = self.distinct_from.min(n);
+            return 0;
+        }
+        self.seen.clear();
+        self.seen.resize(self.first.len(), false);
+        let positions = self.level.len();
         let mut chars = 0;
         let mut i = 0;
         while i < positions {
-            if index.find_or_insert(i) != i {
+            let id = self.level[i] as usize;
+            if self.seen[id] {
                 chars += self.pre[i + n] - self.pre[i];
                 i += n;
             } else {
+                self.seen[id] = true;
                 i += 1;
             }
         }
-        if chars == 0 {
-            // no repeat means every position was inserted: all distinct
-            self.distinct_from = self.distinct_from.min(n);
-        }
         chars
-    }
-}
-
-const HASH_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
-
-#[inline]
-fn hash_step(h: u64, x: u32) -> u64 {
-    let h = (h ^ x as u64).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 29)
-}
-
-#[inline]
-fn finish_hash(h: u64) -> u64 {
-    let h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 32)
-}
-
-/// An exact set of word n-grams keyed by their first position: an
-/// open-addressing table of `(hash << 32 | position + 1)` entries. Equal
-/// hashes are confirmed by comparing the word ids, so collisions never
-/// change a result.
-struct NgramIndex<'a> {
-    ids: &'a [u32],
-    hashes: &'a [u64],
-    n: usize,
-    slots: &'a mut Vec<u64>,
-    mask: usize,
-}
-
-impl<'a> NgramIndex<'a> {
-    fn new(ids: &'a [u32], hashes: &'a [u64], n: usize, positions: usize, slots: &'a mut Vec<u64>) -> Self {
-        let cap = (positions * 2).next_power_of_two().max(16);
-        slots.clear();
-        slots.resize(cap, 0);
-        NgramIndex { ids, hashes, n, slots, mask: cap - 1 }
-    }
-
-    /// The first position holding the n-gram at `i`; inserts `i` (and
-    /// returns it) if the n-gram is new.
-    #[inline]
-    fn find_or_insert(&mut self, i: usize) -> usize {
-        let h = finish_hash(self.hashes[i]);
-        let tag = h >> 32;
-        let mut slot = (h as usize) & self.mask;
-        loop {
-            let e = self.slots[slot];
-            if e == 0 {
-                self.slots[slot] = (tag << 32) | (i as u64 + 1);
-                return i;
-            }
-            if e >> 32 == tag {
-                let j = (e & 0xffff_ffff) as usize - 1;
-                if (0..self.n).all(|k| self.ids[j + k] == self.ids[i + k]) {
-                    return j;
-                }
-            }
-            slot = (slot + 1) & self.mask;
-        }
     }
 }
 
 impl DocStage for GopherRepetition {
     fn process(&self, doc: &mut Document) -> Verdict {
         let (cfg, seg) = self.cfgs.get(doc);
-        let text = doc.text.as_str();
-        if text.is_empty() {
+        if doc.text.is_empty() {
             if cfg.annotate_only {
                 return Verdict::Keep;
             }
             return Verdict::Drop("gopher_empty".into());
         }
-        let len = char_len(text) as f64;
-        let annotate = cfg.annotate_only;
         let mut attrs: Vec<(String, f64)> = Vec::new();
+        let record = cfg.annotate_only || cfg.record_signals;
+        let verdict = self.check(cfg, seg, &doc.text, record.then_some(&mut attrs));
+        doc.attributes.extend(attrs);
+        match verdict {
+            Some(r) if !cfg.annotate_only => Verdict::Drop(r),
+            _ => Verdict::Keep,
+        }
+    }
+}
 
+impl GopherRepetition {
+    /// The first rule `text` breaks. With `signals`, every signal computed
+    /// is pushed there (in annotate mode all of them; otherwise those up to
+    /// the first broken rule).
+    fn check(&self, cfg: &GopherRepetitionConfig, seg: crate::text::Segmenter, text: &str, mut signals: Option<&mut Vec<(String, f64)>>) -> Option<Reason> {
+        let annotate = cfg.annotate_only;
+        let len = char_len(text) as f64;
+        let mut push = |name: &str, v: f64| {
+            if let Some(s) = signals.as_deref_mut() {
+                s.push((name.to_string(), v));
+            }
+        };
+        let mut first: Option<Reason> = None;
+        // In annotate mode every signal is computed; otherwise the first
+        // broken rule ends the checks, as in datatrove.
+        macro_rules! rule {
+            ($broken:expr, $reason:expr) => {
+                if $broken && first.is_none() {
+                    first = Some($reason);
+                    if !annotate {
+                        return first;
+                    }
+                }
+            };
+        }
         let stripped = py_strip(text);
         let paragraphs = split_on_newline_runs(stripped, 2);
         let (pd, pc) = find_duplicates(paragraphs.iter().copied());
         let para_frac = pd as f64 / paragraphs.len() as f64;
         let para_char = pc as f64 / len;
-        if annotate {
-            attrs.push(("gopher_rep_dup_para_frac".into(), para_frac));
-            attrs.push(("gopher_rep_dup_para_char_frac".into(), para_char));
-        } else {
-            if cfg.dup_para_frac.is_some_and(|m| para_frac > m) {
-                return Verdict::Drop("gopher_dup_para_frac".into());
-            }
-            if cfg.dup_para_char_frac.is_some_and(|m| para_char > m) {
-                return Verdict::Drop("gopher_dup_para_char_frac".into());
-            }
-        }
+        push("gopher_rep_dup_para_frac", para_frac);
+        rule!(cfg.dup_para_frac.is_some_and(|m| para_frac > m), Reason::Static("gopher_dup_para_frac"));
+        push("gopher_rep_dup_para_char_frac", para_char);
+        rule!(cfg.dup_para_char_frac.is_some_and(|m| para_char > m), Reason::Static("gopher_dup_para_char_frac"));
         let lines = split_on_newline_runs(text, 1);
         let (ld, lc) = find_duplicates(lines.iter().copied());
         let line_frac = ld as f64 / lines.len() as f64;
         let line_char = lc as f64 / len;
-        if annotate {
-            attrs.push(("gopher_rep_dup_line_frac".into(), line_frac));
-            attrs.push(("gopher_rep_dup_line_char_frac".into(), line_char));
-        } else {
-            if cfg.dup_line_frac.is_some_and(|m| line_frac > m) {
-                return Verdict::Drop("gopher_dup_line_frac".into());
+        push("gopher_rep_dup_line_frac", line_frac);
+        rule!(cfg.dup_line_frac.is_some_and(|m| line_frac > m), Reason::Static("gopher_dup_line_frac"));
+        push("gopher_rep_dup_line_char_frac", line_char);
+        rule!(cfg.dup_line_char_frac.is_some_and(|m| line_char > m), Reason::Static("gopher_dup_line_char_frac"));
+        with_words(text, seg, |words| {
+            let mut table = WordTable::new(words);
+            for &(n, frac) in &cfg.top_n_grams {
+                let Some(top) = table.top_ngram_chars(n) else { continue };
+                let f = top as f64 / len;
+                push(&format!("gopher_rep_top_{n}_gram_frac"), f);
+                rule!(f > frac, self.reasons[&("top", n)].clone());
             }
-            if cfg.dup_line_char_frac.is_some_and(|m| line_char > m) {
-                return Verdict::Drop("gopher_dup_line_char_frac".into());
+            for &(n, frac) in &cfg.dup_n_grams {
+                let f = table.dup_ngram_chars(n) as f64 / len;
+                push(&format!("gopher_rep_dup_{n}_gram_frac"), f);
+                rule!(f > frac, self.reasons[&("dup", n)].clone());
             }
-        }
-        let words = split_words(text, seg);
-        let mut table = WordTable::new(&words);
-        for &(n, frac) in &cfg.top_n_grams {
-            let Some(top) = table.top_ngram_chars(n) else { continue };
-            let f = top as f64 / len;
-            if annotate {
-                attrs.push((format!("gopher_rep_top_{n}_gram_frac"), f));
-            } else if f > frac {
-                return Verdict::Drop(self.reasons[&("top", n)].clone());
-            }
-        }
-        for &(n, frac) in &cfg.dup_n_grams {
-            let f = table.dup_ngram_chars(n) as f64 / len;
-            if annotate {
-                attrs.push((format!("gopher_rep_dup_{n}_gram_frac"), f));
-            } else if f > frac {
-                return Verdict::Drop(self.reasons[&("dup", n)].clone());
-            }
-        }
-        doc.attributes.extend(attrs);
-        Verdict::Keep
+            first
+        })
     }
 }
 

@@ -56,6 +56,11 @@ impl Default for LanguageIdConfig {
 }
 
 impl LanguageIdConfig {
+    /// The options `--what-if` re-evaluates, and their attributes
+    /// (`language_score` is always written).
+    pub const SIGNAL_RULES: &'static [crate::SignalRule] =
+        &[crate::SignalRule { option: "min_score", attribute: "language_score", test: crate::Test::DropBelow, reason: "language_low_score" }];
+
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         if !(0.0..=1.0).contains(&self.min_score) {

@@ -31,6 +31,7 @@ mod c4;
 mod fineweb;
 mod gopher;
 mod langid;
+pub mod signals;
 pub mod text;
 mod url;
 
@@ -49,6 +50,52 @@ use serde_json::{Map, Value};
 use sluice_pipeline::Document;
 
 use text::Segmenter;
+
+/// How a threshold option is tested against a recorded signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    /// The document is dropped when the signal is below the threshold.
+    DropBelow,
+    /// The document is dropped when the signal is above the threshold.
+    DropAbove,
+}
+
+/// A threshold option of a filter, the attribute (signal) it is tested on
+/// and the drop reason it gives. Each filter lists its own next to its
+/// config (`GopherQualityConfig::SIGNAL_RULES`, ...), for `sluice stats
+/// --what-if`. An `attribute` with `{n}` belongs to an option whose value
+/// is a list of `[n, threshold]` pairs (the Gopher n-gram rules); the
+/// reason then has `{n}` too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalRule {
+    pub option: &'static str,
+    pub attribute: &'static str,
+    pub test: Test,
+    pub reason: &'static str,
+}
+
+impl SignalRule {
+    /// Whether a signal value passes a threshold (`None`: rule disabled).
+    pub fn passes(&self, value: f64, threshold: Option<f64>) -> bool {
+        match (threshold, self.test) {
+            (None, _) => true,
+            (Some(t), Test::DropBelow) => !(value < t),
+            (Some(t), Test::DropAbove) => !(value > t),
+        }
+    }
+}
+
+/// The threshold options of a stage kind that `--what-if` can re-evaluate.
+pub fn signal_rules(kind: &str) -> &'static [SignalRule] {
+    match kind {
+        "language" => LanguageIdConfig::SIGNAL_RULES,
+        "gopher_quality" => GopherQualityConfig::SIGNAL_RULES,
+        "gopher_repetition" => GopherRepetitionConfig::SIGNAL_RULES,
+        "c4" => C4QualityConfig::SIGNAL_RULES,
+        "fineweb" => FineWebQualityConfig::SIGNAL_RULES,
+        _ => &[],
+    }
+}
 
 /// Per-language overrides of a filter's options: `{zh: {min_doc_words: 100}}`.
 pub type LanguageOverrides = BTreeMap<String, Map<String, Value>>;
@@ -191,3 +238,68 @@ impl FxHasher {
 
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
+
+#[cfg(test)]
+mod signal_rule_tests {
+    use super::*;
+    use sluice_pipeline::DocStage;
+    use std::sync::Arc;
+
+    /// Every option a `--what-if` can name exists in its kind's config
+    /// schema, and the attribute it is tested on is what the filter writes
+    /// in annotate mode: the mapping cannot drift from the configs.
+    #[test]
+    fn every_mapped_option_is_in_the_schema_and_its_attribute_is_written() {
+        let text = "The quick brown fox jumps over the lazy dog and that is the end of it.\n".repeat(3)
+            + "A second paragraph, with other words: to be or not to be, and so on...\n\n# heading\n- a bullet line with several words in it.";
+        let kinds: Vec<(&str, schemars::Schema, Box<dyn DocStage>)> = vec![
+            ("language", schemars::schema_for!(LanguageIdConfig), Box::new(LanguageIdConfig { annotate_only: true, ..Default::default() }.build())),
+            ("gopher_quality", schemars::schema_for!(GopherQualityConfig), Box::new(GopherQualityConfig { annotate_only: true, ..Default::default() }.build())),
+            ("gopher_repetition", schemars::schema_for!(GopherRepetitionConfig), Box::new(GopherRepetitionConfig { annotate_only: true, ..Default::default() }.build())),
+            ("c4", schemars::schema_for!(C4QualityConfig), Box::new(C4QualityConfig { annotate_only: true, ..Default::default() }.build())),
+            ("fineweb", schemars::schema_for!(FineWebQualityConfig), Box::new(FineWebQualityConfig { annotate_only: true, ..Default::default() }.build())),
+        ];
+        for (kind, schema, stage) in kinds {
+            let rules = signal_rules(kind);
+            assert!(!rules.is_empty(), "{kind} maps no option");
+            let props = schema.as_value()["properties"].as_object().cloned().unwrap_or_default();
+            let mut doc = Document::new("d", text.clone(), Arc::from("s"));
+            assert_eq!(stage.process(&mut doc), sluice_pipeline::Verdict::Keep);
+            for r in rules {
+                assert!(props.contains_key(r.option), "{kind}.{} is not in the config schema", r.option);
+                let attrs: Vec<String> = if r.attribute.contains("{n}") {
+                    let list = &serde_json::to_value(GopherRepetitionConfig::default()).unwrap()[r.option];
+                    list.as_array().unwrap().iter().map(|p| r.attribute.replace("{n}", &p[0].to_string())).collect()
+                } else {
+                    vec![r.attribute.to_string()]
+                };
+                for a in attrs {
+                    assert!(doc.attributes.contains_key(&a), "{kind}.{} is tested on `{a}`, which annotate mode does not write: {:?}", r.option, doc.attributes.keys());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn record_signals_writes_the_same_values_as_annotate_only_and_still_filters() {
+        let text = "The cat sat on the mat with the dog. ".repeat(20);
+        let mut a = Document::new("d", text.clone(), Arc::from("s"));
+        GopherQualityConfig { annotate_only: true, ..Default::default() }.build().process(&mut a);
+        let mut b = Document::new("d", text.clone(), Arc::from("s"));
+        let v = GopherQualityConfig { record_signals: true, ..Default::default() }.build().process(&mut b);
+        assert_eq!(v, sluice_pipeline::Verdict::Keep);
+        assert_eq!(a.attributes, b.attributes);
+        // a short document is dropped, with its signals recorded
+        let mut c = Document::new("d", "too short to keep", Arc::from("s"));
+        let v = GopherQualityConfig { record_signals: true, ..Default::default() }.build().process(&mut c);
+        assert_eq!(v, sluice_pipeline::Verdict::Drop("gopher_short_doc".into()));
+        assert_eq!(c.attributes["gopher_word_count"], 4.0);
+        // repetition: the repeated sentence breaks the n-gram rules; the
+        // signals computed up to the broken rule are there
+        let mut d = Document::new("d", text, Arc::from("s"));
+        let v = GopherRepetitionConfig { record_signals: true, ..Default::default() }.build().process(&mut d);
+        assert!(matches!(v, sluice_pipeline::Verdict::Drop(_)));
+        assert!(d.attributes.contains_key("gopher_rep_dup_line_frac"));
+        assert!(d.attributes.contains_key("gopher_rep_top_2_gram_frac"));
+    }
+}
