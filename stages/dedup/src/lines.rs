@@ -4,7 +4,8 @@
 //! - observe (per task): each line (or paragraph: blocks separated by a
 //!   blank line) is normalised ([`crate::text::simplify`]) and hashed
 //!   (with the source name mixed in when `per_source`); lines that
-//!   normalise to nothing are never touched. Records go to one of
+//!   normalise to nothing are never touched (`normalize: false` compares
+//!   raw lines, trailing whitespace aside). Records go to one of
 //!   `partitions` files;
 //! - step `count` (one unit per partition): external sort by hash; every
 //!   hash seen more than `max_count` times is a duplicate, written with its
@@ -54,6 +55,11 @@ pub struct LineDedupConfig {
     /// removing every copy (CCNet).
     #[serde(default)]
     pub keep_first: bool,
+    /// Compare normalised lines (lowercase, digits to 0, no punctuation or
+    /// accents: CCNet's rule) rather than the raw lines.
+    #[serde(default = "d_true")]
+    #[schemars(default = "d_true")]
+    pub normalize: bool,
     /// Count lines per source (a line repeated in one source only is a
     /// duplicate there only).
     #[serde(default)]
@@ -80,6 +86,9 @@ pub struct LineDedupConfig {
     pub seed: Option<u64>,
 }
 
+fn d_true() -> bool {
+    true
+}
 fn d_one() -> u64 {
     1
 }
@@ -189,8 +198,13 @@ impl LineDedup {
         doc.text
             .split(sep(self.cfg.unit))
             .map(|l| {
-                let s = simplify(l);
-                (!s.is_empty()).then(|| xxhash_rust::xxh3::xxh3_64_with_seed(s.as_bytes(), seed))
+                if self.cfg.normalize {
+                    let s = simplify(l);
+                    (!s.is_empty()).then(|| xxhash_rust::xxh3::xxh3_64_with_seed(s.as_bytes(), seed))
+                } else {
+                    let s = l.trim_end();
+                    (!s.trim_start().is_empty()).then(|| xxhash_rust::xxh3::xxh3_64_with_seed(s.as_bytes(), seed))
+                }
             })
             .collect()
     }

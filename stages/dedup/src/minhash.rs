@@ -6,7 +6,8 @@
 //!    seeded 64-bit hash, take `bands × rows` minima under seeded
 //!    permutations `(a·h + b) mod (2^61 − 1)` (datatrove's scheme), and
 //!    write one hash per band (the band's `rows` minima hashed together)
-//!    to `{task}-band{b}.bin`, plus the task's document table;
+//!    to the file of the band's group, `{task}-group{g}.bin`, plus the
+//!    task's document table;
 //! 2. **buckets** (one unit per band group): gather every task's records of
 //!    the group's bands, sort them by (band hash, input position) with an
 //!    external sort bounded by `memory_budget` (sorted runs spill to disk
@@ -105,8 +106,8 @@ impl Default for MinHashConfig {
 impl MinHashConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
-        if self.bands == 0 || self.bands > 1000 {
-            e.push(("bands".into(), "must be between 1 and 1000".into()));
+        if self.bands == 0 || self.bands > 10_000 {
+            e.push(("bands".into(), "must be between 1 and 10000".into()));
         }
         if self.rows == 0 || self.rows > 64 {
             e.push(("rows".into(), "must be between 1 and 64".into()));
@@ -228,6 +229,7 @@ impl Signer {
 /// A document's hash in one band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct BandRec {
+    band: u32,
     hash: u64,
     pos: u128,
     task: u32,
@@ -235,15 +237,16 @@ struct BandRec {
 }
 
 impl Record for BandRec {
-    const SIZE: usize = 36;
+    const SIZE: usize = 40;
     fn put(&self, o: &mut [u8]) {
-        o[0..8].copy_from_slice(&self.hash.to_le_bytes());
-        o[8..24].copy_from_slice(&self.pos.to_le_bytes());
-        o[24..28].copy_from_slice(&self.task.to_le_bytes());
-        o[28..36].copy_from_slice(&self.idx.to_le_bytes());
+        o[0..4].copy_from_slice(&self.band.to_le_bytes());
+        o[4..12].copy_from_slice(&self.hash.to_le_bytes());
+        o[12..28].copy_from_slice(&self.pos.to_le_bytes());
+        o[28..32].copy_from_slice(&self.task.to_le_bytes());
+        o[32..40].copy_from_slice(&self.idx.to_le_bytes());
     }
     fn get(b: &[u8]) -> Self {
-        BandRec { hash: u64_at(b, 0), pos: u128_at(b, 8), task: u32_at(b, 24), idx: u64_at(b, 28) }
+        BandRec { band: u32_at(b, 0), hash: u64_at(b, 4), pos: u128_at(b, 12), task: u32_at(b, 28), idx: u64_at(b, 32) }
     }
 }
 
@@ -281,8 +284,8 @@ impl MinHashDedup {
         Signer::new(self.cfg.bands, self.cfg.rows, self.cfg.ngram, self.cfg.seed.unwrap_or(cx.seed))
     }
 
-    fn band_path(cx: &GlobalContext, task: usize, band: usize) -> PathBuf {
-        cx.dir.join(format!("{task:05}-band{band:03}.bin"))
+    fn group_path(cx: &GlobalContext, task: usize, group: usize) -> PathBuf {
+        cx.dir.join(format!("{task:05}-group{group:04}.bin"))
     }
 
     fn buckets(&self, cx: &GlobalContext) -> Result<()> {
@@ -290,23 +293,22 @@ impl MinHashDedup {
         let mut edges = RecWriter::<Edge>::create(&cx.dir.join(format!("{u:05}-edges.bin")))?;
         let mut spills = 0;
         let mut records = 0u64;
-        for band in (0..self.cfg.bands).filter(|b| b % self.groups() == u) {
-            let mut sorter = ExtSorter::<BandRec>::new(&cx.dir, format!("{u:05}-band{band:03}"), self.cfg.memory_budget.0);
-            for t in 0..cx.tasks {
-                let mut r = RecReader::<BandRec>::open(&Self::band_path(cx, t, band))?;
-                while let Some(x) = r.next_rec()? {
-                    sorter.push(x)?;
-                    records += 1;
-                }
+        // One sort for the group's bands: by (band, hash, position).
+        let mut sorter = ExtSorter::<BandRec>::new(&cx.dir, format!("{u:05}-sort"), self.cfg.memory_budget.0);
+        for t in 0..cx.tasks {
+            let mut r = RecReader::<BandRec>::open(&Self::group_path(cx, t, u))?;
+            while let Some(x) = r.next_rec()? {
+                sorter.push(x)?;
+                records += 1;
             }
-            let mut sorted = sorter.finish()?;
-            spills += sorted.spills;
-            let mut anchor: Option<BandRec> = None;
-            while let Some(x) = sorted.next_rec()? {
-                match anchor {
-                    Some(a) if a.hash == x.hash => edges.push(&Edge { a: (a.task, a.idx), b: (x.task, x.idx) })?,
-                    _ => anchor = Some(x),
-                }
+        }
+        let mut sorted = sorter.finish()?;
+        spills += sorted.spills;
+        let mut anchor: Option<BandRec> = None;
+        while let Some(x) = sorted.next_rec()? {
+            match anchor {
+                Some(a) if a.hash == x.hash && a.band == x.band => edges.push(&Edge { a: (a.task, a.idx), b: (x.task, x.idx) })?,
+                _ => anchor = Some(x),
             }
         }
         let n = edges.commit()?;
@@ -415,7 +417,7 @@ pub(crate) fn write_json(path: &std::path::Path, v: &serde_json::Value) -> Resul
 struct MinHashObserver {
     signer: Arc<Signer>,
     table: DocTableWriter,
-    bands: Vec<RecWriter<BandRec>>,
+    groups: Vec<RecWriter<BandRec>>,
     task: u32,
 }
 
@@ -429,8 +431,9 @@ impl Observer for MinHashObserver {
         for (d, bh) in docs.iter().zip(bands) {
             let idx = self.table.push(d)?;
             if let Some(bh) = bh {
-                for (w, h) in self.bands.iter_mut().zip(bh) {
-                    w.push(&BandRec { hash: h, pos: d.pos.key(), task: self.task, idx })?;
+                let groups = self.groups.len();
+                for (band, h) in bh.into_iter().enumerate() {
+                    self.groups[band % groups].push(&BandRec { band: band as u32, hash: h, pos: d.pos.key(), task: self.task, idx })?;
                 }
             }
         }
@@ -439,7 +442,7 @@ impl Observer for MinHashObserver {
 
     fn finish(self: Box<Self>) -> Result<()> {
         self.table.commit()?;
-        for w in self.bands {
+        for w in self.groups {
             w.commit()?;
         }
         Ok(())
@@ -448,8 +451,8 @@ impl Observer for MinHashObserver {
 
 impl GlobalStage for MinHashDedup {
     fn observer(&self, cx: &GlobalContext) -> Result<Box<dyn Observer>> {
-        let bands = (0..self.cfg.bands).map(|b| RecWriter::create(&Self::band_path(cx, cx.unit, b))).collect::<Result<_>>()?;
-        Ok(Box::new(MinHashObserver { signer: Arc::new(self.signer(cx)), table: DocTableWriter::create(&cx.dir, cx.unit)?, bands, task: cx.unit as u32 }))
+        let groups = (0..self.groups()).map(|g| RecWriter::create(&Self::group_path(cx, cx.unit, g))).collect::<Result<_>>()?;
+        Ok(Box::new(MinHashObserver { signer: Arc::new(self.signer(cx)), table: DocTableWriter::create(&cx.dir, cx.unit)?, groups, task: cx.unit as u32 }))
     }
 
     fn steps(&self, _tasks: usize) -> Vec<GlobalStep> {
