@@ -11,6 +11,7 @@ use sluice_pipeline::stats::RunStats;
 use sluice_pipeline::{Error, Progress, RunOptions};
 
 mod registry;
+mod slurm;
 
 /// sluice: crawled data in, pretraining data out. Streaming, deterministic,
 /// resumable.
@@ -30,6 +31,24 @@ enum Command {
     Validate {
         /// The recipe (YAML).
         recipe: PathBuf,
+    },
+    /// List the phases of a recipe run with N tasks: stream segments and the
+    /// steps of its global stages, each with its number of units.
+    Phases {
+        /// The recipe (YAML).
+        recipe: PathBuf,
+        /// The task count the run uses.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        tasks: usize,
+    },
+    /// Per phase, the units of a run that are done, running, queued, failed
+    /// or not submitted (completion markers, and squeue for Slurm runs).
+    Status {
+        /// The run's output directory.
+        out_dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the funnel of a run: documents and bytes per node, drop reasons.
     Stats {
@@ -70,6 +89,10 @@ struct RunArgs {
     /// Without it, every unfinished task runs here, one after another.
     #[arg(long, value_name = "I")]
     task: Option<usize>,
+    /// Run only phase P (a key from `sluice phases`, or its index): the
+    /// earlier phases must be complete. With --task, runs one unit of it.
+    #[arg(long, value_name = "P")]
+    phase: Option<String>,
     /// Split the input files into N tasks. Every process of a run must use
     /// the same N.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -87,6 +110,24 @@ struct RunArgs {
     /// How to show progress.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
+    /// Where the tasks run: here, or as Slurm array jobs (one per phase,
+    /// chained with afterok).
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
+    executor: ExecutorArg,
+    /// With `--executor slurm`: wait until the submitted jobs have left
+    /// the queue, then print the status (exit 1 if the run is incomplete).
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    slurm: slurm::SlurmArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExecutorArg {
+    /// Run the tasks in this process, one after another.
+    Local,
+    /// Submit sbatch array jobs; each element runs one unit of one phase.
+    Slurm,
 }
 
 fn main() -> ExitCode {
@@ -128,9 +169,13 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             let text = read_recipe(&a.recipe)?;
             let recipe = sluice_pipeline::compile(&text, &registry::Builtins)
                 .with_context(|| format!("recipe {}", a.recipe.display()))?;
+            if a.executor == ExecutorArg::Slurm {
+                return submit_slurm(&a, &recipe, &mut stdout);
+            }
             let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             let opts = RunOptions {
                 task: a.task,
+                phase: a.phase,
                 tasks: a.tasks,
                 threads,
                 strict: a.strict,
@@ -143,7 +188,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let summary = sluice_pipeline::run(&recipe, &opts)?;
             if !summary.skipped.is_empty() {
-                eprintln!("skipped {} task(s) already complete: {:?}", summary.skipped.len(), summary.skipped);
+                eprintln!("skipped {} unit(s) already complete: {}", summary.skipped.len(), summary.skipped.join(", "));
             }
             write!(stdout, "{}", summary.stats.funnel_table())?;
             if summary.complete {
@@ -151,10 +196,37 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             } else {
                 writeln!(
                     stdout,
-                    "\nran task(s) {:?}; other tasks of this run are not finished yet: {}",
-                    summary.ran,
+                    "\nran {}; other units of this run are not finished yet: {}",
+                    if summary.ran.is_empty() { "nothing".to_string() } else { summary.ran.join(", ") },
                     summary.output.display()
                 )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Phases { recipe, tasks } => {
+            let text = read_recipe(&recipe)?;
+            let recipe = sluice_pipeline::compile(&text, &registry::Builtins)
+                .with_context(|| format!("recipe {}", recipe.display()))?;
+            writeln!(stdout, "{:<5} {:<32} {:>6}  runs", "index", "phase", "units")?;
+            for p in sluice_pipeline::phase::phases(&recipe, tasks) {
+                let what = match p.kind {
+                    sluice_pipeline::phase::PhaseKind::Stream { segment } => {
+                        let names: Vec<&str> = recipe.nodes.iter().filter(|n| n.segment == segment || (n.is_global() && n.segment + 1 == segment)).map(|n| n.name.as_str()).collect();
+                        format!("stream: {}", names.join(", "))
+                    }
+                    sluice_pipeline::phase::PhaseKind::Step { node, .. } => format!("step of global stage `{}`", recipe.nodes[node].name),
+                };
+                writeln!(stdout, "{:<5} {:<32} {:>6}  {what}", p.index, p.key, p.units)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { out_dir, json } => {
+            let (tasks, rows) = slurm::status(&OutputDir::new(&out_dir))?;
+            if json {
+                serde_json::to_writer_pretty(&mut stdout, &serde_json::json!({"tasks": tasks, "phases": rows}))?;
+                writeln!(stdout)?;
+            } else {
+                write!(stdout, "{}", slurm::status_table(tasks, &rows))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -201,4 +273,42 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn submit_slurm(a: &RunArgs, recipe: &sluice_pipeline::Recipe, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {
+    if a.task.is_some() || a.phase.is_some() {
+        anyhow::bail!("--executor slurm submits every unfinished unit of every phase; --task and --phase are for the jobs it runs");
+    }
+    let settings = slurm::settings(recipe, &a.slurm)?;
+    let root = a.output.clone().unwrap_or_else(|| recipe.output.clone());
+    let prepared = sluice_pipeline::exec::prepare(recipe, a.tasks, &root)?;
+    let sub = slurm::Submission {
+        recipe_path: &std::fs::canonicalize(&a.recipe).with_context(|| format!("cannot resolve {}", a.recipe.display()))?,
+        prepared: &prepared,
+        tasks: a.tasks,
+        settings,
+        strict: a.strict,
+        output_flag: a.output.is_some(),
+    };
+    let jobs = slurm::submit(&sub)?;
+    if jobs.is_empty() {
+        writeln!(stdout, "nothing to submit: every unit of every phase is done ({})", root.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for j in &jobs {
+        writeln!(stdout, "submitted job {} for phase {} ({} unit(s)): {}", j.job, j.phase, j.units.len(), j.script)?;
+    }
+    if !a.wait {
+        writeln!(stdout, "follow it with: sluice status {}", root.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    stdout.flush()?;
+    slurm::wait(&jobs)?;
+    let (tasks, rows) = slurm::status(&prepared.out)?;
+    write!(stdout, "{}", slurm::status_table(tasks, &rows))?;
+    let complete = rows.iter().all(|r| r.done == r.units);
+    if complete {
+        writeln!(stdout, "\nrun complete: {}", root.display())?;
+    }
+    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -315,3 +315,85 @@ fn help_documents_every_run_flag() {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
 }
+
+/// Is a Slurm cluster reachable (`.ci/slurm-setup.sh` starts one)? Under
+/// `SLUICE_REQUIRE_SLURM=1` (set by `.ci/run`) its absence is a failure.
+fn slurm_available() -> bool {
+    let up = Command::new("sinfo")
+        .args(["--noheader", "--format=%T"])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).lines().any(|l| ["idle", "mixed", "allocated"].contains(&l.trim())));
+    if !up && std::env::var("SLUICE_REQUIRE_SLURM").is_ok_and(|v| v == "1") {
+        panic!("SLUICE_REQUIRE_SLURM=1 but no Slurm node is up (run .ci/slurm-setup.sh)");
+    }
+    if !up {
+        eprintln!("skipping: no Slurm cluster (run .ci/slurm-setup.sh, or set SLUICE_REQUIRE_SLURM=1 to make this a failure)");
+    }
+    up
+}
+
+fn status_json(out: &Path) -> serde_json::Value {
+    let o = run_ok(sluice().arg("status").arg("--json").arg(out));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn wait_for_queue(out: &Path) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let s = status_json(out);
+        let busy: u64 = s["phases"].as_array().unwrap().iter().map(|p| p["running"].as_u64().unwrap() + p["queued"].as_u64().unwrap()).sum();
+        if busy == 0 {
+            return s;
+        }
+        assert!(started.elapsed().as_secs() < 600, "Slurm jobs still queued after 10 min: {s}");
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn slurm_array_jobs_match_the_local_run_and_recover_from_a_cancelled_task() {
+    if !slurm_available() {
+        return;
+    }
+    let data = data_dir();
+    let d = tempfile::tempdir().unwrap();
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recipes/slurm.yaml");
+    let (local, cluster) = (d.path().join("local"), d.path().join("slurm"));
+    let t0 = Instant::now();
+    run_ok(sluice().args(["run", "--progress", "off", "--tasks", "4", "--output"]).arg(&local).arg(&recipe).env("SLUICE_DATA", &data));
+    let local_secs = t0.elapsed().as_secs_f64();
+
+    // Submit everything on hold, cancel one array element of the first
+    // phase, release the rest: the run ends incomplete.
+    let t0 = Instant::now();
+    let submit = |extra: &[&str]| {
+        let mut c = sluice();
+        c.args(["run", "--executor", "slurm", "--tasks", "4", "--cpus-per-task", "1", "--output"]).arg(&cluster).arg(&recipe);
+        c.args(extra).env("SLUICE_DATA", &data).current_dir(env!("CARGO_MANIFEST_DIR"));
+        c
+    };
+    run_ok(&mut submit(&["--sbatch=--hold"]));
+    let jobs: serde_json::Value = serde_json::from_slice(&std::fs::read(cluster.join("_sluice/slurm/jobs.json")).unwrap()).unwrap();
+    let ids: Vec<String> = jobs["submissions"][0].as_array().unwrap().iter().map(|j| j["job"].as_str().unwrap().to_string()).collect();
+    assert_eq!(jobs["submissions"][0][0]["phase"], "s0");
+    run_ok(Command::new("scancel").arg(format!("{}_3", ids[0])));
+    run_ok(Command::new("scontrol").arg("release").arg(ids.join(",")));
+    let s = wait_for_queue(&cluster);
+    let s0 = &s["phases"][0];
+    assert_eq!((s0["done"].as_u64(), s0["failed"].as_u64()), (Some(3), Some(1)), "{s}");
+    assert!(!cluster.join("stats.json").exists(), "an incomplete run has no merged stats");
+
+    // The same command again submits only what is missing.
+    let o = run_ok(&mut submit(&["--wait"]));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("phase s0 (1 unit(s))") && text.contains("run complete"), "{text}");
+    let cluster_secs = t0.elapsed().as_secs_f64();
+    eprintln!("local executor: {local_secs:.1} s; slurm executor (with a cancelled task and a re-submission): {cluster_secs:.1} s");
+
+    let (a, b) = (output_files(&local), output_files(&cluster));
+    assert!(!a.is_empty());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(v == &b[k], "{k} differs between the local and the Slurm run");
+    }
+}

@@ -28,11 +28,12 @@ use crate::doc::{Batch, DocPos, Document, Dropped};
 use crate::merge::Merge;
 use crate::error::{Error, RecordError, Result};
 use crate::output::{AtomicFile, OutputDir, RunInfo, TaskMarker};
+use crate::phase::{Phase, PhaseKind};
 use crate::plan::{PlannedFile, TaskPlan};
 use crate::recipe::{Node, NodeImpl, Recipe, Role};
 use crate::stage::{
-    Decoded, Payload, RawRecord, Reader, Sink, SinkContext, SinkFactory, StageOutput, StreamStage,
-    TaskContext, Verdict,
+    Decoded, GlobalContext, GlobalStage, Payload, RawRecord, Reader, Sink, SinkContext, SinkFactory, StageImpl,
+    StageOutput, StreamStage, TaskContext, Verdict,
 };
 use crate::stats::{thread_cpu_ns, NodeStats, RunStats, TaskStats};
 
@@ -49,8 +50,12 @@ pub enum Progress {
 /// Options of `sluice run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Run only this task; `None` runs every unfinished task in turn.
+    /// Run only this task (or unit of `phase`); `None` runs every
+    /// unfinished one in turn.
     pub task: Option<usize>,
+    /// Run only this phase (key such as `s0` or `dedup.buckets`, or its
+    /// index); `None` runs every phase in order.
+    pub phase: Option<String>,
     pub tasks: usize,
     /// Worker threads for data-parallel work.
     pub threads: usize,
@@ -63,7 +68,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { task: None, tasks: 1, threads: 1, strict: false, progress: Progress::Off, output: None }
+        RunOptions { task: None, phase: None, tasks: 1, threads: 1, strict: false, progress: Progress::Off, output: None }
     }
 }
 
@@ -71,8 +76,10 @@ impl Default for RunOptions {
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub output: PathBuf,
-    pub ran: Vec<usize>,
-    pub skipped: Vec<usize>,
+    /// Units run now and units skipped as already complete, by name
+    /// (`task 3`, `dedup.buckets unit 2`).
+    pub ran: Vec<String>,
+    pub skipped: Vec<String>,
     /// Stats merged over every task that has finished so far.
     pub stats: RunStats,
     /// True once every task of the run has its completion marker.
@@ -80,46 +87,80 @@ pub struct RunSummary {
 }
 
 /// Run a compiled recipe: plan, prepare the output directory, run the
-/// requested tasks (skipping finished ones) and merge the stats.
+/// requested phases and units (skipping finished ones) and merge the stats.
 pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
+    let root = opts.output.clone().unwrap_or_else(|| recipe.output.clone());
+    let usage = |message: String| Error::Output { dir: root.clone(), message };
     if opts.tasks == 0 {
         return Err(Error::Internal("--tasks must be at least 1".into()));
     }
+    let phases = crate::phase::phases(recipe, opts.tasks);
+    let keys = || phases.iter().map(|p| format!("{} ({} units)", p.key, p.units)).collect::<Vec<_>>().join(", ");
+    let selected: Vec<&Phase> = match &opts.phase {
+        Some(name) => vec![crate::phase::find(&phases, name)
+            .ok_or_else(|| usage(format!("this run has no phase `{name}`; its phases are: {}", keys())))?],
+        None => {
+            if opts.task.is_some() && phases.len() > 1 {
+                return Err(usage(format!(
+                    "this recipe runs in {} phases ({}); with --task, also pass --phase",
+                    phases.len(),
+                    keys()
+                )));
+            }
+            phases.iter().collect()
+        }
+    };
     if let Some(t) = opts.task {
-        if t >= opts.tasks {
-            return Err(Error::Output {
-                dir: opts.output.clone().unwrap_or_else(|| recipe.output.clone()),
-                message: format!("--task {t} is out of range for --tasks {}", opts.tasks),
-            });
+        if t >= selected[0].units {
+            return Err(usage(if opts.phase.is_none() {
+                format!("--task {t} is out of range for --tasks {}", opts.tasks)
+            } else {
+                format!("--task {t} is out of range: phase `{}` has {} units", selected[0].key, selected[0].units)
+            }));
         }
     }
-    let root = opts.output.clone().unwrap_or_else(|| recipe.output.clone());
-    let out = OutputDir::new(&root);
-    let plan = crate::plan::plan(recipe, opts.tasks)?;
-    out.prepare(
-        &RunInfo { recipe_hash: recipe.hash.clone(), tasks: opts.tasks, plan_hash: plan.hash.clone() },
-        &recipe.resolved,
-    )?;
+    let Prepared { out, plan, .. } = prepare(recipe, opts.tasks, &root)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .thread_name(|i| format!("sluice-worker-{i}"))
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the thread pool: {e}")))?;
-    let todo: Vec<usize> = match opts.task {
-        Some(t) => vec![t],
-        None => (0..opts.tasks).collect(),
-    };
     let (mut ran, mut skipped) = (Vec::new(), Vec::new());
-    for task in todo {
-        if out.is_done(task) {
-            skipped.push(task);
-            continue;
+    for ph in selected {
+        if opts.phase.is_some() {
+            for before in &phases[..ph.index] {
+                let missing: Vec<usize> = (0..before.units).filter(|&u| !out.is_unit_done(&before.key, u)).collect();
+                if !missing.is_empty() {
+                    return Err(usage(format!(
+                        "phase `{}` needs phase `{}` finished first; its unit(s) {missing:?} are not done",
+                        ph.key, before.key
+                    )));
+                }
+            }
         }
-        run_task(recipe, &plan, task, &out, opts, &pool)?;
-        ran.push(task);
+        let units: Vec<usize> = match opts.task {
+            Some(t) => vec![t],
+            None => (0..ph.units).collect(),
+        };
+        for unit in units {
+            if out.is_unit_done(&ph.key, unit) {
+                skipped.push(ph.unit_name(unit));
+                continue;
+            }
+            if phases.len() > 1 && opts.progress != Progress::Off {
+                eprintln!("phase {} of {}: {}", ph.index + 1, phases.len(), ph.unit_name(unit));
+            }
+            match ph.kind {
+                PhaseKind::Stream { segment } => {
+                    run_task(recipe, &plan, segment, &ph.key, unit, &out, opts, &pool)?;
+                }
+                PhaseKind::Step { node, step } => run_step(recipe, node, step, &ph.key, unit, &out, opts, &pool)?,
+            }
+            ran.push(ph.unit_name(unit));
+        }
     }
     let stats = RunStats::load(&out)?;
-    let complete = (0..opts.tasks).all(|t| out.is_done(t));
+    let complete = phases.iter().all(|p| (0..p.units).all(|u| out.is_unit_done(&p.key, u)));
     if complete {
         let bytes = serde_json::to_vec_pretty(&stats).expect("stats serialise");
         crate::output::write_atomic(&out.merged_stats_path(), &bytes)?;
@@ -127,27 +168,155 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
     Ok(RunSummary { output: root, ran, skipped, stats, complete })
 }
 
-/// Run one task to completion and leave its marker.
+/// A run ready to start: its plan, its output directory, its phases.
+pub struct Prepared {
+    pub out: OutputDir,
+    pub plan: TaskPlan,
+    pub phases: Vec<Phase>,
+}
+
+/// Plan the run and create its output directory (or check that an existing
+/// one holds the same run). Records the phases in `_sluice/phases.json`,
+/// which `sluice status` reads.
+pub fn prepare(recipe: &Recipe, tasks: usize, root: &std::path::Path) -> Result<Prepared> {
+    if tasks == 0 {
+        return Err(Error::Internal("--tasks must be at least 1".into()));
+    }
+    let out = OutputDir::new(root);
+    let plan = crate::plan::plan(recipe, tasks)?;
+    out.prepare(&RunInfo { recipe_hash: recipe.hash.clone(), tasks, plan_hash: plan.hash.clone() }, &recipe.resolved)?;
+    let phases = crate::phase::phases(recipe, tasks);
+    let list: Vec<Value> = phases
+        .iter()
+        .map(|p| {
+            let (kind, node) = match p.kind {
+                PhaseKind::Stream { .. } => ("stream", Value::Null),
+                PhaseKind::Step { node, .. } => ("step", Value::String(recipe.nodes[node].name.clone())),
+            };
+            serde_json::json!({"index": p.index, "key": p.key, "units": p.units, "kind": kind, "node": node})
+        })
+        .collect();
+    let doc = serde_json::json!({"tasks": tasks, "phases": list});
+    crate::output::write_atomic(&out.meta().join("phases.json"), &serde_json::to_vec_pretty(&doc).expect("serialises"))?;
+    Ok(Prepared { out, plan, phases })
+}
+
+/// What a node does in the segment being run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Its ordinary work.
+    Normal,
+    /// A global stage in the segment it observes.
+    Observe,
+    /// A global stage replaying its documents into the segment after it.
+    Replay,
+}
+
+fn mode_in(node: &Node, segment: usize) -> Option<Mode> {
+    if node.is_global() {
+        if node.segment == segment {
+            Some(Mode::Observe)
+        } else if node.segment + 1 == segment {
+            Some(Mode::Replay)
+        } else {
+            None
+        }
+    } else if node.segment == segment {
+        Some(Mode::Normal)
+    } else {
+        None
+    }
+}
+
+fn global_context(node: &Node, unit: usize, out: &OutputDir, opts: &RunOptions) -> GlobalContext {
+    GlobalContext {
+        unit,
+        tasks: opts.tasks,
+        seed: node.seed,
+        dir: out.global_dir(&node.name),
+        reports: out.reports_dir(&node.name),
+        output: out.root().to_path_buf(),
+        node: node.name.clone(),
+        threads: opts.threads.max(1),
+    }
+}
+
+fn global_of(node: &Node) -> Result<&dyn GlobalStage> {
+    match &node.imp {
+        NodeImpl::Stage { stage: StageImpl::Global(g), .. } => Ok(g.as_ref()),
+        _ => Err(Error::Internal(format!("`{}` is not a global stage", node.name))),
+    }
+}
+
+/// Run unit `unit` of a global stage's step and leave its marker.
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    recipe: &Recipe,
+    node: usize,
+    step: usize,
+    key: &str,
+    unit: usize,
+    out: &OutputDir,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+) -> Result<()> {
+    let node = &recipe.nodes[node];
+    let g = global_of(node)?;
+    let cx = global_context(node, unit, out, opts);
+    for d in [&cx.dir, &cx.reports] {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let started = Instant::now();
+    let cpu = AtomicU64::new(0);
+    pool.install(|| {
+        let t0 = thread_cpu_ns();
+        let r = g.run_step(step, &cx);
+        cpu.fetch_add(thread_cpu_ns().saturating_sub(t0), Ordering::Relaxed);
+        r
+    })?;
+    let mut ns = NodeStats::new(&node.name, &node.kind, node.role);
+    ns.wall_secs = started.elapsed().as_secs_f64();
+    ns.cpu_secs = cpu.load(Ordering::Relaxed) as f64 / 1e9;
+    let stats = TaskStats { task: unit, tasks: opts.tasks, recipe_hash: recipe.hash.clone(), wall_secs: ns.wall_secs, nodes: vec![ns] };
+    let path = out.unit_stats_dir(key).join(format!("{unit:05}-stats.json"));
+    crate::output::write_atomic(&path, &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
+    out.write_unit_marker(key, &TaskMarker { task: unit, recipe_hash: recipe.hash.clone(), files: Vec::new(), documents_written: 0 })
+}
+
+/// Run one task of stream segment `segment` to completion and leave its
+/// marker.
+#[allow(clippy::too_many_arguments)]
 pub fn run_task(
     recipe: &Recipe,
     plan: &TaskPlan,
+    segment: usize,
+    key: &str,
     task: usize,
     out: &OutputDir,
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
 ) -> Result<TaskStats> {
+    let modes: Vec<Option<Mode>> = recipe.nodes.iter().map(|n| mode_in(n, segment)).collect();
     let mut dirs = Vec::new();
     for n in &recipe.nodes {
-        match &n.imp {
-            NodeImpl::Writer(_) => dirs.push(out.writer_dir(&n.name)),
-            NodeImpl::Stage { exclusions: Some(_), .. } => dirs.push(out.exclusion_dir(&n.name)),
+        match (&n.imp, modes[n.id]) {
+            (NodeImpl::Writer(_), Some(Mode::Normal)) => dirs.push(out.writer_dir(&n.name)),
+            (NodeImpl::Stage { exclusions: Some(_), .. }, Some(Mode::Normal | Mode::Replay)) => {
+                dirs.push(out.exclusion_dir(&n.name))
+            }
             _ => {}
+        }
+        if modes[n.id] == Some(Mode::Observe) {
+            dirs.push(out.global_dir(&n.name));
+            dirs.push(out.replay_dir(&n.name));
         }
     }
     dirs.push(out.meta().join("spill"));
-    out.clean_task(task, &dirs)?;
+    dirs.push(out.unit_stats_dir(key));
+    dirs.push(out.unit_errors_dir(key));
+    out.clean_unit(task, &dirs)?;
     let started = Instant::now();
-    let errors = ErrorLog::new(out.errors_path(task), opts.strict);
+    let errors = ErrorLog::new(out.unit_errors_dir(key).join(format!("{task:05}-errors.jsonl")), opts.strict);
     let shared = Shared {
         abort: AtomicBool::new(false),
         files_done_bytes: AtomicU64::new(0),
@@ -155,27 +324,35 @@ pub fn run_task(
         docs_written: AtomicU64::new(0),
         errors: Mutex::new(errors),
     };
-    let files = plan.files(task);
+    let files = if segment == 0 { plan.files(task) } else { &[] };
     let task_bytes: u64 = files.iter().map(|f| f.file.size).sum();
 
-    // Channels: one bounded channel per edge.
+    // Channels: one bounded channel per edge inside this segment. A
+    // replaying global stage has no inputs here; an observing one has no
+    // outputs here.
     let n = recipe.nodes.len();
     let mut senders: Vec<Vec<Sender<Batch>>> = (0..n).map(|_| Vec::new()).collect();
     let mut receivers: Vec<Vec<Receiver<Batch>>> = (0..n).map(|_| Vec::new()).collect();
     for node in &recipe.nodes {
+        if !matches!(modes[node.id], Some(Mode::Normal | Mode::Observe)) {
+            continue;
+        }
         for &inp in &node.inputs {
+            if modes[inp].is_none() {
+                return Err(Error::Internal(format!("`{}` reads `{}` across segments", node.name, recipe.nodes[inp].name)));
+            }
             let (s, r) = bounded(recipe.channel_capacity);
             senders[inp].push(s);
             receivers[node.id].push(r);
         }
     }
-    // `outputs` lists consumers in the same order senders were pushed.
     let ctx = |node: &Node| TaskContext { task, tasks: plan.tasks, seed: node.seed, output: out.root().to_path_buf() };
 
     let done = AtomicBool::new(false);
     let results: Vec<Result<(NodeStats, Vec<PathBuf>)>> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for (node, (tx, rx)) in recipe.nodes.iter().zip(senders.into_iter().zip(receivers)) {
+            let Some(mode) = modes[node.id] else { continue };
             let shared = &shared;
             let cx = ctx(node);
             let my_files: Vec<&PlannedFile> = files.iter().filter(|f| f.reader == node.id).collect();
@@ -183,7 +360,7 @@ pub fn run_task(
                 .name(format!("sluice-{}", node.name))
                 .spawn_scoped(scope, move || {
                     let _guard = AbortOnPanic(&shared.abort);
-                    let r = run_node(node, recipe, &cx, out, my_files, tx, rx, shared, pool);
+                    let r = run_node(node, mode, recipe, &cx, out, opts, my_files, tx, rx, shared, pool);
                     if r.is_err() {
                         shared.abort.store(true, Ordering::SeqCst);
                     }
@@ -248,14 +425,22 @@ pub fn run_task(
         wall_secs: started.elapsed().as_secs_f64(),
         nodes: node_stats,
     };
-    crate::output::write_atomic(&out.task_stats_path(task), &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
+    let stats_path = out.unit_stats_dir(key).join(format!("{task:05}-stats.json"));
+    crate::output::write_atomic(&stats_path, &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
     let documents_written = stats.nodes.iter().filter(|n| n.role == Some(Role::Writer)).map(|n| n.docs_in).sum();
     let mut rel: Vec<String> = written
         .iter()
         .map(|p| crate::stage::relative_path(out.root(), p))
         .collect();
     rel.sort();
-    out.write_marker(&TaskMarker { task, recipe_hash: recipe.hash.clone(), files: rel, documents_written })?;
+    out.write_unit_marker(key, &TaskMarker { task, recipe_hash: recipe.hash.clone(), files: rel, documents_written })?;
+    // The documents a global stage kept for this task have been replayed
+    // and the task is recorded as done: they are no longer needed.
+    for node in &recipe.nodes {
+        if modes[node.id] == Some(Mode::Replay) {
+            let _ = std::fs::remove_file(replay_path(out, node, task));
+        }
+    }
     Ok(stats)
 }
 
@@ -385,9 +570,11 @@ fn par_map<T: Send, U: Send>(
 #[allow(clippy::too_many_arguments)]
 fn run_node(
     node: &Node,
+    mode: Mode,
     recipe: &Recipe,
     cx: &TaskContext,
     out: &OutputDir,
+    opts: &RunOptions,
     files: Vec<&PlannedFile>,
     tx: Vec<Sender<Batch>>,
     rx: Vec<Receiver<Batch>>,
@@ -443,8 +630,58 @@ fn run_node(
                         emit(&mut stats, &mut excl, kept, dropped, &tx)?;
                     }
                 }
-                crate::stage::StageImpl::Global(_) => {
-                    return Err(Error::Internal(format!("global stage `{}`: phases are not wired into the executor yet", node.name)));
+                crate::stage::StageImpl::Global(g) if mode == Mode::Observe => {
+                    let gcx = global_context(node, cx.task, out, opts);
+                    std::fs::create_dir_all(&gcx.dir).map_err(|e| Error::io(&gcx.dir, e))?;
+                    std::fs::create_dir_all(&gcx.reports).map_err(|e| Error::io(&gcx.reports, e))?;
+                    let in_pool = |f: &mut (dyn FnMut() -> Result<()> + Send)| -> Result<()> {
+                        pool.install(|| {
+                            let t0 = thread_cpu_ns();
+                            let r = f();
+                            pool_cpu.fetch_add(thread_cpu_ns().saturating_sub(t0), Ordering::Relaxed);
+                            r
+                        })
+                    };
+                    let mut observer = None;
+                    in_pool(&mut || {
+                        observer = Some(g.observer(&gcx)?);
+                        Ok(())
+                    })?;
+                    let mut observer = observer.expect("set above");
+                    let mut replay = ReplayWriter::create(&replay_path(out, node, cx.task))?;
+                    while let Some(batch) = merge.next()? {
+                        stats.docs_in += batch.len() as u64;
+                        stats.bytes_in += batch.bytes();
+                        in_pool(&mut || observer.observe(&batch.docs))?;
+                        replay.write(&batch)?;
+                    }
+                    if shared.abort.load(Ordering::SeqCst) {
+                        return Err(Error::Aborted);
+                    }
+                    let mut observer = Some(observer);
+                    in_pool(&mut || observer.take().expect("finished once").finish())?;
+                    replay.commit()?;
+                }
+                crate::stage::StageImpl::Global(g) => {
+                    let gcx = global_context(node, cx.task, out, opts);
+                    let mut decider = pool.install(|| g.decider(&gcx))?;
+                    let mut replay = ReplayReader::open(&replay_path(out, node, cx.task), &node.name)?;
+                    while let Some(batch) = replay.next()? {
+                        if shared.abort.load(Ordering::SeqCst) {
+                            return Err(Error::Aborted);
+                        }
+                        let mut o = StageOutput::default();
+                        pool.install(|| {
+                            let t0 = thread_cpu_ns();
+                            let r = decider.process(batch, &mut o);
+                            pool_cpu.fetch_add(thread_cpu_ns().saturating_sub(t0), Ordering::Relaxed);
+                            r
+                        })?;
+                        emit(&mut stats, &mut excl, o.kept, o.dropped, &tx)?;
+                    }
+                    let mut o = StageOutput::default();
+                    pool.install(|| decider.finish(&mut o))?;
+                    emit_final(&mut stats, &mut excl, o, recipe.batch_size, &tx)?;
                 }
                 crate::stage::StageImpl::Stream(factory) => {
                     let mut s: Box<dyn StreamStage> = factory.create(cx)?;
@@ -460,16 +697,7 @@ fn run_node(
                     }
                     let mut o = StageOutput::default();
                     s.finish(&mut o)?;
-                    let mut kept = o.kept;
-                    // Split the final output into batches of the usual size.
-                    let mut first = true;
-                    while first || !kept.is_empty() {
-                        let rest = kept.split_off(kept.len().min(recipe.batch_size));
-                        let dropped = if first { std::mem::take(&mut o.dropped) } else { Vec::new() };
-                        emit(&mut stats, &mut excl, kept, dropped, &tx)?;
-                        kept = rest;
-                        first = false;
-                    }
+                    emit_final(&mut stats, &mut excl, o, recipe.batch_size, &tx)?;
                 }
             }
             if shared.abort.load(Ordering::SeqCst) {
@@ -519,6 +747,89 @@ fn emit(
     stats.docs_out += batch.len() as u64;
     stats.bytes_out += batch.bytes();
     send_all(tx, batch)
+}
+
+/// Emit what a stream stage's `finish` produced, in batches of the usual
+/// size (drops with the first).
+fn emit_final(
+    stats: &mut NodeStats,
+    excl: &mut Exclusions,
+    mut o: StageOutput,
+    batch_size: usize,
+    tx: &[Sender<Batch>],
+) -> Result<()> {
+    let mut kept = std::mem::take(&mut o.kept);
+    let mut first = true;
+    while first || !kept.is_empty() {
+        let rest = kept.split_off(kept.len().min(batch_size));
+        let dropped = if first { std::mem::take(&mut o.dropped) } else { Vec::new() };
+        emit(stats, excl, kept, dropped, tx)?;
+        kept = rest;
+        first = false;
+    }
+    Ok(())
+}
+
+fn replay_path(out: &OutputDir, node: &Node, task: usize) -> PathBuf {
+    out.replay_dir(&node.name).join(format!("{task:05}-docs.bin.zst"))
+}
+
+/// A global stage's documents of one task, kept between its observe and
+/// decide phases: zstd frames of length-prefixed batches, published
+/// atomically.
+struct ReplayWriter {
+    enc: zstd::stream::write::Encoder<'static, AtomicFile>,
+    path: PathBuf,
+}
+
+impl ReplayWriter {
+    fn create(path: &std::path::Path) -> Result<Self> {
+        let f = AtomicFile::create(path)?;
+        let enc = zstd::stream::write::Encoder::new(f, 1).map_err(|e| Error::io(path, e))?;
+        Ok(ReplayWriter { enc, path: path.to_path_buf() })
+    }
+
+    fn write(&mut self, b: &Batch) -> Result<()> {
+        let bytes = crate::merge::encode_batch(b);
+        self.enc.write_all(&(bytes.len() as u64).to_le_bytes()).map_err(|e| Error::io(&self.path, e))?;
+        self.enc.write_all(&bytes).map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn commit(self) -> Result<()> {
+        let f = self.enc.finish().map_err(|e| Error::io(&self.path, e))?;
+        f.commit()
+    }
+}
+
+struct ReplayReader {
+    dec: zstd::stream::read::Decoder<'static, std::io::BufReader<std::fs::File>>,
+    path: PathBuf,
+}
+
+impl ReplayReader {
+    fn open(path: &std::path::Path, node: &str) -> Result<Self> {
+        let f = std::fs::File::open(path).map_err(|e| Error::Output {
+            dir: path.to_path_buf(),
+            message: format!("cannot open the documents global stage `{node}` kept for this task ({e}); its observe phase must finish first"),
+        })?;
+        let dec = zstd::stream::read::Decoder::new(f).map_err(|e| Error::io(path, e))?;
+        Ok(ReplayReader { dec, path: path.to_path_buf() })
+    }
+
+    fn next(&mut self) -> Result<Option<Batch>> {
+        use std::io::Read as _;
+        let mut len = [0u8; 8];
+        match self.dec.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(Error::io(&self.path, e)),
+        }
+        let mut buf = vec![0u8; u64::from_le_bytes(len) as usize];
+        self.dec.read_exact(&mut buf).map_err(|e| Error::io(&self.path, e))?;
+        crate::merge::decode_batch(&buf)
+            .map(Some)
+            .ok_or_else(|| Error::Internal(format!("corrupt replay file {}", self.path.display())))
+    }
 }
 
 /// A stage's optional exclusion writer: dropped documents with the reason

@@ -12,6 +12,7 @@ pub mod error;
 pub mod exec;
 mod merge;
 pub mod output;
+pub mod phase;
 pub mod plan;
 pub mod recipe;
 pub mod stage;

@@ -156,6 +156,57 @@ impl OutputDir {
         self.meta().join("tasks").join(format!("{task:05}.done"))
     }
 
+    /// Marker of unit `unit` of phase `phase` (`s0` keeps the single-phase
+    /// layout: `_sluice/tasks/00003.done`).
+    pub fn unit_marker_path(&self, phase: &str, unit: usize) -> PathBuf {
+        if phase == "s0" {
+            self.marker_path(unit)
+        } else {
+            self.meta().join("tasks").join(phase).join(format!("{unit:05}.done"))
+        }
+    }
+
+    pub fn unit_stats_dir(&self, phase: &str) -> PathBuf {
+        if phase == "s0" {
+            self.stats_dir()
+        } else {
+            self.stats_dir().join(phase)
+        }
+    }
+
+    pub fn unit_errors_dir(&self, phase: &str) -> PathBuf {
+        if phase == "s0" {
+            self.meta().join("errors")
+        } else {
+            self.meta().join("errors").join(phase)
+        }
+    }
+
+    /// A global stage's private state directory.
+    pub fn global_dir(&self, node: &str) -> PathBuf {
+        self.meta().join("global").join(node)
+    }
+
+    /// Where the engine keeps a global stage's documents between its observe
+    /// and decide phases.
+    pub fn replay_dir(&self, node: &str) -> PathBuf {
+        self.meta().join("replay").join(node)
+    }
+
+    /// A stage's human-readable reports.
+    pub fn reports_dir(&self, node: &str) -> PathBuf {
+        self.root.join("reports").join(node)
+    }
+
+    pub fn is_unit_done(&self, phase: &str, unit: usize) -> bool {
+        self.unit_marker_path(phase, unit).is_file()
+    }
+
+    pub fn write_unit_marker(&self, phase: &str, marker: &TaskMarker) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(marker).expect("serialises");
+        write_atomic(&self.unit_marker_path(phase, marker.task), &bytes)
+    }
+
     pub fn merged_stats_path(&self) -> PathBuf {
         self.root.join("stats.json")
     }
@@ -240,7 +291,13 @@ impl OutputDir {
         let mut all: Vec<PathBuf> = dirs.to_vec();
         all.push(self.stats_dir());
         all.push(self.meta().join("errors"));
-        for dir in all {
+        self.clean_unit(task, &all)
+    }
+
+    /// Remove the files of `unit` (by the `{unit:05}-` naming rule) from
+    /// exactly `dirs`, not recursing.
+    pub fn clean_unit(&self, task: usize, dirs: &[PathBuf]) -> Result<()> {
+        for dir in dirs.iter().cloned() {
             let entries = match fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,

@@ -100,6 +100,7 @@ mod tests {
     fn recipe() -> Recipe {
         // Only `nodes[i].name` is read by `split`.
         Recipe {
+            slurm: Default::default(),
             description: None,
             seed: 0,
             output: "o".into(),
@@ -125,6 +126,7 @@ mod tests {
                 outputs: vec![],
                 seed: 0,
                 reconverges: false,
+                segment: 0,
                 imp: crate::recipe::NodeImpl::Writer(std::sync::Arc::new(NullSink)),
             });
         }

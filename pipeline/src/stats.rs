@@ -131,19 +131,44 @@ impl RunStats {
                 })
             }
         };
+        // Stream segment 0 at the top, then later phases in their own
+        // directories (`s1/`, `dedup.buckets/`), in name order.
         let mut all = Vec::new();
+        let read = |p: &std::path::Path, all: &mut Vec<TaskStats>| -> Result<()> {
+            let b = fs::read(p).map_err(|e| Error::io(p, e))?;
+            all.push(serde_json::from_slice::<TaskStats>(&b).map_err(|e| Error::Output {
+                dir: out.root().into(),
+                message: format!("corrupt {}: {e}", p.display()),
+            })?);
+            Ok(())
+        };
         for task in 0..info.tasks {
             let p = out.task_stats_path(task);
-            match fs::read(&p) {
-                Ok(b) => all.push(serde_json::from_slice::<TaskStats>(&b).map_err(|e| Error::Output {
-                    dir: out.root().into(),
-                    message: format!("corrupt {}: {e}", p.display()),
-                })?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(p, e)),
+            if p.is_file() {
+                read(&p, &mut all)?;
             }
         }
-        Ok(RunStats::merge(info.tasks, &all))
+        let reported = all.len();
+        let mut subdirs: Vec<std::path::PathBuf> = match fs::read_dir(out.stats_dir()) {
+            Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect(),
+            Err(_) => Vec::new(),
+        };
+        subdirs.sort();
+        for d in subdirs {
+            let mut files: Vec<std::path::PathBuf> = fs::read_dir(&d)
+                .map_err(|e| Error::io(&d, e))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with("-stats.json")))
+                .collect();
+            files.sort();
+            for f in files {
+                read(&f, &mut all)?;
+            }
+        }
+        let mut merged = RunStats::merge(info.tasks, &all);
+        merged.tasks_reported = reported;
+        Ok(merged)
     }
 
     /// The funnel as a plain-text table.
