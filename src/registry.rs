@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
+use sluice_dedup::{ExactConfig, LineDedupConfig, MinHashConfig};
 use sluice_filters::{LengthFilterConfig, Passthrough};
 use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
@@ -43,6 +44,9 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "c4_badwords", about: "C4 bad-words filter (LDNOOBW English list)", schema: || schemars::schema_for!(C4BadWordsConfig) },
     KindInfo { role: Role::Stage, name: "fineweb", about: "FineWeb filter: terminal-punctuation lines, short lines, duplicated-line characters, newline/word ratio", schema: || schemars::schema_for!(FineWebQualityConfig) },
     KindInfo { role: Role::Stage, name: "url_blocklist", about: "Drops documents whose `url` is on a blocklist of domains (with subdomains) and URLs read from files", schema: || schemars::schema_for!(UrlBlocklistConfig) },
+    KindInfo { role: Role::Stage, name: "minhash_dedup", about: "MinHash LSH fuzzy dedup (global): word 5-gram shingles, 14 bands x 8 rows, keeps the first seen of each cluster; cluster report", schema: || schemars::schema_for!(MinHashConfig) },
+    KindInfo { role: Role::Stage, name: "exact_dedup", about: "Exact dedup on a normalised-text hash (global): keep first/longest/by source priority; Bloom filter saved/loaded across dumps", schema: || schemars::schema_for!(ExactConfig) },
+    KindInfo { role: Role::Stage, name: "line_dedup", about: "Line/paragraph dedup across the corpus (global, CCNet/C4): removes lines seen more than N times, optionally per source", schema: || schemars::schema_for!(LineDedupConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -112,6 +116,18 @@ impl Registry for Builtins {
                 let c: UrlBlocklistConfig = parse(v, cx)?;
                 checked(cx, c.validate(), || ())?;
                 StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "minhash_dedup" => {
+                let c: MinHashConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
+            }
+            "exact_dedup" => {
+                let c: ExactConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
+            }
+            "line_dedup" => {
+                let c: LineDedupConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
             }
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
         })
