@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
+use sluice_dedup::{ExactConfig, LineDedupConfig, MinHashConfig};
 use sluice_filters::{LengthFilterConfig, Passthrough};
 use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
@@ -52,6 +53,9 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "tokenize", about: "Encodes each document with a tokenizer.json: ids in metadata.tokens, count in attributes.tokens", schema: || schemars::schema_for!(TokenizeConfig) },
     KindInfo { role: Role::Stage, name: "mix", about: "Global: samples sources to token weights under a token budget with per-source epoch caps; writes reports/<node>/mix.json", schema: || schemars::schema_for!(MixConfig) },
     KindInfo { role: Role::Stage, name: "pack", about: "Global: packs tokenized documents into seq_len sequences, shuffles, splits train/val by document, writes llm.c or Megatron shards + manifest.json", schema: || schemars::schema_for!(PackConfig) },
+    KindInfo { role: Role::Stage, name: "minhash_dedup", about: "MinHash LSH fuzzy dedup (global): word 5-gram shingles, 14 bands x 8 rows, keeps the first seen of each cluster; cluster report", schema: || schemars::schema_for!(MinHashConfig) },
+    KindInfo { role: Role::Stage, name: "exact_dedup", about: "Exact dedup on a normalised-text hash (global): keep first/longest/by source priority; Bloom filter saved/loaded across dumps", schema: || schemars::schema_for!(ExactConfig) },
+    KindInfo { role: Role::Stage, name: "line_dedup", about: "Line/paragraph dedup across the corpus (global, CCNet/C4): removes lines seen more than N times, optionally per source", schema: || schemars::schema_for!(LineDedupConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -156,6 +160,18 @@ impl Registry for Builtins {
             "pack" => {
                 let c: PackConfig = parse(v, cx)?;
                 StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
+            }
+            "minhash_dedup" => {
+                let c: MinHashConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
+            }
+            "exact_dedup" => {
+                let c: ExactConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
+            }
+            "line_dedup" => {
+                let c: LineDedupConfig = parse(v, cx)?;
+                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
             }
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
         })

@@ -471,4 +471,119 @@ impl TapMkdir for PathBuf {
         std::fs::create_dir_all(&self).unwrap();
         self
     }
+/// A corpus for the dedup stages: unique documents, exact copies (case and
+/// punctuation changed) and near copies (one word in ~100 changed), across
+/// files, so the first copy of a cluster is often in another task's file.
+fn make_dup_corpus(dir: &Path, files: usize, per_file: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let word = |i: u64| -> String { (0..3).map(|k| (b'a' + ((i >> (5 * k)) % 26) as u8) as char).collect::<String>() + "x" };
+    let mut texts: Vec<String> = Vec::new();
+    for f in 0..files {
+        let mut out = String::new();
+        for i in 0..per_file {
+            let r = next() % 10;
+            let text = if r < 2 && !texts.is_empty() {
+                let base = texts[(next() as usize) % texts.len()].clone();
+                base.split(' ').map(|w| if next() % 100 == 0 { word(next()) } else { w.to_string() }).collect::<Vec<_>>().join(" ")
+            } else if r < 3 && !texts.is_empty() {
+                format!("{}!!", texts[(next() as usize) % texts.len()].to_uppercase())
+            } else {
+                (0..120).map(|_| word(next())).collect::<Vec<_>>().join(" ")
+            };
+            texts.push(text.clone());
+            out.push_str(&serde_json::json!({"id": format!("f{f}-d{i}"), "text": text}).to_string());
+            out.push('\n');
+        }
+        std::fs::write(dir.join(format!("part-{f:03}.jsonl")), out).unwrap();
+    }
+}
+
+/// Run every phase of `recipe` with `tasks` processes per phase (one per
+/// unit), the way a Slurm array would.
+fn run_phases_as_processes(recipe: &Path, out: &Path, tasks: usize) {
+    let o = run_ok(sluice().args(["phases", "--tasks", &tasks.to_string()]).arg(recipe));
+    let table = String::from_utf8(o.stdout).unwrap();
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (key, units): (&str, usize) = (f[1], f[2].parse().unwrap());
+        let children: Vec<_> = (0..units)
+            .map(|u| {
+                sluice()
+                    .args(["run", "--progress", "off", "--threads", "1", "--tasks", &tasks.to_string(), "--phase", key, "--task", &u.to_string(), "--output"])
+                    .arg(out)
+                    .arg(recipe)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "phase {key}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}
+
+#[test]
+fn dedup_stages_remove_the_same_documents_whatever_the_tasks_and_threads() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    make_dup_corpus(&input, 6, 120);
+    let recipe_for = |out: &Path| {
+        format!(
+            "seed: 5\noutput: {}\nbatch_size: 32\nreaders:\n  corpus: {{kind: jsonl, paths: [{}]}}\nstages:\n  exact: {{kind: exact_dedup, inputs: [corpus], exclusions: true, partitions: 3}}\n  minhash: {{kind: minhash_dedup, inputs: [exact], exclusions: true, band_groups: 4}}\n  lines: {{kind: line_dedup, inputs: [minhash], unit: paragraph}}\nwriters:\n  kept: {{kind: jsonl, inputs: [lines]}}\n",
+            out.display(),
+            input.display()
+        )
+    };
+    let ids = |dir: &Path| {
+        let mut v: Vec<String> = jsonl_docs(dir).into_iter().map(|x| x.0).collect();
+        v.sort();
+        v
+    };
+    let mut runs = Vec::new();
+    for (name, tasks, threads) in [("t1", 1, 1), ("t1x2", 1, 2), ("t4x2", 4, 2)] {
+        let out = d.path().join(name);
+        let dir = d.path().join(format!("{name}-recipe"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let recipe = write_recipe(&dir, &recipe_for(&out));
+        run_ok(sluice().args(["run", "--progress", "off", "--tasks", &tasks.to_string(), "--threads", &threads.to_string()]).arg(&recipe));
+        runs.push(out);
+    }
+    // 4 processes per phase
+    let out = d.path().join("procs");
+    let dir = d.path().join("procs-recipe");
+    std::fs::create_dir_all(&dir).unwrap();
+    let recipe = write_recipe(&dir, &recipe_for(&out));
+    run_phases_as_processes(&recipe, &out, 4);
+    runs.push(out);
+
+    let base = &runs[0];
+    let exact = ids(&base.join("excluded/exact"));
+    let minhash = ids(&base.join("excluded/minhash"));
+    assert!(exact.len() > 40 && minhash.len() > 80, "exact {} minhash {}", exact.len(), minhash.len());
+    let mut kept = jsonl_docs(&base.join("kept"));
+    kept.sort();
+    for other in &runs[1..] {
+        assert_eq!(ids(&other.join("excluded/exact")), exact, "{}", other.display());
+        assert_eq!(ids(&other.join("excluded/minhash")), minhash, "{}", other.display());
+        let mut k = jsonl_docs(&other.join("kept"));
+        k.sort();
+        assert_eq!(k, kept, "{}", other.display());
+        for node in ["exact", "minhash", "lines"] {
+            let r = |o: &Path| std::fs::read(o.join(format!("reports/{node}/clusters.json"))).unwrap();
+            assert_eq!(r(other), r(base), "{node} report differs in {}", other.display());
+        }
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(base.join("reports/minhash/clusters.json")).unwrap()).unwrap();
+    assert_eq!(report["kind"], "dedup_clusters");
+    assert_eq!(report["removed"].as_u64().unwrap() as usize, minhash.len());
 }

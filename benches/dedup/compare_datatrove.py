@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""sluice `minhash_dedup` against datatrove's MinHash pipeline on the same input.
+
+    cargo build --release --bin sluice -p sluice -p sluice-dedup --bins
+    .venv/bin/python benches/dedup/compare_datatrove.py --docs 100000 --workers 2
+
+The input is the scale bench's synthetic corpus (`dedup-bench --write-jsonl`):
+random 80-160 word documents and, every tenth document, a copy of an earlier
+one edited to a planted word-5-gram Jaccard similarity (0.3 to 1.0). Both
+tools run with the same parameters (word 5-grams, 14 buckets x 8 hashes,
+64-bit hashes), the same task count and the same worker count, one after the
+other in this script. It prints wall and CPU time of each, their ratio, the
+agreement on which documents are removed, and each tool's recall of the
+planted pairs per Jaccard bin.
+
+datatrove is installed from PyPI into the running interpreter when missing
+(`pip install datatrove[processing]`).
+"""
+
+import argparse
+import gzip
+import io
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ensure_datatrove():
+    try:
+        import datatrove  # noqa: F401
+    except ImportError:
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "datatrove[processing]==0.10.1"])
+
+
+def cpu_now():
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def target_dir():
+    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+
+
+def run_datatrove(inp: Path, work: Path, tasks: int, workers: int):
+    from datatrove.executor.local import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.hashing import HashConfig
+
+    cfg = MinhashConfig(hash_config=HashConfig(precision=64), n_grams=5, num_buckets=14, hashes_per_bucket=8)
+    d = work / "datatrove"
+    logs = d / "logs"
+    s1 = LocalPipelineExecutor(
+        pipeline=[JsonlReader(str(inp), glob_pattern="*.jsonl"), MinhashDedupSignature(output_folder=str(d / "sigs"), config=cfg)],
+        tasks=tasks, workers=workers, logging_dir=str(logs / "s1"),
+    )
+    s2 = LocalPipelineExecutor(
+        pipeline=[MinhashDedupBuckets(input_folder=str(d / "sigs"), output_folder=str(d / "buckets"), config=cfg)],
+        tasks=cfg.num_buckets, workers=workers, logging_dir=str(logs / "s2"), depends=s1,
+    )
+    s3 = LocalPipelineExecutor(
+        pipeline=[MinhashDedupCluster(input_folder=str(d / "buckets"), output_folder=str(d / "remove"), config=cfg)],
+        tasks=1, logging_dir=str(logs / "s3"), depends=s2,
+    )
+    s4 = LocalPipelineExecutor(
+        pipeline=[
+            JsonlReader(str(inp), glob_pattern="*.jsonl"),
+            MinhashDedupFilter(input_folder=str(d / "remove"), exclusion_writer=JsonlWriter(str(d / "removed"))),
+            JsonlWriter(str(d / "kept")),
+        ],
+        tasks=tasks, workers=workers, logging_dir=str(logs / "s4"), depends=s3,
+    )
+    s4.run()
+    removed = set()
+    for f in sorted((d / "removed").glob("*.jsonl.gz")):
+        with gzip.open(f, "rt") as fh:
+            for line in fh:
+                removed.add(json.loads(line)["id"])
+    return removed
+
+
+def run_sluice(inp: Path, work: Path, tasks: int, workers: int):
+    import zstandard
+
+    out = work / "sluice_out"
+    recipe = work / "minhash.yaml"
+    recipe.write_text(
+        f"""seed: 42
+output: {out}
+readers:
+  input: {{kind: jsonl, paths: ["{inp}"], include: ["*.jsonl"]}}
+stages:
+  minhash: {{kind: minhash_dedup, inputs: [input], exclusions: true}}
+writers:
+  kept: {{kind: jsonl, inputs: [minhash]}}
+"""
+    )
+    subprocess.check_call(
+        [str(target_dir() / "sluice"), "run", str(recipe), "--tasks", str(tasks), "--threads", str(workers), "--progress", "off"],
+        stdout=subprocess.DEVNULL,
+    )
+    removed = set()
+    for f in sorted((out / "excluded" / "minhash").glob("*.jsonl.zst")):
+        with open(f, "rb") as fh:
+            text = zstandard.ZstdDecompressor().stream_reader(fh).read().decode()
+        for line in text.splitlines():
+            removed.add(json.loads(line)["id"])
+    return removed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--tasks", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--work", default="/tmp/sluice-dedup-compare")
+    a = ap.parse_args()
+    ensure_datatrove()
+    work = Path(a.work)
+    shutil.rmtree(work, ignore_errors=True)
+    inp = work / "input"
+    subprocess.check_call([str(target_dir() / "dedup-bench"), "--docs", str(a.docs), "--write-jsonl", str(inp)])
+    mb = sum(f.stat().st_size for f in inp.glob("*.jsonl")) / 1e6
+    planted = [line.split("\t") for line in (inp / "planted.tsv").read_text().splitlines()]
+
+    results = {}
+    for name, fn in [("sluice", run_sluice), ("datatrove", run_datatrove)]:
+        w, c = time.time(), cpu_now()
+        removed = fn(inp, work, a.tasks, a.workers)
+        results[name] = (time.time() - w, cpu_now() - c, removed)
+
+    print(f"MinHash dedup, {a.docs} documents ({mb:.0f} MB JSONL), 5-grams, 14x8, {a.tasks} tasks, {a.workers} workers")
+    for name, (wall, cpu, removed) in results.items():
+        print(f"  {name:9}: {wall:7.1f} s wall, {cpu:7.1f} CPU s, {mb / cpu:6.2f} MB per CPU-second, removed {len(removed)}")
+    (sw, sc, sr), (dw, dc, dr) = results["sluice"], results["datatrove"]
+    print(f"  speed: sluice {dw / sw:.1f}x datatrove's wall time, {dc / sc:.1f}x per CPU-second")
+    both = sr & dr
+    print(f"  removed by both {len(both)}, only sluice {len(sr - dr)}, only datatrove {len(dr - sr)}; "
+          f"agreement (Jaccard of the removed sets) {len(both) / max(1, len(sr | dr)):.4f}")
+    bins = defaultdict(lambda: [0, 0, 0])
+    for src, dup, j in planted:
+        b = min(int(float(j) * 20), 19)
+        bins[b][0] += 1
+        bins[b][1] += dup in sr
+        bins[b][2] += dup in dr
+    print("  planted pairs: Jaccard bin | pairs | sluice recall | datatrove recall")
+    for b in sorted(bins):
+        n, s, d = bins[b]
+        print(f"    [{b / 20:.2f}, {(b + 1) / 20:.2f}) | {n:6} | {s / n:.3f} | {d / n:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+//! Deduplication stages: MinHash LSH fuzzy dedup, exact dedup (with a
+//! seeded Bloom filter to dedup a new dump against earlier ones) and
+//! line/paragraph dedup. All three are [`sluice_pipeline::GlobalStage`]s:
+//! observers write per-task files, steps sort and merge them on disk under
+//! a memory budget, deciders drop documents with a reason. Decisions use
+//! input positions (`DocPos`), never task numbers, so the output does not
+//! depend on `--tasks` or `--threads`.
+
+pub mod bloom;
+pub mod exact;
+pub mod lines;
+pub mod minhash;
+pub mod store;
+pub mod text;
+pub mod testing;
+
+pub use bloom::BloomFilter;
+pub use exact::{ExactConfig, ExactDedup, KeepRule};
+pub use lines::{LineDedup, LineDedupConfig};
+pub use minhash::{s_curve, MinHashConfig, MinHashDedup};
