@@ -54,6 +54,8 @@ enum Command {
     Eval(sluice_train::cli::EvalArgs),
     /// Export a checkpoint to Hugging Face Llama format.
     Export(sluice_train::cli::ExportArgs),
+    /// Perplexity with a reference LM: calibrate CCNet buckets, score, AUC, bench.
+    Ppl(sluice_perplexity::cli::PplArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -209,6 +211,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Export(a) => {
             sluice_train::cli::run_export(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ppl(a) => {
+            sluice_perplexity::cli::run(&a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name } => {

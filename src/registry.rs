@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
+use sluice_perplexity::PerplexityConfig;
 use sluice_filters::{LengthFilterConfig, Passthrough};
 use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
@@ -43,6 +44,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "c4_badwords", about: "C4 bad-words filter (LDNOOBW English list)", schema: || schemars::schema_for!(C4BadWordsConfig) },
     KindInfo { role: Role::Stage, name: "fineweb", about: "FineWeb filter: terminal-punctuation lines, short lines, duplicated-line characters, newline/word ratio", schema: || schemars::schema_for!(FineWebQualityConfig) },
     KindInfo { role: Role::Stage, name: "url_blocklist", about: "Drops documents whose `url` is on a blocklist of domains (with subdomains) and URLs read from files", schema: || schemars::schema_for!(UrlBlocklistConfig) },
+    KindInfo { role: Role::Stage, name: "perplexity", about: "Scores documents with a reference LM from `sluice train`: ppl, ppl_nll, bits per byte; CCNet head/middle/tail buckets (`sluice ppl calibrate`)", schema: || schemars::schema_for!(PerplexityConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -112,6 +114,11 @@ impl Registry for Builtins {
                 let c: UrlBlocklistConfig = parse(v, cx)?;
                 checked(cx, c.validate(), || ())?;
                 StageImpl::Doc(Arc::new(located(cx, c.build())?))
+            }
+            "perplexity" => {
+                let c: PerplexityConfig = parse(v, cx)?;
+                checked(cx, c.validate(), || ())?;
+                StageImpl::Stream(Arc::new(located(cx, c.build())?))
             }
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
         })
