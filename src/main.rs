@@ -81,6 +81,8 @@ enum Command {
     Tokenizer(sluice_tokens::cli::TokenizerArgs),
     /// Check a token shard's header (and manifest entry) and decode a slice.
     Inspect(sluice_tokens::cli::InspectArgs),
+    /// Perplexity with a reference LM: calibrate CCNet buckets, score, AUC, bench.
+    Ppl(sluice_perplexity::cli::PplArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -295,6 +297,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Inspect(a) => {
             sluice_tokens::cli::inspect(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ppl(a) => {
+            sluice_perplexity::cli::run(&a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name } => {

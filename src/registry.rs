@@ -9,6 +9,7 @@ use serde_json::Value;
 use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
 use sluice_dedup::{ExactConfig, LineDedupConfig, MinHashConfig};
+use sluice_perplexity::PerplexityConfig;
 use sluice_filters::{LengthFilterConfig, Passthrough};
 use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
@@ -56,6 +57,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "minhash_dedup", about: "MinHash LSH fuzzy dedup (global): word 5-gram shingles, 14 bands x 8 rows, keeps the first seen of each cluster; cluster report", schema: || schemars::schema_for!(MinHashConfig) },
     KindInfo { role: Role::Stage, name: "exact_dedup", about: "Exact dedup on a normalised-text hash (global): keep first/longest/by source priority; Bloom filter saved/loaded across dumps", schema: || schemars::schema_for!(ExactConfig) },
     KindInfo { role: Role::Stage, name: "line_dedup", about: "Line/paragraph dedup across the corpus (global, CCNet/C4): removes lines seen more than N times, optionally per source", schema: || schemars::schema_for!(LineDedupConfig) },
+    KindInfo { role: Role::Stage, name: "perplexity", about: "Scores documents with a reference LM from `sluice train`: ppl, ppl_nll, bits per byte; CCNet head/middle/tail buckets (`sluice ppl calibrate`)", schema: || schemars::schema_for!(PerplexityConfig) },
     KindInfo { role: Role::Writer, name: "jsonl", about: "Sharded JSON Lines, zstd (default) or gzip compressed", schema: || schemars::schema_for!(JsonlWriterConfig) },
     KindInfo { role: Role::Writer, name: "parquet", about: "Sharded Parquet (id, text, source, metadata JSON, attributes map)", schema: || schemars::schema_for!(ParquetWriterConfig) },
 ];
@@ -172,6 +174,11 @@ impl Registry for Builtins {
             "line_dedup" => {
                 let c: LineDedupConfig = parse(v, cx)?;
                 StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
+            }
+            "perplexity" => {
+                let c: PerplexityConfig = parse(v, cx)?;
+                checked(cx, c.validate(), || ())?;
+                StageImpl::Stream(Arc::new(located(cx, c.build())?))
             }
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled stage kind `{other}`"))]),
         })
