@@ -471,6 +471,8 @@ impl TapMkdir for PathBuf {
         std::fs::create_dir_all(&self).unwrap();
         self
     }
+}
+
 /// A corpus for the dedup stages: unique documents, exact copies (case and
 /// punctuation changed) and near copies (one word in ~100 changed), across
 /// files, so the first copy of a cluster is often in another task's file.

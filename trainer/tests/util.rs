@@ -67,6 +67,11 @@ pub fn write_synthetic_shards(dir: &Path, vocab: u32, tokens: usize, seed: u64) 
         tokenizer: None,
         seq_len: None,
         shards,
+        tokenizer_sha256: None,
+        recipe_hash: None,
+        tokens_per_source: Default::default(),
+        documents: Default::default(),
+        packing: None,
     };
     std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
 }
