@@ -381,6 +381,9 @@ fn slurm_array_jobs_match_the_local_run_and_recover_from_a_cancelled_task() {
     let s = wait_for_queue(&cluster);
     let s0 = &s["phases"][0];
     assert_eq!((s0["done"].as_u64(), s0["failed"].as_u64()), (Some(3), Some(1)), "{s}");
+    // the later phases (dedup buckets, clusters, filter) were cancelled with it
+    let later: u64 = s["phases"].as_array().unwrap()[1..].iter().map(|p| p["failed"].as_u64().unwrap()).sum();
+    assert!(later > 0 && s["phases"].as_array().unwrap().len() == 4, "{s}");
     assert!(!cluster.join("stats.json").exists(), "an incomplete run has no merged stats");
 
     // The same command again submits only what is missing.
