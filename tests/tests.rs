@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn sluice() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -204,6 +204,17 @@ fn separate_task_processes_produce_the_same_documents() {
     assert_eq!(stats(&one), stats(&three));
 }
 
+/// Total size of the files under `dir` (0 when it does not exist yet).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
 #[test]
 fn a_run_killed_at_any_moment_resumes_to_the_same_output() {
     let d = tempfile::tempdir().unwrap();
@@ -211,15 +222,18 @@ fn a_run_killed_at_any_moment_resumes_to_the_same_output() {
     make_corpus(&input, 12, 2500);
     let reference = d.path().join("reference");
     let recipe = write_recipe(d.path(), &corpus_recipe(&input, &reference));
-    let t0 = Instant::now();
     run_ok(sluice().args(["run", "--progress", "off", "--tasks", "4"]).arg(&recipe));
-    let full = t0.elapsed();
     let want = output_files(&reference);
 
     // Kill repeatedly at different points of the run, then let it finish.
+    // Kill points follow the run's own progress, not the clock (a loaded
+    // machine must not let a run finish between two kills): each attempt
+    // waits until the output directory has grown past what the previous
+    // attempt left, then lets the run go on for a while longer and kills it.
     let killed = d.path().join("killed");
     let mut kills = 0;
-    for frac in [0.1, 0.3, 0.5, 0.7, 0.9] {
+    let mut last = 0u64;
+    for delay_ms in [0u64, 5, 20, 50, 100] {
         let mut child = sluice()
             .args(["run", "--progress", "off", "--tasks", "4", "--output"])
             .arg(&killed)
@@ -228,14 +242,25 @@ fn a_run_killed_at_any_moment_resumes_to_the_same_output() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(full.mul_f64(frac));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            let now = tree_bytes(&killed);
+            if now > last {
+                std::thread::sleep(Duration::from_millis(delay_ms));
+                if child.try_wait().unwrap().is_none() {
+                    child.kill().unwrap(); // SIGKILL
+                    kills += 1;
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
         child.wait().unwrap();
+        last = tree_bytes(&killed);
     }
-    assert!(kills >= 2, "the run finished too fast to be killed ({full:?})");
+    assert!(kills >= 2, "the run finished before it could be killed twice");
     run_ok(sluice().args(["run", "--progress", "off", "--tasks", "4", "--output"]).arg(&killed).arg(&recipe));
     let got = output_files(&killed);
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
