@@ -37,7 +37,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Reader, name: "parquet", about: "Parquet files, one document per row", schema: || schemars::schema_for!(ParquetReaderConfig) },
     KindInfo { role: Role::Reader, name: "warc", about: "WARC (.warc, .warc.gz) HTTP responses, with charset decoding and HTML main-text extraction", schema: || schemars::schema_for!(WarcReaderConfig) },
     KindInfo { role: Role::Reader, name: "wet", about: "Common Crawl WET (.wet, .wet.gz) plain-text conversion records", schema: || schemars::schema_for!(WarcReaderConfig) },
-    KindInfo { role: Role::Reader, name: "text", about: "A directory of text/markdown/HTML/compressed files, one document per file", schema: || schemars::schema_for!(TextReaderConfig) },
+    KindInfo { role: Role::Reader, name: "text", about: "A directory of text/markdown/HTML/compressed files, one document per file or (`split`) per paragraph-aligned piece", schema: || schemars::schema_for!(TextReaderConfig) },
     KindInfo { role: Role::Stage, name: "passthrough", about: "Keeps every document unchanged (measures the bare engine)", schema: || schemars::schema_for!(NoOptions) },
     KindInfo { role: Role::Stage, name: "length", about: "Drops documents outside character/line bounds, or annotates their lengths", schema: || schemars::schema_for!(LengthFilterConfig) },
     KindInfo { role: Role::Stage, name: "language", about: "Language ID (whatlang; zh with hans/hant script): writes `language` and `language_score`, can keep a list above a threshold", schema: || schemars::schema_for!(LanguageIdConfig) },

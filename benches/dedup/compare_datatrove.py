@@ -40,6 +40,13 @@ def ensure_datatrove():
         subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "datatrove[processing]==0.10.1"])
 
 
+# datatrove's pools default to "forkserver": the workers are then children
+# of the fork server, and their CPU time never reaches this process's
+# RUSAGE_CHILDREN. With "fork" they are our children, joined when each
+# pool closes, so cpu_now() counts them.
+START = "fork"
+
+
 def cpu_now():
     s = resource.getrusage(resource.RUSAGE_SELF)
     c = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -68,11 +75,11 @@ def run_datatrove(inp: Path, work: Path, tasks: int, workers: int):
     logs = d / "logs"
     s1 = LocalPipelineExecutor(
         pipeline=[JsonlReader(str(inp), glob_pattern="*.jsonl"), MinhashDedupSignature(output_folder=str(d / "sigs"), config=cfg)],
-        tasks=tasks, workers=workers, logging_dir=str(logs / "s1"),
+        tasks=tasks, workers=workers, logging_dir=str(logs / "s1"), start_method=START,
     )
     s2 = LocalPipelineExecutor(
         pipeline=[MinhashDedupBuckets(input_folder=str(d / "sigs"), output_folder=str(d / "buckets"), config=cfg)],
-        tasks=cfg.num_buckets, workers=workers, logging_dir=str(logs / "s2"), depends=s1,
+        tasks=cfg.num_buckets, workers=workers, logging_dir=str(logs / "s2"), depends=s1, start_method=START,
     )
     s3 = LocalPipelineExecutor(
         pipeline=[MinhashDedupCluster(input_folder=str(d / "buckets"), output_folder=str(d / "remove"), config=cfg)],
@@ -84,7 +91,7 @@ def run_datatrove(inp: Path, work: Path, tasks: int, workers: int):
             MinhashDedupFilter(input_folder=str(d / "remove"), exclusion_writer=JsonlWriter(str(d / "removed"))),
             JsonlWriter(str(d / "kept")),
         ],
-        tasks=tasks, workers=workers, logging_dir=str(logs / "s4"), depends=s3,
+        tasks=tasks, workers=workers, logging_dir=str(logs / "s4"), depends=s3, start_method=START,
     )
     s4.run()
     removed = set()

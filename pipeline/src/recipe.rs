@@ -6,7 +6,9 @@
 //!
 //! 1. parse the YAML and expand `${ENV:-default}` in every string;
 //! 2. check the top-level keys and each node's common keys (`kind`,
-//!    `inputs`, `exclusions`, `source`);
+//!    `inputs`, `exclusions`, `source`, `enabled`); a stage with
+//!    `enabled: false` is taken out and its consumers read its inputs
+//!    (`enabled: ${SLUICE_PPL:-false}` makes a stage optional);
 //! 3. build each component from its configuration (the registry rejects
 //!    unknown keys and bad values, with their paths);
 //! 4. check the graph: dangling inputs, cycles, outputs nobody reads.
@@ -363,7 +365,52 @@ struct RawNode {
     inputs: Vec<(String, String)>, // (name, path of the entry)
     exclusions: Option<Value>,
     source: String,
+    enabled: bool,
     config: Value,
+}
+
+/// Take out the stages with `enabled: false`: every node that read one reads
+/// its inputs instead (through chains of disabled stages). A disabled stage
+/// is not built, so its options are not checked (a model it would load need
+/// not exist).
+fn bypass_disabled(raw: &mut Vec<RawNode>) {
+    let disabled: HashMap<String, Vec<(String, String)>> =
+        raw.iter().filter(|r| !r.enabled).map(|r| (r.name.clone(), r.inputs.clone())).collect();
+    if disabled.is_empty() {
+        return;
+    }
+    fn resolve(
+        input: &(String, String),
+        disabled: &HashMap<String, Vec<(String, String)>>,
+        seen: &mut BTreeSet<String>,
+        out: &mut Vec<(String, String)>,
+    ) {
+        match disabled.get(&input.0) {
+            // a cycle of disabled stages has no inputs: the graph check
+            // then reports the consumer's missing input
+            Some(inner) => {
+                if seen.insert(input.0.clone()) {
+                    for i in inner {
+                        resolve(&(i.0.clone(), input.1.clone()), disabled, seen, out);
+                    }
+                }
+            }
+            None => {
+                if !out.iter().any(|(n, _)| n == &input.0) {
+                    out.push(input.clone());
+                }
+            }
+        }
+    }
+    for r in raw.iter_mut().filter(|r| r.enabled) {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for i in &r.inputs {
+            resolve(i, &disabled, &mut seen, &mut out);
+        }
+        r.inputs = out;
+    }
+    raw.retain(|r| r.enabled);
 }
 
 fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diagnostic>> {
@@ -463,6 +510,8 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
             }
         }
     }
+
+    bypass_disabled(&mut raw);
 
     // Pass 3: build components.
     let mut nodes: Vec<Node> = Vec::new();
@@ -705,6 +754,18 @@ fn parse_node(name: &str, path: &str, role: Role, node: &Value, diags: &mut Vec<
         }
         (_, Some(_)) => diags.push(Diagnostic::new(format!("{path}.inputs"), "must be a list of node names")),
     }
+    let enabled = match config.remove("enabled") {
+        None => true,
+        Some(Value::Bool(_)) if role != Role::Stage => {
+            diags.push(Diagnostic::new(format!("{path}.enabled"), "only stages can be disabled"));
+            true
+        }
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            diags.push(Diagnostic::new(format!("{path}.enabled"), "must be true or false"));
+            true
+        }
+    };
     let exclusions = config.remove("exclusions");
     if exclusions.is_some() && role != Role::Stage {
         diags.push(Diagnostic::new(format!("{path}.exclusions"), "only stages drop documents, so only stages take `exclusions`"));
@@ -729,6 +790,7 @@ fn parse_node(name: &str, path: &str, role: Role, node: &Value, diags: &mut Vec<
         inputs,
         exclusions,
         source,
+        enabled,
         config: Value::Object(config),
     })
 }
@@ -882,6 +944,31 @@ mod tests {
         assert!(r.node("w2").unwrap().reconverges);
         assert!(!r.node("s").unwrap().reconverges);
         assert!(!r.node("w1").unwrap().reconverges);
+    }
+
+    #[test]
+    fn disabled_stages_are_bypassed_and_not_built() {
+        // t is off (its bad option is not even checked), u reads s through
+        // it; w reads a chain of two disabled stages, and s once only.
+        let text = |flag: &str| {
+            format!(
+                "output: o\nreaders:\n  a: {{kind: fake}}\n  b: {{kind: fake}}\nstages:\n  s: {{kind: pass, inputs: [a]}}\n  t: {{kind: pass, inputs: [s, b], enabled: {flag}, min_chars: lots}}\n  t2: {{kind: pass, inputs: [t], enabled: {flag}}}\n  u: {{kind: pass, inputs: [t]}}\nwriters:\n  w: {{kind: jsonl, inputs: [t2, s, u]}}\n"
+            )
+        };
+        let r = compile(&text("false"), &TestRegistry).unwrap();
+        assert!(r.node("t").is_none() && r.node("t2").is_none());
+        let names = |n: &Node| n.inputs.iter().map(|&i| r.nodes[i].name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(r.node("u").unwrap()), vec!["s", "b"]);
+        assert_eq!(names(r.node("w").unwrap()), vec!["s", "b", "u"]);
+        // enabled, the stage is built and its bad option reported
+        assert!(errors(&text("true")).iter().any(|d| d.path == "stages.t.min_chars"));
+        // and the recipe hash differs
+        let on = text("true").replace(", min_chars: lots", "");
+        assert_ne!(compile(&on, &TestRegistry).unwrap().hash, r.hash);
+        let d = errors("output: o\nreaders:\n  a: {kind: fake, enabled: false}\nstages:\n  s: {kind: pass, inputs: [a], enabled: maybe}\nwriters:\n  w: {kind: jsonl, inputs: [s]}\n");
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert!(text.iter().any(|t| t.contains("readers.a.enabled: only stages")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("stages.s.enabled: must be true or false")), "{text:?}");
     }
 
     #[test]

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Acceptance 1 (separation): ROC AUC of bits-per-byte between held-out
-# reference text (the Wikipedia/book documents `make-shards` kept out of
-# training) and the CC sample documents that the Gopher/C4 filters drop.
+# reference text (the Wikipedia/book documents the `pack` stage of
+# recipes/reference-lm.yaml kept out of training: metadata split = "val")
+# and the CC sample documents that the Gopher/C4 filters drop.
 #
-#   stages/perplexity/scripts/separation.sh RUN_DIR [OUT]
+#   stages/perplexity/scripts/separation.sh [REFERENCE_LM_OUT] [OUT]
 #
-# RUN_DIR: a `sluice train` run on shards from `train_cli make-shards`
-# (default --max-bytes and --val-every). Needs a built `sluice` (SLUICE_BIN).
+# REFERENCE_LM_OUT: the output of `sluice run recipes/reference-lm.yaml`
+# (default out/reference-lm): its `train` run is the model, its `jsonl`
+# documents the good side. Needs a built `sluice` (SLUICE_BIN).
 set -euo pipefail
-run=${1:?usage: separation.sh RUN_DIR [OUT]}
+ref=${1:-out/reference-lm}
 out=${2:-out/ppl-separation}
 bin=${SLUICE_BIN:-target/release/sluice}
 here=$(cd "$(dirname "$0")" && pwd)
 OUT=$out/cc "$bin" run "$here/cc-dropped.yaml" --progress off >/dev/null
-"$bin" ppl auc --model "$run" --device cpu --good-reference-val \
+echo "== held-out reference text vs CC documents dropped by Gopher/C4"
+"$bin" ppl auc --model "$ref/train" --device cpu --good "$ref/jsonl" --good-split val \
     --bad "$out/cc/excluded/gopher_repetition" "$out/cc/excluded/gopher_quality" "$out/cc/excluded/c4"
 # The kept CC documents, for comparison (not part of the acceptance figure).
-"$bin" ppl auc --model "$run" --device cpu --good-reference-val --bad "$out/cc/kept"
+echo "== held-out reference text vs CC documents the filters keep"
+"$bin" ppl auc --model "$ref/train" --device cpu --good "$ref/jsonl" --good-split val --bad "$out/cc/kept"

@@ -117,21 +117,13 @@ pub enum PplCmd {
         #[command(flatten)]
         model: ModelArgs,
         /// JSONL files or directories of good documents.
-        #[arg(long, num_args = 1..)]
+        #[arg(long, required = true, num_args = 1..)]
         good: Vec<String>,
-        /// Also count as good the held-out (validation) documents of the
-        /// reference texts, exactly those `train_cli make-shards` kept out of training.
+        /// Keep only good documents whose metadata `split` is this: `val`
+        /// picks the documents the `pack` stage held out of training (it
+        /// records each document's split).
         #[arg(long)]
-        good_reference_val: bool,
-        /// `make-shards --max-bytes` of the training shards.
-        #[arg(long, default_value_t = 64_000_000)]
-        ref_max_bytes: usize,
-        /// `make-shards --val-every` of the training shards.
-        #[arg(long, default_value_t = 20)]
-        ref_val_every: usize,
-        /// Shared data directory.
-        #[arg(long, env = "SLUICE_DATA", default_value = "../shared/data")]
-        data: PathBuf,
+        good_split: Option<String>,
         /// JSONL files or directories of bad documents.
         #[arg(long, required = true, num_args = 1..)]
         bad: Vec<String>,
@@ -245,17 +237,14 @@ pub fn run(args: &PplArgs) -> anyhow::Result<()> {
                 std::io::Write::write_all(&mut w, format!("{line}\n").as_bytes())?;
             }
         }
-        PplCmd::Auc { model, good, good_reference_val, ref_max_bytes, ref_val_every, data, bad, limit } => {
+        PplCmd::Auc { model, good, good_split, bad, limit } => {
             let scorer = model.load()?;
-            let mut good_docs: Vec<String> = Vec::new();
-            if !good.is_empty() {
-                good_docs.extend(read_docs(good, *limit)?.into_iter().map(|d| d.text));
-            }
-            if *good_reference_val {
-                let all = sluice_train::refdata::reference_docs(data, *ref_max_bytes)?;
-                let v = (*ref_val_every).max(1);
-                good_docs.extend(all.into_iter().enumerate().filter(|(i, _)| i % v == v - 1).map(|(_, d)| d));
-            }
+            // read everything when filtering by split: the limit applies after
+            let mut good_docs: Vec<String> = read_docs(good, if good_split.is_some() { None } else { *limit })?
+                .into_iter()
+                .filter(|d| good_split.as_deref().is_none_or(|s| d.meta_str("split") == Some(s)))
+                .map(|d| d.text)
+                .collect();
             if let Some(l) = limit {
                 good_docs.truncate(*l);
             }

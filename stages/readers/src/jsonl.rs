@@ -1,4 +1,6 @@
 //! JSON Lines (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`): one JSON object a line.
+//! With `records`, each file is instead one JSON value (a SQuAD-style
+//! dataset, an API dump) whose records are found at a path.
 //!
 //! The iterator only frames lines (cheap, sequential); JSON parsing runs in
 //! [`Reader::decode`], in parallel. A line that is not valid UTF-8 or not a
@@ -32,6 +34,15 @@ pub struct JsonlReaderConfig {
     /// Lines longer than this are malformed records (default 64MiB).
     #[serde(default = "default_max_line")]
     pub max_line_bytes: ByteSize,
+    /// Read each file as one JSON value, not lines, and take the records
+    /// (objects) at this path: `/`-separated keys, `*` for every element of
+    /// an array (or value of an object), e.g. `/data/*/paragraphs/*` for
+    /// SQuAD-style files (`text_key: context`). The file is parsed whole, so
+    /// it may be at most `max_line_bytes`; records are located by their
+    /// 0-based number and the default id is `<file>#<n>`. Also reads
+    /// `.json` files by default.
+    #[serde(default)]
+    pub records: Option<String>,
 }
 
 fn default_text_key() -> String {
@@ -48,13 +59,38 @@ pub const JSONL_EXTENSIONS: &[&str] = &["**/*.jsonl", "**/*.jsonl.gz", "**/*.jso
 
 impl JsonlReaderConfig {
     pub fn build(&self, source: &str, seed: u64) -> std::result::Result<JsonlReader, Vec<(String, String)>> {
-        let files = self.files.build(JSONL_EXTENSIONS, seed)?;
+        let mut errors = Vec::new();
+        let records = match &self.records {
+            None => None,
+            Some(p) => match parse_record_path(p) {
+                Ok(steps) => Some(steps),
+                Err(m) => {
+                    errors.push(("records".to_string(), m));
+                    None
+                }
+            },
+        };
+        let mut exts = JSONL_EXTENSIONS.to_vec();
+        if records.is_some() {
+            exts.push("**/*.json");
+        }
+        let files = match self.files.build(&exts, seed) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.extend(e);
+                return Err(errors);
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(JsonlReader {
             files,
             text_key: self.text_key.clone(),
             id_key: self.id_key.clone(),
             max_line: self.max_line_bytes.0 as usize,
             source: Arc::from(source),
+            records,
         })
     }
 }
@@ -67,6 +103,48 @@ pub struct JsonlReader {
     id_key: String,
     max_line: usize,
     source: Arc<str>,
+    records: Option<Vec<PathStep>>,
+}
+
+/// One step of a `records` path.
+#[derive(Debug, Clone, PartialEq)]
+enum PathStep {
+    Key(String),
+    Every,
+}
+
+fn parse_record_path(p: &str) -> std::result::Result<Vec<PathStep>, String> {
+    let Some(rest) = p.strip_prefix('/') else {
+        return Err(format!("{p:?} must start with `/` (e.g. `/data/*/paragraphs/*`)"));
+    };
+    if rest.is_empty() {
+        return Ok(Vec::new()); // the file's top-level value is the one record
+    }
+    rest.split('/')
+        .map(|k| match k {
+            "" => Err(format!("{p:?} has an empty step")),
+            "*" => Ok(PathStep::Every),
+            k => Ok(PathStep::Key(k.to_string())),
+        })
+        .collect()
+}
+
+/// The values at `path` under `v`, in document order.
+fn collect_records(v: Value, path: &[PathStep], out: &mut Vec<Value>) -> std::result::Result<(), String> {
+    let Some((step, rest)) = path.split_first() else {
+        out.push(v);
+        return Ok(());
+    };
+    match (step, v) {
+        (PathStep::Key(k), Value::Object(mut m)) => match m.remove(k) {
+            Some(inner) => collect_records(inner, rest, out),
+            None => Err(format!("no key `{k}`")),
+        },
+        (PathStep::Every, Value::Array(a)) => a.into_iter().try_for_each(|x| collect_records(x, rest, out)),
+        (PathStep::Every, Value::Object(m)) => m.into_iter().try_for_each(|(_, x)| collect_records(x, rest, out)),
+        (PathStep::Key(k), other) => Err(format!("expected an object with key `{k}`, found {}", json_type(&other))),
+        (PathStep::Every, other) => Err(format!("expected an array or object for `*`, found {}", json_type(&other))),
+    }
 }
 
 impl Reader for JsonlReader {
@@ -77,12 +155,43 @@ impl Reader for JsonlReader {
     fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
         let r = open_decompressed(&file.path)
             .map_err(|e| RecordError::new(file.display(), Locator::File, "unreadable", e.to_string()))?;
-        Ok(Box::new(Lines { r, file, line: 0, max: self.max_line, done: false }))
+        let Some(path) = &self.records else {
+            return Ok(Box::new(Lines { r, file, line: 0, max: self.max_line, done: false }));
+        };
+        // One JSON value: parse it whole (bounded), then hand out its records.
+        let err = |kind, e: String| RecordError::new(file.display(), Locator::File, kind, e);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(r, self.max_line as u64 + 1), &mut bytes)
+            .map_err(|e| err("read_error", format!("stream ends in error: {e}")))?;
+        if bytes.len() > self.max_line {
+            return Err(err("too_long", format!("the file is larger than max_line_bytes ({} bytes), which bounds a `records` file", self.max_line)));
+        }
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
+        drop(bytes);
+        let mut records = Vec::new();
+        collect_records(value, path, &mut records)
+            .map_err(|m| err("missing_records", format!("records path {:?}: {m}", self.records_display())))?;
+        Ok(Box::new(records.into_iter().enumerate().map(|(n, v)| {
+            Ok(RawRecord { loc: Locator::Row(n as u64), payload: Payload::Custom { bytes: 64, value: Box::new(v) } })
+        })))
     }
 
     fn decode(&self, file: &InputFile, raw: RawRecord) -> Result<Decoded, RecordError> {
-        let Payload::Bytes(bytes) = raw.payload else {
-            unreachable!("the jsonl iterator yields bytes")
+        let bytes = match raw.payload {
+            Payload::Bytes(b) => b,
+            Payload::Custom { value, .. } => {
+                let n = match raw.loc {
+                    Locator::Row(n) => n,
+                    _ => 0,
+                };
+                let err = |kind, reason: String| RecordError::new(file.display(), raw.loc, kind, reason);
+                let v = *value.downcast::<Value>().map_err(|_| err("internal", "not a JSON record".into()))?;
+                let Value::Object(obj) = v else {
+                    return Err(err("invalid_json", format!("record is a {}, not an object", json_type(&v))));
+                };
+                return to_document(obj, &self.text_key, &self.id_key, &self.source, || format!("{}#{n}", file.rel)).map_err(|m| err("missing_text", m));
+            }
+            Payload::Doc(_) => unreachable!("the jsonl iterator yields bytes or records"),
         };
         let line = match raw.loc {
             Locator::Line(n) => n,
@@ -94,6 +203,20 @@ impl Reader for JsonlReader {
         }
         let obj: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
         to_document(obj, &self.text_key, &self.id_key, &self.source, || format!("{}:{line}", file.rel)).map_err(|m| err("missing_text", m))
+    }
+}
+
+impl JsonlReader {
+    fn records_display(&self) -> String {
+        let mut s = String::new();
+        for st in self.records.iter().flatten() {
+            s.push('/');
+            s.push_str(match st {
+                PathStep::Key(k) => k,
+                PathStep::Every => "*",
+            });
+        }
+        s
     }
 }
 
@@ -265,6 +388,38 @@ mod tests {
             ]
         );
         assert!(errs[0].to_string().contains("a.jsonl: line 2: invalid JSON"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn records_path_reads_squad_style_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("dev.json");
+        std::fs::write(
+            &p,
+            r#"{"version": "1", "data": [
+                {"title": "A", "paragraphs": [{"id": "p0", "context": "first", "qas": []}, {"context": "second"}]},
+                {"paragraphs": [{"id": 3, "context": "third"}, {"id": "bad", "context": 7}, "not an object"]}
+            ]}"#,
+        )
+        .unwrap();
+        let cfg = |path: &str| -> std::result::Result<JsonlReader, Vec<(String, String)>> {
+            serde_json::from_value::<JsonlReaderConfig>(serde_json::json!({"paths": [d.path().display().to_string()], "records": path, "text_key": "context"}))
+                .unwrap()
+                .build("wiki", 0)
+        };
+        let (docs, errs) = read(&cfg("/data/*/paragraphs/*").unwrap());
+        let got: Vec<(&str, &str)> = docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+        let rel = docs[1].id.trim_end_matches("#1");
+        assert!(rel.ends_with("dev.json"), "{rel}");
+        assert_eq!(got, vec![("p0", "first"), (docs[1].id.as_str(), "second"), ("3", "third")]);
+        let e: Vec<(Locator, &str)> = errs.iter().map(|e| (e.location, e.kind)).collect();
+        assert_eq!(e, vec![(Locator::Row(3), "missing_text"), (Locator::Row(4), "invalid_json")]);
+        // a path that is not there is one error for the file, naming the path
+        let r = cfg("/data/*/sections/*").unwrap();
+        let f = &r.files().unwrap()[0];
+        let err = r.open(f).err().unwrap();
+        assert!(err.to_string().contains("/data/*/sections/*") && err.to_string().contains("no key `sections`"), "{err}");
+        assert!(cfg("data").unwrap_err().iter().any(|(k, _)| k == "records"));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! A directory of text, markdown, HTML or compressed files: one document
-//! per file.
+//! per file, or with `split`, several documents per file cut at paragraph
+//! boundaries (books, WikiText dumps).
 //!
 //! Files are read sequentially by the iterator (bounded by
 //! `max_file_bytes`) and decoded in parallel: decompression by extension,
 //! charset decoding, and main-text extraction for HTML. Binary and empty
-//! files are skipped and counted.
+//! files are skipped and counted. With `split` the iterator decodes and cuts
+//! the file itself (the pieces must come out in order), one piece at a time.
 
 use std::io::Read;
 use std::path::Path;
@@ -47,6 +49,22 @@ pub struct TextReaderConfig {
     /// (default 64MiB).
     #[serde(default = "default_max")]
     pub max_document_bytes: ByteSize,
+    /// Cut each file into documents of about this size, at paragraph
+    /// boundaries: a document ends at the first blank line after
+    /// `target_bytes`, or at the first line end after twice that when the
+    /// text has no blank lines (one paragraph a line, as in many Chinese
+    /// texts). Documents are `<path>#<n>` (n from 0), with the metadata
+    /// `chunk` = n. Default: one document per file.
+    #[serde(default)]
+    pub split: Option<SplitConfig>,
+}
+
+/// `split` of the text reader.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Target document size in bytes (`8KiB`, `4000`).
+    pub target_bytes: ByteSize,
 }
 
 fn yes() -> bool {
@@ -58,14 +76,32 @@ fn default_max() -> ByteSize {
 
 impl TextReaderConfig {
     pub fn build(&self, source: &str, seed: u64) -> std::result::Result<TextReader, Vec<(String, String)>> {
-        let files = self.files.build(&["**/*"], seed)?;
+        let mut errors = self.validate();
+        let files = match self.files.build(&["**/*"], seed) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.extend(e);
+                return Err(errors);
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(TextReader {
             files,
             encoding: self.encoding,
             extract_html: self.extract_html,
             max: self.max_document_bytes.0,
             source: Arc::from(source),
+            split: self.split.map(|s| s.target_bytes.0.max(1) as usize),
         })
+    }
+
+    pub fn validate(&self) -> Vec<(String, String)> {
+        match self.split {
+            Some(s) if s.target_bytes.0 == 0 => vec![("split.target_bytes".into(), "must be at least 1 byte".into())],
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -77,6 +113,13 @@ pub struct TextReader {
     extract_html: bool,
     max: u64,
     source: Arc<str>,
+    split: Option<usize>,
+}
+
+/// What one file's bytes decode to.
+enum FileText {
+    Text { text: String, charset: Option<&'static str>, title: Option<String> },
+    Skip(&'static str),
 }
 
 impl Reader for TextReader {
@@ -92,18 +135,75 @@ impl Reader for TextReader {
         if bytes.len() as u64 > self.max {
             return Err(err("too_large", format!("larger than max_document_bytes ({} bytes)", self.max)));
         }
-        Ok(Box::new(std::iter::once(Ok(RawRecord { loc: Locator::File, payload: Payload::Bytes(bytes) }))))
+        let Some(target) = self.split else {
+            return Ok(Box::new(std::iter::once(Ok(RawRecord { loc: Locator::File, payload: Payload::Bytes(bytes) }))));
+        };
+        match self.file_text(file, bytes)? {
+            // an empty or binary file yields nothing (it is still counted
+            // as read); one document per piece otherwise
+            FileText::Skip(_) => Ok(Box::new(std::iter::empty())),
+            FileText::Text { text, charset, title } => {
+                let mut n = 0usize;
+                let mut at = 0usize;
+                let source = self.source.clone();
+                let rel = file.rel.clone();
+                Ok(Box::new(std::iter::from_fn(move || loop {
+                    let (start, end) = next_piece(&text, at, target)?;
+                    at = end;
+                    let piece = text[start..end].trim();
+                    if piece.is_empty() {
+                        continue;
+                    }
+                    let mut doc = Document::new(format!("{rel}#{n}"), piece.to_string(), source.clone());
+                    doc.metadata.insert("path".into(), Value::String(rel.clone()));
+                    doc.metadata.insert("chunk".into(), Value::from(n as u64));
+                    if let Some(cs) = charset {
+                        doc.metadata.insert("charset".into(), Value::String(cs.to_string()));
+                    }
+                    if let Some(t) = &title {
+                        doc.metadata.insert("title".into(), Value::String(t.clone()));
+                    }
+                    n += 1;
+                    return Some(Ok(RawRecord { loc: Locator::Offset(start as u64), payload: Payload::Doc(doc) }));
+                })))
+            }
+        }
     }
 
     fn decode(&self, file: &InputFile, raw: RawRecord) -> Result<Decoded, RecordError> {
-        let Payload::Bytes(bytes) = raw.payload else { unreachable!("the text iterator yields bytes") };
+        let bytes = match raw.payload {
+            Payload::Bytes(b) => b,
+            // a piece of a split file, decoded by the iterator
+            Payload::Doc(d) => return Ok(Decoded::Doc(d)),
+            Payload::Custom { .. } => unreachable!("the text iterator yields bytes or documents"),
+        };
+        match self.file_text(file, bytes)? {
+            FileText::Skip(why) => Ok(Decoded::Skip(why.into())),
+            FileText::Text { text, charset, title } => {
+                let mut doc = Document::new(file.rel.clone(), text, self.source.clone());
+                doc.metadata.insert("path".into(), Value::String(file.rel.clone()));
+                if let Some(cs) = charset {
+                    doc.metadata.insert("charset".into(), Value::String(cs.to_string()));
+                }
+                if let Some(t) = title {
+                    doc.metadata.insert("title".into(), Value::String(t));
+                }
+                Ok(Decoded::Doc(doc))
+            }
+        }
+    }
+}
+
+impl TextReader {
+    /// Decompress, decode and (for HTML) extract one file's text.
+    fn file_text(&self, file: &InputFile, bytes: Vec<u8>) -> Result<FileText, RecordError> {
         let err = |kind, e: String| RecordError::new(file.display(), Locator::File, kind, e);
         let bytes = decompress_bytes(&file.path, bytes, self.max).map_err(|e| err("corrupt_compression", e.to_string()))?;
         let inner = inner_name(&file.path);
         let is_html = self.extract_html && (inner.ends_with(".html") || inner.ends_with(".htm") || inner.ends_with(".xhtml"));
         let head = &bytes[..bytes.len().min(8192)];
         if !is_html && memchr::memchr(0, head).is_some() {
-            return Ok(Decoded::Skip("binary".into()));
+            return Ok(FileText::Skip("binary"));
         }
         let (text, charset, title) = if is_html {
             let decoded = sluice_web::charset::decode_html(&bytes, None, None);
@@ -114,18 +214,28 @@ impl Reader for TextReader {
             (t, cs, None)
         };
         if text.trim().is_empty() {
-            return Ok(Decoded::Skip("empty".into()));
+            return Ok(FileText::Skip("empty"));
         }
-        let mut doc = Document::new(file.rel.clone(), text, self.source.clone());
-        doc.metadata.insert("path".into(), Value::String(file.rel.clone()));
-        if let Some(cs) = charset {
-            doc.metadata.insert("charset".into(), Value::String(cs.to_string()));
-        }
-        if let Some(t) = title {
-            doc.metadata.insert("title".into(), Value::String(t));
-        }
-        Ok(Decoded::Doc(doc))
+        Ok(FileText::Text { text, charset, title })
     }
+}
+
+/// The next piece of `text` from byte `at`: it ends after the first blank
+/// line once it holds `target` bytes, or after the first line end once it
+/// holds `2 * target` (texts without blank lines), or at the end.
+fn next_piece(text: &str, at: usize, target: usize) -> Option<(usize, usize)> {
+    if at >= text.len() {
+        return None;
+    }
+    let mut end = at;
+    for line in text[at..].split_inclusive('\n') {
+        end += line.len();
+        let len = end - at;
+        if (len >= target && line.trim().is_empty()) || len >= 2 * target {
+            return Some((at, end));
+        }
+    }
+    Some((at, end))
 }
 
 /// The file name without a compression extension: `a.html.gz` -> `a.html`.
@@ -161,6 +271,62 @@ pub fn decode_text(bytes: &[u8], enc: TextEncoding) -> std::result::Result<(Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_all(r: &TextReader) -> Vec<Document> {
+        let mut docs = Vec::new();
+        for f in r.files().unwrap() {
+            for item in r.open(&f).unwrap() {
+                if let Decoded::Doc(d) = r.decode(&f, item.unwrap()).unwrap() {
+                    docs.push(d);
+                }
+            }
+        }
+        docs
+    }
+
+    #[test]
+    fn pieces_end_at_blank_lines_or_twice_the_target() {
+        let t = "aaaa\nbbbb\n\ncccc\n\ndddd\n";
+        // 5 bytes < 6: goes on; "bbbb\n" makes 10, but the cut waits for the blank line
+        assert_eq!(next_piece(t, 0, 6), Some((0, 11)));
+        assert_eq!(next_piece(t, 11, 6), Some((11, 17)));
+        assert_eq!(next_piece(t, 17, 6), Some((17, 22)));
+        assert_eq!(next_piece(t, 22, 6), None);
+        // no blank lines: cut at the first line end at or past 2 * target
+        let z = "一二三\n四五六\n七八九\n";
+        assert_eq!(next_piece(z, 0, 5), Some((0, 10)));
+        assert_eq!(next_piece(z, 10, 5), Some((10, 20)));
+        assert_eq!(next_piece(z, 20, 50), Some((20, 30)));
+    }
+
+    #[test]
+    fn split_files_into_paragraph_pieces_that_cover_the_text() {
+        let d = tempfile::tempdir().unwrap();
+        let mut book = String::from("\u{feff}");
+        for i in 0..200 {
+            book.push_str(&format!("Paragraph {i} of the book, with a few words to make it longer.\nIts second line.\n\n"));
+        }
+        std::fs::write(d.path().join("book.txt"), &book).unwrap();
+        std::fs::write(d.path().join("blank.txt"), "\n\n").unwrap();
+        let cfg: TextReaderConfig =
+            serde_json::from_value(serde_json::json!({"paths": [d.path().display().to_string()], "split": {"target_bytes": "1KiB"}})).unwrap();
+        let docs = read_all(&cfg.build("books", 0).unwrap());
+        assert!(docs.len() > 10 && docs.len() < 20, "{}", docs.len());
+        for (n, doc) in docs.iter().enumerate() {
+            assert!(doc.id.ends_with(&format!("/book.txt#{n}")), "{}", doc.id);
+            assert_eq!(doc.metadata["chunk"], n as u64);
+            assert!(doc.text.starts_with("Paragraph ") && doc.text.ends_with("Its second line."), "{:?}", doc.text);
+            if n + 1 < docs.len() {
+                assert!(doc.text.len() >= 1000 && doc.text.len() < 1200, "{}", doc.text.len());
+            }
+        }
+        // nothing lost: the pieces are the paragraphs in order
+        let joined: Vec<&str> = docs.iter().flat_map(|d| d.text.split("\n\n")).collect();
+        let want: Vec<&str> = book.trim_start_matches('\u{feff}').trim().split("\n\n").collect();
+        assert_eq!(joined, want);
+        let bad: TextReaderConfig = serde_json::from_value(serde_json::json!({"paths": ["x"], "split": {"target_bytes": 0}})).unwrap();
+        assert!(bad.build("x", 0).unwrap_err().iter().any(|(k, _)| k == "split.target_bytes"));
+    }
 
     #[test]
     fn latin1_needs_auto() {

@@ -11,7 +11,8 @@
 //!    seed, and write shards in parallel, streaming each sequence's tokens
 //!    from the task files. Memory: the index and the layout (a few dozen
 //!    bytes per document and per sequence), never the tokens.
-//! 3. **decide**: documents pass on without their ids (the shards hold them).
+//! 3. **decide**: documents pass on without their ids (the shards hold them),
+//!    with the metadata `split`: `"train"` or `"val"`.
 //!
 //! Layouts (`mode`):
 //! - `split`: documents joined with EOS after each, cut every `seq_len`
@@ -651,12 +652,25 @@ pub fn bounds_path(shard: &Path) -> PathBuf {
     PathBuf::from(n)
 }
 
-struct StripTokens;
+/// Metadata key the stage sets on every document it passes on: `"train"` or
+/// `"val"`, the split its tokens went to.
+pub const SPLIT_KEY: &str = "split";
+
+/// The decide step: drops the token ids (the shards hold them) and records
+/// each document's split.
+struct StripTokens {
+    seed: u64,
+    val_fraction: f64,
+}
 
 impl StreamStage for StripTokens {
     fn process(&mut self, batch: Batch, out: &mut StageOutput) -> Result<()> {
         for mut d in batch.docs {
             d.metadata.remove(codec::TOKENS_KEY);
+            // the split the observer put the document in (same hash), so a
+            // writer after the stage can tell held-out documents apart
+            let val = self.val_fraction > 0.0 && unit(pos_hash(self.seed, &d.pos, SALT_SPLIT)) < self.val_fraction;
+            d.metadata.insert(SPLIT_KEY.into(), serde_json::Value::from(if val { "val" } else { "train" }));
             out.keep(d);
         }
         Ok(())
@@ -690,8 +704,8 @@ impl GlobalStage for PackStage {
         }
     }
 
-    fn decider(&self, _cx: &GlobalContext) -> Result<Box<dyn StreamStage>> {
-        Ok(Box::new(StripTokens))
+    fn decider(&self, cx: &GlobalContext) -> Result<Box<dyn StreamStage>> {
+        Ok(Box::new(StripTokens { seed: cx.seed, val_fraction: self.cfg.val_fraction }))
     }
 }
 

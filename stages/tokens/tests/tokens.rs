@@ -117,6 +117,7 @@ fn round_trip_on_real_and_hostile_text() {
 }
 
 fn pack_run(docs: &[Document], tasks: usize, seed: u64, cfg: serde_json::Value, dir: &Path) -> Manifest {
+    let val_fraction = cfg["val_fraction"].as_f64().unwrap_or(0.01);
     let cfg: PackConfig = serde_json::from_value(cfg).unwrap();
     assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
     let st = cfg.build("pack");
@@ -124,7 +125,18 @@ fn pack_run(docs: &[Document], tasks: usize, seed: u64, cfg: serde_json::Value, 
     // the decider passes every document on, without its ids
     assert_eq!(out.iter().map(Vec::len).sum::<usize>(), docs.len());
     assert!(out.iter().flatten().all(|d| d.meta_str("tokens").is_none() && d.attributes.contains_key("tokens")));
-    serde_json::from_slice(&std::fs::read(dir.join("pack/manifest.json")).unwrap()).unwrap()
+    // and tells which split each went to: the manifest's counts, by the
+    // same seeded hash of its input position
+    let m: Manifest = serde_json::from_slice(&std::fs::read(dir.join("pack/manifest.json")).unwrap()).unwrap();
+    let mut val = 0;
+    for d in out.iter().flatten() {
+        let is_val = val_fraction > 0.0 && unit(pos_hash(seed, &d.pos, 0x5b1e_7e57)) < val_fraction;
+        assert_eq!(d.meta_str("split"), Some(if is_val { "val" } else { "train" }), "{}", d.id);
+        val += is_val as usize;
+    }
+    let manifest = serde_json::to_value(&m).unwrap();
+    assert_eq!(manifest["documents"]["val"].as_u64().unwrap_or(0), val as u64, "{manifest}");
+    m
 }
 
 fn shard_bytes(dir: &Path, m: &Manifest) -> Vec<Vec<u8>> {
