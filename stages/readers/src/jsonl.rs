@@ -167,12 +167,16 @@ impl Reader for JsonlReader {
             return Err(err("too_long", format!("the file is larger than max_line_bytes ({} bytes), which bounds a `records` file", self.max_line)));
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
+        let size = bytes.len();
         drop(bytes);
         let mut records = Vec::new();
         collect_records(value, path, &mut records)
             .map_err(|m| err("missing_records", format!("records path {:?}: {m}", self.records_display())))?;
-        Ok(Box::new(records.into_iter().enumerate().map(|(n, v)| {
-            Ok(RawRecord { loc: Locator::Row(n as u64), payload: Payload::Custom { bytes: 64, value: Box::new(v) } })
+        // each record's share of the file: what the executor's read-ahead
+        // bound counts
+        let each = size / records.len().max(1);
+        Ok(Box::new(records.into_iter().enumerate().map(move |(n, v)| {
+            Ok(RawRecord { loc: Locator::Row(n as u64), payload: Payload::Custom { bytes: each, value: Box::new(v) } })
         })))
     }
 

@@ -154,15 +154,8 @@ impl Reader for TextReader {
                     if piece.is_empty() {
                         continue;
                     }
-                    let mut doc = Document::new(format!("{rel}#{n}"), piece.to_string(), source.clone());
-                    doc.metadata.insert("path".into(), Value::String(rel.clone()));
+                    let mut doc = file_document(format!("{rel}#{n}"), piece.to_string(), &source, &rel, charset, title.as_deref());
                     doc.metadata.insert("chunk".into(), Value::from(n as u64));
-                    if let Some(cs) = charset {
-                        doc.metadata.insert("charset".into(), Value::String(cs.to_string()));
-                    }
-                    if let Some(t) = &title {
-                        doc.metadata.insert("title".into(), Value::String(t.clone()));
-                    }
                     n += 1;
                     return Some(Ok(RawRecord { loc: Locator::Offset(start as u64), payload: Payload::Doc(doc) }));
                 })))
@@ -180,15 +173,7 @@ impl Reader for TextReader {
         match self.file_text(file, bytes)? {
             FileText::Skip(why) => Ok(Decoded::Skip(why.into())),
             FileText::Text { text, charset, title } => {
-                let mut doc = Document::new(file.rel.clone(), text, self.source.clone());
-                doc.metadata.insert("path".into(), Value::String(file.rel.clone()));
-                if let Some(cs) = charset {
-                    doc.metadata.insert("charset".into(), Value::String(cs.to_string()));
-                }
-                if let Some(t) = title {
-                    doc.metadata.insert("title".into(), Value::String(t));
-                }
-                Ok(Decoded::Doc(doc))
+                Ok(Decoded::Doc(file_document(file.rel.clone(), text, &self.source, &file.rel, charset, title.as_deref())))
             }
         }
     }
@@ -218,6 +203,20 @@ impl TextReader {
         }
         Ok(FileText::Text { text, charset, title })
     }
+}
+
+/// A document of a file (or a piece of one), with its path, and the charset
+/// and HTML title when there are.
+fn file_document(id: String, text: String, source: &Arc<str>, rel: &str, charset: Option<&str>, title: Option<&str>) -> Document {
+    let mut doc = Document::new(id, text, source.clone());
+    doc.metadata.insert("path".into(), Value::String(rel.to_string()));
+    if let Some(cs) = charset {
+        doc.metadata.insert("charset".into(), Value::String(cs.to_string()));
+    }
+    if let Some(t) = title {
+        doc.metadata.insert("title".into(), Value::String(t.to_string()));
+    }
+    doc
 }
 
 /// The next piece of `text` from byte `at`: it ends after the first blank

@@ -204,6 +204,13 @@ pub struct PackStage {
 }
 
 const SALT_SPLIT: u64 = 0x5b1e_7e57;
+
+/// Whether a document goes to the validation split: a seeded hash of its
+/// input position, so the observer (which routes its tokens) and the decider
+/// (which labels it) agree, whatever the task count.
+fn is_val(seed: u64, pos: &sluice_pipeline::DocPos, val_fraction: f64) -> bool {
+    val_fraction > 0.0 && unit(pos_hash(seed, pos, SALT_SPLIT)) < val_fraction
+}
 const ENTRY: usize = 40;
 
 /// One document as the observer recorded it.
@@ -266,7 +273,7 @@ impl Observer for PackObserver {
                 source,
                 offset: self.offset,
                 len: u32::try_from(ids.len()).map_err(|_| stage_err(&self.node, format!("document {} has over 4G tokens", d.id)))?,
-                val: self.val_fraction > 0.0 && unit(pos_hash(self.seed, &d.pos, SALT_SPLIT)) < self.val_fraction,
+                val: is_val(self.seed, &d.pos, self.val_fraction),
                 task: 0,
             };
             let mut buf = Vec::with_capacity(ids.len() * 4);
@@ -669,7 +676,7 @@ impl StreamStage for StripTokens {
             d.metadata.remove(codec::TOKENS_KEY);
             // the split the observer put the document in (same hash), so a
             // writer after the stage can tell held-out documents apart
-            let val = self.val_fraction > 0.0 && unit(pos_hash(self.seed, &d.pos, SALT_SPLIT)) < self.val_fraction;
+            let val = is_val(self.seed, &d.pos, self.val_fraction);
             d.metadata.insert(SPLIT_KEY.into(), serde_json::Value::from(if val { "val" } else { "train" }));
             out.keep(d);
         }
