@@ -186,8 +186,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Run(a) => {
             let text = read_recipe(&a.recipe)?;
-            let recipe = sluice_pipeline::compile(&text, &registry::Builtins)
-                .with_context(|| format!("recipe {}", a.recipe.display()))?;
+            let recipe = sluice_pipeline::compile(&text, &registry::Builtins).with_context(|| format!("recipe {}", a.recipe.display()))?;
             if a.executor == ExecutorArg::Slurm {
                 return submit_slurm(&a, &recipe, &mut stdout);
             }
@@ -233,13 +232,17 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Phases { recipe, tasks } => {
             let text = read_recipe(&recipe)?;
-            let recipe = sluice_pipeline::compile(&text, &registry::Builtins)
-                .with_context(|| format!("recipe {}", recipe.display()))?;
+            let recipe = sluice_pipeline::compile(&text, &registry::Builtins).with_context(|| format!("recipe {}", recipe.display()))?;
             writeln!(stdout, "{:<5} {:<32} {:>6}  runs", "index", "phase", "units")?;
             for p in sluice_pipeline::phase::phases(&recipe, tasks) {
                 let what = match p.kind {
                     sluice_pipeline::phase::PhaseKind::Stream { segment } => {
-                        let names: Vec<&str> = recipe.nodes.iter().filter(|n| n.segment == segment || (n.is_global() && n.segment + 1 == segment)).map(|n| n.name.as_str()).collect();
+                        let names: Vec<&str> = recipe
+                            .nodes
+                            .iter()
+                            .filter(|n| n.segment == segment || (n.is_global() && n.segment + 1 == segment))
+                            .map(|n| n.name.as_str())
+                            .collect();
                         format!("stream: {}", names.join(", "))
                     }
                     sluice_pipeline::phase::PhaseKind::Step { node, .. } => format!("step of global stage `{}`", recipe.nodes[node].name),

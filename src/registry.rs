@@ -9,15 +9,15 @@ use serde_json::Value;
 use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
 use sluice_dedup::{ExactConfig, LineDedupConfig, MinHashConfig};
-use sluice_perplexity::PerplexityConfig;
 use sluice_filters::{LengthFilterConfig, Passthrough};
+use sluice_perplexity::PerplexityConfig;
 use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
     UrlBlocklistConfig,
 };
+use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
 use sluice_safety::{DecontamConfig, PiiConfig, ToxicityConfig};
 use sluice_tokens::{MixConfig, PackConfig, TokenizeConfig, TokenizerTrainConfig};
-use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
 use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
 
 /// One kind's entry in the reference (`sluice kinds`).
@@ -206,7 +206,8 @@ pub fn describe(info: &KindInfo) -> String {
     let v = schema.as_value();
     let mut out = format!("{} {}: {}\n", role_word(info.role), info.name, info.about);
     let defs = v.get("$defs").cloned().unwrap_or(Value::Null);
-    let required: Vec<&str> = v.get("required").and_then(|r| r.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+    let required: Vec<&str> =
+        v.get("required").and_then(|r| r.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
     match v.get("properties").and_then(|p| p.as_object()) {
         Some(props) if !props.is_empty() => {
             out.push_str("options:\n");
@@ -252,9 +253,15 @@ fn type_of(p: &Value, defs: &Value) -> String {
         return e.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" | ");
     }
     if let Some(one) = p.get("oneOf").and_then(|e| e.as_array()) {
-        let names: Vec<String> = one.iter().map(|x| {
-            x.get("const").or_else(|| x.get("enum").and_then(|e| e.get(0))).map(|c| c.to_string()).unwrap_or_else(|| type_of(&resolve(x, defs), defs))
-        }).collect();
+        let names: Vec<String> = one
+            .iter()
+            .map(|x| {
+                x.get("const")
+                    .or_else(|| x.get("enum").and_then(|e| e.get(0)))
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| type_of(&resolve(x, defs), defs))
+            })
+            .collect();
         return names.join(" | ");
     }
     match p.get("type") {

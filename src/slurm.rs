@@ -292,7 +292,8 @@ struct PhaseEntry {
 /// Read markers, and ask Slurm about the jobs this run submitted.
 pub fn status(out: &OutputDir) -> anyhow::Result<(usize, Vec<PhaseStatus>)> {
     let p = out.meta().join("phases.json");
-    let bytes = std::fs::read(&p).with_context(|| format!("{} is not a sluice output directory (no {})", out.root().display(), p.display()))?;
+    let bytes =
+        std::fs::read(&p).with_context(|| format!("{} is not a sluice output directory (no {})", out.root().display(), p.display()))?;
     let phases: PhasesFile = serde_json::from_slice(&bytes).with_context(|| format!("corrupt {}", p.display()))?;
     let log = read_jobs(out)?;
     // The latest submission of each unit.
@@ -326,9 +327,10 @@ pub fn status(out: &OutputDir) -> anyhow::Result<(usize, Vec<PhaseStatus>)> {
             // An element is listed as `job_unit` once started or split off,
             // otherwise the whole pending array is listed under `job` or
             // `job_[a-b]`.
-            let state = queue.get(&format!("{job}_{u}")).cloned().or_else(|| {
-                queue.iter().find(|(k, _)| k.as_str() == job || k.starts_with(&format!("{job}_["))).map(|(_, v)| v.clone())
-            });
+            let state = queue
+                .get(&format!("{job}_{u}"))
+                .cloned()
+                .or_else(|| queue.iter().find(|(k, _)| k.as_str() == job || k.starts_with(&format!("{job}_["))).map(|(_, v)| v.clone()));
             match state.as_deref() {
                 Some("RUNNING") | Some("COMPLETING") => st.running += 1,
                 Some(_) => st.queued += 1,
@@ -356,7 +358,11 @@ pub fn wait(jobs: &[SubmittedJob]) -> anyhow::Result<()> {
 /// `sluice status` as a table.
 pub fn status_table(tasks: usize, rows: &[PhaseStatus]) -> String {
     let mut s = format!("tasks: {tasks}\n");
-    let _ = writeln!(s, "{:<32} {:>6} {:>6} {:>8} {:>7} {:>7} {:>14}", "phase", "units", "done", "running", "queued", "failed", "not submitted");
+    let _ = writeln!(
+        s,
+        "{:<32} {:>6} {:>6} {:>8} {:>7} {:>7} {:>14}",
+        "phase", "units", "done", "running", "queued", "failed", "not submitted"
+    );
     for r in rows {
         let _ = writeln!(
             s,

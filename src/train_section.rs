@@ -57,7 +57,8 @@ fn argv(map: &Map<String, Value>, path: &str, cmd: &clap::Command, skip: &[&str]
             continue;
         }
         if !longs.contains(&flag) {
-            let mut known: Vec<String> = longs.iter().filter(|l| !FIXED_FLAGS.contains(&l.as_str()) && *l != "help").map(|l| l.replace('-', "_")).collect();
+            let mut known: Vec<String> =
+                longs.iter().filter(|l| !FIXED_FLAGS.contains(&l.as_str()) && *l != "help").map(|l| l.replace('-', "_")).collect();
             known.sort();
             diags.push(Diagnostic::new(p, format!("unknown key (expected one of: {})", known.join(", "))));
             continue;
@@ -181,7 +182,14 @@ pub fn run(section: &mut TrainSection, stdout: &mut impl std::io::Write) -> anyh
     if done {
         writeln!(stdout, "training already finished: {}", dir.display())?;
     } else {
-        writeln!(stdout, "training `{}` on the shards of `{}` ({} steps): {}", section.train.preset, section.shards_node, section.train.steps, dir.display())?;
+        writeln!(
+            stdout,
+            "training `{}` on the shards of `{}` ({} steps): {}",
+            section.train.preset,
+            section.shards_node,
+            section.train.steps,
+            dir.display()
+        )?;
         stdout.flush()?;
         sluice_train::cli::run_train(&section.train)?;
     }

@@ -51,9 +51,7 @@ fn chromium() -> Option<PathBuf> {
         Some(p) => vec![PathBuf::from(p)],
         None => {
             let path = std::env::var_os("PATH").unwrap_or_default();
-            std::env::split_paths(&path)
-                .flat_map(|d| ["chromium", "chromium-browser", "google-chrome"].map(|n| d.join(n)))
-                .collect()
+            std::env::split_paths(&path).flat_map(|d| ["chromium", "chromium-browser", "google-chrome"].map(|n| d.join(n))).collect()
         }
     };
     if let Some(p) = candidates.into_iter().find(|p| p.is_file()) {
@@ -116,7 +114,8 @@ fn console_lines(stderr: &str) -> Vec<&str> {
 /// background traffic (initiator "not an origin", not isolated under the
 /// page's file:// site) is not the page's and is left out.
 fn requested_urls(netlog: &str) -> Vec<String> {
-    let log: serde_json::Value = serde_json::from_str(netlog).unwrap_or_else(|e| panic!("unreadable net log ({e}): {}", &netlog[..netlog.len().min(300)]));
+    let log: serde_json::Value =
+        serde_json::from_str(netlog).unwrap_or_else(|e| panic!("unreadable net log ({e}): {}", &netlog[..netlog.len().min(300)]));
     let mut urls = Vec::new();
     for e in log["events"].as_array().expect("net log events") {
         let p = &e["params"];
@@ -188,8 +187,8 @@ fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
 }
 
 const ALLOWED_TAGS: &[&str] = &[
-    "html", "head", "meta", "title", "style", "body", "nav", "a", "h1", "h2", "h3", "h4", "p", "b", "code", "section", "table", "tr", "th", "td",
-    "tbody", "pre", "div", "span", "ul", "li", "details", "summary", "svg", "rect", "line", "text", "title", "path", "circle", "br",
+    "html", "head", "meta", "title", "style", "body", "nav", "a", "h1", "h2", "h3", "h4", "p", "b", "code", "section", "table", "tr", "th",
+    "td", "tbody", "pre", "div", "span", "ul", "li", "details", "summary", "svg", "rect", "line", "text", "title", "path", "circle", "br",
 ];
 
 /// What makes a page other than inert and self-contained: tags other than
@@ -421,12 +420,16 @@ fn report_of_shared_data_run_in_headless_chromium() {
         let at = dom.find(&format!("<svg class=\"{class}\"")).unwrap_or_else(|| panic!("no {class} svg in the DOM"));
         let end = dom[at..].find("</svg>").unwrap() + at;
         let svg = &dom[at..end];
-        let drawn = tags(svg).iter().filter(|(n, a)| n == "rect" && a.iter().any(|(k, v)| k == "width" && v.parse::<f64>().unwrap_or(0.0) > 0.0)).count();
+        let drawn = tags(svg)
+            .iter()
+            .filter(|(n, a)| n == "rect" && a.iter().any(|(k, v)| k == "width" && v.parse::<f64>().unwrap_or(0.0) > 0.0))
+            .count();
         assert!(drawn > 0, "{class} svg has no drawn bars");
     }
 
     let shot = std::env::var_os("SLUICE_REPORT_SCREENSHOT").map(PathBuf::from).unwrap_or_else(|| work.path().join("report.png"));
-    let (_, stderr, netlog) = browse(&chrome, &page, work.path(), &[format!("--screenshot={}", shot.display()), "--window-size=1200,3000".into()]);
+    let (_, stderr, netlog) =
+        browse(&chrome, &page, work.path(), &[format!("--screenshot={}", shot.display()), "--window-size=1200,3000".into()]);
     assert!(console_lines(&stderr).is_empty(), "console messages:\n{}", console_lines(&stderr).join("\n"));
     assert!(requested_urls(&netlog).is_empty(), "the page made requests: {:?}", requested_urls(&netlog));
     let png = std::fs::read(&shot).expect("screenshot written");

@@ -101,7 +101,8 @@ fn make_corpus(dir: &Path, files: usize, per_file: usize) {
             rng ^= rng << 17;
             let words = 5 + (rng % 120) as usize;
             let text: Vec<String> = (0..words).map(|w| format!("w{}", (rng >> (w % 40)) % 5000)).collect();
-            let doc = serde_json::json!({"id": format!("f{f}-d{i}"), "text": text.join(" "), "url": format!("https://example.org/{f}/{i}")});
+            let doc =
+                serde_json::json!({"id": format!("f{f}-d{i}"), "text": text.join(" "), "url": format!("https://example.org/{f}/{i}")});
             writeln!(enc, "{doc}").unwrap();
             if i == per_file / 2 && f % 3 == 0 {
                 writeln!(enc, "{{\"id\": \"broken\", \"text\": ").unwrap();
@@ -138,7 +139,12 @@ fn validate_reports_every_mistake_and_is_silent_on_good_recipes() {
     for recipe in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes")).unwrap() {
         let recipe = recipe.unwrap().path();
         let out = sluice().arg("validate").arg(&recipe).env("SLUICE_DATA", data_dir()).output().unwrap();
-        assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}: {}", recipe.display(), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+            "{}: {}",
+            recipe.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 }
 
@@ -199,7 +205,12 @@ fn separate_task_processes_produce_the_same_documents() {
     let stats = |p: &Path| {
         let o = run_ok(sluice().args(["stats", "--json"]).arg(p));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["nodes"].as_array().unwrap().iter().map(|n| (n["name"].clone(), n["docs_out"].clone(), n["malformed"].clone())).collect::<Vec<_>>()
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["name"].clone(), n["docs_out"].clone(), n["malformed"].clone()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(stats(&one), stats(&three));
 }
@@ -294,7 +305,13 @@ fn shared_crawl_data_runs_and_counts_broken_records() {
     assert!(excluded.iter().all(|(_, l)| l.contains("\"drop_reason\":\"too_few_chars\"")));
 
     // --strict turns the first malformed record into a failure naming it.
-    let strict = sluice().args(["run", "--strict", "--progress", "off", "--output"]).arg(d.path().join("strict")).arg(&recipe).env("SLUICE_DATA", &data).output().unwrap();
+    let strict = sluice()
+        .args(["run", "--strict", "--progress", "off", "--output"])
+        .arg(d.path().join("strict"))
+        .arg(&recipe)
+        .env("SLUICE_DATA", &data)
+        .output()
+        .unwrap();
     assert!(!strict.status.success());
     let err = String::from_utf8_lossy(&strict.stderr);
     assert!(err.contains("truncated.warc.gz") && err.contains("byte offset 0"), "{err}");
@@ -344,10 +361,9 @@ fn help_documents_every_run_flag() {
 /// Is a Slurm cluster reachable (`.ci/slurm-setup.sh` starts one)? Under
 /// `SLUICE_REQUIRE_SLURM=1` (set by `.ci/run`) its absence is a failure.
 fn slurm_available() -> bool {
-    let up = Command::new("sinfo")
-        .args(["--noheader", "--format=%T"])
-        .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).lines().any(|l| ["idle", "mixed", "allocated"].contains(&l.trim())));
+    let up = Command::new("sinfo").args(["--noheader", "--format=%T"]).output().is_ok_and(|o| {
+        o.status.success() && String::from_utf8_lossy(&o.stdout).lines().any(|l| ["idle", "mixed", "allocated"].contains(&l.trim()))
+    });
     if !up && std::env::var("SLUICE_REQUIRE_SLURM").is_ok_and(|v| v == "1") {
         panic!("SLUICE_REQUIRE_SLURM=1 but no Slurm node is up (run .ci/slurm-setup.sh)");
     }
@@ -366,7 +382,8 @@ fn wait_for_queue(out: &Path) -> serde_json::Value {
     let started = Instant::now();
     loop {
         let s = status_json(out);
-        let busy: u64 = s["phases"].as_array().unwrap().iter().map(|p| p["running"].as_u64().unwrap() + p["queued"].as_u64().unwrap()).sum();
+        let busy: u64 =
+            s["phases"].as_array().unwrap().iter().map(|p| p["running"].as_u64().unwrap() + p["queued"].as_u64().unwrap()).sum();
         if busy == 0 {
             return s;
         }
@@ -476,7 +493,12 @@ writers:
     run_ok(sluice().args(["run", "--progress", "off", "--tasks", "1", "--threads", "1"]).arg(&ra));
     run_ok(sluice().args(["run", "--progress", "off", "--tasks", "3", "--threads", "2"]).arg(&rb));
     let pick = |root: &Path| -> BTreeMap<String, Vec<u8>> {
-        output_files(root).into_iter().filter(|(k, _)| k.starts_with("shards/") || k.starts_with("reports/mix/") || k.starts_with("reports/shards/") || k == "tok/tokenizer.json").collect()
+        output_files(root)
+            .into_iter()
+            .filter(|(k, _)| {
+                k.starts_with("shards/") || k.starts_with("reports/mix/") || k.starts_with("reports/shards/") || k == "tok/tokenizer.json"
+            })
+            .collect()
     };
     let (fa, fb) = (pick(&a), pick(&b));
     assert!(fa.keys().filter(|k| k.ends_with(".bin")).count() >= 2, "{:?}", fa.keys());
@@ -546,7 +568,20 @@ fn run_phases_as_processes(recipe: &Path, out: &Path, tasks: usize) {
         let children: Vec<_> = (0..units)
             .map(|u| {
                 sluice()
-                    .args(["run", "--progress", "off", "--threads", "1", "--tasks", &tasks.to_string(), "--phase", key, "--task", &u.to_string(), "--output"])
+                    .args([
+                        "run",
+                        "--progress",
+                        "off",
+                        "--threads",
+                        "1",
+                        "--tasks",
+                        &tasks.to_string(),
+                        "--phase",
+                        key,
+                        "--task",
+                        &u.to_string(),
+                        "--output",
+                    ])
                     .arg(out)
                     .arg(recipe)
                     .stdout(Stdio::null())

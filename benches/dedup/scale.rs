@@ -46,8 +46,10 @@ struct Gen {
 
 impl Gen {
     fn new() -> Gen {
-        const SYL: [&str; 20] = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da", "fu", "gi", "ho", "ja", "pe", "qu", "ri", "so", "tu", "we"];
-        let vocab = (0..30_000usize).map(|i| format!("{}{}{}{}", SYL[i % 20], SYL[i / 20 % 20], SYL[i / 400 % 20], SYL[i / 8000 % 20])).collect();
+        const SYL: [&str; 20] =
+            ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "da", "fu", "gi", "ho", "ja", "pe", "qu", "ri", "so", "tu", "we"];
+        let vocab =
+            (0..30_000usize).map(|i| format!("{}{}{}{}", SYL[i % 20], SYL[i / 20 % 20], SYL[i / 400 % 20], SYL[i / 8000 % 20])).collect();
         Gen { vocab }
     }
 
@@ -117,7 +119,8 @@ fn cpu_seconds() -> f64 {
 
 fn peak_rss_mib() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()).unwrap_or(0.0)
+        / 1024.0
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -165,7 +168,9 @@ fn main() {
     }
 
     let tasks: usize = arg(&args, "--tasks").map(|s| s.parse().unwrap()).unwrap_or(4);
-    let threads: usize = arg(&args, "--threads").map(|s| s.parse().unwrap()).unwrap_or_else(|| std::thread::available_parallelism().map(|x| x.get()).unwrap_or(1));
+    let threads: usize = arg(&args, "--threads")
+        .map(|s| s.parse().unwrap())
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|x| x.get()).unwrap_or(1));
     let budget = arg(&args, "--budget").unwrap_or_else(|| "256MiB".into());
     let keep = args.iter().any(|a| a == "--keep");
     let out_dir = match arg(&args, "--out") {
@@ -264,20 +269,37 @@ fn main() {
 
     let mb = bytes as f64 / 1e6;
     println!("minhash_dedup scale bench: {n} documents, {mb:.0} MB of text, {tasks} tasks, {threads} threads, {b} bands x {r} rows, word 5-grams, budget {budget}");
-    println!("signatures (observe): {:.1} s wall, {:.1} CPU s: {:.0} docs/s and {:.1} MB/s wall; per core {:.0} docs/s, {:.2} MB/s",
-        obs_wall.as_secs_f64(), obs_cpu, n as f64 / obs_wall.as_secs_f64(), mb / obs_wall.as_secs_f64(), n as f64 / obs_cpu, mb / obs_cpu);
+    println!(
+        "signatures (observe): {:.1} s wall, {:.1} CPU s: {:.0} docs/s and {:.1} MB/s wall; per core {:.0} docs/s, {:.2} MB/s",
+        obs_wall.as_secs_f64(),
+        obs_cpu,
+        n as f64 / obs_wall.as_secs_f64(),
+        mb / obs_wall.as_secs_f64(),
+        n as f64 / obs_cpu,
+        mb / obs_cpu
+    );
     for (name, units, w, c) in &step_times {
         println!("step {name} ({units} units): {w:.1} s wall, {c:.1} CPU s");
     }
     println!("decide: {:.1} s wall, {:.1} CPU s", dec_wall.as_secs_f64(), dec_cpu);
     println!("total (with the generator): {total:.1} s wall; peak RSS {peak:.0} MiB");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("reports/dedup/clusters.json")).unwrap()).unwrap();
-    println!("removed {} of {} (clusters {}); unplanted documents removed: {false_pos}; bucket spill runs: {}",
-        report["removed"], report["documents"], report["clusters"],
-        report["buckets"].as_array().map(|a| a.iter().map(|x| x["spill_runs"].as_u64().unwrap_or(0)).sum::<u64>()).unwrap_or(0));
+    println!(
+        "removed {} of {} (clusters {}); unplanted documents removed: {false_pos}; bucket spill runs: {}",
+        report["removed"],
+        report["documents"],
+        report["clusters"],
+        report["buckets"].as_array().map(|a| a.iter().map(|x| x["spill_runs"].as_u64().unwrap_or(0)).sum::<u64>()).unwrap_or(0)
+    );
     println!("planted pairs: Jaccard bin | pairs | recall measured | S-curve expected");
     for (bin, (pairs, hit, exp)) in &bins {
-        println!("  [{:.2}, {:.2}) | {pairs:6} | {:.3} | {:.3}", *bin as f64 / 20.0, (*bin + 1) as f64 / 20.0, *hit as f64 / *pairs as f64, exp / *pairs as f64);
+        println!(
+            "  [{:.2}, {:.2}) | {pairs:6} | {:.3} | {:.3}",
+            *bin as f64 / 20.0,
+            (*bin + 1) as f64 / 20.0,
+            *hit as f64 / *pairs as f64,
+            exp / *pairs as f64
+        );
     }
     if !keep {
         let _ = std::fs::remove_dir_all(&out_dir);

@@ -158,20 +158,14 @@ mod tests {
         d.attributes.insert("a".into(), 2.0);
         let s = serde_json::to_string(&d).unwrap();
         // attributes serialise sorted whatever the insertion order
-        assert_eq!(
-            s,
-            r#"{"id":"a","text":"hello","source":"web","metadata":{"url":"http://x"},"attributes":{"a":2.0,"z":1.0}}"#
-        );
+        assert_eq!(s, r#"{"id":"a","text":"hello","source":"web","metadata":{"url":"http://x"},"attributes":{"a":2.0,"z":1.0}}"#);
         let back: Document = serde_json::from_str(&s).unwrap();
         assert_eq!(back, d);
     }
 
     #[test]
     fn batch_bytes_counts_utf8() {
-        let b = Batch::new(vec![
-            Document::new("1", "héllo", Arc::from("s")),
-            Document::new("2", "中文", Arc::from("s")),
-        ]);
+        let b = Batch::new(vec![Document::new("1", "héllo", Arc::from("s")), Document::new("2", "中文", Arc::from("s"))]);
         assert_eq!(b.bytes(), 6 + 6);
     }
 }

@@ -40,8 +40,7 @@ fn expand_depth(s: &str, lookup: &dyn Fn(&str) -> Option<String>, depth: usize) 
                 i += 2;
             }
             Some(b'{') => {
-                let close = find_close(s, i + 2)
-                    .ok_or_else(|| format!("unclosed `${{` at character {i}"))?;
+                let close = find_close(s, i + 2).ok_or_else(|| format!("unclosed `${{` at character {i}"))?;
                 let inner = &s[i + 2..close];
                 let (name, default) = match inner.find(":-") {
                     Some(p) => (&inner[..p], Some(&inner[p + 2..])),
@@ -52,9 +51,7 @@ fn expand_depth(s: &str, lookup: &dyn Fn(&str) -> Option<String>, depth: usize) 
                     (Some(v), _) => out.push_str(&v),
                     (None, Some(d)) => out.push_str(&expand_depth(d, lookup, depth + 1)?),
                     (None, None) => {
-                        return Err(format!(
-                            "environment variable `{name}` is not set (write `${{{name}:-default}}` to give a default)"
-                        ))
+                        return Err(format!("environment variable `{name}` is not set (write `${{{name}:-default}}` to give a default)"))
                     }
                 }
                 i = close + 1;
@@ -105,9 +102,7 @@ fn find_close(s: &str, from: usize) -> Option<usize> {
 }
 
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-        && !name.as_bytes()[0].is_ascii_digit();
+    let ok = !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') && !name.as_bytes()[0].is_ascii_digit();
     if ok {
         Ok(())
     } else {
@@ -147,10 +142,7 @@ mod tests {
 
     #[test]
     fn nested_default_is_expanded() {
-        assert_eq!(
-            x("${CARGO_HOME:-$HOME/.cargo}/registry/src").unwrap(),
-            "/home/u/.cargo/registry/src"
-        );
+        assert_eq!(x("${CARGO_HOME:-$HOME/.cargo}/registry/src").unwrap(), "/home/u/.cargo/registry/src");
         assert_eq!(x("${A:-${B:-${HOME}}}").unwrap(), "/home/u");
     }
 

@@ -46,12 +46,7 @@ pub struct RecordError {
 }
 
 impl RecordError {
-    pub fn new(
-        file: impl Into<String>,
-        location: Locator,
-        kind: &'static str,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub fn new(file: impl Into<String>, location: Locator, kind: &'static str, reason: impl Into<String>) -> Self {
         RecordError { file: file.into(), location, kind, reason: reason.into() }
     }
 }

@@ -25,15 +25,15 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::doc::{Batch, DocPos, Document, Dropped};
-use crate::merge::Merge;
 use crate::error::{Error, RecordError, Result};
+use crate::merge::Merge;
 use crate::output::{AtomicFile, OutputDir, RunInfo, TaskMarker};
 use crate::phase::{Phase, PhaseKind};
 use crate::plan::{PlannedFile, TaskPlan};
 use crate::recipe::{Node, NodeImpl, Recipe, Role};
 use crate::stage::{
-    Decoded, GlobalContext, GlobalStage, Payload, RawRecord, Reader, Sink, SinkContext, SinkFactory, StageImpl,
-    StageOutput, StreamStage, TaskContext, Verdict,
+    Decoded, GlobalContext, GlobalStage, Payload, RawRecord, Reader, Sink, SinkContext, SinkFactory, StageImpl, StageOutput, StreamStage,
+    TaskContext, Verdict,
 };
 use crate::stats::{thread_cpu_ns, NodeStats, RunStats, TaskStats};
 
@@ -101,11 +101,7 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
             .ok_or_else(|| usage(format!("this run has no phase `{name}`; its phases are: {}", keys())))?],
         None => {
             if opts.task.is_some() && phases.len() > 1 {
-                return Err(usage(format!(
-                    "this recipe runs in {} phases ({}); with --task, also pass --phase",
-                    phases.len(),
-                    keys()
-                )));
+                return Err(usage(format!("this recipe runs in {} phases ({}); with --task, also pass --phase", phases.len(), keys())));
             }
             phases.iter().collect()
         }
@@ -301,9 +297,7 @@ pub fn run_task(
     for n in &recipe.nodes {
         match (&n.imp, modes[n.id]) {
             (NodeImpl::Writer(_), Some(Mode::Normal)) => dirs.push(out.writer_dir(&n.name)),
-            (NodeImpl::Stage { exclusions: Some(_), .. }, Some(Mode::Normal | Mode::Replay)) => {
-                dirs.push(out.exclusion_dir(&n.name))
-            }
+            (NodeImpl::Stage { exclusions: Some(_), .. }, Some(Mode::Normal | Mode::Replay)) => dirs.push(out.exclusion_dir(&n.name)),
             _ => {}
         }
         if modes[n.id] == Some(Mode::Observe) {
@@ -428,10 +422,7 @@ pub fn run_task(
     let stats_path = out.unit_stats_dir(key).join(format!("{task:05}-stats.json"));
     crate::output::write_atomic(&stats_path, &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
     let documents_written = stats.nodes.iter().filter(|n| n.role == Some(Role::Writer)).map(|n| n.docs_in).sum();
-    let mut rel: Vec<String> = written
-        .iter()
-        .map(|p| crate::stage::relative_path(out.root(), p))
-        .collect();
+    let mut rel: Vec<String> = written.iter().map(|p| crate::stage::relative_path(out.root(), p)).collect();
     rel.sort();
     out.write_unit_marker(key, &TaskMarker { task, recipe_hash: recipe.hash.clone(), files: rel, documents_written })?;
     // The documents a global stage kept for this task have been replayed
@@ -537,12 +528,7 @@ fn send_all(tx: &[Sender<Batch>], batch: Batch) -> Result<()> {
 /// Map `items` in parallel on `pool`, keeping order, and add the worker CPU
 /// time spent to `cpu_ns`. With one thread it runs inline: the reference
 /// path, and no thread hops.
-fn par_map<T: Send, U: Send>(
-    pool: &rayon::ThreadPool,
-    items: Vec<T>,
-    f: impl Fn(T) -> U + Sync + Send,
-    cpu_ns: &AtomicU64,
-) -> Vec<U> {
+fn par_map<T: Send, U: Send>(pool: &rayon::ThreadPool, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send, cpu_ns: &AtomicU64) -> Vec<U> {
     let threads = pool.current_num_threads();
     if threads <= 1 || items.len() <= 1 {
         return items.into_iter().map(f).collect();
@@ -589,9 +575,7 @@ fn run_node(
     let mut merge = Merge::new(rx, node.reconverges, recipe.merge_buffer as usize, spill);
     let mut written = Vec::new();
     match &node.imp {
-        NodeImpl::Reader(reader) => {
-            run_reader(node, reader.as_ref(), recipe.batch_size, &files, &tx, shared, pool, &pool_cpu, &mut stats)?
-        }
+        NodeImpl::Reader(reader) => run_reader(node, reader.as_ref(), recipe.batch_size, &files, &tx, shared, pool, &pool_cpu, &mut stats)?,
         NodeImpl::Stage { stage, exclusions } => {
             let mut excl = Exclusions::open(exclusions.as_deref(), node, cx, out)?;
             match stage {
@@ -732,13 +716,7 @@ fn run_node(
 }
 
 /// Count, write exclusions and pass the kept documents on as one batch.
-fn emit(
-    stats: &mut NodeStats,
-    excl: &mut Exclusions,
-    kept: Vec<Document>,
-    dropped: Vec<Dropped>,
-    tx: &[Sender<Batch>],
-) -> Result<()> {
+fn emit(stats: &mut NodeStats, excl: &mut Exclusions, kept: Vec<Document>, dropped: Vec<Dropped>, tx: &[Sender<Batch>]) -> Result<()> {
     for d in &dropped {
         *stats.dropped.entry(d.reason.as_str().to_string()).or_default() += 1;
     }
@@ -751,13 +729,7 @@ fn emit(
 
 /// Emit what a stream stage's `finish` produced, in batches of the usual
 /// size (drops with the first).
-fn emit_final(
-    stats: &mut NodeStats,
-    excl: &mut Exclusions,
-    mut o: StageOutput,
-    batch_size: usize,
-    tx: &[Sender<Batch>],
-) -> Result<()> {
+fn emit_final(stats: &mut NodeStats, excl: &mut Exclusions, mut o: StageOutput, batch_size: usize, tx: &[Sender<Batch>]) -> Result<()> {
     let mut kept = std::mem::take(&mut o.kept);
     let mut first = true;
     while first || !kept.is_empty() {
@@ -810,7 +782,9 @@ impl ReplayReader {
     fn open(path: &std::path::Path, node: &str) -> Result<Self> {
         let f = std::fs::File::open(path).map_err(|e| Error::Output {
             dir: path.to_path_buf(),
-            message: format!("cannot open the documents global stage `{node}` kept for this task ({e}); its observe phase must finish first"),
+            message: format!(
+                "cannot open the documents global stage `{node}` kept for this task ({e}); its observe phase must finish first"
+            ),
         })?;
         let dec = zstd::stream::read::Decoder::new(f).map_err(|e| Error::io(path, e))?;
         Ok(ReplayReader { dec, path: path.to_path_buf() })
@@ -826,9 +800,7 @@ impl ReplayReader {
         }
         let mut buf = vec![0u8; u64::from_le_bytes(len) as usize];
         self.dec.read_exact(&mut buf).map_err(|e| Error::io(&self.path, e))?;
-        crate::merge::decode_batch(&buf)
-            .map(Some)
-            .ok_or_else(|| Error::Internal(format!("corrupt replay file {}", self.path.display())))
+        crate::merge::decode_batch(&buf).map(Some).ok_or_else(|| Error::Internal(format!("corrupt replay file {}", self.path.display())))
     }
 }
 
@@ -998,10 +970,8 @@ fn show_progress(mode: Progress, task: usize, tasks: usize, total: u64, shared: 
         None => {
             let bar = indicatif::ProgressBar::new(total.max(1));
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} input  {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} input  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar.set_prefix(format!("task {}/{}", task + 1, tasks));
             Some(bar)

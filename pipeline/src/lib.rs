@@ -15,15 +15,15 @@ pub mod output;
 pub mod phase;
 pub mod plan;
 pub mod recipe;
+pub mod size;
 pub mod stage;
 pub mod stats;
-pub mod size;
 
 pub use doc::{Batch, DocPos, Document, Dropped, Metadata, Reason};
 pub use error::{Error, Locator, RecordError, Result};
 pub use exec::{run, Progress, RunOptions, RunSummary};
 pub use recipe::{compile, parse_config, BuildContext, Diagnostic, Recipe, Registry, Role};
 pub use stage::{
-    Decoded, DocStage, GlobalContext, GlobalStage, GlobalStep, InputFile, Observer, Payload, RawRecord, Reader, RecordIter, Sink, SinkContext, SinkFactory, StageImpl,
-    StageOutput, StreamStage, StreamStageFactory, TaskContext, Verdict,
+    Decoded, DocStage, GlobalContext, GlobalStage, GlobalStep, InputFile, Observer, Payload, RawRecord, Reader, RecordIter, Sink,
+    SinkContext, SinkFactory, StageImpl, StageOutput, StreamStage, StreamStageFactory, TaskContext, Verdict,
 };

@@ -122,7 +122,8 @@ impl Merge {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
-            let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).map_err(|e| Error::io(&path, e))?;
+            let file =
+                OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).map_err(|e| Error::io(&path, e))?;
             self.inputs[j].spill = Some((path, file, 0));
         }
         let bytes = encode_batch(&b);
@@ -147,7 +148,8 @@ impl Merge {
                 Ok(b)
             }
             Queued::Disk { offset, len } => {
-                let (path, file, _) = self.inputs[i].spill.as_mut().ok_or_else(|| Error::Internal("spilled batch without a spill file".into()))?;
+                let (path, file, _) =
+                    self.inputs[i].spill.as_mut().ok_or_else(|| Error::Internal("spilled batch without a spill file".into()))?;
                 file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&*path, e))?;
                 let mut buf = vec![0u8; len as usize];
                 BufReader::new(&mut *file).read_exact(&mut buf).map_err(|e| Error::io(&*path, e))?;

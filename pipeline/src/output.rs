@@ -255,13 +255,14 @@ impl OutputDir {
     fn check_same(&self, info: &RunInfo, bytes: &[u8], run_json: &Path) -> Result<()> {
         let prev: RunInfo = serde_json::from_slice(bytes).map_err(|e| self.err(format!("corrupt {}: {e}", run_json.display())))?;
         if prev.recipe_hash != info.recipe_hash {
-            return Err(self.err("holds a run of a different recipe (or different settings); use a new output directory or delete this one"));
+            return Err(
+                self.err("holds a run of a different recipe (or different settings); use a new output directory or delete this one")
+            );
         }
         if prev.tasks != info.tasks {
-            return Err(self.err(format!(
-                "was started with --tasks {}; re-run with the same task count or use a new output directory",
-                prev.tasks
-            )));
+            return Err(
+                self.err(format!("was started with --tasks {}; re-run with the same task count or use a new output directory", prev.tasks))
+            );
         }
         if prev.plan_hash != info.plan_hash {
             return Err(self.err("the input files changed since this run started (their list or sizes differ); use a new output directory"));

@@ -6,8 +6,8 @@
 //! machines need no coordinator. Files are balanced by size: largest first,
 //! each to the least-loaded task (ties to the lowest task number).
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::error::{Error, Result};
 use crate::recipe::Recipe;
@@ -72,9 +72,7 @@ fn split(mut all: Vec<PlannedFile>, tasks: usize, recipe: &Recipe) -> TaskPlan {
     let total_bytes = all.iter().map(|f| f.file.size).sum();
 
     // Largest first; ties broken by (reader, path) so the order is total.
-    all.sort_by(|a, b| {
-        b.file.size.cmp(&a.file.size).then_with(|| (a.reader, &a.file.rel).cmp(&(b.reader, &b.file.rel)))
-    });
+    all.sort_by(|a, b| b.file.size.cmp(&a.file.size).then_with(|| (a.reader, &a.file.rel).cmp(&(b.reader, &b.file.rel))));
     let mut heap: BinaryHeap<Reverse<(u64, usize)>> = (0..tasks).map(|t| Reverse((0u64, t))).collect();
     let mut per_task: Vec<Vec<PlannedFile>> = vec![Vec::new(); tasks];
     for f in all {

@@ -122,8 +122,7 @@ pub fn parse_config<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T,
         let ignored = serde_ignored::Deserializer::new(value, &mut record);
         serde_path_to_error::deserialize::<_, T>(ignored)
     };
-    let mut diags: Vec<Diagnostic> =
-        unknown.into_iter().map(|p| Diagnostic::new(join(p), "unknown key")).collect();
+    let mut diags: Vec<Diagnostic> = unknown.into_iter().map(|p| Diagnostic::new(join(p), "unknown key")).collect();
     match result {
         Ok(v) if diags.is_empty() => Ok(v),
         Ok(_) => Err(diags),
@@ -286,9 +285,7 @@ fn check_name(name: &str) -> Option<String> {
         && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
         && !name.starts_with('-');
     if !ok {
-        return Some(format!(
-            "invalid name `{name}`: use 1-64 ASCII letters, digits, `_` or `-` (names become directory names)"
-        ));
+        return Some(format!("invalid name `{name}`: use 1-64 ASCII letters, digits, `_` or `-` (names become directory names)"));
     }
     if name == "excluded" || name == "_sluice" || name == "reports" {
         return Some(format!("`{name}` is reserved for sluice's own output directories"));
@@ -298,8 +295,7 @@ fn check_name(name: &str) -> Option<String> {
 
 /// Parse the YAML text into a JSON value, expanding the environment.
 pub fn load_yaml(text: &str) -> Result<Value, Vec<Diagnostic>> {
-    let value: Value = serde_saphyr::from_str(text)
-        .map_err(|e| vec![Diagnostic::new("", format!("invalid YAML: {e}"))])?;
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| vec![Diagnostic::new("", format!("invalid YAML: {e}"))])?;
     let mut diags = Vec::new();
     let value = expand_value(value, String::new(), &mut diags);
     if diags.is_empty() {
@@ -333,9 +329,7 @@ fn expand_value(v: Value, path: String, diags: &mut Vec<Diagnostic>) -> Value {
                 Value::String(s)
             }
         },
-        Value::Array(a) => Value::Array(
-            a.into_iter().enumerate().map(|(i, x)| expand_value(x, format!("{path}[{i}]"), diags)).collect(),
-        ),
+        Value::Array(a) => Value::Array(a.into_iter().enumerate().map(|(i, x)| expand_value(x, format!("{path}[{i}]"), diags)).collect()),
         Value::Object(m) => Value::Object(
             m.into_iter()
                 .map(|(k, x)| {
@@ -521,10 +515,8 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
         let kind_path = format!("{}.kind", r.path);
         let known = registry.kinds(r.role);
         if !known.contains(&r.kind.as_str()) {
-            diags.push(Diagnostic::new(
-                kind_path,
-                format!("unknown {} kind `{}` (known: {})", role_word(r.role), r.kind, known.join(", ")),
-            ));
+            diags
+                .push(Diagnostic::new(kind_path, format!("unknown {} kind `{}` (known: {})", role_word(r.role), r.kind, known.join(", "))));
             continue;
         }
         let imp = match r.role {
@@ -534,9 +526,9 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
                 let stage = registry.build_stage(&r.kind, &r.config, &cx);
                 let excl = match &r.exclusions {
                     None | Some(Value::Bool(false)) => Ok(None),
-                    Some(Value::Bool(true)) => registry
-                        .build_writer(registry.default_exclusion_writer(), &Value::Object(Map::new()), &cx)
-                        .map(Some),
+                    Some(Value::Bool(true)) => {
+                        registry.build_writer(registry.default_exclusion_writer(), &Value::Object(Map::new()), &cx).map(Some)
+                    }
                     Some(Value::Object(m)) => {
                         let epath = format!("{}.exclusions", r.path);
                         let mut m = m.clone();
@@ -613,19 +605,8 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
     let canonical = serde_json::to_string(&Value::Object(hashed)).expect("JSON values serialise");
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()));
     let train = top.get("train").cloned();
-    let mut recipe = Recipe {
-        description,
-        seed,
-        output,
-        batch_size,
-        channel_capacity,
-        merge_buffer,
-        slurm,
-        train: None,
-        nodes,
-        hash,
-        resolved,
-    };
+    let mut recipe =
+        Recipe { description, seed, output, batch_size, channel_capacity, merge_buffer, slurm, train: None, nodes, hash, resolved };
     if let Some(t) = train {
         let diags = registry.check_train(&t, &recipe);
         if !diags.is_empty() {
@@ -816,10 +797,7 @@ fn check_graph(raw: &[RawNode], diags: &mut Vec<Diagnostic>) {
     }
     for (i, r) in raw.iter().enumerate() {
         if r.role != Role::Writer && !consumed[i] {
-            diags.push(Diagnostic::new(
-                &r.path,
-                format!("the output of `{}` is not read by any stage or writer", r.name),
-            ));
+            diags.push(Diagnostic::new(&r.path, format!("the output of `{}` is not read by any stage or writer", r.name)));
         }
     }
     // Cycles: iterative DFS with colours; report each cycle once, at the
@@ -845,10 +823,7 @@ fn check_graph(raw: &[RawNode], diags: &mut Vec<Diagnostic>) {
                         let mut names: Vec<&str> = stack[pos..].iter().map(|&(x, _)| raw[x].name.as_str()).collect();
                         names.reverse();
                         names.push(raw[n].name.as_str());
-                        diags.push(Diagnostic::new(
-                            format!("{}.inputs", raw[n].path),
-                            format!("cycle: {}", names.join(" <- ")),
-                        ));
+                        diags.push(Diagnostic::new(format!("{}.inputs", raw[n].path), format!("cycle: {}", names.join(" <- "))));
                     }
                     _ => {}
                 }
@@ -1017,7 +992,8 @@ mod tests {
 
     #[test]
     fn whole_value_expressions_can_be_numbers() {
-        let v = load_yaml("a: ${SLUICE_UNSET_X:-12}\nb: x${SLUICE_UNSET_X:-12}\nc: ${SLUICE_UNSET_X:-true}\nd: ${SLUICE_UNSET_X:-0.5}\n").unwrap();
+        let v = load_yaml("a: ${SLUICE_UNSET_X:-12}\nb: x${SLUICE_UNSET_X:-12}\nc: ${SLUICE_UNSET_X:-true}\nd: ${SLUICE_UNSET_X:-0.5}\n")
+            .unwrap();
         assert_eq!(v["a"], Value::from(12u64));
         assert_eq!(v["b"], Value::from("x12"));
         assert_eq!(v["c"], Value::Bool(true));
@@ -1028,7 +1004,8 @@ mod tests {
     fn hash_ignores_output_but_not_config() {
         let a = compile("output: o1\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n", &TestRegistry).unwrap();
         let b = compile("output: o2\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n", &TestRegistry).unwrap();
-        let c = compile("seed: 1\noutput: o2\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n", &TestRegistry).unwrap();
+        let c = compile("seed: 1\noutput: o2\nreaders:\n  a: {kind: fake}\nwriters:\n  w: {kind: jsonl, inputs: [a]}\n", &TestRegistry)
+            .unwrap();
         assert_eq!(a.hash, b.hash);
         assert_ne!(a.hash, c.hash);
     }

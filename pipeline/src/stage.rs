@@ -83,12 +83,9 @@ pub trait Reader: Send + Sync {
         let _ = file;
         match raw.payload {
             Payload::Doc(d) => Ok(Decoded::Doc(d)),
-            Payload::Bytes(_) | Payload::Custom { .. } => Err(RecordError::new(
-                file.display(),
-                raw.loc,
-                "internal",
-                "reader produced raw records but has no decoder",
-            )),
+            Payload::Bytes(_) | Payload::Custom { .. } => {
+                Err(RecordError::new(file.display(), raw.loc, "internal", "reader produced raw records but has no decoder"))
+            }
         }
     }
 }

@@ -120,10 +120,8 @@ impl RunStats {
     pub fn load(out: &OutputDir) -> Result<RunStats> {
         let run_json = out.meta().join("run.json");
         let info: crate::output::RunInfo = match fs::read(&run_json) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::Output {
-                dir: out.root().into(),
-                message: format!("corrupt {}: {e}", run_json.display()),
-            })?,
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| Error::Output { dir: out.root().into(), message: format!("corrupt {}: {e}", run_json.display()) })?,
             Err(e) => {
                 return Err(Error::Output {
                     dir: out.root().into(),
@@ -136,10 +134,10 @@ impl RunStats {
         let mut all = Vec::new();
         let read = |p: &std::path::Path, all: &mut Vec<TaskStats>| -> Result<()> {
             let b = fs::read(p).map_err(|e| Error::io(p, e))?;
-            all.push(serde_json::from_slice::<TaskStats>(&b).map_err(|e| Error::Output {
-                dir: out.root().into(),
-                message: format!("corrupt {}: {e}", p.display()),
-            })?);
+            all.push(
+                serde_json::from_slice::<TaskStats>(&b)
+                    .map_err(|e| Error::Output { dir: out.root().into(), message: format!("corrupt {}: {e}", p.display()) })?,
+            );
             Ok(())
         };
         for task in 0..info.tasks {

@@ -224,7 +224,11 @@ fn a_failing_sink_fails_the_run_without_hanging() {
 
 #[test]
 fn malformed_records_are_counted_not_fatal() {
-    let (r, ids) = run_recipe("output: x\nreaders:\n  a: {kind: gen, files: 3, per_file: 10}\nwriters:\n  w: {kind: collect, inputs: [a]}\n", 2, Some(4));
+    let (r, ids) = run_recipe(
+        "output: x\nreaders:\n  a: {kind: gen, files: 3, per_file: 10}\nwriters:\n  w: {kind: collect, inputs: [a]}\n",
+        2,
+        Some(4),
+    );
     let s = r.unwrap();
     assert_eq!(ids["w"].len(), 27);
     let a = s.stats.nodes.iter().find(|n| n.name == "a").unwrap();

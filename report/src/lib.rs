@@ -122,7 +122,10 @@ mod tests {
             "excluded/len/00000-00000.jsonl",
             json!({"id": "x<1>", "text": "<script>alert(1)</script>", "source": "web", "metadata": {"url": "http://a/\"b", "drop_reason": "too_few_chars", "dropped_by": "len"}}).to_string() + "\n",
         );
-        w("reports/decon/summary.json", json!({"kind": "decontamination", "benchmarks": [{"name": "mmlu<x>", "docs_flagged": 3, "ngrams_matched": 11}]}).to_string());
+        w(
+            "reports/decon/summary.json",
+            json!({"kind": "decontamination", "benchmarks": [{"name": "mmlu<x>", "docs_flagged": 3, "ngrams_matched": 11}]}).to_string(),
+        );
         w("reports/other/x.json", json!({"kind": "something_new", "note": "</pre><script>"}).to_string());
     }
 

@@ -147,9 +147,12 @@ fn for_rows(path: &Path, limit: usize, with_text: bool, f: &mut dyn FnMut(Row) -
     let mut n = 0u64;
     if name.ends_with(".parquet") {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let b = ParquetRecordBatchReaderBuilder::try_new(file).with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
-        let wanted: &[&str] = if with_text { &["id", "text", "source", "metadata", "attributes"] } else { &["source", "metadata", "attributes"] };
-        let idx: Vec<usize> = b.schema().fields().iter().enumerate().filter(|(_, f)| wanted.contains(&f.name().as_str())).map(|(i, _)| i).collect();
+        let b =
+            ParquetRecordBatchReaderBuilder::try_new(file).with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
+        let wanted: &[&str] =
+            if with_text { &["id", "text", "source", "metadata", "attributes"] } else { &["source", "metadata", "attributes"] };
+        let idx: Vec<usize> =
+            b.schema().fields().iter().enumerate().filter(|(_, f)| wanted.contains(&f.name().as_str())).map(|(i, _)| i).collect();
         let mask = ProjectionMask::roots(b.parquet_schema(), idx);
         let reader = b.with_projection(mask).with_limit(limit).with_batch_size(4096).build()?;
         for batch in reader {
@@ -367,7 +370,8 @@ pub fn load(root: &Path, budget: &Budget, extra_training: &[PathBuf]) -> Result<
 
     let excl = root.join("excluded");
     if let Ok(rd) = std::fs::read_dir(&excl) {
-        let mut stages: Vec<String> = rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let mut stages: Vec<String> =
+            rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         stages.sort();
         for st in stages {
             let (s, w) = sample_drops(&st, &out.exclusion_dir(&st), budget);
@@ -396,7 +400,9 @@ pub fn load(root: &Path, budget: &Budget, extra_training: &[PathBuf]) -> Result<
     dirs_with(root, "manifest.json", 3, &mut mdirs);
     for m in mdirs {
         match read_json(&m.join("manifest.json")) {
-            Ok(v) if v.get("format").and_then(Value::as_str).is_some_and(|f| f.starts_with("sluice-shards/")) => d.shards.push((rel(root, &m), v)),
+            Ok(v) if v.get("format").and_then(Value::as_str).is_some_and(|f| f.starts_with("sluice-shards/")) => {
+                d.shards.push((rel(root, &m), v))
+            }
             Ok(_) => {}
             Err(e) => d.warnings.push(format!("{e:#}")),
         }

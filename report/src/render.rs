@@ -148,7 +148,11 @@ fn funnel(d: &RunData) -> String {
     for n in nodes {
         for (what, map) in [("dropped", &n.dropped), ("malformed", &n.malformed), ("skipped", &n.skipped)] {
             for (k, v) in map {
-                reasons.push(BarRow { label: format!("{}: {k}", n.name), values: vec![*v as f64], note: format!("{} ({} of its input)", int(*v), pct(*v, n.docs_in)) });
+                reasons.push(BarRow {
+                    label: format!("{}: {k}", n.name),
+                    values: vec![*v as f64],
+                    note: format!("{} ({} of its input)", int(*v), pct(*v, n.docs_in)),
+                });
                 let _ = write!(
                     table,
                     r#"<tr><td>{}</td><td>{what}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
@@ -163,7 +167,8 @@ fn funnel(d: &RunData) -> String {
     if !reasons.is_empty() {
         s.push_str("<h3>Drop reasons per stage</h3>");
         s.push_str(&svg::hbars("reasons", &reasons, &["documents"]));
-        let _ = write!(s, "<table><tr><th>node</th><th>what</th><th>reason</th><th>documents</th><th>of node input</th></tr>{table}</table>");
+        let _ =
+            write!(s, "<table><tr><th>node</th><th>what</th><th>reason</th><th>documents</th><th>of node input</th></tr>{table}</table>");
     }
     s
 }
@@ -217,17 +222,26 @@ fn top_bars(counts: &BTreeMap<String, u64>, top: usize) -> Vec<BarRow> {
     let total: u64 = counts.values().sum();
     let mut v: Vec<(&String, &u64)> = counts.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let mut rows: Vec<BarRow> = v.iter().take(top).map(|(k, n)| BarRow { label: (*k).clone(), values: vec![**n as f64], note: format!("{} ({})", int(**n), pct(**n, total)) }).collect();
+    let mut rows: Vec<BarRow> = v
+        .iter()
+        .take(top)
+        .map(|(k, n)| BarRow { label: (*k).clone(), values: vec![**n as f64], note: format!("{} ({})", int(**n), pct(**n, total)) })
+        .collect();
     let rest: u64 = v.iter().skip(top).map(|(_, n)| **n).sum();
     if rest > 0 {
-        rows.push(BarRow { label: format!("other ({} values)", v.len() - top), values: vec![rest as f64], note: format!("{} ({})", int(rest), pct(rest, total)) });
+        rows.push(BarRow {
+            label: format!("other ({} values)", v.len() - top),
+            values: vec![rest as f64],
+            note: format!("{} ({})", int(rest), pct(rest, total)),
+        });
     }
     rows
 }
 
 fn mix(d: &RunData) -> String {
     let mut s = String::new();
-    let readers: BTreeMap<String, u64> = d.stats.nodes.iter().filter(|n| n.role == Some(Role::Reader)).map(|n| (n.name.clone(), n.docs_out)).collect();
+    let readers: BTreeMap<String, u64> =
+        d.stats.nodes.iter().filter(|n| n.role == Some(Role::Reader)).map(|n| (n.name.clone(), n.docs_out)).collect();
     if !readers.is_empty() {
         s.push_str("<h3>Documents read, by reader</h3>");
         s.push_str(&svg::hbars("mix sources-in", &top_bars(&readers, 30), &["documents"]));
@@ -313,13 +327,22 @@ fn dedup(_node: &str, v: &Value) -> String {
             let e = buckets.entry(key).or_insert((label, 0));
             e.1 += count;
         }
-        let rows: Vec<BarRow> = buckets.into_values().map(|(l, c)| BarRow { label: format!("size {l}"), values: vec![c as f64], note: format!("{} clusters", int(c)) }).collect();
+        let rows: Vec<BarRow> = buckets
+            .into_values()
+            .map(|(l, c)| BarRow { label: format!("size {l}"), values: vec![c as f64], note: format!("{} clusters", int(c)) })
+            .collect();
         s.push_str(&svg::hbars("dedup-sizes", &rows, &["clusters"]));
     }
     if let Some(largest) = v.get("largest").and_then(Value::as_array) {
         s.push_str("<h4>Largest clusters</h4>");
         for (i, c) in largest.iter().take(10).enumerate() {
-            let _ = write!(s, "<details{}><summary>cluster {} · {} documents</summary><p>Kept:</p>", if i == 0 { " open" } else { "" }, i + 1, int(u(c, "size")));
+            let _ = write!(
+                s,
+                "<details{}><summary>cluster {} · {} documents</summary><p>Kept:</p>",
+                if i == 0 { " open" } else { "" },
+                i + 1,
+                int(u(c, "size"))
+            );
             if let Some(k) = c.get("kept") {
                 s.push_str(&doc_ref(k));
             }
@@ -358,7 +381,11 @@ fn token_mix(_node: &str, v: &Value) -> String {
         .take(50)
         .map(|x| {
             let (r, a) = (u(x, "requested_tokens"), u(x, "achieved_tokens"));
-            BarRow { label: st(x, "source").to_string(), values: vec![r as f64, a as f64], note: format!("{} of {} ({})", int(a), int(r), pct(a, r)) }
+            BarRow {
+                label: st(x, "source").to_string(),
+                values: vec![r as f64, a as f64],
+                note: format!("{} of {} ({})", int(a), int(r), pct(a, r)),
+            }
         })
         .collect();
     s.push_str(&svg::hbars("tokens", &rows, &["requested", "achieved"]));
@@ -382,7 +409,13 @@ fn token_mix(_node: &str, v: &Value) -> String {
 fn decontamination(_node: &str, v: &Value) -> String {
     let mut s = String::from("<table><tr><th>benchmark</th><th>documents flagged</th><th>n-grams matched</th></tr>");
     for b in v.get("benchmarks").and_then(Value::as_array).into_iter().flatten().take(100) {
-        let _ = write!(s, r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#, esc(st(b, "name")), int(u(b, "docs_flagged")), int(u(b, "ngrams_matched")));
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            esc(st(b, "name")),
+            int(u(b, "docs_flagged")),
+            int(u(b, "ngrams_matched"))
+        );
     }
     s.push_str("</table>");
     s
@@ -427,7 +460,13 @@ fn shards(d: &RunData) -> String {
         }
         s.push_str("</p><table><tr><th>file</th><th>split</th><th>tokens</th></tr>");
         for x in list.iter().take(MAX_SHARD_ROWS) {
-            let _ = write!(s, r#"<tr><td><code>{}</code></td><td>{}</td><td class="n">{}</td></tr>"#, esc(st(x, "file")), esc(st(x, "split")), int(u(x, "tokens")));
+            let _ = write!(
+                s,
+                r#"<tr><td><code>{}</code></td><td>{}</td><td class="n">{}</td></tr>"#,
+                esc(st(x, "file")),
+                esc(st(x, "split")),
+                int(u(x, "tokens"))
+            );
         }
         if list.len() > MAX_SHARD_ROWS {
             let _ = write!(s, "<tr><td colspan=\"3\">… {} more shards</td></tr>", int((list.len() - MAX_SHARD_ROWS) as u64));
@@ -457,7 +496,12 @@ fn training(d: &RunData) -> String {
         s.push_str(&svg::lines("curve loss", &series, "step", "loss"));
         let lr: Vec<(f64, f64)> = t.train.iter().filter_map(|x| Some((x.0, x.2?))).collect();
         if !lr.is_empty() {
-            s.push_str(&svg::lines("curve lr", &[Series { name: "learning rate", points: svg::downsample(&lr, 500), dots: false }], "step", "lr"));
+            s.push_str(&svg::lines(
+                "curve lr",
+                &[Series { name: "learning rate", points: svg::downsample(&lr, 500), dots: false }],
+                "step",
+                "lr",
+            ));
         }
         if let Some(ev) = &t.eval {
             let results = ev.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -469,7 +513,11 @@ fn training(d: &RunData) -> String {
                     }
                 }
             }
-            let _ = write!(s, "<h4>Evaluation</h4><p class=\"meta\">checkpoint <code>{}</code></p><table><tr><th>task</th><th>items</th>", esc(&ev.get("checkpoint").map(|c| c.as_str().map(String::from).unwrap_or_else(|| c.to_string())).unwrap_or_default()));
+            let _ = write!(
+                s,
+                "<h4>Evaluation</h4><p class=\"meta\">checkpoint <code>{}</code></p><table><tr><th>task</th><th>items</th>",
+                esc(&ev.get("checkpoint").map(|c| c.as_str().map(String::from).unwrap_or_else(|| c.to_string())).unwrap_or_default())
+            );
             for n in &names {
                 let _ = write!(s, "<th>{}</th>", esc(n));
             }
@@ -492,15 +540,16 @@ fn dropped(d: &RunData, b: &Budget) -> String {
     let mut s = String::new();
     for st in &d.drops {
         let node = d.stats.nodes.iter().find(|n| n.name == st.stage);
-        let _ = write!(s, r#"<h3>{}</h3><p class="meta">{} dropped documents read from excluded/{}.</p>"#, esc(&st.stage), int(st.rows_read), esc(&st.stage));
+        let _ = write!(
+            s,
+            r#"<h3>{}</h3><p class="meta">{} dropped documents read from excluded/{}.</p>"#,
+            esc(&st.stage),
+            int(st.rows_read),
+            esc(&st.stage)
+        );
         for (reason, examples) in &st.by_reason {
             let total = node.and_then(|n| n.dropped.get(reason)).copied();
-            let _ = write!(
-                s,
-                "<h4>{}{}</h4>",
-                esc(reason),
-                total.map(|t| format!(" · {} documents", int(t))).unwrap_or_default()
-            );
+            let _ = write!(s, "<h4>{}{}</h4>", esc(reason), total.map(|t| format!(" · {} documents", int(t))).unwrap_or_default());
             for e in examples.iter().take(b.examples_per_reason) {
                 let _ = write!(
                     s,

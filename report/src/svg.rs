@@ -34,12 +34,24 @@ pub fn hbars(class: &str, rows: &[BarRow], series: &[&str]) -> String {
     if series.len() > 1 {
         for (i, name) in series.iter().enumerate() {
             let x = label_w + i as f64 * 150.0;
-            let _ = write!(s, r#"<rect x="{x}" y="4" width="12" height="12" fill="{}"/><text x="{}" y="14">{}</text>"#, PALETTE[i % PALETTE.len()], x + 16.0, esc(name));
+            let _ = write!(
+                s,
+                r#"<rect x="{x}" y="4" width="12" height="12" fill="{}"/><text x="{}" y="14">{}</text>"#,
+                PALETTE[i % PALETTE.len()],
+                x + 16.0,
+                esc(name)
+            );
         }
     }
     for (i, r) in rows.iter().enumerate() {
         let y0 = legend_h + i as f64 * row_h;
-        let _ = write!(s, r#"<text class="lbl" x="{}" y="{}" text-anchor="end">{}</text>"#, label_w - 6.0, y0 + row_h / 2.0 + 4.0, esc(&crate::html::truncate(&r.label, 30)));
+        let _ = write!(
+            s,
+            r#"<text class="lbl" x="{}" y="{}" text-anchor="end">{}</text>"#,
+            label_w - 6.0,
+            y0 + row_h / 2.0 + 4.0,
+            esc(&crate::html::truncate(&r.label, 30))
+        );
         for (j, v) in r.values.iter().enumerate() {
             let bw = if max > 0.0 { (v / max * bar_w).max(if *v > 0.0 { 1.0 } else { 0.0 }) } else { 0.0 };
             let _ = write!(
@@ -145,14 +157,31 @@ pub fn histogram(class: &str, h: &Histogram, marks: &[(f64, String)]) -> String 
         }
         if *v < h.lo || *v > h.hi {
             let (x, anchor, pre, post) = if *v < h.lo { (l, "start", "← ", "") } else { (l + pw, "end", "", " →") };
-            let _ = write!(s, r#"<text class="marklbl" x="{x:.1}" y="{}" text-anchor="{anchor}">{pre}{} (off scale){post}</text>"#, t - 8.0 + 10.0 * (i % 2) as f64, esc(label));
+            let _ = write!(
+                s,
+                r#"<text class="marklbl" x="{x:.1}" y="{}" text-anchor="{anchor}">{pre}{} (off scale){post}</text>"#,
+                t - 8.0 + 10.0 * (i % 2) as f64,
+                esc(label)
+            );
             continue;
         }
         let x = x_of(*v);
-        let _ = write!(s, r#"<line class="mark" x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}"><title>{}</title></line>"#, t - 4.0, t + ph, esc(label));
+        let _ = write!(
+            s,
+            r#"<line class="mark" x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}"><title>{}</title></line>"#,
+            t - 4.0,
+            t + ph,
+            esc(label)
+        );
         let anchor = if x > l + pw * 0.6 { "end" } else { "start" };
         let dx = if anchor == "end" { -3.0 } else { 3.0 };
-        let _ = write!(s, r#"<text class="marklbl" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#, x + dx, t - 8.0 + 10.0 * (i % 2) as f64, esc(label));
+        let _ = write!(
+            s,
+            r#"<text class="marklbl" x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
+            x + dx,
+            t - 8.0 + 10.0 * (i % 2) as f64,
+            esc(label)
+        );
     }
     let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end" class="small">n = {}</text>"#, l + pw, ht - 4.0, crate::html::int(h.n));
     s.push_str("</svg>");
@@ -205,7 +234,14 @@ pub fn lines(class: &str, series: &[Series], xlabel: &str, ylabel: &str) -> Stri
     let (y0, y1) = (y0 - pad, y1 + pad);
     let px = |x: f64| l + (x - x0) / (x1 - x0) * pw;
     let py = |y: f64| t + ph - (y - y0) / (y1 - y0) * ph;
-    let _ = write!(s, r#"<line class="axis" x1="{l}" y1="{}" x2="{}" y2="{}"/><line class="axis" x1="{l}" y1="{t}" x2="{l}" y2="{}"/>"#, t + ph, l + pw, t + ph, t + ph);
+    let _ = write!(
+        s,
+        r#"<line class="axis" x1="{l}" y1="{}" x2="{}" y2="{}"/><line class="axis" x1="{l}" y1="{t}" x2="{l}" y2="{}"/>"#,
+        t + ph,
+        l + pw,
+        t + ph,
+        t + ph
+    );
     for (v, anchor) in [(x0, "start"), ((x0 + x1) / 2.0, "middle"), (x1, "end")] {
         let _ = write!(s, r#"<text x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#, px(v), t + ph + 14.0, num(v));
     }
@@ -219,7 +255,15 @@ pub fn lines(class: &str, series: &[Series], xlabel: &str, ylabel: &str) -> Stri
         let pts: Vec<_> = se.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
         if se.dots {
             for (x, y) in &pts {
-                let _ = write!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {} at {}</title></circle>"#, px(*x), py(*y), esc(se.name), num(*y), num(*x));
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {} at {}</title></circle>"#,
+                    px(*x),
+                    py(*y),
+                    esc(se.name),
+                    num(*y),
+                    num(*x)
+                );
             }
         } else if !pts.is_empty() {
             let mut d = String::new();
@@ -229,7 +273,14 @@ pub fn lines(class: &str, series: &[Series], xlabel: &str, ylabel: &str) -> Stri
             let _ = write!(s, r#"<path class="line" d="{d}" stroke="{color}"/>"#);
         }
         let lx = l + pw - 150.0 + 0.0 * i as f64;
-        let _ = write!(s, r#"<rect x="{lx}" y="{}" width="10" height="10" fill="{color}"/><text x="{}" y="{}">{}</text>"#, t + 2.0 + 14.0 * i as f64, lx + 14.0, t + 11.0 + 14.0 * i as f64, esc(se.name));
+        let _ = write!(
+            s,
+            r#"<rect x="{lx}" y="{}" width="10" height="10" fill="{color}"/><text x="{}" y="{}">{}</text>"#,
+            t + 2.0 + 14.0 * i as f64,
+            lx + 14.0,
+            t + 11.0 + 14.0 * i as f64,
+            esc(se.name)
+        );
     }
     s.push_str("</svg>");
     s

@@ -26,45 +26,31 @@ fn main() -> anyhow::Result<()> {
         let _ = a.matmul(&w.t()?)?;
     }
     let flops = 5.0 * 2.0 * (b * t * cfg.hidden_size * cfg.intermediate_size) as f64;
-    eprintln!(
-        "matmul: {:.1} GFLOP/s",
-        flops / t0.elapsed().as_secs_f64() / 1e9
-    );
+    eprintln!("matmul: {:.1} GFLOP/s", flops / t0.elapsed().as_secs_f64() / 1e9);
     let big = Tensor::ones((b * t, cfg.intermediate_size), DType::F32, &dev)?;
     let t0 = Instant::now();
     for _ in 0..5 {
         let _ = (&big * &big)?;
     }
     let n = 5.0 * big.elem_count() as f64;
-    eprintln!(
-        "elementwise mul: {:.0} M elements/s",
-        n / t0.elapsed().as_secs_f64() / 1e6
-    );
+    eprintln!("elementwise mul: {:.0} M elements/s", n / t0.elapsed().as_secs_f64() / 1e6);
     let row = Tensor::ones((1, cfg.intermediate_size), DType::F32, &dev)?;
     let t0 = Instant::now();
     for _ in 0..5 {
         let _ = big.broadcast_mul(&row)?;
     }
-    eprintln!(
-        "broadcast mul: {:.0} M elements/s",
-        n / t0.elapsed().as_secs_f64() / 1e6
-    );
+    eprintln!("broadcast mul: {:.0} M elements/s", n / t0.elapsed().as_secs_f64() / 1e6);
     for it in 0..3 {
         let t0 = Instant::now();
         let logits = m.forward(&p.tensors(), &x, None)?;
         let t1 = Instant::now();
         let (bb, tt, v) = logits.dims3()?;
-        let loss =
-            sluice_train::model::cross_entropy(&logits.reshape((bb * tt, v))?, &x.flatten_all()?)?;
+        let loss = sluice_train::model::cross_entropy(&logits.reshape((bb * tt, v))?, &x.flatten_all()?)?;
         let _ = loss.to_scalar::<f32>()?;
         let t2 = Instant::now();
         let g = loss.backward()?;
         let t3 = Instant::now();
-        let grads = p
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), g.get(v.as_tensor()).unwrap().clone()))
-            .collect();
+        let grads = p.vars.iter().map(|(k, v)| (k.clone(), g.get(v.as_tensor()).unwrap().clone())).collect();
         opt.step(&p.vars, &grads, 1e-4)?;
         let t4 = Instant::now();
         eprintln!(

@@ -56,19 +56,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Train(a) => run_train(&a),
         Cmd::Eval(a) => run_eval(&a),
         Cmd::Export(a) => run_export(&a),
-        Cmd::MakeShards {
-            out,
-            vocab_size,
-            max_bytes,
-            val_every,
-            data,
-        } => {
-            let cfg = sluice_train::refdata::RefShardsConfig {
-                data_dir: data,
-                vocab_size,
-                max_bytes,
-                val_every,
-            };
+        Cmd::MakeShards { out, vocab_size, max_bytes, val_every, data } => {
+            let cfg = sluice_train::refdata::RefShardsConfig { data_dir: data, vocab_size, max_bytes, val_every };
             let m = sluice_train::refdata::make_reference_shards(&out, &cfg)?;
             for s in &m.shards {
                 eprintln!("{}: {} {} tokens", s.file, s.split, s.tokens);
@@ -76,18 +65,13 @@ fn main() -> anyhow::Result<()> {
             eprintln!("vocab {} eos {}", m.vocab_size, m.eos_id);
             Ok(())
         }
-        Cmd::Logits {
-            checkpoint,
-            tokens,
-            out,
-        } => {
+        Cmd::Logits { checkpoint, tokens, out } => {
             let ids: Vec<Vec<u32>> = serde_json::from_slice(&std::fs::read(&tokens)?)?;
             let dev = candle_core::Device::Cpu;
             let dir = sluice_train::checkpoint::resolve(&checkpoint)?;
             let st = sluice_train::checkpoint::load_state(&dir)?;
             let p = sluice_train::checkpoint::load_params(&dir, &st.model, &dev)?;
-            let m =
-                sluice_train::model::Transformer::new(&st.model, candle_core::DType::F32, &dev)?;
+            let m = sluice_train::model::Transformer::new(&st.model, candle_core::DType::F32, &dev)?;
             let (b, t) = (ids.len(), ids.first().map_or(0, |r| r.len()));
             let x = candle_core::Tensor::from_vec(ids.concat(), (b, t), &dev)?;
             let l = m.forward(&p.detached(), &x, None)?.to_vec3::<f32>()?;

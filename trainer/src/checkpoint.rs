@@ -35,10 +35,7 @@ pub fn checkpoints_dir(run: &Path) -> PathBuf {
 }
 
 fn ck_err(path: &Path, msg: impl Into<String>) -> TrainError {
-    TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        msg: msg.into(),
-    }
+    TrainError::Checkpoint { path: path.to_path_buf(), msg: msg.into() }
 }
 
 /// Write checkpoint `step` of a run directory and point `latest` at it.
@@ -53,11 +50,8 @@ pub fn save(run: &Path, params: &Params, opt: &AdamW, state: &CheckpointState) -
     }
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     // Weights are saved as fp32 masters whatever the compute dtype.
-    let weights: BTreeMap<String, Tensor> = params
-        .vars
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F32)?)))
-        .collect::<Result<_>>()?;
+    let weights: BTreeMap<String, Tensor> =
+        params.vars.iter().map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F32)?))).collect::<Result<_>>()?;
     crate::error::save_safetensors(&weights, &tmp.join(MODEL_FILE))?;
     let mut moments = BTreeMap::new();
     for (k, t) in &opt.m {
@@ -68,8 +62,7 @@ pub fn save(run: &Path, params: &Params, opt: &AdamW, state: &CheckpointState) -
     }
     crate::error::save_safetensors(&moments, &tmp.join(OPTIM_FILE))?;
     let js = serde_json::to_vec_pretty(state).map_err(|e| TrainError::Internal(e.to_string()))?;
-    std::fs::write(tmp.join(STATE_FILE), js)
-        .map_err(|e| TrainError::io(tmp.join(STATE_FILE), e))?;
+    std::fs::write(tmp.join(STATE_FILE), js).map_err(|e| TrainError::io(tmp.join(STATE_FILE), e))?;
     if dst.exists() {
         std::fs::remove_dir_all(&dst).map_err(|e| TrainError::io(&dst, e))?;
     }
@@ -87,10 +80,7 @@ pub fn latest(run: &Path) -> Result<Option<PathBuf>> {
     let name = std::fs::read_to_string(&p).map_err(|e| TrainError::io(&p, e))?;
     let dir = checkpoints_dir(run).join(name.trim());
     if !dir.join(STATE_FILE).exists() {
-        return Err(ck_err(
-            &p,
-            format!("points at {} which has no {STATE_FILE}", dir.display()),
-        ));
+        return Err(ck_err(&p, format!("points at {} which has no {STATE_FILE}", dir.display())));
     }
     Ok(Some(dir))
 }
@@ -101,12 +91,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
     if path.join(STATE_FILE).exists() {
         return Ok(path.to_path_buf());
     }
-    latest(path)?.ok_or_else(|| {
-        ck_err(
-            path,
-            "is neither a checkpoint directory nor a run directory with checkpoints",
-        )
-    })
+    latest(path)?.ok_or_else(|| ck_err(path, "is neither a checkpoint directory nor a run directory with checkpoints"))
 }
 
 pub fn load_state(dir: &Path) -> Result<CheckpointState> {
@@ -121,22 +106,12 @@ pub fn load_params(dir: &Path, cfg: &ModelConfig, device: &Device) -> Result<Par
 
 pub fn load_optimizer(dir: &Path, opt: &mut AdamW, optim_t: u64, device: &Device) -> Result<()> {
     let p = dir.join(OPTIM_FILE);
-    let mut ts =
-        candle_core::safetensors::load(&p, device).map_err(|e| ck_err(&p, e.to_string()))?;
+    let mut ts = candle_core::safetensors::load(&p, device).map_err(|e| ck_err(&p, e.to_string()))?;
     for (prefix, map) in [("m", &mut opt.m), ("v", &mut opt.v)] {
         for (k, slot) in map.iter_mut() {
-            let t = ts
-                .remove(&format!("{prefix}.{k}"))
-                .ok_or_else(|| ck_err(&p, format!("missing moment {prefix}.{k}")))?;
+            let t = ts.remove(&format!("{prefix}.{k}")).ok_or_else(|| ck_err(&p, format!("missing moment {prefix}.{k}")))?;
             if t.dims() != slot.dims() {
-                return Err(ck_err(
-                    &p,
-                    format!(
-                        "moment {prefix}.{k} has shape {:?}, expected {:?}",
-                        t.dims(),
-                        slot.dims()
-                    ),
-                ));
+                return Err(ck_err(&p, format!("moment {prefix}.{k} has shape {:?}, expected {:?}", t.dims(), slot.dims())));
             }
             *slot = t;
         }

@@ -93,11 +93,7 @@ pub struct EvalArgs {
     pub checkpoint: PathBuf,
     /// Comma-separated tasks: hellaswag, lambada, piqa, arc_easy, arc_challenge,
     /// winogrande, mmlu, ceval.
-    #[arg(
-        long,
-        default_value = "hellaswag,lambada,piqa,arc_easy,arc_challenge,winogrande,mmlu,ceval",
-        value_delimiter = ','
-    )]
+    #[arg(long, default_value = "hellaswag,lambada,piqa,arc_easy,arc_challenge,winogrande,mmlu,ceval", value_delimiter = ',')]
     pub tasks: Vec<String>,
     /// Score at most N items per task (mmlu and ceval take them round-robin over subjects).
     #[arg(long)]
@@ -138,21 +134,14 @@ pub struct ExportArgs {
 
 /// Resolve CLI arguments into a validated training config.
 pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let shards = ShardSet::open(&args.shards)
-        .with_context(|| format!("opening shards in {}", args.shards.display()))?;
+    let shards = ShardSet::open(&args.shards).with_context(|| format!("opening shards in {}", args.shards.display()))?;
     let vocab = match (shards.vocab_size(), &args.tokenizer) {
         (Some(v), _) => v,
         (None, Some(t)) => crate::tokenizer::Tok::load(t)?.vocab_size(),
-        (None, None) => bail!(
-            "{} has no manifest.json: pass --tokenizer to give the vocabulary size",
-            args.shards.display()
-        ),
+        (None, None) => bail!("{} has no manifest.json: pass --tokenizer to give the vocabulary size", args.shards.display()),
     };
     let model = ModelConfig::preset(&args.preset, vocab)?;
-    let seq_len = args
-        .seq_len
-        .or(shards.manifest.as_ref().and_then(|m| m.seq_len))
-        .unwrap_or(model.max_seq_len);
+    let seq_len = args.seq_len.or(shards.manifest.as_ref().and_then(|m| m.seq_len)).unwrap_or(model.max_seq_len);
     let batch_tokens = args.batch_tokens.unwrap_or(8 * seq_len);
     let micro_batch = args.micro_batch.unwrap_or((batch_tokens / seq_len).max(1));
     let cfg = TrainConfig {
@@ -169,12 +158,7 @@ pub fn train_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
             warmup: args.warmup.unwrap_or((args.steps / 10).min(200)),
             total: args.steps,
         },
-        adamw: AdamWConfig {
-            beta1: args.beta1,
-            beta2: args.beta2,
-            eps: 1e-8,
-            weight_decay: args.weight_decay,
-        },
+        adamw: AdamWConfig { beta1: args.beta1, beta2: args.beta2, eps: 1e-8, weight_decay: args.weight_decay },
         grad_clip: args.grad_clip,
         seed: args.seed,
         eval_every: args.eval_every,
@@ -191,15 +175,9 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let cfg = train_config(args)?;
     let device = default_device()?;
     // Keep the tokenizer with the run so eval and export find it.
-    if let Some(t) = args
-        .tokenizer
-        .clone()
-        .or_else(|| ShardSet::open(&args.shards).ok()?.tokenizer_path())
-    {
-        std::fs::create_dir_all(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?;
-        std::fs::copy(&t, args.out.join("tokenizer.json"))
-            .with_context(|| format!("copying {}", t.display()))?;
+    if let Some(t) = args.tokenizer.clone().or_else(|| ShardSet::open(&args.shards).ok()?.tokenizer_path()) {
+        std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+        std::fs::copy(&t, args.out.join("tokenizer.json")).with_context(|| format!("copying {}", t.display()))?;
     }
     eprintln!(
         "sluice train: preset {} ({} params), {} steps x {} tokens (seq_len {}, micro-batch {}, accumulation {}), device {:?}",
@@ -223,46 +201,25 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
                 m.lr.unwrap_or(0.0),
                 m.grad_norm.unwrap_or(0.0),
                 m.tokens_per_s.unwrap_or(0.0),
-                m.mfu
-                    .map(|x| format!(" | MFU {:.1}%", x * 100.0))
-                    .unwrap_or_default()
+                m.mfu.map(|x| format!(" | MFU {:.1}%", x * 100.0)).unwrap_or_default()
             );
         }
     };
-    let out = train(
-        &cfg,
-        &args.out,
-        args.resume,
-        args.stop_after,
-        &device,
-        &mut print,
-    )
-    .with_context(|| format!("training run {}", args.out.display()))?;
+    let out = train(&cfg, &args.out, args.resume, args.stop_after, &device, &mut print)
+        .with_context(|| format!("training run {}", args.out.display()))?;
     eprintln!(
         "done at step {}; checkpoint {}",
         out.final_step,
-        out.last_checkpoint
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "none".into())
+        out.last_checkpoint.map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
     );
     Ok(())
 }
 
 pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
     let device = default_device()?;
-    let scorer = Scorer::load(
-        &args.checkpoint,
-        args.tokenizer.as_deref(),
-        &device,
-        args.batch_size,
-    )
-    .with_context(|| format!("loading {}", args.checkpoint.display()))?;
-    let opts = EvalOptions {
-        data_dir: args.data.clone(),
-        limit: args.limit,
-        shots: args.shots,
-        save_items: args.save_items,
-    };
+    let scorer = Scorer::load(&args.checkpoint, args.tokenizer.as_deref(), &device, args.batch_size)
+        .with_context(|| format!("loading {}", args.checkpoint.display()))?;
+    let opts = EvalOptions { data_dir: args.data.clone(), limit: args.limit, shots: args.shots, save_items: args.save_items };
     let mut results = Vec::new();
     for t in &args.tasks {
         let t = t.trim();
@@ -278,33 +235,18 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         Some(p) => p.clone(),
         None => {
             let dir = crate::checkpoint::resolve(&args.checkpoint)?;
-            dir.parent()
-                .and_then(|p| p.parent())
-                .map(|r| r.join("eval.json"))
-                .unwrap_or_else(|| PathBuf::from("eval.json"))
+            dir.parent().and_then(|p| p.parent()).map(|r| r.join("eval.json")).unwrap_or_else(|| PathBuf::from("eval.json"))
         }
     };
     let js = serde_json::json!({ "checkpoint": args.checkpoint, "results": results });
-    std::fs::write(&json_path, serde_json::to_vec_pretty(&js)?)
-        .with_context(|| format!("writing {}", json_path.display()))?;
+    std::fs::write(&json_path, serde_json::to_vec_pretty(&js)?).with_context(|| format!("writing {}", json_path.display()))?;
     eprintln!("results written to {}", json_path.display());
     Ok(())
 }
 
 pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
-    crate::export::export(&args.checkpoint, &args.out, args.tokenizer.as_deref()).with_context(
-        || {
-            format!(
-                "exporting {} to {}",
-                args.checkpoint.display(),
-                args.out.display()
-            )
-        },
-    )?;
-    eprintln!(
-        "exported {} to {}",
-        args.checkpoint.display(),
-        args.out.display()
-    );
+    crate::export::export(&args.checkpoint, &args.out, args.tokenizer.as_deref())
+        .with_context(|| format!("exporting {} to {}", args.checkpoint.display(), args.out.display()))?;
+    eprintln!("exported {} to {}", args.checkpoint.display(), args.out.display());
     Ok(())
 }

@@ -26,11 +26,7 @@ pub enum TrainError {
     Config(String),
     /// Training diverged: the loss or the gradient norm stopped being finite.
     #[error("training diverged at step {step}: {what} is {value}")]
-    NonFinite {
-        step: usize,
-        what: &'static str,
-        value: f64,
-    },
+    NonFinite { step: usize, what: &'static str, value: f64 },
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
     #[error("{path}: invalid JSON: {source}")]
@@ -48,10 +44,7 @@ pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
 impl TrainError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        TrainError::Io {
-            path: path.into(),
-            source,
-        }
+        TrainError::Io { path: path.into(), source }
     }
 }
 
@@ -63,10 +56,7 @@ pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
 /// Read and parse a JSON file, naming it in the error.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
     let bytes = read_file(path)?;
-    serde_json::from_slice(&bytes).map_err(|source| TrainError::Json {
-        path: path.to_path_buf(),
-        source,
-    })
+    serde_json::from_slice(&bytes).map_err(|source| TrainError::Json { path: path.to_path_buf(), source })
 }
 
 /// Write a file atomically: write a temporary sibling, then rename over the target,
@@ -78,22 +68,15 @@ pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub(crate) fn tmp_sibling(path: &std::path::Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".tmp-{}", std::process::id()));
     path.with_file_name(name)
 }
 
 /// Save named tensors as safetensors (the format orders tensors itself, so the
 /// HashMap's order does not leak into the file).
-pub(crate) fn save_safetensors(
-    ts: &std::collections::BTreeMap<String, candle_core::Tensor>,
-    path: &std::path::Path,
-) -> Result<()> {
-    let map: std::collections::HashMap<&str, candle_core::Tensor> =
-        ts.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+pub(crate) fn save_safetensors(ts: &std::collections::BTreeMap<String, candle_core::Tensor>, path: &std::path::Path) -> Result<()> {
+    let map: std::collections::HashMap<&str, candle_core::Tensor> = ts.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     candle_core::safetensors::save(&map, path)?;
     Ok(())
 }

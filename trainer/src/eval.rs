@@ -49,29 +49,20 @@ pub fn run_tokenizer_path(ckpt_dir: &Path) -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    let cfg: crate::train::TrainConfig =
-        crate::error::read_json(&run.join(crate::train::CONFIG_FILE)).ok()?;
-    crate::shards::ShardSet::open(&cfg.shards)
-        .ok()?
-        .tokenizer_path()
+    let cfg: crate::train::TrainConfig = crate::error::read_json(&run.join(crate::train::CONFIG_FILE)).ok()?;
+    crate::shards::ShardSet::open(&cfg.shards).ok()?.tokenizer_path()
 }
 
 /// The end-of-document id of a run, from its shards' manifest.
 pub fn run_eos_id(ckpt_dir: &Path) -> Option<u32> {
     let run = ckpt_dir.parent()?.parent()?;
-    let cfg: crate::train::TrainConfig =
-        crate::error::read_json(&run.join(crate::train::CONFIG_FILE)).ok()?;
+    let cfg: crate::train::TrainConfig = crate::error::read_json(&run.join(crate::train::CONFIG_FILE)).ok()?;
     crate::shards::ShardSet::open(&cfg.shards).ok()?.eos_id()
 }
 
 impl Scorer {
     /// Load a checkpoint (checkpoint or run directory) for scoring.
-    pub fn load(
-        ckpt: &Path,
-        tokenizer: Option<&Path>,
-        device: &Device,
-        batch_size: usize,
-    ) -> Result<Scorer> {
+    pub fn load(ckpt: &Path, tokenizer: Option<&Path>, device: &Device, batch_size: usize) -> Result<Scorer> {
         let dir = checkpoint::resolve(ckpt)?;
         let st = checkpoint::load_state(&dir)?;
         let params = checkpoint::load_params(&dir, &st.model, device)?;
@@ -86,28 +77,16 @@ impl Scorer {
         if tok.vocab_size() > st.model.vocab_size {
             return Err(TrainError::Tokenizer {
                 path: tpath,
-                msg: format!(
-                    "vocabulary of {} exceeds the model's {}",
-                    tok.vocab_size(),
-                    st.model.vocab_size
-                ),
+                msg: format!("vocabulary of {} exceeds the model's {}", tok.vocab_size(), st.model.vocab_size),
             });
         }
-        let eos = run_eos_id(&dir).or_else(|| tok.token_to_id(crate::refdata::EOS_TOKEN)).ok_or_else(|| {
-            TrainError::Tokenizer {
-                path: tok.path.clone(),
-                msg: format!("no end-of-document id: the run's shards have no manifest and the tokenizer has no {}", crate::refdata::EOS_TOKEN),
-            }
+        let eos = run_eos_id(&dir).or_else(|| tok.token_to_id(crate::refdata::EOS_TOKEN)).ok_or_else(|| TrainError::Tokenizer {
+            path: tok.path.clone(),
+            msg: format!("no end-of-document id: the run's shards have no manifest and the tokenizer has no {}", crate::refdata::EOS_TOKEN),
         })?;
         let dtype = crate::train::compute_dtype(device);
         let model = Transformer::new(&st.model, dtype, device)?;
-        Ok(Scorer {
-            model,
-            weights: params.detached(),
-            tok,
-            eos,
-            batch_size: batch_size.max(1),
-        })
+        Ok(Scorer { model, weights: params.detached(), tok, eos, batch_size: batch_size.max(1) })
     }
 
     /// Tokenise a (context, continuation) pair the lm-eval-harness way.
@@ -117,10 +96,7 @@ impl Scorer {
         let cont = format!("{moved}{continuation}");
         let mut ctx = vec![self.eos];
         ctx.extend(self.tok.encode(trimmed)?);
-        Ok(Request {
-            context: ctx,
-            continuation: self.tok.encode(&cont)?,
-        })
+        Ok(Request { context: ctx, continuation: self.tok.encode(&cont)? })
     }
 
     /// Score requests in batches (longest first, right-padded: padding after the
@@ -131,13 +107,7 @@ impl Scorer {
         let mut order: Vec<usize> = (0..reqs.len()).collect();
         let len = |r: &Request| r.context.len() + r.continuation.len();
         order.sort_by_key(|&i| std::cmp::Reverse(len(&reqs[i])));
-        let mut out = vec![
-            Scored {
-                logprob: 0.0,
-                greedy: false
-            };
-            reqs.len()
-        ];
+        let mut out = vec![Scored { logprob: 0.0, greedy: false }; reqs.len()];
         for chunk in order.chunks(self.batch_size) {
             // (input tokens, targets, index of first continuation target)
             let mut rows = Vec::with_capacity(chunk.len());
@@ -164,20 +134,10 @@ impl Scorer {
             let dev = &self.model.device;
             let xt = Tensor::from_vec(x, (b, t), dev)?;
             let yt = Tensor::from_vec(y, (b, t), dev)?;
-            let logits = self
-                .model
-                .forward(&self.weights, &xt, None)?
-                .to_dtype(DType::F32)?;
+            let logits = self.model.forward(&self.weights, &xt, None)?.to_dtype(DType::F32)?;
             let lp = log_softmax_last(&logits)?;
-            let picked = lp
-                .gather(&yt.unsqueeze(2)?, 2)?
-                .squeeze(2)?
-                .to_dtype(DType::F64)?
-                .to_vec2::<f64>()?;
-            let argmax = logits
-                .argmax_keepdim(D::Minus1)?
-                .squeeze(2)?
-                .to_vec2::<u32>()?;
+            let picked = lp.gather(&yt.unsqueeze(2)?, 2)?.squeeze(2)?.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+            let argmax = logits.argmax_keepdim(D::Minus1)?.squeeze(2)?.to_vec2::<u32>()?;
             for (k, &i) in chunk.iter().enumerate() {
                 let (inp, tgt, first) = &rows[k];
                 let n = inp.len();
@@ -217,22 +177,10 @@ struct McItem {
     gold: usize,
 }
 
-pub const TASKS: &[&str] = &[
-    "hellaswag",
-    "lambada",
-    "piqa",
-    "arc_easy",
-    "arc_challenge",
-    "winogrande",
-    "mmlu",
-    "ceval",
-];
+pub const TASKS: &[&str] = &["hellaswag", "lambada", "piqa", "arc_easy", "arc_challenge", "winogrande", "mmlu", "ceval"];
 
 fn data_err(path: &Path, msg: impl Into<String>) -> TrainError {
-    TrainError::EvalData {
-        path: path.to_path_buf(),
-        msg: msg.into(),
-    }
+    TrainError::EvalData { path: path.to_path_buf(), msg: msg.into() }
 }
 
 /// lm-eval-harness's HellaSwag cleanup: WikiHow "[title]" markers become sentence
@@ -259,30 +207,21 @@ fn load_hellaswag(path: &Path, limit: Option<usize>) -> Result<Vec<McItem>> {
     let text = String::from_utf8(read_file(path)?).map_err(|_| data_err(path, "not UTF-8"))?;
     let lines: Vec<&str> = text.lines().collect();
     if !lines.len().is_multiple_of(6) {
-        return Err(data_err(
-            path,
-            format!("{} lines, not a multiple of 6", lines.len()),
-        ));
+        return Err(data_err(path, format!("{} lines, not a multiple of 6", lines.len())));
     }
     let mut items = Vec::new();
     for (k, g) in lines.chunks(6).enumerate() {
         if limit.is_some_and(|l| items.len() >= l) {
             break;
         }
-        let gold: usize = g[1]
-            .trim()
-            .parse()
-            .map_err(|_| data_err(path, format!("item {k}: gold {:?} is not 0-3", g[1])))?;
+        let gold: usize = g[1].trim().parse().map_err(|_| data_err(path, format!("item {k}: gold {:?} is not 0-3", g[1])))?;
         if gold > 3 {
             return Err(data_err(path, format!("item {k}: gold {gold} is not 0-3")));
         }
         let ctx = hellaswag_preprocess(g[0]);
         items.push(McItem {
             contexts: vec![ctx],
-            continuations: g[2..6]
-                .iter()
-                .map(|e| format!(" {}", hellaswag_preprocess(e)))
-                .collect(),
+            continuations: g[2..6].iter().map(|e| format!(" {}", hellaswag_preprocess(e))).collect(),
             gold,
         });
     }
@@ -292,47 +231,27 @@ fn load_hellaswag(path: &Path, limit: Option<usize>) -> Result<Vec<McItem>> {
 fn jsonl(path: &Path, limit: Option<usize>) -> Result<Vec<serde_json::Value>> {
     let text = String::from_utf8(read_file(path)?).map_err(|_| data_err(path, "not UTF-8"))?;
     let mut out = Vec::new();
-    for (i, l) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
+    for (i, l) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         if limit.is_some_and(|n| out.len() >= n) {
             break;
         }
-        out.push(
-            serde_json::from_str(l).map_err(|e| data_err(path, format!("line {}: {e}", i + 1)))?,
-        );
+        out.push(serde_json::from_str(l).map_err(|e| data_err(path, format!("line {}: {e}", i + 1)))?);
     }
     Ok(out)
 }
 
-fn field<'a>(
-    v: &'a serde_json::Value,
-    k: &str,
-    path: &Path,
-    i: usize,
-) -> Result<&'a serde_json::Value> {
-    v.get(k)
-        .ok_or_else(|| data_err(path, format!("item {i}: missing field {k:?}")))
+fn field<'a>(v: &'a serde_json::Value, k: &str, path: &Path, i: usize) -> Result<&'a serde_json::Value> {
+    v.get(k).ok_or_else(|| data_err(path, format!("item {i}: missing field {k:?}")))
 }
 
 fn str_field(v: &serde_json::Value, k: &str, path: &Path, i: usize) -> Result<String> {
-    field(v, k, path, i)?
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| data_err(path, format!("item {i}: {k:?} is not a string")))
+    field(v, k, path, i)?.as_str().map(str::to_string).ok_or_else(|| data_err(path, format!("item {i}: {k:?} is not a string")))
 }
 
 fn gold_field(v: &serde_json::Value, n: usize, path: &Path, i: usize) -> Result<usize> {
-    let g = field(v, "gold", path, i)?
-        .as_u64()
-        .ok_or_else(|| data_err(path, format!("item {i}: gold is not an integer")))?;
+    let g = field(v, "gold", path, i)?.as_u64().ok_or_else(|| data_err(path, format!("item {i}: gold is not an integer")))?;
     if g as usize >= n {
-        return Err(data_err(
-            path,
-            format!("item {i}: gold {g} with {n} choices"),
-        ));
+        return Err(data_err(path, format!("item {i}: gold {g} with {n} choices")));
     }
     Ok(g as usize)
 }
@@ -346,18 +265,10 @@ fn load_choice_jsonl(path: &Path, limit: Option<usize>) -> Result<Vec<McItem>> {
             .as_array()
             .ok_or_else(|| data_err(path, format!("item {i}: choices is not a list")))?
             .iter()
-            .map(|c| {
-                c.as_str()
-                    .map(|s| format!(" {s}"))
-                    .ok_or_else(|| data_err(path, format!("item {i}: a choice is not a string")))
-            })
+            .map(|c| c.as_str().map(|s| format!(" {s}")).ok_or_else(|| data_err(path, format!("item {i}: a choice is not a string"))))
             .collect::<Result<_>>()?;
         let gold = gold_field(v, choices.len(), path, i)?;
-        items.push(McItem {
-            contexts: vec![format!("{}\nAnswer:", q.trim_end())],
-            continuations: choices,
-            gold,
-        });
+        items.push(McItem { contexts: vec![format!("{}\nAnswer:", q.trim_end())], continuations: choices, gold });
     }
     Ok(items)
 }
@@ -370,19 +281,11 @@ fn load_winogrande(path: &Path, limit: Option<usize>) -> Result<Vec<McItem>> {
             .as_array()
             .ok_or_else(|| data_err(path, format!("item {i}: context_options is not a list")))?
             .iter()
-            .map(|c| {
-                c.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| data_err(path, format!("item {i}: an option is not a string")))
-            })
+            .map(|c| c.as_str().map(str::to_string).ok_or_else(|| data_err(path, format!("item {i}: an option is not a string"))))
             .collect::<Result<_>>()?;
         let cont = format!(" {}", str_field(v, "continuation", path, i)?);
         let gold = gold_field(v, opts.len(), path, i)?;
-        items.push(McItem {
-            continuations: vec![cont; opts.len()],
-            contexts: opts,
-            gold,
-        });
+        items.push(McItem { continuations: vec![cont; opts.len()], contexts: opts, gold });
     }
     Ok(items)
 }
@@ -438,36 +341,18 @@ fn read_mcq_csv(path: &Path) -> Result<Vec<McqRow>> {
     let text = String::from_utf8(read_file(path)?).map_err(|_| data_err(path, "not UTF-8"))?;
     let rows = parse_csv(text.trim_start_matches('\u{feff}'));
     let header = rows.first().ok_or_else(|| data_err(path, "empty file"))?;
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| data_err(path, format!("no column {name:?}")))
-    };
+    let col = |name: &str| header.iter().position(|h| h == name).ok_or_else(|| data_err(path, format!("no column {name:?}")));
     let q = col("question")?;
     let ans = col("answer")?;
     let cs: Vec<usize> = if header.iter().any(|h| h == "choice0") {
-        ["choice0", "choice1", "choice2", "choice3"]
-            .iter()
-            .map(|c| col(c))
-            .collect::<Result<_>>()?
+        ["choice0", "choice1", "choice2", "choice3"].iter().map(|c| col(c)).collect::<Result<_>>()?
     } else {
-        ["A", "B", "C", "D"]
-            .iter()
-            .map(|c| col(c))
-            .collect::<Result<_>>()?
+        ["A", "B", "C", "D"].iter().map(|c| col(c)).collect::<Result<_>>()?
     };
     let mut out = Vec::new();
     for (i, r) in rows.iter().enumerate().skip(1) {
         if r.len() < header.len().min(ans + 1) {
-            return Err(data_err(
-                path,
-                format!(
-                    "row {i} has {} fields, the header {}",
-                    r.len(),
-                    header.len()
-                ),
-            ));
+            return Err(data_err(path, format!("row {i} has {} fields, the header {}", r.len(), header.len())));
         }
         let a = r[ans].trim();
         let answer = match a {
@@ -475,21 +360,11 @@ fn read_mcq_csv(path: &Path) -> Result<Vec<McqRow>> {
             "B" | "1" => 1,
             "C" | "2" => 2,
             "D" | "3" => 3,
-            other => {
-                return Err(data_err(
-                    path,
-                    format!("row {i}: answer {other:?} is not A-D or 0-3"),
-                ))
-            }
+            other => return Err(data_err(path, format!("row {i}: answer {other:?} is not A-D or 0-3"))),
         };
         out.push(McqRow {
             question: r[q].clone(),
-            choices: [
-                r[cs[0]].clone(),
-                r[cs[1]].clone(),
-                r[cs[2]].clone(),
-                r[cs[3]].clone(),
-            ],
+            choices: [r[cs[0]].clone(), r[cs[1]].clone(), r[cs[2]].clone(), r[cs[3]].clone()],
             answer,
         });
     }
@@ -503,11 +378,7 @@ const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
 /// The continuation is the letter (" A" for MMLU, "A" for C-Eval, whose prompt
 /// ends in a full-width colon).
 fn load_mcq(dir: &Path, shots: usize, chinese: bool, limit: Option<usize>) -> Result<Vec<McItem>> {
-    let (dev_dir, test_dir, suffix) = if chinese {
-        ("dev", "val", "_val.csv")
-    } else {
-        ("dev", "test", "_test.csv")
-    };
+    let (dev_dir, test_dir, suffix) = if chinese { ("dev", "val", "_val.csv") } else { ("dev", "test", "_test.csv") };
     let td = dir.join(test_dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&td)
         .map_err(|e| TrainError::io(&td, e))?
@@ -520,10 +391,7 @@ fn load_mcq(dir: &Path, shots: usize, chinese: bool, limit: Option<usize>) -> Re
     }
     let mut per_subject: Vec<Vec<McItem>> = Vec::new();
     for f in files {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let subject = name.trim_end_matches(suffix).to_string();
         let devf = dir.join(dev_dir).join(format!("{subject}_dev.csv"));
         let dev = read_mcq_csv(&devf)?;
@@ -575,21 +443,11 @@ fn load_mcq(dir: &Path, shots: usize, chinese: bool, limit: Option<usize>) -> Re
 /// Score multiple-choice items: acc (argmax log-likelihood) and acc_norm (argmax
 /// log-likelihood divided by the continuation's length in characters, as
 /// lm-eval-harness defines it).
-fn score_mc(
-    scorer: &Scorer,
-    task: &str,
-    items: &[McItem],
-    norm: bool,
-    save_items: bool,
-) -> Result<TaskResult> {
+fn score_mc(scorer: &Scorer, task: &str, items: &[McItem], norm: bool, save_items: bool) -> Result<TaskResult> {
     let mut reqs = Vec::new();
     for it in items {
         for (c, cont) in it.continuations.iter().enumerate() {
-            let ctx = if it.contexts.len() == 1 {
-                &it.contexts[0]
-            } else {
-                &it.contexts[c]
-            };
+            let ctx = if it.contexts.len() == 1 { &it.contexts[0] } else { &it.contexts[c] };
             reqs.push(scorer.request(ctx, cont)?);
         }
     }
@@ -602,21 +460,12 @@ fn score_mc(
         let lps: Vec<f64> = scores[k..k + n].iter().map(|s| s.logprob).collect();
         k += n;
         let pred = argmax(&lps);
-        let normed: Vec<f64> = lps
-            .iter()
-            .zip(&it.continuations)
-            .map(|(l, c)| l / c.chars().count() as f64)
-            .collect();
+        let normed: Vec<f64> = lps.iter().zip(&it.continuations).map(|(l, c)| l / c.chars().count() as f64).collect();
         let pred_norm = argmax(&normed);
         acc += (pred == it.gold) as usize;
         acc_norm += (pred_norm == it.gold) as usize;
         if save_items {
-            per.push(ItemResult {
-                gold: it.gold,
-                logprobs: lps,
-                pred,
-                pred_norm,
-            });
+            per.push(ItemResult { gold: it.gold, logprobs: lps, pred, pred_norm });
         }
     }
     let n = items.len().max(1) as f64;
@@ -625,12 +474,7 @@ fn score_mc(
     if norm {
         metrics.insert("acc_norm".to_string(), acc_norm as f64 / n);
     }
-    Ok(TaskResult {
-        task: task.into(),
-        n: items.len(),
-        metrics,
-        items: save_items.then_some(per),
-    })
+    Ok(TaskResult { task: task.into(), n: items.len(), metrics, items: save_items.then_some(per) })
 }
 
 /// First index of the maximum (ties go to the earlier choice, as numpy's argmax).
@@ -659,12 +503,7 @@ fn score_lambada(scorer: &Scorer, path: &Path, limit: Option<usize>) -> Result<T
     let mut metrics = BTreeMap::new();
     metrics.insert("acc".to_string(), acc);
     metrics.insert("perplexity".to_string(), ppl);
-    Ok(TaskResult {
-        task: "lambada".into(),
-        n: scores.len(),
-        metrics,
-        items: None,
-    })
+    Ok(TaskResult { task: "lambada".into(), n: scores.len(), metrics, items: None })
 }
 
 /// Options for a run of tasks.
@@ -682,67 +521,27 @@ pub struct EvalOptions {
 pub fn run_task(scorer: &Scorer, task: &str, o: &EvalOptions) -> Result<TaskResult> {
     let e = o.data_dir.join("eval");
     if !e.is_dir() {
-        return Err(data_err(
-            &e,
-            "eval data directory not found (set SLUICE_DATA or --data)",
-        ));
+        return Err(data_err(&e, "eval data directory not found (set SLUICE_DATA or --data)"));
     }
     match task {
-        "hellaswag" => score_mc(
-            scorer,
-            task,
-            &load_hellaswag(&e.join("hellaswag/hellaswag_val_full.txt"), o.limit)?,
-            true,
-            o.save_items,
-        ),
+        "hellaswag" => score_mc(scorer, task, &load_hellaswag(&e.join("hellaswag/hellaswag_val_full.txt"), o.limit)?, true, o.save_items),
         "lambada" => score_lambada(scorer, &e.join("lambada_openai.jsonl"), o.limit),
-        "piqa" | "arc_easy" | "arc_challenge" => score_mc(
-            scorer,
-            task,
-            &load_choice_jsonl(&e.join(format!("{task}.jsonl")), o.limit)?,
-            true,
-            o.save_items,
-        ),
-        "winogrande" => score_mc(
-            scorer,
-            task,
-            &load_winogrande(&e.join("winogrande.jsonl"), o.limit)?,
-            false,
-            o.save_items,
-        ),
-        "mmlu" => score_mc(
-            scorer,
-            task,
-            &load_mcq(&e.join("mmlu"), o.shots, false, o.limit)?,
-            false,
-            o.save_items,
-        ),
-        "ceval" => score_mc(
-            scorer,
-            task,
-            &load_mcq(&e.join("ceval"), o.shots, true, o.limit)?,
-            false,
-            o.save_items,
-        ),
-        other => Err(TrainError::Config(format!(
-            "unknown task {other:?}; expected one of {}",
-            TASKS.join(", ")
-        ))),
+        "piqa" | "arc_easy" | "arc_challenge" => {
+            score_mc(scorer, task, &load_choice_jsonl(&e.join(format!("{task}.jsonl")), o.limit)?, true, o.save_items)
+        }
+        "winogrande" => score_mc(scorer, task, &load_winogrande(&e.join("winogrande.jsonl"), o.limit)?, false, o.save_items),
+        "mmlu" => score_mc(scorer, task, &load_mcq(&e.join("mmlu"), o.shots, false, o.limit)?, false, o.save_items),
+        "ceval" => score_mc(scorer, task, &load_mcq(&e.join("ceval"), o.shots, true, o.limit)?, false, o.save_items),
+        other => Err(TrainError::Config(format!("unknown task {other:?}; expected one of {}", TASKS.join(", ")))),
     }
 }
 
 /// Results as an aligned text table.
 pub fn table(results: &[TaskResult]) -> String {
-    let mut s = format!(
-        "{:<14} {:>6}  {:<11} {:>10}\n",
-        "task", "n", "metric", "value"
-    );
+    let mut s = format!("{:<14} {:>6}  {:<11} {:>10}\n", "task", "n", "metric", "value");
     for r in results {
         for (k, v) in &r.metrics {
-            s.push_str(&format!(
-                "{:<14} {:>6}  {:<11} {:>10.4}\n",
-                r.task, r.n, k, v
-            ));
+            s.push_str(&format!("{:<14} {:>6}  {:<11} {:>10.4}\n", r.task, r.n, k, v));
         }
     }
     s
@@ -754,10 +553,7 @@ mod tests {
 
     #[test]
     fn hellaswag_cleanup_matches_lm_eval() {
-        assert_eq!(
-            hellaswag_preprocess(" How to x [title] Do it [step] now  ok "),
-            "How to x. Do it now ok"
-        );
+        assert_eq!(hellaswag_preprocess(" How to x [title] Do it [step] now  ok "), "How to x. Do it now ok");
     }
 
     #[test]

@@ -53,22 +53,15 @@ pub fn export(ckpt: &Path, out: &Path, tokenizer: Option<&Path>) -> Result<()> {
         Some(p) => Some(p.to_path_buf()),
         None => crate::eval::run_tokenizer_path(&dir),
     };
-    let tok = tok_path
-        .as_deref()
-        .map(crate::tokenizer::Tok::load)
-        .transpose()?;
-    let eos = crate::eval::run_eos_id(&dir).or_else(|| {
-        tok.as_ref()
-            .and_then(|t| t.token_to_id(crate::refdata::EOS_TOKEN))
-    });
+    let tok = tok_path.as_deref().map(crate::tokenizer::Tok::load).transpose()?;
+    let eos = crate::eval::run_eos_id(&dir).or_else(|| tok.as_ref().and_then(|t| t.token_to_id(crate::refdata::EOS_TOKEN)));
     let cfg = hf_config(&st.model, eos, None);
     let js = serde_json::to_vec_pretty(&cfg).map_err(|e| TrainError::Internal(e.to_string()))?;
     crate::error::write_atomic(&out.join("config.json"), &js)?;
     let ts = params.detached();
     let tmp = crate::error::tmp_sibling(&out.join("model.safetensors"));
     crate::error::save_safetensors(&ts, &tmp)?;
-    std::fs::rename(&tmp, out.join("model.safetensors"))
-        .map_err(|e| TrainError::io(out.join("model.safetensors"), e))?;
+    std::fs::rename(&tmp, out.join("model.safetensors")).map_err(|e| TrainError::io(out.join("model.safetensors"), e))?;
     if let Some(t) = &tok {
         let dst = out.join("tokenizer.json");
         std::fs::copy(&t.path, &dst).map_err(|e| TrainError::io(&dst, e))?;

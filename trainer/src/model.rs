@@ -52,12 +52,7 @@ impl ModelConfig {
             "small" => (384, 6, 6, 2, 1152, 512),
             // GPT-2 small's shape; SwiGLU's 3 matrices of 2048 match GPT-2's 2 of 3072.
             "gpt2-124m" => (768, 12, 12, 12, 2048, 1024),
-            other => {
-                return Err(TrainError::Config(format!(
-                    "unknown preset {other:?}; expected one of {}",
-                    PRESETS.join(", ")
-                )))
-            }
+            other => return Err(TrainError::Config(format!("unknown preset {other:?}; expected one of {}", PRESETS.join(", ")))),
         };
         let cfg = ModelConfig {
             vocab_size,
@@ -81,22 +76,13 @@ impl ModelConfig {
             return bad("vocab_size, hidden_size and num_layers must be positive".into());
         }
         if self.num_heads == 0 || !self.hidden_size.is_multiple_of(self.num_heads) {
-            return bad(format!(
-                "hidden_size {} is not divisible by num_heads {}",
-                self.hidden_size, self.num_heads
-            ));
+            return bad(format!("hidden_size {} is not divisible by num_heads {}", self.hidden_size, self.num_heads));
         }
         if self.num_kv_heads == 0 || !self.num_heads.is_multiple_of(self.num_kv_heads) {
-            return bad(format!(
-                "num_heads {} is not divisible by num_kv_heads {}",
-                self.num_heads, self.num_kv_heads
-            ));
+            return bad(format!("num_heads {} is not divisible by num_kv_heads {}", self.num_heads, self.num_kv_heads));
         }
         if !self.head_dim().is_multiple_of(2) {
-            return bad(format!(
-                "head_dim {} must be even for RoPE",
-                self.head_dim()
-            ));
+            return bad(format!("head_dim {} must be even for RoPE", self.head_dim()));
         }
         Ok(())
     }
@@ -107,32 +93,15 @@ impl ModelConfig {
 
     /// Every parameter's name and shape, in a fixed order.
     pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let (h, d, i, v) = (
-            self.hidden_size,
-            self.head_dim(),
-            self.intermediate_size,
-            self.vocab_size,
-        );
+        let (h, d, i, v) = (self.hidden_size, self.head_dim(), self.intermediate_size, self.vocab_size);
         let mut out = vec![("model.embed_tokens.weight".to_string(), vec![v, h])];
         for l in 0..self.num_layers {
             let p = format!("model.layers.{l}");
             out.push((format!("{p}.input_layernorm.weight"), vec![h]));
-            out.push((
-                format!("{p}.self_attn.q_proj.weight"),
-                vec![self.num_heads * d, h],
-            ));
-            out.push((
-                format!("{p}.self_attn.k_proj.weight"),
-                vec![self.num_kv_heads * d, h],
-            ));
-            out.push((
-                format!("{p}.self_attn.v_proj.weight"),
-                vec![self.num_kv_heads * d, h],
-            ));
-            out.push((
-                format!("{p}.self_attn.o_proj.weight"),
-                vec![h, self.num_heads * d],
-            ));
+            out.push((format!("{p}.self_attn.q_proj.weight"), vec![self.num_heads * d, h]));
+            out.push((format!("{p}.self_attn.k_proj.weight"), vec![self.num_kv_heads * d, h]));
+            out.push((format!("{p}.self_attn.v_proj.weight"), vec![self.num_kv_heads * d, h]));
+            out.push((format!("{p}.self_attn.o_proj.weight"), vec![h, self.num_heads * d]));
             out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
             out.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h]));
             out.push((format!("{p}.mlp.up_proj.weight"), vec![i, h]));
@@ -146,20 +115,13 @@ impl ModelConfig {
     }
 
     pub fn num_params(&self) -> usize {
-        self.param_shapes()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
+        self.param_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
     }
 
     /// Training FLOPs per token (forward + backward): 6 per non-embedding-lookup
     /// weight plus the attention score/value matmuls (the PaLM appendix estimate).
     pub fn train_flops_per_token(&self, seq_len: usize) -> f64 {
-        let lookup = if self.tie_embeddings {
-            0
-        } else {
-            self.vocab_size * self.hidden_size
-        };
+        let lookup = if self.tie_embeddings { 0 } else { self.vocab_size * self.hidden_size };
         let n = (self.num_params() - lookup) as f64;
         6.0 * n + 12.0 * (self.num_layers * self.hidden_size * seq_len) as f64
     }
@@ -189,11 +151,7 @@ impl Params {
             let t = if name.contains("norm") {
                 Tensor::ones(shape.as_slice(), DType::F32, device)?
             } else {
-                let std = if name.ends_with("o_proj.weight") || name.ends_with("down_proj.weight") {
-                    resid
-                } else {
-                    0.02
-                };
+                let std = if name.ends_with("o_proj.weight") || name.ends_with("down_proj.weight") { resid } else { 0.02 };
                 let mut rng = Rng::new(seed ^ fnv1a(name.as_bytes()));
                 let data: Vec<f32> = (0..n).map(|_| (rng.normal() * std) as f32).collect();
                 Tensor::from_vec(data, shape.as_slice(), device)?
@@ -204,59 +162,39 @@ impl Params {
     }
 
     /// Wrap loaded tensors, checking names and shapes against the config.
-    pub fn from_tensors(
-        cfg: &ModelConfig,
-        mut ts: BTreeMap<String, Tensor>,
-        dtype: DType,
-        what: &std::path::Path,
-    ) -> Result<Params> {
+    pub fn from_tensors(cfg: &ModelConfig, mut ts: BTreeMap<String, Tensor>, dtype: DType, what: &std::path::Path) -> Result<Params> {
         let mut vars = BTreeMap::new();
         for (name, shape) in cfg.param_shapes() {
-            let t = ts.remove(&name).ok_or_else(|| TrainError::Checkpoint {
-                path: what.to_path_buf(),
-                msg: format!("missing tensor {name}"),
-            })?;
+            let t = ts
+                .remove(&name)
+                .ok_or_else(|| TrainError::Checkpoint { path: what.to_path_buf(), msg: format!("missing tensor {name}") })?;
             if t.dims() != shape.as_slice() {
                 return Err(TrainError::Checkpoint {
                     path: what.to_path_buf(),
-                    msg: format!(
-                        "tensor {name} has shape {:?}, the config needs {shape:?}",
-                        t.dims()
-                    ),
+                    msg: format!("tensor {name} has shape {:?}, the config needs {shape:?}", t.dims()),
                 });
             }
             vars.insert(name, Var::from_tensor(&t.to_dtype(dtype)?)?);
         }
         if let Some(extra) = ts.keys().next() {
-            return Err(TrainError::Checkpoint {
-                path: what.to_path_buf(),
-                msg: format!("unexpected tensor {extra}"),
-            });
+            return Err(TrainError::Checkpoint { path: what.to_path_buf(), msg: format!("unexpected tensor {extra}") });
         }
         Ok(Params { vars })
     }
 
     /// The parameter tensors, tracked for backprop.
     pub fn tensors(&self) -> BTreeMap<String, Tensor> {
-        self.vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-            .collect()
+        self.vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()
     }
 
     /// The parameter tensors cut from the autograd graph (for inference).
     pub fn detached(&self) -> BTreeMap<String, Tensor> {
-        self.vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().detach()))
-            .collect()
+        self.vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect()
     }
 }
 
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// The forward pass, parametrised by compute dtype (bf16 on CUDA, f32 on CPU, f64
@@ -295,13 +233,7 @@ impl Transformer {
         }
         let cos = Tensor::from_vec(cos, (t, d), device)?.to_dtype(dtype)?;
         let sin = Tensor::from_vec(sin, (t, d), device)?.to_dtype(dtype)?;
-        Ok(Transformer {
-            cfg: cfg.clone(),
-            dtype,
-            device: device.clone(),
-            cos,
-            sin,
-        })
+        Ok(Transformer { cfg: cfg.clone(), dtype, device: device.clone(), cos, sin })
     }
 
     /// Dtype used for norms, softmax and the loss: at least f32.
@@ -313,14 +245,8 @@ impl Transformer {
     }
 
     fn w(&self, ws: &BTreeMap<String, Tensor>, name: &str) -> Result<Tensor> {
-        let w = ws
-            .get(name)
-            .ok_or_else(|| TrainError::Internal(format!("no parameter {name}")))?;
-        Ok(if w.dtype() == self.dtype {
-            w.clone()
-        } else {
-            w.to_dtype(self.dtype)?
-        })
+        let w = ws.get(name).ok_or_else(|| TrainError::Internal(format!("no parameter {name}")))?;
+        Ok(if w.dtype() == self.dtype { w.clone() } else { w.to_dtype(self.dtype)? })
     }
 
     fn rms_norm(&self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
@@ -364,25 +290,15 @@ impl Transformer {
 
     /// Logits [b, t, vocab] in the compute dtype. `tokens` is [b, t] u32;
     /// `doc_ids` (b * t, row-major) enables per-document attention masking.
-    pub fn forward(
-        &self,
-        ws: &BTreeMap<String, Tensor>,
-        tokens: &Tensor,
-        doc_ids: Option<&[u32]>,
-    ) -> Result<Tensor> {
+    pub fn forward(&self, ws: &BTreeMap<String, Tensor>, tokens: &Tensor, doc_ids: Option<&[u32]>) -> Result<Tensor> {
         let (b, t) = tokens.dims2()?;
         if t > self.cfg.max_seq_len {
-            return Err(TrainError::Config(format!(
-                "sequence of {t} tokens exceeds max_seq_len {}",
-                self.cfg.max_seq_len
-            )));
+            return Err(TrainError::Config(format!("sequence of {t} tokens exceeds max_seq_len {}", self.cfg.max_seq_len)));
         }
         let cfg = &self.cfg;
         let (nh, nkv, d) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim());
         let emb = self.w(ws, "model.embed_tokens.weight")?;
-        let mut x =
-            emb.index_select(&tokens.flatten_all()?, 0)?
-                .reshape((b, t, cfg.hidden_size))?;
+        let mut x = emb.index_select(&tokens.flatten_all()?, 0)?.reshape((b, t, cfg.hidden_size))?;
         let mask = self.mask(b, t, doc_ids)?;
         let scale = 1.0 / (d as f64).sqrt();
         for l in 0..cfg.num_layers {
@@ -396,41 +312,24 @@ impl Transformer {
             let v = v.reshape((b, t, nkv, d))?.transpose(1, 2)?.contiguous()?;
             let q = self.rope(&q, t)?;
             let k = self.rope(&k, t)?;
-            let (k, v) = if nkv == nh {
-                (k, v)
-            } else {
-                (repeat_kv(&k, nh / nkv)?, repeat_kv(&v, nh / nkv)?)
-            };
+            let (k, v) = if nkv == nh { (k, v) } else { (repeat_kv(&k, nh / nkv)?, repeat_kv(&v, nh / nkv)?) };
             let scores = (q.matmul(&k.t()?)? * scale)?.to_dtype(self.acc_dtype())?;
             let probs = softmax_last(&scores.broadcast_add(&mask)?)?.to_dtype(self.dtype)?;
             let a = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, t, nh * d))?;
             x = (x + linear(&a, &self.w(ws, &format!("{p}.self_attn.o_proj.weight"))?)?)?;
-            let h = self.rms_norm(
-                &x,
-                &self.w(ws, &format!("{p}.post_attention_layernorm.weight"))?,
-            )?;
+            let h = self.rms_norm(&x, &self.w(ws, &format!("{p}.post_attention_layernorm.weight"))?)?;
             let g = linear(&h, &self.w(ws, &format!("{p}.mlp.gate_proj.weight"))?)?;
             let u = linear(&h, &self.w(ws, &format!("{p}.mlp.up_proj.weight"))?)?;
             let m = (g.silu()? * u)?;
             x = (x + linear(&m, &self.w(ws, &format!("{p}.mlp.down_proj.weight"))?)?)?;
         }
         let x = self.rms_norm(&x, &self.w(ws, "model.norm.weight")?)?;
-        let head = if cfg.tie_embeddings {
-            emb
-        } else {
-            self.w(ws, "lm_head.weight")?
-        };
+        let head = if cfg.tie_embeddings { emb } else { self.w(ws, "lm_head.weight")? };
         linear(&x, &head)
     }
 
     /// Mean next-token cross-entropy over all positions, in (at least) fp32.
-    pub fn loss(
-        &self,
-        ws: &BTreeMap<String, Tensor>,
-        tokens: &Tensor,
-        targets: &Tensor,
-        doc_ids: Option<&[u32]>,
-    ) -> Result<Tensor> {
+    pub fn loss(&self, ws: &BTreeMap<String, Tensor>, tokens: &Tensor, targets: &Tensor, doc_ids: Option<&[u32]>) -> Result<Tensor> {
         let logits = self.forward(ws, tokens, doc_ids)?;
         let (b, t, v) = logits.dims3()?;
         let logits = logits.reshape((b * t, v))?.to_dtype(self.acc_dtype())?;
@@ -441,18 +340,14 @@ impl Transformer {
 /// x [b, t, in] times w [out, in] transposed.
 fn linear(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (b, t, i) = x.dims3()?;
-    Ok(x.reshape((b * t, i))?
-        .matmul(&w.t()?)?
-        .reshape((b, t, ()))?)
+    Ok(x.reshape((b * t, i))?.matmul(&w.t()?)?.reshape((b, t, ()))?)
 }
 
 /// [b, kv, t, d] -> [b, kv * rep, t, d], each kv head repeated for its group of
 /// query heads (the same grouping as HF's repeat_kv).
 fn repeat_kv(x: &Tensor, rep: usize) -> Result<Tensor> {
     let (b, kv, t, d) = x.dims4()?;
-    Ok(x.unsqueeze(2)?
-        .broadcast_as((b, kv, rep, t, d))?
-        .reshape((b, kv * rep, t, d))?)
+    Ok(x.unsqueeze(2)?.broadcast_as((b, kv, rep, t, d))?.reshape((b, kv * rep, t, d))?)
 }
 
 /// Softmax over the last dim from primitives. The max is detached: subtracting
@@ -486,9 +381,7 @@ mod tests {
     fn preset_sizes() {
         let tiny = ModelConfig::preset("tiny", 4096).unwrap().num_params();
         let small = ModelConfig::preset("small", 8192).unwrap().num_params();
-        let gpt2 = ModelConfig::preset("gpt2-124m", 50257)
-            .unwrap()
-            .num_params();
+        let gpt2 = ModelConfig::preset("gpt2-124m", 50257).unwrap().num_params();
         assert!((0.7e6..1.5e6).contains(&(tiny as f64)), "{tiny}");
         assert!((11e6..19e6).contains(&(small as f64)), "{small}");
         assert!((115e6..130e6).contains(&(gpt2 as f64)), "{gpt2}");
@@ -518,48 +411,20 @@ mod tests {
         let docs: Vec<u32> = vec![0, 0, 0, 0, 1, 1, 1, 1];
         let run = |toks: &Vec<u32>, masked: bool| {
             let t = Tensor::from_vec(toks.clone(), (1, 8), &dev).unwrap();
-            let l = m
-                .forward(&ws, &t, if masked { Some(&docs) } else { None })
-                .unwrap();
-            l.narrow(1, 4, 4)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
+            let l = m.forward(&ws, &t, if masked { Some(&docs) } else { None }).unwrap();
+            l.narrow(1, 4, 4).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
         };
         let (la, lb) = (run(&a, true), run(&b, true));
-        let diff = la
-            .iter()
-            .zip(&lb)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0f32, f32::max);
+        let diff = la.iter().zip(&lb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(diff < 1e-5, "masked doc 2 depends on doc 1: {diff}");
         let (ua, ub) = (run(&a, false), run(&b, false));
-        let diff = ua
-            .iter()
-            .zip(&ub)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0f32, f32::max);
+        let diff = ua.iter().zip(&ub).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(diff > 1e-4, "without the mask doc 2 should see doc 1");
         // And doc 2 alone at positions 0.. equals doc 2 after doc 1 only if RoPE is
         // relative: check the masked logits equal a standalone run of doc 2.
         let alone = Tensor::from_vec(vec![9u32, 10, 11, 12], (1, 4), &dev).unwrap();
-        let l = m
-            .forward(&ws, &alone, None)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let diff = la
-            .iter()
-            .zip(&l)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0f32, f32::max);
-        assert!(
-            diff < 1e-4,
-            "doc 2 under the mask differs from doc 2 alone: {diff}"
-        );
+        let l = m.forward(&ws, &alone, None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let diff = la.iter().zip(&l).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff < 1e-4, "doc 2 under the mask differs from doc 2 alone: {diff}");
     }
 }

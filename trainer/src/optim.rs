@@ -20,12 +20,7 @@ pub struct AdamWConfig {
 
 impl Default for AdamWConfig {
     fn default() -> Self {
-        AdamWConfig {
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            weight_decay: 0.1,
-        }
+        AdamWConfig { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 }
     }
 }
 
@@ -51,39 +46,22 @@ impl AdamW {
     }
 
     /// One update with learning rate `lr`; `grads` must hold every parameter.
-    pub fn step(
-        &mut self,
-        vars: &BTreeMap<String, Var>,
-        grads: &BTreeMap<String, Tensor>,
-        lr: f64,
-    ) -> Result<()> {
+    pub fn step(&mut self, vars: &BTreeMap<String, Var>, grads: &BTreeMap<String, Tensor>, lr: f64) -> Result<()> {
         self.t += 1;
         let c = &self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.t as i32);
         let bc2 = 1.0 - c.beta2.powi(self.t as i32);
         for (name, var) in vars {
-            let g = grads
-                .get(name)
-                .ok_or_else(|| TrainError::Internal(format!("no gradient for {name}")))?;
+            let g = grads.get(name).ok_or_else(|| TrainError::Internal(format!("no gradient for {name}")))?;
             let g = g.to_dtype(DType::F32)?;
-            let m = self
-                .m
-                .get_mut(name)
-                .ok_or_else(|| TrainError::Internal(format!("no moment for {name}")))?;
+            let m = self.m.get_mut(name).ok_or_else(|| TrainError::Internal(format!("no moment for {name}")))?;
             *m = ((&*m * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
-            let v = self
-                .v
-                .get_mut(name)
-                .ok_or_else(|| TrainError::Internal(format!("no moment for {name}")))?;
+            let v = self.v.get_mut(name).ok_or_else(|| TrainError::Internal(format!("no moment for {name}")))?;
             *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&*m / bc1)? / ((&*v / bc2)?.sqrt()? + c.eps)?)?;
             let w = var.as_tensor().to_dtype(DType::F32)?;
             // Decoupled decay: shrink the weight directly, not through the gradient.
-            let w = if is_decayed(name) && c.weight_decay > 0.0 {
-                (w * (1.0 - lr * c.weight_decay))?
-            } else {
-                w
-            };
+            let w = if is_decayed(name) && c.weight_decay > 0.0 { (w * (1.0 - lr * c.weight_decay))? } else { w };
             let w = (w - (update * lr)?)?;
             var.set(&w.to_dtype(var.dtype())?)?;
         }
@@ -121,12 +99,7 @@ impl Schedule {
 pub fn global_norm(grads: &BTreeMap<String, Tensor>) -> Result<f64> {
     let mut sq = 0f64;
     for g in grads.values() {
-        sq += g
-            .to_dtype(DType::F32)?
-            .sqr()?
-            .sum_all()?
-            .to_dtype(DType::F64)?
-            .to_scalar::<f64>()?;
+        sq += g.to_dtype(DType::F32)?.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
     }
     Ok(sq.sqrt())
 }
@@ -151,12 +124,7 @@ mod tests {
 
     #[test]
     fn schedule_shape() {
-        let s = Schedule {
-            lr: 1.0,
-            min_lr: 0.1,
-            warmup: 10,
-            total: 110,
-        };
+        let s = Schedule { lr: 1.0, min_lr: 0.1, warmup: 10, total: 110 };
         assert!((s.at(0) - 0.1).abs() < 1e-12);
         assert!((s.at(9) - 1.0).abs() < 1e-12);
         assert!((s.at(10) - 1.0).abs() < 1e-12);
@@ -184,30 +152,15 @@ mod tests {
         let dev = Device::Cpu;
         let mut vars = BTreeMap::new();
         vars.insert("x.weight".to_string(), Var::new(&[1f32], &dev).unwrap());
-        vars.insert(
-            "model.norm.weight".to_string(),
-            Var::new(&[1f32], &dev).unwrap(),
-        );
+        vars.insert("model.norm.weight".to_string(), Var::new(&[1f32], &dev).unwrap());
         let mut grads = BTreeMap::new();
-        grads.insert(
-            "x.weight".to_string(),
-            Tensor::new(&[0.5f32], &dev).unwrap(),
-        );
-        grads.insert(
-            "model.norm.weight".to_string(),
-            Tensor::new(&[0.5f32], &dev).unwrap(),
-        );
-        let cfg = AdamWConfig {
-            weight_decay: 0.5,
-            ..Default::default()
-        };
+        grads.insert("x.weight".to_string(), Tensor::new(&[0.5f32], &dev).unwrap());
+        grads.insert("model.norm.weight".to_string(), Tensor::new(&[0.5f32], &dev).unwrap());
+        let cfg = AdamWConfig { weight_decay: 0.5, ..Default::default() };
         let mut opt = AdamW::new(cfg, &vars).unwrap();
         opt.step(&vars, &grads, 0.1).unwrap();
         let w = vars["x.weight"].as_tensor().to_vec1::<f32>().unwrap()[0];
-        let n = vars["model.norm.weight"]
-            .as_tensor()
-            .to_vec1::<f32>()
-            .unwrap()[0];
+        let n = vars["model.norm.weight"].as_tensor().to_vec1::<f32>().unwrap()[0];
         assert!((w - (1.0 * (1.0 - 0.1 * 0.5) - 0.1)).abs() < 1e-6, "{w}");
         assert!((n - 0.9).abs() < 1e-6, "norms are not decayed: {n}");
     }

@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::{
-    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
-    TokenizerImpl,
-};
+use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper, TokenizerImpl};
 
 pub const EOS_TOKEN: &str = "<|endoftext|>";
 
@@ -32,9 +29,7 @@ pub struct RefShardsConfig {
 
 /// The data directory: `$SLUICE_DATA`, else `../shared/data` from the current dir.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("SLUICE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+    std::env::var_os("SLUICE_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared/data"))
 }
 
 /// Decode as UTF-8 (dropping a BOM), falling back to ISO-8859-1, which two of the
@@ -43,11 +38,7 @@ fn decode_text(bytes: &[u8]) -> String {
     let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(b) {
         Ok(s) => s.replace("\r\n", "\n"),
-        Err(_) => b
-            .iter()
-            .map(|&c| c as char)
-            .collect::<String>()
-            .replace("\r\n", "\n"),
+        Err(_) => b.iter().map(|&c| c as char).collect::<String>().replace("\r\n", "\n"),
     }
 }
 
@@ -104,9 +95,7 @@ pub fn reference_docs(data_dir: &Path, max_bytes: usize) -> Result<Vec<String>> 
     let mut total = 0;
     for f in files {
         let text = decode_text(&read_file(&f)?);
-        let wiki = f
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("wiki."));
+        let wiki = f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("wiki."));
         let mut ds = Vec::new();
         split_docs(&text, wiki, &mut ds);
         for d in ds {
@@ -122,10 +111,7 @@ pub fn reference_docs(data_dir: &Path, max_bytes: usize) -> Result<Vec<String>> 
 
 /// Train a byte-level BPE on `docs` and return it as a standard `Tokenizer`.
 pub fn train_bpe(docs: &[String], vocab_size: usize) -> Result<tokenizers::Tokenizer> {
-    let terr = |e: tokenizers::Error| TrainError::Tokenizer {
-        path: PathBuf::from("<trained BPE>"),
-        msg: e.to_string(),
-    };
+    let terr = |e: tokenizers::Error| TrainError::Tokenizer { path: PathBuf::from("<trained BPE>"), msg: e.to_string() };
     let mut trainer = BpeTrainerBuilder::new()
         .vocab_size(vocab_size)
         .min_frequency(2)
@@ -133,13 +119,8 @@ pub fn train_bpe(docs: &[String], vocab_size: usize) -> Result<tokenizers::Token
         .special_tokens(vec![AddedToken::from(EOS_TOKEN, true)])
         .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
         .build();
-    let mut tk: TokenizerImpl<
-        BPE,
-        NormalizerWrapper,
-        PreTokenizerWrapper,
-        PostProcessorWrapper,
-        DecoderWrapper,
-    > = TokenizerImpl::new(BPE::default());
+    let mut tk: TokenizerImpl<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper> =
+        TokenizerImpl::new(BPE::default());
     tk.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
     tk.with_decoder(Some(ByteLevelDecoder::default()));
     tk.train(&mut trainer, docs.iter()).map_err(terr)?;
@@ -152,57 +133,30 @@ pub fn make_reference_shards(out: &Path, cfg: &RefShardsConfig) -> Result<Manife
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     let docs = reference_docs(&cfg.data_dir, cfg.max_bytes)?;
     if docs.len() < 2 {
-        return Err(TrainError::Config(format!(
-            "only {} reference documents found",
-            docs.len()
-        )));
+        return Err(TrainError::Config(format!("only {} reference documents found", docs.len())));
     }
     let tok = train_bpe(&docs, cfg.vocab_size)?;
     let tpath = out.join("tokenizer.json");
-    tok.save(&tpath, false).map_err(|e| TrainError::Tokenizer {
-        path: tpath.clone(),
-        msg: e.to_string(),
-    })?;
-    let eos = tok
-        .token_to_id(EOS_TOKEN)
-        .ok_or_else(|| TrainError::Internal("EOS missing from trained BPE".into()))?;
+    tok.save(&tpath, false).map_err(|e| TrainError::Tokenizer { path: tpath.clone(), msg: e.to_string() })?;
+    let eos = tok.token_to_id(EOS_TOKEN).ok_or_else(|| TrainError::Internal("EOS missing from trained BPE".into()))?;
     let vocab = tok.get_vocab_size(true);
     let encs = tok
         .encode_batch(docs.iter().map(|d| d.as_str()).collect::<Vec<_>>(), false)
-        .map_err(|e| TrainError::Tokenizer {
-            path: tpath.clone(),
-            msg: e.to_string(),
-        })?;
+        .map_err(|e| TrainError::Tokenizer { path: tpath.clone(), msg: e.to_string() })?;
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for (i, e) in encs.iter().enumerate() {
-        let dst = if cfg.val_every > 0 && i % cfg.val_every == cfg.val_every - 1 {
-            &mut val
-        } else {
-            &mut train
-        };
+        let dst = if cfg.val_every > 0 && i % cfg.val_every == cfg.val_every - 1 { &mut val } else { &mut train };
         dst.extend_from_slice(e.get_ids());
         dst.push(eos);
     }
-    let dtype = if vocab <= 65536 {
-        TokenDtype::Uint16
-    } else {
-        TokenDtype::Uint32
-    };
+    let dtype = if vocab <= 65536 { TokenDtype::Uint16 } else { TokenDtype::Uint32 };
     let mut shards = Vec::new();
-    for (name, split, toks) in [
-        ("train-00000.bin", "train", &train),
-        ("val-00000.bin", "val", &val),
-    ] {
+    for (name, split, toks) in [("train-00000.bin", "train", &train), ("val-00000.bin", "val", &val)] {
         if toks.is_empty() {
             continue;
         }
         let sha = write_shard(&out.join(name), toks, dtype)?;
-        shards.push(ShardEntry {
-            file: name.into(),
-            split: split.into(),
-            tokens: toks.len() as u64,
-            sha256: Some(sha),
-        });
+        shards.push(ShardEntry { file: name.into(), split: split.into(), tokens: toks.len() as u64, sha256: Some(sha) });
     }
     let m = Manifest {
         format: MANIFEST_FORMAT.into(),

@@ -87,45 +87,23 @@ pub fn read_shard(path: &Path) -> Result<Vec<u32>> {
 }
 
 fn shard_err(path: &Path, msg: impl Into<String>) -> TrainError {
-    TrainError::Shard {
-        path: path.to_path_buf(),
-        msg: msg.into(),
-    }
+    TrainError::Shard { path: path.to_path_buf(), msg: msg.into() }
 }
 
 fn parse_shard(path: &Path, bytes: &[u8]) -> Result<Vec<u32>> {
     if bytes.len() < HEADER_BYTES {
-        return Err(shard_err(
-            path,
-            format!(
-                "file has {} bytes, shorter than the 1024-byte header",
-                bytes.len()
-            ),
-        ));
+        return Err(shard_err(path, format!("file has {} bytes, shorter than the 1024-byte header", bytes.len())));
     }
     let h = |i: usize| i32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
     let (magic, version, n) = (h(0), h(1), h(2));
     let width = match (magic, version) {
         (MAGIC_U16, VERSION_U16) => 2,
         (MAGIC_U32, VERSION_U32) => 4,
-        (MAGIC_U16, v) | (MAGIC_U32, v) => {
-            return Err(shard_err(
-                path,
-                format!("magic {magic} with unsupported version {v}"),
-            ))
-        }
-        _ => {
-            return Err(shard_err(
-                path,
-                format!("bad magic {magic} (expected {MAGIC_U16} or {MAGIC_U32})"),
-            ))
-        }
+        (MAGIC_U16, v) | (MAGIC_U32, v) => return Err(shard_err(path, format!("magic {magic} with unsupported version {v}"))),
+        _ => return Err(shard_err(path, format!("bad magic {magic} (expected {MAGIC_U16} or {MAGIC_U32})"))),
     };
     if n < 0 {
-        return Err(shard_err(
-            path,
-            format!("negative token count {n} in header"),
-        ));
+        return Err(shard_err(path, format!("negative token count {n} in header")));
     }
     let expected = HEADER_BYTES + n as usize * width;
     if bytes.len() != expected {
@@ -136,13 +114,9 @@ fn parse_shard(path: &Path, bytes: &[u8]) -> Result<Vec<u32>> {
     }
     let body = &bytes[HEADER_BYTES..];
     Ok(if width == 2 {
-        body.chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)
-            .collect()
+        body.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect()
     } else {
-        body.chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect()
+        body.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()
     })
 }
 
@@ -152,8 +126,7 @@ pub fn shard_bytes(tokens: &[u32], dtype: TokenDtype) -> Result<Vec<u8>> {
         TokenDtype::Uint16 => (MAGIC_U16, VERSION_U16, 2),
         TokenDtype::Uint32 => (MAGIC_U32, VERSION_U32, 4),
     };
-    let n = i32::try_from(tokens.len())
-        .map_err(|_| TrainError::Config(format!("{} tokens do not fit one shard", tokens.len())))?;
+    let n = i32::try_from(tokens.len()).map_err(|_| TrainError::Config(format!("{} tokens do not fit one shard", tokens.len())))?;
     let mut out = Vec::with_capacity(HEADER_BYTES + tokens.len() * width);
     let mut header = [0i32; 256];
     header[0] = magic;
@@ -165,8 +138,7 @@ pub fn shard_bytes(tokens: &[u32], dtype: TokenDtype) -> Result<Vec<u8>> {
     for &t in tokens {
         match dtype {
             TokenDtype::Uint16 => {
-                let t = u16::try_from(t)
-                    .map_err(|_| TrainError::Config(format!("token {t} does not fit uint16")))?;
+                let t = u16::try_from(t).map_err(|_| TrainError::Config(format!("token {t} does not fit uint16")))?;
                 out.extend_from_slice(&t.to_le_bytes())
             }
             TokenDtype::Uint32 => out.extend_from_slice(&t.to_le_bytes()),
@@ -182,10 +154,7 @@ pub fn write_shard(path: &Path, tokens: &[u32], dtype: TokenDtype) -> Result<Str
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The train and val files of a shard directory plus what the manifest says about them.
@@ -204,21 +173,12 @@ impl ShardSet {
         let mpath = dir.join("manifest.json");
         if mpath.exists() {
             let m: Manifest = crate::error::read_json(&mpath)?;
-            let merr = |msg: String| TrainError::Manifest {
-                path: mpath.clone(),
-                msg,
-            };
+            let merr = |msg: String| TrainError::Manifest { path: mpath.clone(), msg };
             if m.format != MANIFEST_FORMAT {
-                return Err(merr(format!(
-                    "format is {:?}, expected {MANIFEST_FORMAT:?}",
-                    m.format
-                )));
+                return Err(merr(format!("format is {:?}, expected {MANIFEST_FORMAT:?}", m.format)));
             }
             if m.eos_id as usize >= m.vocab_size {
-                return Err(merr(format!(
-                    "eos_id {} is outside vocab_size {}",
-                    m.eos_id, m.vocab_size
-                )));
+                return Err(merr(format!("eos_id {} is outside vocab_size {}", m.eos_id, m.vocab_size)));
             }
             let (mut train, mut val) = (vec![], vec![]);
             for s in &m.shards {
@@ -226,34 +186,19 @@ impl ShardSet {
                 match s.split.as_str() {
                     "train" => train.push(p),
                     "val" => val.push(p),
-                    other => {
-                        return Err(merr(format!(
-                            "shard {} has split {other:?}, expected \"train\" or \"val\"",
-                            s.file
-                        )))
-                    }
+                    other => return Err(merr(format!("shard {} has split {other:?}, expected \"train\" or \"val\"", s.file))),
                 }
             }
             if train.is_empty() {
                 return Err(merr("no train shards listed".into()));
             }
-            return Ok(ShardSet {
-                dir: dir.to_path_buf(),
-                manifest: Some(m),
-                train,
-                val,
-            });
+            return Ok(ShardSet { dir: dir.to_path_buf(), manifest: Some(m), train, val });
         }
         let rd = std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?;
-        let mut names: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "bin"))
-            .collect();
+        let mut names: Vec<PathBuf> =
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "bin")).collect();
         names.sort();
-        let has = |p: &PathBuf, s: &str| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().contains(s))
-        };
+        let has = |p: &PathBuf, s: &str| p.file_name().is_some_and(|n| n.to_string_lossy().contains(s));
         let train: Vec<_> = names.iter().filter(|p| has(p, "train")).cloned().collect();
         let val: Vec<_> = names.iter().filter(|p| has(p, "val")).cloned().collect();
         if train.is_empty() {
@@ -262,12 +207,7 @@ impl ShardSet {
                 msg: "no manifest.json and no *train*.bin files in the directory".into(),
             });
         }
-        Ok(ShardSet {
-            dir: dir.to_path_buf(),
-            manifest: None,
-            train,
-            val,
-        })
+        Ok(ShardSet { dir: dir.to_path_buf(), manifest: None, train, val })
     }
 
     pub fn vocab_size(&self) -> Option<usize> {
@@ -285,62 +225,32 @@ impl ShardSet {
 
     /// Load a split into memory, checking every shard against the manifest.
     pub fn load(&self, split: &str) -> Result<TokenStream> {
-        let files = if split == "train" {
-            &self.train
-        } else {
-            &self.val
-        };
+        let files = if split == "train" { &self.train } else { &self.val };
         let mut tokens = Vec::new();
         let mut bounds = Vec::new();
         for f in files {
             let bytes = read_file(f)?;
             if let Some(m) = &self.manifest {
-                let name = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 if let Some(e) = m.shards.iter().find(|e| e.file == name) {
                     if let Some(want) = &e.sha256 {
                         let got = hex_sha256(&bytes);
                         if !got.eq_ignore_ascii_case(want) {
-                            return Err(shard_err(
-                                f,
-                                format!("sha256 is {got} but the manifest says {want}"),
-                            ));
+                            return Err(shard_err(f, format!("sha256 is {got} but the manifest says {want}")));
                         }
                     }
                 }
             }
             let toks = parse_shard(f, &bytes)?;
             if let Some(m) = &self.manifest {
-                let name = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 if let Some(e) = m.shards.iter().find(|e| e.file == name) {
                     if e.tokens != toks.len() as u64 {
-                        return Err(shard_err(
-                            f,
-                            format!(
-                                "has {} tokens but the manifest says {}",
-                                toks.len(),
-                                e.tokens
-                            ),
-                        ));
+                        return Err(shard_err(f, format!("has {} tokens but the manifest says {}", toks.len(), e.tokens)));
                     }
                 }
-                if let Some((i, &t)) = toks
-                    .iter()
-                    .enumerate()
-                    .find(|(_, &t)| t as usize >= m.vocab_size)
-                {
-                    return Err(shard_err(
-                        f,
-                        format!(
-                            "token {t} at position {i} is outside vocab_size {}",
-                            m.vocab_size
-                        ),
-                    ));
+                if let Some((i, &t)) = toks.iter().enumerate().find(|(_, &t)| t as usize >= m.vocab_size) {
+                    return Err(shard_err(f, format!("token {t} at position {i} is outside vocab_size {}", m.vocab_size)));
                 }
             }
             let base = tokens.len() as u64;
@@ -348,21 +258,12 @@ impl ShardSet {
             if bpath.exists() {
                 let b = read_file(&bpath)?;
                 if b.len() % 8 != 0 {
-                    return Err(shard_err(
-                        &bpath,
-                        format!("length {} is not a multiple of 8", b.len()),
-                    ));
+                    return Err(shard_err(&bpath, format!("length {} is not a multiple of 8", b.len())));
                 }
                 for c in b.chunks_exact(8) {
                     let off = u64::from_le_bytes(c.try_into().expect("8 bytes"));
                     if off > toks.len() as u64 {
-                        return Err(shard_err(
-                            &bpath,
-                            format!(
-                                "document start {off} is past the shard's {} tokens",
-                                toks.len()
-                            ),
-                        ));
+                        return Err(shard_err(&bpath, format!("document start {off} is past the shard's {} tokens", toks.len())));
                     }
                     bounds.push(base + off);
                 }
@@ -373,10 +274,7 @@ impl ShardSet {
         }
         bounds.sort_unstable();
         bounds.dedup();
-        Ok(TokenStream {
-            tokens,
-            doc_starts: bounds,
-        })
+        Ok(TokenStream { tokens, doc_starts: bounds })
     }
 }
 
@@ -433,9 +331,7 @@ impl TokenStream {
             for i in 0..seq_len {
                 if i > 0 {
                     let mut new_doc = eos.is_some_and(|e| win[i - 1] == e);
-                    while next_start < self.doc_starts.len()
-                        && self.doc_starts[next_start] <= (o + i) as u64
-                    {
+                    while next_start < self.doc_starts.len() && self.doc_starts[next_start] <= (o + i) as u64 {
                         new_doc |= self.doc_starts[next_start] == (o + i) as u64;
                         next_start += 1;
                     }
@@ -446,13 +342,7 @@ impl TokenStream {
                 doc_ids.push(doc);
             }
         }
-        Batch {
-            b,
-            t: seq_len,
-            inputs,
-            targets,
-            doc_ids,
-        }
+        Batch { b, t: seq_len, inputs, targets, doc_ids }
     }
 }
 
@@ -465,9 +355,7 @@ pub struct Rng {
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng {
-            state: seed ^ 0x5851_F42D_4C95_7F2D,
-        }
+        Rng { state: seed ^ 0x5851_F42D_4C95_7F2D }
     }
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -525,12 +413,7 @@ pub struct DataLoader {
 }
 
 impl DataLoader {
-    pub fn new(
-        stream: TokenStream,
-        seq_len: usize,
-        eos: Option<u32>,
-        seed: u64,
-    ) -> Result<DataLoader> {
+    pub fn new(stream: TokenStream, seq_len: usize, eos: Option<u32>, seed: u64) -> Result<DataLoader> {
         let n = stream.windows(seq_len);
         if n == 0 {
             return Err(TrainError::Config(format!(
@@ -538,18 +421,8 @@ impl DataLoader {
                 stream.tokens.len()
             )));
         }
-        let cursor = DataCursor {
-            epoch: 0,
-            pos: 0,
-            epoch_rng: Rng::new(seed),
-        };
-        let mut dl = DataLoader {
-            stream,
-            seq_len,
-            eos,
-            order: vec![],
-            cursor,
-        };
+        let cursor = DataCursor { epoch: 0, pos: 0, epoch_rng: Rng::new(seed) };
+        let mut dl = DataLoader { stream, seq_len, eos, order: vec![], cursor };
         dl.reshuffle();
         Ok(dl)
     }
@@ -567,10 +440,7 @@ impl DataLoader {
     /// Jump to a saved cursor (regenerates that epoch's permutation).
     pub fn seek(&mut self, c: DataCursor) -> Result<()> {
         if c.pos > self.stream.windows(self.seq_len) {
-            return Err(TrainError::Config(format!(
-                "data cursor position {} is past this data's windows",
-                c.pos
-            )));
+            return Err(TrainError::Config(format!("data cursor position {} is past this data's windows", c.pos)));
         }
         self.cursor = c;
         self.reshuffle();
@@ -585,14 +455,8 @@ impl DataLoader {
                 // epoch's permutation starts from a fresh state.
                 let mut rng = self.cursor.epoch_rng;
                 let _ = rng.next_u64();
-                let next = Rng {
-                    state: rng.next_u64(),
-                };
-                self.cursor = DataCursor {
-                    epoch: self.cursor.epoch + 1,
-                    pos: 0,
-                    epoch_rng: next,
-                };
+                let next = Rng { state: rng.next_u64() };
+                self.cursor = DataCursor { epoch: self.cursor.epoch + 1, pos: 0, epoch_rng: next };
                 self.reshuffle();
             }
             ws.push(self.order[self.cursor.pos]);
@@ -621,30 +485,18 @@ mod tests {
         bytes.pop();
         std::fs::write(&p, &bytes).unwrap();
         let e = read_shard(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("x_train_000.bin") && e.contains("3 tokens"),
-            "{e}"
-        );
+        assert!(e.contains("x_train_000.bin") && e.contains("3 tokens"), "{e}");
         std::fs::write(&p, [0u8; 10]).unwrap();
-        assert!(read_shard(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("shorter than"));
+        assert!(read_shard(&p).unwrap_err().to_string().contains("shorter than"));
         let mut bad = shard_bytes(&[1], TokenDtype::Uint16).unwrap();
         bad[0] = 7;
         std::fs::write(&p, &bad).unwrap();
-        assert!(read_shard(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("bad magic"));
+        assert!(read_shard(&p).unwrap_err().to_string().contains("bad magic"));
     }
 
     #[test]
     fn doc_ids_follow_eos_and_bounds() {
-        let s = TokenStream {
-            tokens: vec![5, 6, 0, 7, 8, 9, 10, 11, 12],
-            doc_starts: vec![0, 5],
-        };
+        let s = TokenStream { tokens: vec![5, 6, 0, 7, 8, 9, 10, 11, 12], doc_starts: vec![0, 5] };
         let b = s.batch(&[0], 8, Some(0));
         // EOS at 2 -> doc 1 from position 3; bounds file says a doc starts at 5.
         assert_eq!(b.doc_ids, vec![0, 0, 0, 1, 1, 2, 2, 2]);
@@ -653,10 +505,7 @@ mod tests {
 
     #[test]
     fn loader_is_deterministic_and_seekable() {
-        let s = TokenStream {
-            tokens: (0..1000).collect(),
-            doc_starts: vec![0],
-        };
+        let s = TokenStream { tokens: (0..1000).collect(), doc_starts: vec![0] };
         let mut a = DataLoader::new(s.clone(), 10, None, 42).unwrap();
         let mut b = DataLoader::new(s, 10, None, 42).unwrap();
         let mut saved = None;
@@ -671,10 +520,7 @@ mod tests {
                 after.push(x.inputs);
             }
         }
-        let s2 = TokenStream {
-            tokens: (0..1000).collect(),
-            doc_starts: vec![0],
-        };
+        let s2 = TokenStream { tokens: (0..1000).collect(), doc_starts: vec![0] };
         let mut d = DataLoader::new(s2, 10, None, 42).unwrap();
         d.seek(saved.unwrap()).unwrap();
         for want in after {
@@ -684,10 +530,7 @@ mod tests {
 
     #[test]
     fn different_seeds_give_different_orders() {
-        let s = TokenStream {
-            tokens: (0..1000).collect(),
-            doc_starts: vec![0],
-        };
+        let s = TokenStream { tokens: (0..1000).collect(), doc_starts: vec![0] };
         let mut a = DataLoader::new(s.clone(), 10, None, 1).unwrap();
         let mut c = DataLoader::new(s, 10, None, 2).unwrap();
         assert_ne!(a.next_batch(8).inputs, c.next_batch(8).inputs);
@@ -696,12 +539,7 @@ mod tests {
     #[test]
     fn manifest_checks_tokens_and_vocab() {
         let dir = tempfile::tempdir().unwrap();
-        let sha = write_shard(
-            &dir.path().join("train-00000.bin"),
-            &[1, 2, 3, 0],
-            TokenDtype::Uint16,
-        )
-        .unwrap();
+        let sha = write_shard(&dir.path().join("train-00000.bin"), &[1, 2, 3, 0], TokenDtype::Uint16).unwrap();
         let mut m = Manifest {
             format: MANIFEST_FORMAT.into(),
             vocab_size: 4,
@@ -710,12 +548,7 @@ mod tests {
             dtype: TokenDtype::Uint16,
             tokenizer: None,
             seq_len: None,
-            shards: vec![ShardEntry {
-                file: "train-00000.bin".into(),
-                split: "train".into(),
-                tokens: 4,
-                sha256: Some(sha),
-            }],
+            shards: vec![ShardEntry { file: "train-00000.bin".into(), split: "train".into(), tokens: 4, sha256: Some(sha) }],
             tokenizer_sha256: None,
             recipe_hash: None,
             tokens_per_source: Default::default(),
@@ -728,23 +561,12 @@ mod tests {
         assert_eq!(set.load("train").unwrap().tokens, vec![1, 2, 3, 0]);
         m.vocab_size = 3;
         std::fs::write(&mp, serde_json::to_vec(&m).unwrap()).unwrap();
-        let e = ShardSet::open(dir.path())
-            .unwrap()
-            .load("train")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("outside vocab_size 3") && e.contains("train-00000.bin"),
-            "{e}"
-        );
+        let e = ShardSet::open(dir.path()).unwrap().load("train").unwrap_err().to_string();
+        assert!(e.contains("outside vocab_size 3") && e.contains("train-00000.bin"), "{e}");
         m.vocab_size = 4;
         m.shards[0].tokens = 5;
         std::fs::write(&mp, serde_json::to_vec(&m).unwrap()).unwrap();
-        let e = ShardSet::open(dir.path())
-            .unwrap()
-            .load("train")
-            .unwrap_err()
-            .to_string();
+        let e = ShardSet::open(dir.path()).unwrap().load("train").unwrap_err().to_string();
         assert!(e.contains("manifest says 5"), "{e}");
     }
 }

@@ -11,14 +11,9 @@ pub struct Tok {
 
 impl Tok {
     pub fn load(path: &Path) -> Result<Tok> {
-        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| TrainError::Tokenizer {
-            path: path.to_path_buf(),
-            msg: e.to_string(),
-        })?;
-        Ok(Tok {
-            path: path.to_path_buf(),
-            inner,
-        })
+        let inner =
+            tokenizers::Tokenizer::from_file(path).map_err(|e| TrainError::Tokenizer { path: path.to_path_buf(), msg: e.to_string() })?;
+        Ok(Tok { path: path.to_path_buf(), inner })
     }
 
     /// Token ids of `text`, with no special tokens added.
@@ -26,10 +21,7 @@ impl Tok {
         let enc = self
             .inner
             .encode(text, false)
-            .map_err(|e| TrainError::Tokenizer {
-                path: self.path.clone(),
-                msg: format!("encoding failed: {e}"),
-            })?;
+            .map_err(|e| TrainError::Tokenizer { path: self.path.clone(), msg: format!("encoding failed: {e}") })?;
         Ok(enc.get_ids().to_vec())
     }
 

@@ -53,29 +53,17 @@ impl TrainConfig {
         self.model.validate()?;
         let bad = |m: String| Err(TrainError::Config(m));
         if self.seq_len == 0 || self.seq_len > self.model.max_seq_len {
-            return bad(format!(
-                "seq_len {} must be in 1..={} (the preset's max_seq_len)",
-                self.seq_len, self.model.max_seq_len
-            ));
+            return bad(format!("seq_len {} must be in 1..={} (the preset's max_seq_len)", self.seq_len, self.model.max_seq_len));
         }
         if self.micro_batch == 0 {
             return bad("micro_batch must be positive".into());
         }
         let per = self.micro_batch * self.seq_len;
         if self.batch_tokens == 0 || !self.batch_tokens.is_multiple_of(per) {
-            return bad(format!(
-                "batch_tokens {} must be a positive multiple of micro_batch x seq_len = {per}",
-                self.batch_tokens
-            ));
+            return bad(format!("batch_tokens {} must be a positive multiple of micro_batch x seq_len = {per}", self.batch_tokens));
         }
-        if self.schedule.lr <= 0.0
-            || self.schedule.min_lr < 0.0
-            || self.schedule.min_lr > self.schedule.lr
-        {
-            return bad(format!(
-                "need 0 <= min_lr <= lr, lr > 0 (lr {}, min_lr {})",
-                self.schedule.lr, self.schedule.min_lr
-            ));
+        if self.schedule.lr <= 0.0 || self.schedule.min_lr < 0.0 || self.schedule.min_lr > self.schedule.lr {
+            return bad(format!("need 0 <= min_lr <= lr, lr > 0 (lr {}, min_lr {})", self.schedule.lr, self.schedule.min_lr));
         }
         Ok(())
     }
@@ -168,10 +156,7 @@ pub fn validation_loss(
         let b = val.batch(&ids, cfg.seq_len, eos);
         let (x, y) = batch_tensors(&b, &model.device)?;
         let docs = cfg.doc_mask.then_some(b.doc_ids.as_slice());
-        let l = model
-            .loss(ws, &x, &y, docs)?
-            .to_dtype(DType::F64)?
-            .to_scalar::<f64>()?;
+        let l = model.loss(ws, &x, &y, docs)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         total += l * ids.len() as f64;
         count += ids.len();
     }
@@ -185,12 +170,7 @@ fn read_metrics(path: &Path) -> Result<Vec<Metric>> {
     let s = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
     s.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l).map_err(|source| TrainError::Json {
-                path: path.to_path_buf(),
-                source,
-            })
-        })
+        .map(|l| serde_json::from_str(l).map_err(|source| TrainError::Json { path: path.to_path_buf(), source }))
         .collect()
 }
 
@@ -204,16 +184,8 @@ fn write_metrics(path: &Path, ms: &[Metric]) -> Result<()> {
 }
 
 fn plot(run: &Path, ms: &[Metric]) -> Result<()> {
-    let tr: Vec<_> = ms
-        .iter()
-        .filter(|m| m.kind == "train")
-        .map(|m| (m.step, m.loss))
-        .collect();
-    let va: Vec<_> = ms
-        .iter()
-        .filter(|m| m.kind == "val")
-        .map(|m| (m.step, m.loss))
-        .collect();
+    let tr: Vec<_> = ms.iter().filter(|m| m.kind == "train").map(|m| (m.step, m.loss)).collect();
+    let va: Vec<_> = ms.iter().filter(|m| m.kind == "val").map(|m| (m.step, m.loss)).collect();
     crate::plot::loss_curve(&run.join(PLOT_FILE), &tr, &va)
 }
 
@@ -241,22 +213,10 @@ pub fn train(
     }
     let eos = shards.eos_id();
     let train_stream = shards.load("train")?;
-    if let Some((i, &t)) = train_stream
-        .tokens
-        .iter()
-        .enumerate()
-        .find(|(_, &t)| t as usize >= cfg.model.vocab_size)
-    {
-        return Err(TrainError::Config(format!(
-            "train token {t} at offset {i} is outside vocab_size {}",
-            cfg.model.vocab_size
-        )));
+    if let Some((i, &t)) = train_stream.tokens.iter().enumerate().find(|(_, &t)| t as usize >= cfg.model.vocab_size) {
+        return Err(TrainError::Config(format!("train token {t} at offset {i} is outside vocab_size {}", cfg.model.vocab_size)));
     }
-    let val_stream = if shards.val.is_empty() {
-        None
-    } else {
-        Some(shards.load("val")?)
-    };
+    let val_stream = if shards.val.is_empty() { None } else { Some(shards.load("val")?) };
     let mut loader = DataLoader::new(train_stream, cfg.seq_len, eos, cfg.seed)?;
 
     let dtype = compute_dtype(device);
@@ -266,27 +226,18 @@ pub fn train(
         (true, Some(dir)) => {
             let st = checkpoint::load_state(&dir)?;
             if st.model != cfg.model {
-                return Err(TrainError::Checkpoint {
-                    path: dir,
-                    msg: "model config differs from this run's".into(),
-                });
+                return Err(TrainError::Checkpoint { path: dir, msg: "model config differs from this run's".into() });
             }
             let params = checkpoint::load_params(&dir, &cfg.model, device)?;
             let mut opt = AdamW::new(cfg.adamw.clone(), &params.vars)?;
             checkpoint::load_optimizer(&dir, &mut opt, st.optim_t, device)?;
             loader.seek(st.cursor)?;
             // Forget metrics logged after the checkpoint: they are about to be redone.
-            let ms: Vec<Metric> = read_metrics(&metrics_path)?
-                .into_iter()
-                .filter(|m| m.step <= st.step)
-                .collect();
+            let ms: Vec<Metric> = read_metrics(&metrics_path)?.into_iter().filter(|m| m.step <= st.step).collect();
             (params, opt, st.step, ms)
         }
         (true, None) => {
-            return Err(TrainError::Checkpoint {
-                path: run.to_path_buf(),
-                msg: "--resume given but the run has no checkpoint".into(),
-            })
+            return Err(TrainError::Checkpoint { path: run.to_path_buf(), msg: "--resume given but the run has no checkpoint".into() })
         }
         (false, _) => {
             if checkpoint::latest(run)?.is_some() {
@@ -300,23 +251,17 @@ pub fn train(
             (params, opt, 0, vec![])
         }
     };
-    let cfg_json =
-        serde_json::to_vec_pretty(cfg).map_err(|e| TrainError::Internal(e.to_string()))?;
+    let cfg_json = serde_json::to_vec_pretty(cfg).map_err(|e| TrainError::Internal(e.to_string()))?;
     crate::error::write_atomic(&run.join(CONFIG_FILE), &cfg_json)?;
     write_metrics(&metrics_path, &metrics)?;
-    let mut mfile = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| TrainError::io(&metrics_path, e))?;
-    let mut log =
-        |m: Metric, metrics: &mut Vec<Metric>, on: &mut dyn FnMut(&Metric)| -> Result<()> {
-            let line =
-                serde_json::to_string(&m).map_err(|e| TrainError::Internal(e.to_string()))?;
-            writeln!(mfile, "{line}").map_err(|e| TrainError::io(&metrics_path, e))?;
-            on(&m);
-            metrics.push(m);
-            Ok(())
-        };
+    let mut mfile = std::fs::OpenOptions::new().append(true).open(&metrics_path).map_err(|e| TrainError::io(&metrics_path, e))?;
+    let mut log = |m: Metric, metrics: &mut Vec<Metric>, on: &mut dyn FnMut(&Metric)| -> Result<()> {
+        let line = serde_json::to_string(&m).map_err(|e| TrainError::Internal(e.to_string()))?;
+        writeln!(mfile, "{line}").map_err(|e| TrainError::io(&metrics_path, e))?;
+        on(&m);
+        metrics.push(m);
+        Ok(())
+    };
 
     let accum = cfg.accum_steps();
     let flops_per_token = cfg.model.train_flops_per_token(cfg.seq_len);
@@ -336,18 +281,12 @@ pub fn train(
             let loss = model.loss(&ws, &x, &y, docs)?;
             let lv = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !lv.is_finite() {
-                return Err(TrainError::NonFinite {
-                    step: step + 1,
-                    what: "loss",
-                    value: lv,
-                });
+                return Err(TrainError::NonFinite { step: step + 1, what: "loss", value: lv });
             }
             loss_sum += lv;
             let gs = (loss / accum as f64)?.backward()?;
             for (name, var) in &params.vars {
-                let g = gs
-                    .get(var.as_tensor())
-                    .ok_or_else(|| TrainError::Internal(format!("{name} got no gradient")))?;
+                let g = gs.get(var.as_tensor()).ok_or_else(|| TrainError::Internal(format!("{name} got no gradient")))?;
                 let g = g.to_dtype(DType::F32)?;
                 let acc = match grads.remove(name) {
                     Some(a) => (a + g)?,
@@ -358,11 +297,7 @@ pub fn train(
         }
         let gnorm = clip_grad_norm(&mut grads, cfg.grad_clip)?;
         if !gnorm.is_finite() {
-            return Err(TrainError::NonFinite {
-                step: step + 1,
-                what: "gradient norm",
-                value: gnorm,
-            });
+            return Err(TrainError::NonFinite { step: step + 1, what: "gradient norm", value: gnorm });
         }
         opt.step(&params.vars, &grads, lr)?;
         let dt = t0.elapsed().as_secs_f64();
@@ -405,20 +340,11 @@ pub fn train(
             }
         }
         if (cfg.ckpt_every > 0 && done % cfg.ckpt_every == 0) || is_last || done == end {
-            let st = CheckpointState {
-                step: done,
-                optim_t: opt.t,
-                cursor: loader.cursor(),
-                model: cfg.model.clone(),
-            };
+            let st = CheckpointState { step: done, optim_t: opt.t, cursor: loader.cursor(), model: cfg.model.clone() };
             last_ckpt = Some(checkpoint::save(run, &params, &opt, &st)?);
             plot(run, &metrics)?;
         }
     }
     plot(run, &metrics)?;
-    Ok(TrainOutcome {
-        final_step: end.max(start),
-        metrics,
-        last_checkpoint: last_ckpt,
-    })
+    Ok(TrainOutcome { final_step: end.max(start), metrics, last_checkpoint: last_ckpt })
 }

@@ -23,18 +23,14 @@ fn gradients_are_finite_nonzero_and_match_finite_differences() {
             v.set(&(v.as_tensor() * 5.0).unwrap()).unwrap();
         } else {
             let n = v.as_tensor().dims()[0];
-            let w: Vec<f64> = (0..n)
-                .map(|i| 1.0 + 0.1 * ((i * 7 % 11) as f64 - 5.0) / 5.0)
-                .collect();
+            let w: Vec<f64> = (0..n).map(|i| 1.0 + 0.1 * ((i * 7 % 11) as f64 - 5.0) / 5.0).collect();
             v.set(&Tensor::from_vec(w, n, &dev).unwrap()).unwrap();
         }
     }
     let model = Transformer::new(&cfg, DType::F64, &dev).unwrap();
     let toks: Vec<u32> = (0..24).map(|i| (i * 37 + 11) % 61).collect();
     let tgts: Vec<u32> = (0..24).map(|i| (i * 53 + 5) % 61).collect();
-    let docs: Vec<u32> = vec![
-        0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1,
-    ];
+    let docs: Vec<u32> = vec![0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
     let x = Tensor::from_vec(toks, (2, 12), &dev).unwrap();
     let y = Tensor::from_vec(tgts, (2, 12), &dev).unwrap();
     let loss_of = |ws: &BTreeMap<String, Tensor>| model.loss(ws, &x, &y, Some(&docs)).unwrap();
@@ -43,14 +39,9 @@ fn gradients_are_finite_nonzero_and_match_finite_differences() {
     let mut checked = 0;
     let mut worst: f64 = 0.0;
     for (name, var) in &params.vars {
-        let g = grads
-            .get(var.as_tensor())
-            .unwrap_or_else(|| panic!("{name} got no gradient"));
+        let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name} got no gradient"));
         let gv = g.flatten_all().unwrap().to_vec1::<f64>().unwrap();
-        assert!(
-            gv.iter().all(|x| x.is_finite()),
-            "{name}: non-finite gradient"
-        );
+        assert!(gv.iter().all(|x| x.is_finite()), "{name}: non-finite gradient");
         let l1: f64 = gv.iter().map(|x| x.abs()).sum();
         assert!(l1 > 0.0, "{name}: gradient is all zero");
         // Check the 3 largest-gradient entries and one arbitrary entry.
@@ -58,42 +49,27 @@ fn gradients_are_finite_nonzero_and_match_finite_differences() {
         idx.sort_by(|&a, &b| gv[b].abs().partial_cmp(&gv[a].abs()).unwrap());
         let mut picks: Vec<usize> = idx[..3.min(idx.len())].to_vec();
         picks.push(gv.len() / 2);
-        let orig = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
+        let orig = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
         let shape = var.as_tensor().shape().clone();
         for &i in &picks {
             let h = 1e-5;
             let mut plus = orig.clone();
             plus[i] += h;
-            var.set(&Tensor::from_vec(plus, shape.clone(), &dev).unwrap())
-                .unwrap();
+            var.set(&Tensor::from_vec(plus, shape.clone(), &dev).unwrap()).unwrap();
             let lp = loss_of(&params.tensors()).to_scalar::<f64>().unwrap();
             let mut minus = orig.clone();
             minus[i] -= h;
-            var.set(&Tensor::from_vec(minus, shape.clone(), &dev).unwrap())
-                .unwrap();
+            var.set(&Tensor::from_vec(minus, shape.clone(), &dev).unwrap()).unwrap();
             let lm = loss_of(&params.tensors()).to_scalar::<f64>().unwrap();
-            var.set(&Tensor::from_vec(orig.clone(), shape.clone(), &dev).unwrap())
-                .unwrap();
+            var.set(&Tensor::from_vec(orig.clone(), shape.clone(), &dev).unwrap()).unwrap();
             let fd = (lp - lm) / (2.0 * h);
             let err = (fd - gv[i]).abs() / (fd.abs() + gv[i].abs()).max(1e-6);
-            assert!(
-                err < 1e-4,
-                "{name}[{i}]: finite difference {fd:e} vs backprop {:e} (rel err {err:e})",
-                gv[i]
-            );
+            assert!(err < 1e-4, "{name}[{i}]: finite difference {fd:e} vs backprop {:e} (rel err {err:e})", gv[i]);
             worst = worst.max(err);
             checked += 1;
         }
     }
-    eprintln!(
-        "gradient check: {checked} entries over {} tensors, worst relative error {worst:.2e}",
-        params.vars.len()
-    );
+    eprintln!("gradient check: {checked} entries over {} tensors, worst relative error {worst:.2e}", params.vars.len());
 }
 
 /// Acceptance 2a: the tiny model memorises one batch.
@@ -112,14 +88,9 @@ fn tiny_overfits_one_batch() {
     }
     let x = Tensor::from_vec(xs, (4, 32), &dev).unwrap();
     let y = Tensor::from_vec(ys, (4, 32), &dev).unwrap();
-    let mut opt = sluice_train::optim::AdamW::new(
-        sluice_train::optim::AdamWConfig {
-            weight_decay: 0.0,
-            ..Default::default()
-        },
-        &params.vars,
-    )
-    .unwrap();
+    let mut opt =
+        sluice_train::optim::AdamW::new(sluice_train::optim::AdamWConfig { weight_decay: 0.0, ..Default::default() }, &params.vars)
+            .unwrap();
     let mut first = None;
     let mut last = 0.0;
     for step in 0..150 {
@@ -127,32 +98,14 @@ fn tiny_overfits_one_batch() {
         last = loss.to_scalar::<f32>().unwrap() as f64;
         first.get_or_insert(last);
         let gs = loss.backward().unwrap();
-        let mut grads: BTreeMap<String, Tensor> = params
-            .vars
-            .iter()
-            .map(|(k, v)| (k.clone(), gs.get(v.as_tensor()).unwrap().clone()))
-            .collect();
+        let mut grads: BTreeMap<String, Tensor> =
+            params.vars.iter().map(|(k, v)| (k.clone(), gs.get(v.as_tensor()).unwrap().clone())).collect();
         sluice_train::optim::clip_grad_norm(&mut grads, 1.0).unwrap();
-        opt.step(
-            &params.vars,
-            &grads,
-            if step < 10 {
-                3e-3 * (step + 1) as f64 / 10.0
-            } else {
-                3e-3
-            },
-        )
-        .unwrap();
+        opt.step(&params.vars, &grads, if step < 10 { 3e-3 * (step + 1) as f64 / 10.0 } else { 3e-3 }).unwrap();
     }
     eprintln!("overfit one batch: loss {:.4} -> {last:.5}", first.unwrap());
-    assert!(
-        first.unwrap() > 4.0,
-        "initial loss should be near ln(128) = 4.85"
-    );
-    assert!(
-        last < 0.05,
-        "tiny did not overfit one batch: final loss {last}"
-    );
+    assert!(first.unwrap() > 4.0, "initial loss should be near ln(128) = 4.85");
+    assert!(last < 0.05, "tiny did not overfit one batch: final loss {last}");
 }
 
 /// Acceptance 3: stop at step k, resume, and steps k+1..n are bit-identical.
@@ -163,15 +116,7 @@ fn resume_is_bit_identical_on_cpu() {
     write_synthetic_shards(&shards, 96, 6000, 2);
     let cfg = tiny_config(&shards, 96, 8);
     let dev = Device::Cpu;
-    let full = train(
-        &cfg,
-        &dir.path().join("full"),
-        false,
-        None,
-        &dev,
-        &mut |_| {},
-    )
-    .unwrap();
+    let full = train(&cfg, &dir.path().join("full"), false, None, &dev, &mut |_| {}).unwrap();
     let run = dir.path().join("split");
     let first = train(&cfg, &run, false, Some(3), &dev, &mut |_| {}).unwrap();
     assert_eq!(first.final_step, 3);
@@ -179,18 +124,11 @@ fn resume_is_bit_identical_on_cpu() {
     assert!(train(&cfg, &run, false, None, &dev, &mut |_| {}).is_err());
     let second = train(&cfg, &run, true, None, &dev, &mut |_| {}).unwrap();
     let losses = |ms: &[Metric], kind: &str| -> Vec<(usize, u64)> {
-        ms.iter()
-            .filter(|m| m.kind == kind)
-            .map(|m| (m.step, m.loss.to_bits()))
-            .collect()
+        ms.iter().filter(|m| m.kind == kind).map(|m| (m.step, m.loss.to_bits())).collect()
     };
     let want = losses(&full.metrics, "train");
     assert_eq!(want.len(), 8);
-    assert_eq!(
-        losses(&second.metrics, "train"),
-        want,
-        "train losses after resume differ"
-    );
+    assert_eq!(losses(&second.metrics, "train"), want, "train losses after resume differ");
     assert_eq!(losses(&second.metrics, "val"), losses(&full.metrics, "val"));
     // The metrics file of the resumed run holds the full, identical curve.
     let on_disk = read_metrics(&run.join("metrics.jsonl"));
@@ -236,21 +174,9 @@ fn divergence_stops_with_the_step() {
     cfg.schedule.min_lr = 1e30;
     cfg.schedule.warmup = 0;
     cfg.grad_clip = 0.0;
-    let e = train(
-        &cfg,
-        &dir.path().join("run"),
-        false,
-        None,
-        &Device::Cpu,
-        &mut |_| {},
-    )
-    .err()
-    .expect("should diverge");
+    let e = train(&cfg, &dir.path().join("run"), false, None, &Device::Cpu, &mut |_| {}).err().expect("should diverge");
     let msg = e.to_string();
-    assert!(
-        msg.contains("diverged at step") && (msg.contains("loss") || msg.contains("gradient norm")),
-        "{msg}"
-    );
+    assert!(msg.contains("diverged at step") && (msg.contains("loss") || msg.contains("gradient norm")), "{msg}");
 }
 
 #[test]
@@ -263,17 +189,7 @@ fn bad_shard_errors_name_the_file() {
     bytes.truncate(bytes.len() - 3);
     std::fs::write(&f, bytes).unwrap();
     let cfg = tiny_config(&shards, 96, 2);
-    let msg = train(
-        &cfg,
-        &dir.path().join("run"),
-        false,
-        None,
-        &Device::Cpu,
-        &mut |_| {},
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let msg = train(&cfg, &dir.path().join("run"), false, None, &Device::Cpu, &mut |_| {}).err().unwrap().to_string();
     assert!(msg.contains("train-00000.bin"), "{msg}");
 }
 
@@ -287,12 +203,7 @@ fn real_data_train_eval_export() {
     let shards = dir.path().join("shards");
     let m = sluice_train::refdata::make_reference_shards(
         &shards,
-        &sluice_train::refdata::RefShardsConfig {
-            data_dir: data.clone(),
-            vocab_size: 512,
-            max_bytes: 400_000,
-            val_every: 10,
-        },
+        &sluice_train::refdata::RefShardsConfig { data_dir: data.clone(), vocab_size: 512, max_bytes: 400_000, val_every: 10 },
     )
     .unwrap();
     assert_eq!(m.vocab_size, 512);
@@ -300,35 +211,21 @@ fn real_data_train_eval_export() {
     cfg.seq_len = 64;
     cfg.batch_tokens = 8 * 64;
     cfg.micro_batch = 8;
-    cfg.schedule = sluice_train::optim::Schedule {
-        lr: 3e-3,
-        min_lr: 3e-4,
-        warmup: 3,
-        total: 30,
-    };
+    cfg.schedule = sluice_train::optim::Schedule { lr: 3e-3, min_lr: 3e-4, warmup: 3, total: 30 };
     cfg.eval_every = 10;
     cfg.eval_batches = 4;
     cfg.doc_mask = true;
     let run = dir.path().join("run");
     let out = train(&cfg, &run, false, None, &Device::Cpu, &mut |_| {}).unwrap();
-    let val: Vec<f64> = out
-        .metrics
-        .iter()
-        .filter(|m| m.kind == "val")
-        .map(|m| m.loss)
-        .collect();
+    let val: Vec<f64> = out.metrics.iter().filter(|m| m.kind == "val").map(|m| m.loss).collect();
     eprintln!("real-data tiny val curve: {val:?}");
     assert_eq!(val.len(), 3);
-    assert!(
-        val[2] < val[0] && val[0] < (512f64).ln() + 0.1,
-        "validation loss did not fall: {val:?}"
-    );
+    assert!(val[2] < val[0] && val[0] < (512f64).ln() + 0.1, "validation loss did not fall: {val:?}");
 
     // Export: the HF files are there and the weights round-trip.
     let hf = dir.path().join("hf");
     sluice_train::export::export(&run, &hf, Some(&shards.join("tokenizer.json"))).unwrap();
-    let conf: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(hf.join("config.json")).unwrap()).unwrap();
+    let conf: serde_json::Value = serde_json::from_slice(&std::fs::read(hf.join("config.json")).unwrap()).unwrap();
     assert_eq!(conf["vocab_size"], 512);
     assert_eq!(conf["num_key_value_heads"], 2);
     assert!(hf.join("tokenizer.json").exists());
@@ -336,19 +233,8 @@ fn real_data_train_eval_export() {
     assert!(w.contains_key("model.layers.1.mlp.down_proj.weight"));
 
     // Eval: every task on its real file, a few items each.
-    let scorer = sluice_train::eval::Scorer::load(
-        &run,
-        Some(&shards.join("tokenizer.json")),
-        &Device::Cpu,
-        8,
-    )
-    .unwrap();
-    let opts = sluice_train::eval::EvalOptions {
-        data_dir: data,
-        limit: Some(3),
-        shots: 1,
-        save_items: true,
-    };
+    let scorer = sluice_train::eval::Scorer::load(&run, Some(&shards.join("tokenizer.json")), &Device::Cpu, 8).unwrap();
+    let opts = sluice_train::eval::EvalOptions { data_dir: data, limit: Some(3), shots: 1, save_items: true };
     for t in sluice_train::eval::TASKS {
         let r = sluice_train::eval::run_task(&scorer, t, &opts).unwrap();
         assert!(r.n > 0, "{t}: no items");
@@ -359,23 +245,13 @@ fn real_data_train_eval_export() {
     // Batching does not change scores: one at a time vs all together.
     let reqs = vec![
         scorer.request("The cat sat on the", " mat").unwrap(),
-        scorer
-            .request(
-                "A much longer context that goes on and on about",
-                " nothing at all",
-            )
-            .unwrap(),
+        scorer.request("A much longer context that goes on and on about", " nothing at all").unwrap(),
         scorer.request("Short", " one").unwrap(),
     ];
     let together = scorer.score(&reqs).unwrap();
     for (r, s) in reqs.iter().zip(&together) {
         let alone = scorer.score(std::slice::from_ref(r)).unwrap()[0];
-        assert!(
-            (alone.logprob - s.logprob).abs() < 1e-4,
-            "{} vs {}",
-            alone.logprob,
-            s.logprob
-        );
+        assert!((alone.logprob - s.logprob).abs() < 1e-4, "{} vs {}", alone.logprob, s.logprob);
         assert_eq!(alone.greedy, s.greedy);
     }
 }

@@ -8,17 +8,11 @@ use std::path::{Path, PathBuf};
 
 /// The shared data directory; a test that needs it fails loudly without it.
 pub fn require_data() -> PathBuf {
-    let d = std::env::var_os("SLUICE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // Tests run from the crate directory; the data is beside the repo root.
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
-        });
-    assert!(
-        d.join("reference/en").is_dir(),
-        "shared data not found at {} (set SLUICE_DATA)",
-        d.display()
-    );
+    let d = std::env::var_os("SLUICE_DATA").map(PathBuf::from).unwrap_or_else(|| {
+        // Tests run from the crate directory; the data is beside the repo root.
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+    });
+    assert!(d.join("reference/en").is_dir(), "shared data not found at {} (set SLUICE_DATA)", d.display());
     d
 }
 
@@ -31,10 +25,7 @@ pub fn write_synthetic_shards(dir: &Path, vocab: u32, tokens: usize, seed: u64) 
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let len = 5 + rng.below(40) as usize;
-            let (start, step) = (
-                1 + rng.below(vocab as u64 - 1) as u32,
-                1 + rng.below(5) as u32,
-            );
+            let (start, step) = (1 + rng.below(vocab as u64 - 1) as u32, 1 + rng.below(5) as u32);
             for k in 0..len {
                 out.push(1 + (start + step * k as u32) % (vocab - 1));
             }
@@ -46,17 +37,9 @@ pub fn write_synthetic_shards(dir: &Path, vocab: u32, tokens: usize, seed: u64) 
     let train = make(tokens);
     let val = make(tokens / 5);
     let mut shards = vec![];
-    for (f, s, t) in [
-        ("train-00000.bin", "train", &train),
-        ("val-00000.bin", "val", &val),
-    ] {
+    for (f, s, t) in [("train-00000.bin", "train", &train), ("val-00000.bin", "val", &val)] {
         let sha = write_shard(&dir.join(f), t, TokenDtype::Uint16).unwrap();
-        shards.push(ShardEntry {
-            file: f.into(),
-            split: s.into(),
-            tokens: t.len() as u64,
-            sha256: Some(sha),
-        });
+        shards.push(ShardEntry { file: f.into(), split: s.into(), tokens: t.len() as u64, sha256: Some(sha) });
     }
     let m = Manifest {
         format: MANIFEST_FORMAT.into(),
@@ -86,12 +69,7 @@ pub fn tiny_config(shards: &Path, vocab: usize, steps: usize) -> TrainConfig {
         seq_len: 32,
         batch_tokens: 128,
         micro_batch: 4,
-        schedule: Schedule {
-            lr: 2e-3,
-            min_lr: 2e-4,
-            warmup: 2,
-            total: steps,
-        },
+        schedule: Schedule { lr: 2e-3, min_lr: 2e-4, warmup: 2, total: steps },
         adamw: AdamWConfig::default(),
         grad_clip: 1.0,
         seed: 11,
@@ -104,9 +82,5 @@ pub fn tiny_config(shards: &Path, vocab: usize, steps: usize) -> TrainConfig {
 }
 
 pub fn read_metrics(p: &Path) -> Vec<Metric> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }

@@ -136,7 +136,10 @@ impl ExactConfig {
         }
         if let Some(b) = &self.bloom {
             if b.load.is_some() && b.load == b.save {
-                e.push(("bloom.save".into(), "must differ from `bloom.load` (the loaded filter is read while the new one is written)".into()));
+                e.push((
+                    "bloom.save".into(),
+                    "must differ from `bloom.load` (the loaded filter is read while the new one is written)".into(),
+                ));
             }
             if !(b.false_positive_rate > 0.0 && b.false_positive_rate < 0.5) {
                 e.push(("bloom.false_positive_rate".into(), "must be in (0, 0.5)".into()));
@@ -275,7 +278,8 @@ impl ExactDedup {
         for u in 0..self.cfg.partitions {
             let p = cx.dir.join(format!("{u:05}-summary.json"));
             let bytes = std::fs::read(&p).map_err(|e| io_err(&p, e))?;
-            let s: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Stage { node: cx.node.clone(), message: format!("{}: {e}", p.display()) })?;
+            let s: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Stage { node: cx.node.clone(), message: format!("{}: {e}", p.display()) })?;
             removed += s["removed"].as_u64().unwrap_or(0);
             prior += s["prior_removed"].as_u64().unwrap_or(0);
             clusters += s["clusters"].as_u64().unwrap_or(0);
@@ -366,7 +370,13 @@ impl Observer for ExactObserver {
 impl GlobalStage for ExactDedup {
     fn observer(&self, cx: &GlobalContext) -> Result<Box<dyn Observer>> {
         let parts = (0..self.cfg.partitions).map(|p| RecWriter::create(&Self::part_path(cx, cx.unit, p))).collect::<Result<_>>()?;
-        Ok(Box::new(ExactObserver { stage: ExactDedup { cfg: self.cfg.clone() }, seed: self.seed(cx)?, table: DocTableWriter::create(&cx.dir, cx.unit)?, parts, task: cx.unit as u32 }))
+        Ok(Box::new(ExactObserver {
+            stage: ExactDedup { cfg: self.cfg.clone() },
+            seed: self.seed(cx)?,
+            table: DocTableWriter::create(&cx.dir, cx.unit)?,
+            parts,
+            task: cx.unit as u32,
+        }))
     }
 
     fn steps(&self, _tasks: usize) -> Vec<GlobalStep> {

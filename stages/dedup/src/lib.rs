@@ -11,8 +11,8 @@ pub mod exact;
 pub mod lines;
 pub mod minhash;
 pub mod store;
-pub mod text;
 pub mod testing;
+pub mod text;
 
 pub use bloom::BloomFilter;
 pub use exact::{ExactConfig, ExactDedup, KeepRule};

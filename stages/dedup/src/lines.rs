@@ -273,7 +273,8 @@ impl LineDedup {
         for u in 0..self.cfg.partitions {
             let p = cx.dir.join(format!("{u:05}-summary.json"));
             let bytes = std::fs::read(&p).map_err(|e| io_err(&p, e))?;
-            let s: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Stage { node: cx.node.clone(), message: format!("{}: {e}", p.display()) })?;
+            let s: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Stage { node: cx.node.clone(), message: format!("{}: {e}", p.display()) })?;
             lines += s["lines"].as_u64().unwrap_or(0);
             removed += s["removed"].as_u64().unwrap_or(0);
             clusters += s["clusters"].as_u64().unwrap_or(0);
@@ -371,7 +372,9 @@ impl StreamStage for LineDecider {
                     .zip(&hs)
                     .enumerate()
                     .filter_map(|(i, (l, h))| {
-                        let dup = h.and_then(|h| this.first_of(h)).is_some_and(|first| !(this.stage.cfg.keep_first && first == (me.0, me.1, i as u32)));
+                        let dup = h
+                            .and_then(|h| this.first_of(h))
+                            .is_some_and(|first| !(this.stage.cfg.keep_first && first == (me.0, me.1, i as u32)));
                         removed += dup as u64;
                         (!dup).then_some(l)
                     })
@@ -404,7 +407,13 @@ impl StreamStage for LineDecider {
 impl GlobalStage for LineDedup {
     fn observer(&self, cx: &GlobalContext) -> Result<Box<dyn Observer>> {
         let parts = (0..self.cfg.partitions).map(|p| RecWriter::create(&Self::part_path(cx, cx.unit, p))).collect::<Result<_>>()?;
-        Ok(Box::new(LineObserver { stage: self.clone(), seed: self.seed(cx), table: DocTableWriter::create(&cx.dir, cx.unit)?, parts, task: cx.unit as u32 }))
+        Ok(Box::new(LineObserver {
+            stage: self.clone(),
+            seed: self.seed(cx),
+            table: DocTableWriter::create(&cx.dir, cx.unit)?,
+            parts,
+            task: cx.unit as u32,
+        }))
     }
 
     fn steps(&self, _tasks: usize) -> Vec<GlobalStep> {

@@ -424,10 +424,8 @@ struct MinHashObserver {
 impl Observer for MinHashObserver {
     fn observe(&mut self, docs: &[Document]) -> Result<()> {
         let signer = &self.signer;
-        let bands: Vec<Option<Vec<u64>>> = docs
-            .par_iter()
-            .map_init(Vec::new, |buf, d| signer.signature(&d.text, buf).map(|s| signer.band_hashes(&s)))
-            .collect();
+        let bands: Vec<Option<Vec<u64>>> =
+            docs.par_iter().map_init(Vec::new, |buf, d| signer.signature(&d.text, buf).map(|s| signer.band_hashes(&s))).collect();
         for (d, bh) in docs.iter().zip(bands) {
             let idx = self.table.push(d)?;
             if let Some(bh) = bh {
@@ -452,7 +450,12 @@ impl Observer for MinHashObserver {
 impl GlobalStage for MinHashDedup {
     fn observer(&self, cx: &GlobalContext) -> Result<Box<dyn Observer>> {
         let groups = (0..self.groups()).map(|g| RecWriter::create(&Self::group_path(cx, cx.unit, g))).collect::<Result<_>>()?;
-        Ok(Box::new(MinHashObserver { signer: Arc::new(self.signer(cx)), table: DocTableWriter::create(&cx.dir, cx.unit)?, groups, task: cx.unit as u32 }))
+        Ok(Box::new(MinHashObserver {
+            signer: Arc::new(self.signer(cx)),
+            table: DocTableWriter::create(&cx.dir, cx.unit)?,
+            groups,
+            task: cx.unit as u32,
+        }))
     }
 
     fn steps(&self, _tasks: usize) -> Vec<GlobalStep> {
@@ -491,7 +494,9 @@ mod tests {
     fn signature_agreement_estimates_jaccard() {
         let signer = Signer::new(32, 8, 1, 3);
         // digits normalise to 0, so words are spelled in letters
-        let word = |i: usize| format!("w{}{}{}", (b'a' + (i / 676) as u8) as char, (b'a' + (i / 26 % 26) as u8) as char, (b'a' + (i % 26) as u8) as char);
+        let word = |i: usize| {
+            format!("w{}{}{}", (b'a' + (i / 676) as u8) as char, (b'a' + (i / 26 % 26) as u8) as char, (b'a' + (i % 26) as u8) as char)
+        };
         let a: Vec<String> = (0..400).map(word).collect();
         // B shares 300 of A's 400 words and adds 100: J = 300/500 = 0.6
         let b: Vec<String> = (100..500).map(word).collect();

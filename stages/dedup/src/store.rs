@@ -79,10 +79,19 @@ impl<R: Record> RecReader<R> {
         if len % R::SIZE as u64 != 0 {
             return Err(Error::Stage {
                 node: "dedup".into(),
-                message: format!("{}: {len} bytes is not a whole number of {}-byte records (truncated state file?)", path.display(), R::SIZE),
+                message: format!(
+                    "{}: {len} bytes is not a whole number of {}-byte records (truncated state file?)",
+                    path.display(),
+                    R::SIZE
+                ),
             });
         }
-        Ok(RecReader { path: path.to_path_buf(), inner: BufReader::with_capacity(1 << 20, f), buf: vec![0; R::SIZE], _r: Default::default() })
+        Ok(RecReader {
+            path: path.to_path_buf(),
+            inner: BufReader::with_capacity(1 << 20, f),
+            buf: vec![0; R::SIZE],
+            _r: Default::default(),
+        })
     }
 
     /// The next record, `None` at the end.
@@ -259,7 +268,12 @@ fn meta_path(dir: &Path, task: usize) -> PathBuf {
 
 impl DocTableWriter {
     pub fn create(dir: &Path, task: usize) -> Result<Self> {
-        Ok(DocTableWriter { docs: RecWriter::create(&docs_path(dir, task))?, meta: AtomicFile::create(&meta_path(dir, task))?, meta_off: 0, line: Vec::new() })
+        Ok(DocTableWriter {
+            docs: RecWriter::create(&docs_path(dir, task))?,
+            meta: AtomicFile::create(&meta_path(dir, task))?,
+            meta_off: 0,
+            line: Vec::new(),
+        })
     }
 
     /// Record `doc`; returns its index in the task.
@@ -315,7 +329,8 @@ impl DocTables {
         f.seek(SeekFrom::Start(info.meta_off)).map_err(|e| io_err(&p, e))?;
         let mut line = String::new();
         f.read_line(&mut line).map_err(|e| io_err(&p, e))?;
-        serde_json::from_str(&line).map_err(|e| Error::Stage { node: "dedup".into(), message: format!("{}: bad preview record: {e}", p.display()) })
+        serde_json::from_str(&line)
+            .map_err(|e| Error::Stage { node: "dedup".into(), message: format!("{}: bad preview record: {e}", p.display()) })
     }
 }
 

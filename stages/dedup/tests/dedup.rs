@@ -146,7 +146,10 @@ fn clough_stevenson_ground_truth() {
         for (lab, (hit, n)) in &per_label {
             println!("  {lab:6} recall {hit:2}/{n:2} = {:.2}", *hit as f64 / *n as f64);
         }
-        println!("  precision {:.2} ({merged} merged); cut missed: {missed_cut:?}", (merged - per_label["non"].0) as f64 / merged.max(1) as f64);
+        println!(
+            "  precision {:.2} ({merged} merged); cut missed: {missed_cut:?}",
+            (merged - per_label["non"].0) as f64 / merged.max(1) as f64
+        );
         assert_eq!(per_label["non"].0, 0, "{name}: a `non` answer was merged with its source");
         if bands == 14 {
             // Jaccard against the whole source: a 200-word answer cut from a
@@ -275,7 +278,10 @@ fn corpus(n: usize, seed: u64) -> Vec<Document> {
         let text = if r < 2 && !docs.is_empty() {
             // near duplicate of an earlier doc: change ~1% of the words
             let base = &docs[(rnd() as usize) % docs.len()].text;
-            base.split(' ').map(|w| if rnd() % 100 == 0 { vocab[(rnd() % 5000) as usize].as_str() } else { w }).collect::<Vec<_>>().join(" ")
+            base.split(' ')
+                .map(|w| if rnd() % 100 == 0 { vocab[(rnd() % 5000) as usize].as_str() } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
         } else if r < 3 && !docs.is_empty() {
             // exact copy with different case and punctuation
             let base = &docs[(rnd() as usize) % docs.len()].text;
@@ -299,7 +305,12 @@ fn to_letters(mut i: usize) -> String {
     }
 }
 
-fn run_with_threads(stage: &dyn GlobalStage, docs: &[Document], tasks: usize, threads: usize) -> (Vec<String>, Value, Vec<(String, String)>) {
+fn run_with_threads(
+    stage: &dyn GlobalStage,
+    docs: &[Document],
+    tasks: usize,
+    threads: usize,
+) -> (Vec<String>, Value, Vec<(String, String)>) {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let out = tempfile::tempdir().unwrap();
     let o = pool.install(|| run_global(stage, split_tasks(docs.to_vec(), tasks, 25), out.path(), 9, 64)).unwrap();
@@ -399,9 +410,15 @@ fn bloom_filter_dedups_a_new_dump_against_earlier_ones() {
     let state = tempfile::tempdir().unwrap();
     let f1 = state.path().join("dump1.bloom");
     let f2 = state.path().join("dump2.bloom");
-    let dump1 = with_positions(vec![doc("a1", "The first page.", "cc"), doc("a2", "Second page", "cc"), doc("a3", "the FIRST page", "cc")], 2);
+    let dump1 =
+        with_positions(vec![doc("a1", "The first page.", "cc"), doc("a2", "Second page", "cc"), doc("a3", "the FIRST page", "cc")], 2);
     let dump2 = with_positions(
-        vec![doc("b1", "Second page!", "cc"), doc("b2", "A brand new page", "cc"), doc("b3", "a brand new page.", "cc"), doc("b4", "Yet another", "cc")],
+        vec![
+            doc("b1", "Second page!", "cc"),
+            doc("b2", "A brand new page", "cc"),
+            doc("b3", "a brand new page.", "cc"),
+            doc("b4", "Yet another", "cc"),
+        ],
         2,
     );
     let cfg1: ExactConfig = serde_json::from_value(json!({"bloom": {"save": f1.to_str().unwrap(), "capacity": 1000}})).unwrap();
@@ -410,8 +427,7 @@ fn bloom_filter_dedups_a_new_dump_against_earlier_ones() {
     assert_eq!(o.dropped_ids(), vec!["a3"]);
     assert!(f1.exists());
 
-    let cfg2: ExactConfig =
-        serde_json::from_value(json!({"bloom": {"load": f1.to_str().unwrap(), "save": f2.to_str().unwrap()}})).unwrap();
+    let cfg2: ExactConfig = serde_json::from_value(json!({"bloom": {"load": f1.to_str().unwrap(), "save": f2.to_str().unwrap()}})).unwrap();
     assert!(cfg2.validate().is_empty());
     for tasks in [1, 2] {
         let out = tempfile::tempdir().unwrap();

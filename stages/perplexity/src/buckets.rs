@@ -133,10 +133,8 @@ impl Cutoffs {
                 continue;
             }
             v.sort_by(f64::total_cmp);
-            languages.insert(
-                l,
-                LangCutoffs { documents: v.len(), head: percentile(&v, percentiles[0]), tail: percentile(&v, percentiles[1]) },
-            );
+            languages
+                .insert(l, LangCutoffs { documents: v.len(), head: percentile(&v, percentiles[0]), tail: percentile(&v, percentiles[1]) });
         }
         Cutoffs { format: CUTOFFS_FORMAT.into(), metric, percentiles, model: model.into(), languages }
     }

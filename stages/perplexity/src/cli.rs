@@ -212,11 +212,8 @@ pub fn run(args: &PplArgs) -> anyhow::Result<()> {
             let docs: Vec<Document> = picked.iter().map(|(_, d)| d.clone()).collect();
             let t0 = Instant::now();
             let scores = score_docs(&scorer, &docs)?;
-            let samples: Vec<(String, f64)> = picked
-                .iter()
-                .zip(&scores)
-                .map(|((l, _), s)| (l.clone(), if *metric == Metric::Bpb { s.bpb() } else { s.ppl() }))
-                .collect();
+            let samples: Vec<(String, f64)> =
+                picked.iter().zip(&scores).map(|((l, _), s)| (l.clone(), if *metric == Metric::Bpb { s.bpb() } else { s.ppl() })).collect();
             let c = Cutoffs::compute(&samples, *metric, [lo, hi], *min_documents, &model.model.display().to_string());
             let js = serde_json::to_vec_pretty(&c)?;
             sluice_pipeline::output::write_atomic(out, &js).with_context(|| format!("writing {}", out.display()))?;
@@ -293,9 +290,7 @@ fn bench(model: &ModelArgs, input: &[String], n: usize, batch_tokens: &[usize], 
         let r = f()?;
         Ok((r, t0.elapsed().as_secs_f64()))
     };
-    let (reference, secs) = time(&|| {
-        texts.par_iter().map(|t| Ok(scorer.score_texts(&[*t])?[0])).collect::<anyhow::Result<Vec<Score>>>()
-    })?;
+    let (reference, secs) = time(&|| texts.par_iter().map(|t| Ok(scorer.score_texts(&[*t])?[0])).collect::<anyhow::Result<Vec<Score>>>())?;
     let tokens: usize = reference.iter().map(|s| s.tokens).sum();
     let base = tokens as f64 / secs;
     println!("{} documents, {tokens} tokens", docs.len());
@@ -312,7 +307,8 @@ fn bench(model: &ModelArgs, input: &[String], n: usize, batch_tokens: &[usize], 
         let cpu = model.load_on(DeviceChoice::Cpu)?;
         let c = cpu.score_texts(&texts)?;
         let diff = reference.iter().zip(&c).map(|(a, b)| (a.mean_nll() - b.mean_nll()).abs()).filter(|d| d.is_finite()).fold(0.0, f64::max);
-        let rel = reference.iter().zip(&c).map(|(a, b)| ((a.bpb() - b.bpb()) / b.bpb()).abs()).filter(|d| d.is_finite()).fold(0.0, f64::max);
+        let rel =
+            reference.iter().zip(&c).map(|(a, b)| ((a.bpb() - b.bpb()) / b.bpb()).abs()).filter(|d| d.is_finite()).fold(0.0, f64::max);
         println!("largest difference from CPU: {diff:.2e} nats/token, {rel:.2e} relative bits/byte");
     }
     Ok(())
@@ -320,5 +316,7 @@ fn bench(model: &ModelArgs, input: &[String], n: usize, batch_tokens: &[usize], 
 
 /// Used by tests: the directory of the shared data.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("SLUICE_TEST_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+    std::env::var_os("SLUICE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
 }

@@ -160,33 +160,21 @@ impl PplScorer {
                 msg: format!("vocabulary of {} exceeds the model's {}", tok.vocab_size(), st.model.vocab_size),
             });
         }
-        let eos = run_eos_id(&dir).or_else(|| tok.token_to_id(sluice_train::refdata::EOS_TOKEN)).ok_or_else(|| {
-            TrainError::Tokenizer {
-                path: tok.path.clone(),
-                msg: format!(
-                    "no end-of-document id: the run's shards have no manifest and the tokenizer has no {}",
-                    sluice_train::refdata::EOS_TOKEN
-                ),
-            }
+        let eos = run_eos_id(&dir).or_else(|| tok.token_to_id(sluice_train::refdata::EOS_TOKEN)).ok_or_else(|| TrainError::Tokenizer {
+            path: tok.path.clone(),
+            msg: format!(
+                "no end-of-document id: the run's shards have no manifest and the tokenizer has no {}",
+                sluice_train::refdata::EOS_TOKEN
+            ),
         })?;
         let dtype = sluice_train::train::compute_dtype(&device);
         let model = Transformer::new(&st.model, dtype, &device)?;
-        let weights = params
-            .detached()
-            .into_iter()
-            .map(|(k, t)| Ok((k, t.to_dtype(dtype)?)))
-            .collect::<Result<BTreeMap<_, _>>>()?;
+        let weights = params.detached().into_iter().map(|(k, t)| Ok((k, t.to_dtype(dtype)?))).collect::<Result<BTreeMap<_, _>>>()?;
         PplScorer::from_parts(model, weights, tok, eos, opts)
     }
 
     /// A scorer from an already built model (tests, benches).
-    pub fn from_parts(
-        model: Transformer,
-        weights: BTreeMap<String, Tensor>,
-        tok: Tok,
-        eos: u32,
-        opts: ScoreOptions,
-    ) -> Result<PplScorer> {
+    pub fn from_parts(model: Transformer, weights: BTreeMap<String, Tensor>, tok: Tok, eos: u32, opts: ScoreOptions) -> Result<PplScorer> {
         let max = model.cfg.max_seq_len;
         let window = opts.window.unwrap_or(max);
         if window == 0 || window > max {
@@ -219,12 +207,7 @@ impl PplScorer {
         let (mut begin, mut counted) = (0, 0);
         while counted < n {
             let end = (begin + self.window).min(n);
-            rows.push(Row {
-                doc,
-                input: ids[begin..end].to_vec(),
-                target: ids[begin + 1..end + 1].to_vec(),
-                first: counted - begin,
-            });
+            rows.push(Row { doc, input: ids[begin..end].to_vec(), target: ids[begin + 1..end + 1].to_vec(), first: counted - begin });
             counted = end;
             begin += self.stride;
         }
@@ -239,12 +222,7 @@ impl PplScorer {
     pub fn score_texts(&self, texts: &[&str]) -> Result<Vec<Score>> {
         let ids: Vec<Vec<u32>> = texts.par_iter().map(|t| self.tokens(t)).collect::<Result<_>>()?;
         let nll = self.score_ids(&ids)?;
-        Ok(texts
-            .iter()
-            .zip(&ids)
-            .zip(nll)
-            .map(|((t, i), nll)| Score { nll, tokens: i.len() - 1, bytes: t.len() })
-            .collect())
+        Ok(texts.iter().zip(&ids).zip(nll).map(|((t, i), nll)| Score { nll, tokens: i.len() - 1, bytes: t.len() }).collect())
     }
 
     /// Total NLL (nats) of each token sequence (EOS first) beyond its first token.
@@ -289,11 +267,7 @@ impl PplScorer {
         let lse = logits.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()?.add(&m)?;
         let picked = logits.gather(&yt.unsqueeze(2)?, 2)?;
         let nll = (lse - picked)?.squeeze(2)?.to_vec2::<f32>()?;
-        Ok(rows
-            .iter()
-            .zip(nll)
-            .map(|(r, v)| v[r.first..r.target.len()].iter().map(|&x| x as f64).sum())
-            .collect())
+        Ok(rows.iter().zip(nll).map(|(r, v)| v[r.first..r.target.len()].iter().map(|&x| x as f64).sum()).collect())
     }
 }
 
@@ -304,9 +278,8 @@ pub(crate) mod tests {
 
     /// A tiny random model with a byte-level BPE trained on a few sentences.
     pub fn tiny_scorer(opts: ScoreOptions) -> PplScorer {
-        let docs: Vec<String> = (0..200)
-            .map(|i| format!("The river {i} flows into the sea. Die Katze schläft. 猫在睡觉 {}", i * 7))
-            .collect();
+        let docs: Vec<String> =
+            (0..200).map(|i| format!("The river {i} flows into the sea. Die Katze schläft. 猫在睡觉 {}", i * 7)).collect();
         let tk = sluice_train::refdata::train_bpe(&docs, 400).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("tokenizer.json");

@@ -76,7 +76,10 @@ impl PerplexityConfig {
         let mut e = Vec::new();
         let model = Path::new(&self.model);
         if !model.exists() {
-            e.push(("model".into(), format!("{} does not exist (train one with `sluice train`, see recipes/reference-lm.yaml)", self.model)));
+            e.push((
+                "model".into(),
+                format!("{} does not exist (train one with `sluice train`, see recipes/reference-lm.yaml)", self.model),
+            ));
         }
         if let Some(t) = &self.tokenizer {
             if !Path::new(t).is_file() {
@@ -254,7 +257,13 @@ mod tests {
         let mut languages = BTreeMap::new();
         languages.insert("*".to_string(), LangCutoffs { documents: 10, head: 1.0, tail: 2.0 });
         languages.insert("zh".to_string(), LangCutoffs { documents: 10, head: 3.0, tail: 4.0 });
-        let cut = Cutoffs { format: crate::buckets::CUTOFFS_FORMAT.into(), metric: Metric::Bpb, percentiles: [30.0, 60.0], model: "m".into(), languages };
+        let cut = Cutoffs {
+            format: crate::buckets::CUTOFFS_FORMAT.into(),
+            metric: Metric::Bpb,
+            percentiles: [30.0, 60.0],
+            model: "m".into(),
+            languages,
+        };
         let j = Judge { cfg: cfg(serde_json::json!({"keep_buckets": ["head", "middle"]})), cutoffs: Some(Arc::new(cut)) };
         // 1.5 bits per byte: middle for the default, head for zh
         let s = Score { nll: 1.5 * std::f64::consts::LN_2 * 100.0, tokens: 30, bytes: 100 };

@@ -133,11 +133,8 @@ fn reason(v: Verdict) -> serde_json::Value {
 
 fn read_docs(path: &str) -> Vec<Document> {
     let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
-    let r: Box<dyn BufRead> = if path.ends_with(".gz") {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
-    } else {
-        Box::new(BufReader::new(f))
-    };
+    let r: Box<dyn BufRead> =
+        if path.ends_with(".gz") { Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f))) } else { Box::new(BufReader::new(f)) };
     let source: Arc<str> = Arc::from("eval");
     r.lines()
         .map(|l| {

@@ -272,7 +272,10 @@ impl DocStage for C4Quality {
                 a.insert("c4_lines".into(), lines as f64);
                 a.insert("c4_kept_lines".into(), kept as f64);
                 a.insert("c4_sentences".into(), sentences as f64);
-                a.insert("c4_kept_chars_ratio".into(), if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 });
+                a.insert(
+                    "c4_kept_chars_ratio".into(),
+                    if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 },
+                );
             }
             a.insert("c4_lorem_ipsum".into(), lower.contains("lorem ipsum") as u8 as f64);
             a.insert("c4_curly_bracket".into(), doc.text.contains('{') as u8 as f64);
@@ -294,7 +297,10 @@ impl DocStage for C4Quality {
                     a.insert("c4_lines".into(), lines as f64);
                     a.insert("c4_kept_lines".into(), kept as f64);
                     a.insert("c4_sentences".into(), sentences as f64);
-                    a.insert("c4_kept_chars_ratio".into(), if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 });
+                    a.insert(
+                        "c4_kept_chars_ratio".into(),
+                        if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 },
+                    );
                 }
                 doc.text = text;
                 Verdict::Keep

@@ -75,9 +75,24 @@ impl Default for FineWebQualityConfig {
 impl FineWebQualityConfig {
     /// The options `--what-if` re-evaluates, and their attributes.
     pub const SIGNAL_RULES: &'static [SignalRule] = &[
-        SignalRule { option: "line_punct_thr", attribute: "fineweb_line_punct_ratio", test: Test::DropBelow, reason: "fineweb_line_punct_ratio" },
-        SignalRule { option: "short_line_thr", attribute: "fineweb_short_line_ratio", test: Test::DropAbove, reason: "fineweb_short_line_ratio" },
-        SignalRule { option: "char_duplicates_ratio", attribute: "fineweb_char_dup_ratio", test: Test::DropAbove, reason: "fineweb_char_dup_ratio" },
+        SignalRule {
+            option: "line_punct_thr",
+            attribute: "fineweb_line_punct_ratio",
+            test: Test::DropBelow,
+            reason: "fineweb_line_punct_ratio",
+        },
+        SignalRule {
+            option: "short_line_thr",
+            attribute: "fineweb_short_line_ratio",
+            test: Test::DropAbove,
+            reason: "fineweb_short_line_ratio",
+        },
+        SignalRule {
+            option: "char_duplicates_ratio",
+            attribute: "fineweb_char_dup_ratio",
+            test: Test::DropAbove,
+            reason: "fineweb_char_dup_ratio",
+        },
         SignalRule { option: "new_line_ratio", attribute: "fineweb_list_ratio", test: Test::DropAbove, reason: "fineweb_list_ratio" },
     ];
 
@@ -182,7 +197,7 @@ mod tests {
         let doc = |punct: usize, total: usize| (0..total).map(|i| line(i, if i < punct { "." } else { "" })).collect::<Vec<_>>().join("\n");
         assert_eq!(run(&f, &doc(3, 25)), Verdict::Keep); // 0.12
         assert_eq!(run(&f, &doc(2, 25)), Verdict::Drop("fineweb_line_punct_ratio".into())); // 0.08
-        // CJK full stop counts
+                                                                                            // CJK full stop counts
         assert_eq!(run(&f, "这是一个相当长的中文句子，用来测试句号是否算作结尾标点，而且这一行超过了三十个字符。"), Verdict::Keep);
         let zero = FineWebQualityConfig { line_punct_exclude_zero: true, ..Default::default() }.build();
         assert_eq!(run(&zero, &doc(0, 10)), Verdict::Keep);
@@ -193,7 +208,7 @@ mod tests {
         };
         assert_eq!(run(&f, &short(2, 3)), Verdict::Keep); // 0.667
         assert_eq!(run(&f, &short(7, 10)), Verdict::Drop("fineweb_short_line_ratio".into())); // 0.7
-        // the 30-character bound is inclusive
+                                                                                              // the 30-character bound is inclusive
         let l30 = format!("{}.", "a".repeat(29));
         let l30b = format!("{}.", "b".repeat(29));
         let l31 = format!("{}.", "a".repeat(30));
@@ -213,10 +228,13 @@ mod tests {
 
         // newlines per word: 0.3
         let list = FineWebQualityConfig { short_line_thr: 1.0, ..Default::default() }.build();
-        let items = |words_per_line: usize| (0..20).map(|i| format!("{} w{i}.", vec!["item"; words_per_line - 2].join(" "))).collect::<Vec<_>>().join("\n");
+        let items = |words_per_line: usize| {
+            (0..20).map(|i| format!("{} w{i}.", vec!["item"; words_per_line - 2].join(" "))).collect::<Vec<_>>().join("\n")
+        };
         // words per line = wpl (incl. the period token); 19 newlines
         assert_eq!(run(&list, &items(4)), Verdict::Keep); // 19/80
-        assert_eq!(run(&list, &items(3)), Verdict::Drop("fineweb_list_ratio".into())); // 19/60
+        assert_eq!(run(&list, &items(3)), Verdict::Drop("fineweb_list_ratio".into()));
+        // 19/60
     }
 
     #[test]

@@ -116,13 +116,48 @@ impl GopherQualityConfig {
     pub const SIGNAL_RULES: &'static [SignalRule] = &[
         SignalRule { option: "min_doc_words", attribute: "gopher_word_count", test: Test::DropBelow, reason: "gopher_short_doc" },
         SignalRule { option: "max_doc_words", attribute: "gopher_word_count", test: Test::DropAbove, reason: "gopher_long_doc" },
-        SignalRule { option: "min_avg_word_length", attribute: "gopher_mean_word_length", test: Test::DropBelow, reason: "gopher_below_avg_threshold" },
-        SignalRule { option: "max_avg_word_length", attribute: "gopher_mean_word_length", test: Test::DropAbove, reason: "gopher_above_avg_threshold" },
-        SignalRule { option: "max_symbol_word_ratio", attribute: "gopher_hash_ratio", test: Test::DropAbove, reason: "gopher_too_many_hashes" },
-        SignalRule { option: "max_symbol_word_ratio", attribute: "gopher_ellipsis_ratio", test: Test::DropAbove, reason: "gopher_too_many_ellipsis" },
-        SignalRule { option: "max_bullet_lines_ratio", attribute: "gopher_bullet_lines_ratio", test: Test::DropAbove, reason: "gopher_too_many_bullets" },
-        SignalRule { option: "max_ellipsis_lines_ratio", attribute: "gopher_ellipsis_lines_ratio", test: Test::DropAbove, reason: "gopher_too_many_end_ellipsis" },
-        SignalRule { option: "min_alpha_words_ratio", attribute: "gopher_alpha_words_ratio", test: Test::DropBelow, reason: "gopher_below_alpha_threshold" },
+        SignalRule {
+            option: "min_avg_word_length",
+            attribute: "gopher_mean_word_length",
+            test: Test::DropBelow,
+            reason: "gopher_below_avg_threshold",
+        },
+        SignalRule {
+            option: "max_avg_word_length",
+            attribute: "gopher_mean_word_length",
+            test: Test::DropAbove,
+            reason: "gopher_above_avg_threshold",
+        },
+        SignalRule {
+            option: "max_symbol_word_ratio",
+            attribute: "gopher_hash_ratio",
+            test: Test::DropAbove,
+            reason: "gopher_too_many_hashes",
+        },
+        SignalRule {
+            option: "max_symbol_word_ratio",
+            attribute: "gopher_ellipsis_ratio",
+            test: Test::DropAbove,
+            reason: "gopher_too_many_ellipsis",
+        },
+        SignalRule {
+            option: "max_bullet_lines_ratio",
+            attribute: "gopher_bullet_lines_ratio",
+            test: Test::DropAbove,
+            reason: "gopher_too_many_bullets",
+        },
+        SignalRule {
+            option: "max_ellipsis_lines_ratio",
+            attribute: "gopher_ellipsis_lines_ratio",
+            test: Test::DropAbove,
+            reason: "gopher_too_many_end_ellipsis",
+        },
+        SignalRule {
+            option: "min_alpha_words_ratio",
+            attribute: "gopher_alpha_words_ratio",
+            test: Test::DropBelow,
+            reason: "gopher_below_alpha_threshold",
+        },
         SignalRule { option: "min_stop_words", attribute: "gopher_stop_words", test: Test::DropBelow, reason: "gopher_enough_stop_words" },
     ];
 
@@ -159,9 +194,7 @@ impl GopherQualityConfig {
     /// language overrides are ignored here.
     pub fn build(&self) -> GopherQuality {
         let by_lang = resolve_languages(self, &self.languages, Self::validate_one).unwrap_or_default();
-        GopherQuality {
-            cfgs: PerLanguage { default: self.clone(), by_lang },
-        }
+        GopherQuality { cfgs: PerLanguage { default: self.clone(), by_lang } }
     }
 }
 
@@ -370,12 +403,42 @@ impl Default for GopherRepetitionConfig {
 impl GopherRepetitionConfig {
     /// The options `--what-if` re-evaluates, and their attributes.
     pub const SIGNAL_RULES: &'static [SignalRule] = &[
-        SignalRule { option: "dup_para_frac", attribute: "gopher_rep_dup_para_frac", test: Test::DropAbove, reason: "gopher_dup_para_frac" },
-        SignalRule { option: "dup_para_char_frac", attribute: "gopher_rep_dup_para_char_frac", test: Test::DropAbove, reason: "gopher_dup_para_char_frac" },
-        SignalRule { option: "dup_line_frac", attribute: "gopher_rep_dup_line_frac", test: Test::DropAbove, reason: "gopher_dup_line_frac" },
-        SignalRule { option: "dup_line_char_frac", attribute: "gopher_rep_dup_line_char_frac", test: Test::DropAbove, reason: "gopher_dup_line_char_frac" },
-        SignalRule { option: "top_n_grams", attribute: "gopher_rep_top_{n}_gram_frac", test: Test::DropAbove, reason: "gopher_top_{n}_gram" },
-        SignalRule { option: "dup_n_grams", attribute: "gopher_rep_dup_{n}_gram_frac", test: Test::DropAbove, reason: "gopher_duplicated_{n}_n_grams" },
+        SignalRule {
+            option: "dup_para_frac",
+            attribute: "gopher_rep_dup_para_frac",
+            test: Test::DropAbove,
+            reason: "gopher_dup_para_frac",
+        },
+        SignalRule {
+            option: "dup_para_char_frac",
+            attribute: "gopher_rep_dup_para_char_frac",
+            test: Test::DropAbove,
+            reason: "gopher_dup_para_char_frac",
+        },
+        SignalRule {
+            option: "dup_line_frac",
+            attribute: "gopher_rep_dup_line_frac",
+            test: Test::DropAbove,
+            reason: "gopher_dup_line_frac",
+        },
+        SignalRule {
+            option: "dup_line_char_frac",
+            attribute: "gopher_rep_dup_line_char_frac",
+            test: Test::DropAbove,
+            reason: "gopher_dup_line_char_frac",
+        },
+        SignalRule {
+            option: "top_n_grams",
+            attribute: "gopher_rep_top_{n}_gram_frac",
+            test: Test::DropAbove,
+            reason: "gopher_top_{n}_gram",
+        },
+        SignalRule {
+            option: "dup_n_grams",
+            attribute: "gopher_rep_dup_{n}_gram_frac",
+            test: Test::DropAbove,
+            reason: "gopher_duplicated_{n}_n_grams",
+        },
     ];
 
     fn validate_one(&self) -> Vec<(String, String)> {
@@ -421,8 +484,28 @@ impl GopherRepetitionConfig {
 /// Reasons for the n-gram rules: static for the usual sizes, so that they
 /// compare equal to string literals.
 fn ngram_reason(kind: &str, n: usize) -> Reason {
-    const TOP: [&str; 9] = ["gopher_top_2_gram", "gopher_top_3_gram", "gopher_top_4_gram", "gopher_top_5_gram", "gopher_top_6_gram", "gopher_top_7_gram", "gopher_top_8_gram", "gopher_top_9_gram", "gopher_top_10_gram"];
-    const DUP: [&str; 9] = ["gopher_duplicated_2_n_grams", "gopher_duplicated_3_n_grams", "gopher_duplicated_4_n_grams", "gopher_duplicated_5_n_grams", "gopher_duplicated_6_n_grams", "gopher_duplicated_7_n_grams", "gopher_duplicated_8_n_grams", "gopher_duplicated_9_n_grams", "gopher_duplicated_10_n_grams"];
+    const TOP: [&str; 9] = [
+        "gopher_top_2_gram",
+        "gopher_top_3_gram",
+        "gopher_top_4_gram",
+        "gopher_top_5_gram",
+        "gopher_top_6_gram",
+        "gopher_top_7_gram",
+        "gopher_top_8_gram",
+        "gopher_top_9_gram",
+        "gopher_top_10_gram",
+    ];
+    const DUP: [&str; 9] = [
+        "gopher_duplicated_2_n_grams",
+        "gopher_duplicated_3_n_grams",
+        "gopher_duplicated_4_n_grams",
+        "gopher_duplicated_5_n_grams",
+        "gopher_duplicated_6_n_grams",
+        "gopher_duplicated_7_n_grams",
+        "gopher_duplicated_8_n_grams",
+        "gopher_duplicated_9_n_grams",
+        "gopher_duplicated_10_n_grams",
+    ];
     let table = if kind == "top" { &TOP } else { &DUP };
     match n {
         2..=10 => Reason::Static(table[n - 2]),
@@ -654,7 +737,13 @@ impl GopherRepetition {
     /// The first rule `text` breaks. With `signals`, every signal computed
     /// is pushed there (in annotate mode all of them; otherwise those up to
     /// the first broken rule).
-    fn check(&self, cfg: &GopherRepetitionConfig, seg: crate::text::Segmenter, text: &str, mut signals: Option<&mut Vec<(String, f64)>>) -> Option<Reason> {
+    fn check(
+        &self,
+        cfg: &GopherRepetitionConfig,
+        seg: crate::text::Segmenter,
+        text: &str,
+        mut signals: Option<&mut Vec<(String, f64)>>,
+    ) -> Option<Reason> {
         let annotate = cfg.annotate_only;
         let len = char_len(text) as f64;
         let mut push = |name: &str, v: f64| {
@@ -750,7 +839,10 @@ mod tests {
     /// `n` copies of a sentence built from distinct words, so that
     /// repetition never matters here.
     fn prose(n_words: usize) -> String {
-        let vocab = ["the", "with", "garden", "river", "morning", "quiet", "stone", "bridge", "window", "letter", "yellow", "forest", "market", "winter", "silver", "harbor"];
+        let vocab = [
+            "the", "with", "garden", "river", "morning", "quiet", "stone", "bridge", "window", "letter", "yellow", "forest", "market",
+            "winter", "silver", "harbor",
+        ];
         let mut s = String::new();
         for i in 0..n_words {
             if i > 0 {
@@ -800,7 +892,7 @@ mod tests {
         };
         assert_eq!(run(&f, &lines(8, 0)), Verdict::Keep); // 8/9 < 0.9
         assert_eq!(run(&f, &lines(10, 0)), drop("gopher_too_many_bullets")); // 10/11
-        // end ellipsis: more than 30% of lines
+                                                                             // end ellipsis: more than 30% of lines
         let ell = |k: usize, plain: usize| {
             let mut v = vec![prose(60)];
             v.extend((0..k).map(|i| format!("and so on{i}…")));
@@ -863,18 +955,33 @@ mod tests {
 
     #[test]
     fn repetition_thresholds_from_both_sides() {
-        
         let para = |i: usize| format!("paragraph number {i} has its own words like w{i}a w{i}b w{i}c w{i}d.");
         // paragraphs: 3 duplicates of 10 = 0.3 passes, 4 of 11 drops
         let mut ps: Vec<String> = (0..7).map(para).collect();
         ps.extend(vec![para(0); 3]);
         // but 3 duplicates are 3/10 of chars-ish > 0.2: relax the char rule to test the count rule
-        let count_only = GopherRepetitionConfig { dup_para_char_frac: None, dup_line_char_frac: None, dup_line_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        let count_only = GopherRepetitionConfig {
+            dup_para_char_frac: None,
+            dup_line_char_frac: None,
+            dup_line_frac: None,
+            top_n_grams: vec![],
+            dup_n_grams: vec![],
+            ..Default::default()
+        }
+        .build();
         assert_eq!(run(&count_only, &ps.join("\n\n")), Verdict::Keep);
         ps.push(para(1));
         assert_eq!(run(&count_only, &ps.join("\n\n")), drop("gopher_dup_para_frac"));
         // paragraph characters: 0.2 of the text
-        let char_only = GopherRepetitionConfig { dup_para_frac: None, dup_line_frac: None, dup_line_char_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        let char_only = GopherRepetitionConfig {
+            dup_para_frac: None,
+            dup_line_frac: None,
+            dup_line_char_frac: None,
+            top_n_grams: vec![],
+            dup_n_grams: vec![],
+            ..Default::default()
+        }
+        .build();
         let big = "z".repeat(80);
         let small = "y".repeat(20);
         // text = big + \n\n + small + \n\n + small: dup 20 chars of 124 = 0.16
@@ -882,13 +989,29 @@ mod tests {
         let small = "y".repeat(30); // 30 of 144 = 0.208
         assert_eq!(run(&char_only, &format!("{big}\n\n{small}\n\n{small}")), drop("gopher_dup_para_char_frac"));
         // lines
-        let line_only = GopherRepetitionConfig { dup_para_frac: None, dup_para_char_frac: None, dup_line_char_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        let line_only = GopherRepetitionConfig {
+            dup_para_frac: None,
+            dup_para_char_frac: None,
+            dup_line_char_frac: None,
+            top_n_grams: vec![],
+            dup_n_grams: vec![],
+            ..Default::default()
+        }
+        .build();
         let mut ls: Vec<String> = (0..7).map(|i| format!("line {i}")).collect();
         ls.extend(vec!["line 0".to_string(); 3]);
         assert_eq!(run(&line_only, &ls.join("\n")), Verdict::Keep);
         ls.push("line 1".into());
         assert_eq!(run(&line_only, &ls.join("\n")), drop("gopher_dup_line_frac"));
-        let line_char = GopherRepetitionConfig { dup_para_frac: None, dup_para_char_frac: None, dup_line_frac: None, top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() }.build();
+        let line_char = GopherRepetitionConfig {
+            dup_para_frac: None,
+            dup_para_char_frac: None,
+            dup_line_frac: None,
+            top_n_grams: vec![],
+            dup_n_grams: vec![],
+            ..Default::default()
+        }
+        .build();
         assert_eq!(run(&line_char, &format!("{big}\n{small}\n{}", "y".repeat(20))), Verdict::Keep);
         assert_eq!(run(&line_char, &format!("{big}\n{small}\n{small}")), drop("gopher_dup_line_char_frac"));
     }
@@ -905,7 +1028,7 @@ mod tests {
         // k=4: top = "aa bb" x4 = 20 chars; "bb aa" x3 = 15. len = 4*6 + uniq*6 - 1
         assert_eq!(run(&top2, &text(4, 13)), Verdict::Keep); // 20/101
         assert_eq!(run(&top2, &text(4, 12)), drop("gopher_top_2_gram")); // 20/95
-        // duplicated 5-grams
+                                                                         // duplicated 5-grams
         let dup5 = GopherRepetitionConfig { top_n_grams: vec![], dup_n_grams: vec![(5, 0.15)], ..Default::default() }.build();
         let five = "alpha bravo charlie delta echo"; // 26 word characters
         let uniq = |n: usize| (0..n).map(|i| format!("w{i:03}")).collect::<Vec<_>>().join(" ");

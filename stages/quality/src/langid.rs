@@ -58,8 +58,12 @@ impl Default for LanguageIdConfig {
 impl LanguageIdConfig {
     /// The options `--what-if` re-evaluates, and their attributes
     /// (`language_score` is always written).
-    pub const SIGNAL_RULES: &'static [crate::SignalRule] =
-        &[crate::SignalRule { option: "min_score", attribute: "language_score", test: crate::Test::DropBelow, reason: "language_low_score" }];
+    pub const SIGNAL_RULES: &'static [crate::SignalRule] = &[crate::SignalRule {
+        option: "min_score",
+        attribute: "language_score",
+        test: crate::Test::DropBelow,
+        reason: "language_low_score",
+    }];
 
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
@@ -71,7 +75,10 @@ impl LanguageIdConfig {
         }
         for (i, l) in self.languages.iter().enumerate() {
             if from_label(l).is_none() {
-                e.push((format!("languages[{i}]"), format!("unknown language `{l}` (use ISO 639-1 or 639-3 codes, e.g. en, zh, zh-Hant, ja)")));
+                e.push((
+                    format!("languages[{i}]"),
+                    format!("unknown language `{l}` (use ISO 639-1 or 639-3 codes, e.g. en, zh, zh-Hant, ja)"),
+                ));
             }
         }
         e
@@ -89,16 +96,75 @@ pub struct LanguageId {
 }
 
 const ISO1: &[(&str, &str)] = &[
-    ("eng", "en"), ("rus", "ru"), ("cmn", "zh"), ("spa", "es"), ("por", "pt"), ("ita", "it"), ("ben", "bn"),
-    ("fra", "fr"), ("deu", "de"), ("ukr", "uk"), ("kat", "ka"), ("ara", "ar"), ("hin", "hi"), ("jpn", "ja"),
-    ("heb", "he"), ("yid", "yi"), ("pol", "pl"), ("amh", "am"), ("jav", "jv"), ("kor", "ko"), ("nob", "nb"),
-    ("dan", "da"), ("swe", "sv"), ("fin", "fi"), ("tur", "tr"), ("nld", "nl"), ("hun", "hu"), ("ces", "cs"),
-    ("ell", "el"), ("bul", "bg"), ("bel", "be"), ("mar", "mr"), ("kan", "kn"), ("ron", "ro"), ("slv", "sl"),
-    ("hrv", "hr"), ("srp", "sr"), ("mkd", "mk"), ("lit", "lt"), ("lav", "lv"), ("est", "et"), ("tam", "ta"),
-    ("vie", "vi"), ("urd", "ur"), ("tha", "th"), ("guj", "gu"), ("uzb", "uz"), ("pan", "pa"), ("aze", "az"),
-    ("ind", "id"), ("tel", "te"), ("pes", "fa"), ("mal", "ml"), ("ori", "or"), ("mya", "my"), ("nep", "ne"),
-    ("sin", "si"), ("khm", "km"), ("tuk", "tk"), ("aka", "ak"), ("zul", "zu"), ("sna", "sn"), ("afr", "af"),
-    ("lat", "la"), ("slk", "sk"), ("cat", "ca"), ("tgl", "tl"), ("hye", "hy"), ("epo", "eo"),
+    ("eng", "en"),
+    ("rus", "ru"),
+    ("cmn", "zh"),
+    ("spa", "es"),
+    ("por", "pt"),
+    ("ita", "it"),
+    ("ben", "bn"),
+    ("fra", "fr"),
+    ("deu", "de"),
+    ("ukr", "uk"),
+    ("kat", "ka"),
+    ("ara", "ar"),
+    ("hin", "hi"),
+    ("jpn", "ja"),
+    ("heb", "he"),
+    ("yid", "yi"),
+    ("pol", "pl"),
+    ("amh", "am"),
+    ("jav", "jv"),
+    ("kor", "ko"),
+    ("nob", "nb"),
+    ("dan", "da"),
+    ("swe", "sv"),
+    ("fin", "fi"),
+    ("tur", "tr"),
+    ("nld", "nl"),
+    ("hun", "hu"),
+    ("ces", "cs"),
+    ("ell", "el"),
+    ("bul", "bg"),
+    ("bel", "be"),
+    ("mar", "mr"),
+    ("kan", "kn"),
+    ("ron", "ro"),
+    ("slv", "sl"),
+    ("hrv", "hr"),
+    ("srp", "sr"),
+    ("mkd", "mk"),
+    ("lit", "lt"),
+    ("lav", "lv"),
+    ("est", "et"),
+    ("tam", "ta"),
+    ("vie", "vi"),
+    ("urd", "ur"),
+    ("tha", "th"),
+    ("guj", "gu"),
+    ("uzb", "uz"),
+    ("pan", "pa"),
+    ("aze", "az"),
+    ("ind", "id"),
+    ("tel", "te"),
+    ("pes", "fa"),
+    ("mal", "ml"),
+    ("ori", "or"),
+    ("mya", "my"),
+    ("nep", "ne"),
+    ("sin", "si"),
+    ("khm", "km"),
+    ("tuk", "tk"),
+    ("aka", "ak"),
+    ("zul", "zu"),
+    ("sna", "sn"),
+    ("afr", "af"),
+    ("lat", "la"),
+    ("slk", "sk"),
+    ("cat", "ca"),
+    ("tgl", "tl"),
+    ("hye", "hy"),
+    ("epo", "eo"),
 ];
 
 fn char_count(s: &str) -> usize {
@@ -114,10 +180,7 @@ pub fn label(lang: Lang) -> &'static str {
 /// The whatlang language of a label (`en`, `eng`, `zh-Hant`).
 fn from_label(l: &str) -> Option<Lang> {
     let base = l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase();
-    ISO1.iter()
-        .find(|(_, two)| *two == base)
-        .and_then(|(three, _)| Lang::from_code(*three))
-        .or_else(|| Lang::from_code(base.as_str()))
+    ISO1.iter().find(|(_, two)| *two == base).and_then(|(three, _)| Lang::from_code(*three)).or_else(|| Lang::from_code(base.as_str()))
 }
 
 /// Characters written differently in simplified and traditional Chinese

@@ -117,11 +117,8 @@ impl<R> PerLanguage<R> {
         if self.by_lang.is_empty() {
             return (&self.default, seg);
         }
-        let cfg = self
-            .by_lang
-            .get(lang)
-            .or_else(|| lang.split(['-', '_']).next().and_then(|b| self.by_lang.get(b)))
-            .unwrap_or(&self.default);
+        let cfg =
+            self.by_lang.get(lang).or_else(|| lang.split(['-', '_']).next().and_then(|b| self.by_lang.get(b))).unwrap_or(&self.default);
         (cfg, seg)
     }
 }
@@ -139,9 +136,7 @@ pub(crate) fn resolve_languages<C: Serialize + DeserializeOwned>(
     if overrides.is_empty() {
         return Ok(out);
     }
-    let Value::Object(mut base_map) = serde_json::to_value(base).expect("configs serialise") else {
-        unreachable!("configs are structs")
-    };
+    let Value::Object(mut base_map) = serde_json::to_value(base).expect("configs serialise") else { unreachable!("configs are structs") };
     base_map.remove("languages");
     for (lang, over) in overrides {
         let mut merged = base_map.clone();
@@ -253,11 +248,27 @@ mod signal_rule_tests {
         let text = "The quick brown fox jumps over the lazy dog and that is the end of it.\n".repeat(3)
             + "A second paragraph, with other words: to be or not to be, and so on...\n\n# heading\n- a bullet line with several words in it.";
         let kinds: Vec<(&str, schemars::Schema, Box<dyn DocStage>)> = vec![
-            ("language", schemars::schema_for!(LanguageIdConfig), Box::new(LanguageIdConfig { annotate_only: true, ..Default::default() }.build())),
-            ("gopher_quality", schemars::schema_for!(GopherQualityConfig), Box::new(GopherQualityConfig { annotate_only: true, ..Default::default() }.build())),
-            ("gopher_repetition", schemars::schema_for!(GopherRepetitionConfig), Box::new(GopherRepetitionConfig { annotate_only: true, ..Default::default() }.build())),
+            (
+                "language",
+                schemars::schema_for!(LanguageIdConfig),
+                Box::new(LanguageIdConfig { annotate_only: true, ..Default::default() }.build()),
+            ),
+            (
+                "gopher_quality",
+                schemars::schema_for!(GopherQualityConfig),
+                Box::new(GopherQualityConfig { annotate_only: true, ..Default::default() }.build()),
+            ),
+            (
+                "gopher_repetition",
+                schemars::schema_for!(GopherRepetitionConfig),
+                Box::new(GopherRepetitionConfig { annotate_only: true, ..Default::default() }.build()),
+            ),
             ("c4", schemars::schema_for!(C4QualityConfig), Box::new(C4QualityConfig { annotate_only: true, ..Default::default() }.build())),
-            ("fineweb", schemars::schema_for!(FineWebQualityConfig), Box::new(FineWebQualityConfig { annotate_only: true, ..Default::default() }.build())),
+            (
+                "fineweb",
+                schemars::schema_for!(FineWebQualityConfig),
+                Box::new(FineWebQualityConfig { annotate_only: true, ..Default::default() }.build()),
+            ),
         ];
         for (kind, schema, stage) in kinds {
             let rules = signal_rules(kind);
@@ -274,7 +285,12 @@ mod signal_rule_tests {
                     vec![r.attribute.to_string()]
                 };
                 for a in attrs {
-                    assert!(doc.attributes.contains_key(&a), "{kind}.{} is tested on `{a}`, which annotate mode does not write: {:?}", r.option, doc.attributes.keys());
+                    assert!(
+                        doc.attributes.contains_key(&a),
+                        "{kind}.{} is tested on `{a}`, which annotate mode does not write: {:?}",
+                        r.option,
+                        doc.attributes.keys()
+                    );
                 }
             }
         }

@@ -107,12 +107,7 @@ fn cache_key(text: &str, seg: Segmenter) -> u64 {
 
 fn cache_get(text: &str, seg: Segmenter, hash: u64) -> Option<Spans> {
     let shard = cache()[(hash as usize) % CACHE_SHARDS].lock().unwrap_or_else(|e| e.into_inner());
-    shard
-        .entries
-        .iter()
-        .rev()
-        .find(|e| e.hash == hash && e.seg == seg && *e.text == *text)
-        .map(|e| e.spans.clone())
+    shard.entries.iter().rev().find(|e| e.hash == hash && e.seg == seg && *e.text == *text).map(|e| e.spans.clone())
 }
 
 fn cache_put(text: &str, seg: Segmenter, hash: u64, spans: Spans) {
@@ -266,32 +261,200 @@ pub fn is_punctuation(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_punctuation() || (c as u32) < 9 || (11..32).contains(&(c as u32)) || c == '\x7f';
     }
-    matches!(c,
-        '\u{80}'..='\u{9f}'
-        | '—' | '–' | '”' | '“' | '„' | '’' | '´' | '«' | '»' | '…' | '►' | '━' | '∶'
-        | '％' | '１' | '〈' | '〉' | '、' | '【' | '】' | '「' | '」' | '，' | '；' | '《' | '》'
-        | '．' | '（' | '）' | '？' | '！' | '：' | '～' | '。'
+    matches!(
+        c,
+        '\u{80}'
+            ..='\u{9f}'
+                | '—'
+                | '–'
+                | '”'
+                | '“'
+                | '„'
+                | '’'
+                | '´'
+                | '«'
+                | '»'
+                | '…'
+                | '►'
+                | '━'
+                | '∶'
+                | '％'
+                | '１'
+                | '〈'
+                | '〉'
+                | '、'
+                | '【'
+                | '】'
+                | '「'
+                | '」'
+                | '，'
+                | '；'
+                | '《'
+                | '》'
+                | '．'
+                | '（'
+                | '）'
+                | '？'
+                | '！'
+                | '：'
+                | '～'
+                | '。'
     ) || is_terminal_punctuation(c)
 }
 
 /// Sentence-final punctuation across scripts (FineWeb's `stop_chars`).
 pub fn is_terminal_punctuation(c: char) -> bool {
-    matches!(c,
-        '.' | '!' | '?' | '。' | '！' | '？' | '．' | '｡' | '‼' | '‽' | '⁇' | '⁈' | '⁉' | '⸮' | '⸼'
-        | '﹒' | '﹖' | '﹗' | '।' | '॥' | '۔' | '؟' | '\u{61d}' | '܀' | '܁' | '܂' | '։' | '።' | '፧' | '፨'
-        | '၊' | '။' | '។' | '៕' | '៖' | '៙' | '៚' | '᙮' | '᠃' | '᠉' | '᥄' | '᥅' | '᪨' | '᪩' | '᪪' | '᪫'
-        | '᭚' | '᭛' | '᭞' | '᭟' | '᰻' | '᰼' | '᱾' | '᱿' | '꓿' | '꘎' | '꘏' | '꛳' | '꛷' | '꡶' | '꡷'
-        | '꣎' | '꣏' | '꤯' | '꧈' | '꧉' | '꩝' | '꩞' | '꩟' | '꫰' | '꫱' | '꯫' | '߹' | '࠷' | '࠹' | '࠽' | '࠾'
-        | '᜵' | '᜶' | '\u{1b7d}' | '\u{1b7e}' | '\u{2e53}' | '\u{2e54}'
+    matches!(
+        c,
+        '.' | '!'
+            | '?'
+            | '。'
+            | '！'
+            | '？'
+            | '．'
+            | '｡'
+            | '‼'
+            | '‽'
+            | '⁇'
+            | '⁈'
+            | '⁉'
+            | '⸮'
+            | '⸼'
+            | '﹒'
+            | '﹖'
+            | '﹗'
+            | '।'
+            | '॥'
+            | '۔'
+            | '؟'
+            | '\u{61d}'
+            | '܀'
+            | '܁'
+            | '܂'
+            | '։'
+            | '።'
+            | '፧'
+            | '፨'
+            | '၊'
+            | '။'
+            | '។'
+            | '៕'
+            | '៖'
+            | '៙'
+            | '៚'
+            | '᙮'
+            | '᠃'
+            | '᠉'
+            | '᥄'
+            | '᥅'
+            | '᪨'
+            | '᪩'
+            | '᪪'
+            | '᪫'
+            | '᭚'
+            | '᭛'
+            | '᭞'
+            | '᭟'
+            | '᰻'
+            | '᰼'
+            | '᱾'
+            | '᱿'
+            | '꓿'
+            | '꘎'
+            | '꘏'
+            | '꛳'
+            | '꛷'
+            | '꡶'
+            | '꡷'
+            | '꣎'
+            | '꣏'
+            | '꤯'
+            | '꧈'
+            | '꧉'
+            | '꩝'
+            | '꩞'
+            | '꩟'
+            | '꫰'
+            | '꫱'
+            | '꯫'
+            | '߹'
+            | '࠷'
+            | '࠹'
+            | '࠽'
+            | '࠾'
+            | '᜵'
+            | '᜶'
+            | '\u{1b7d}'
+            | '\u{1b7e}'
+            | '\u{2e53}'
+            | '\u{2e54}'
     ) || matches!(c as u32, 0x11000..=0x1FFFF if is_supplementary_terminal(c))
 }
 
 fn is_supplementary_terminal(c: char) -> bool {
-    matches!(c,
-        '𑁇' | '𑁈' | '𑂾' | '𑂿' | '𑃀' | '𑃁' | '𑅁' | '𑅂' | '𑅃' | '𑇅' | '𑇆' | '𑇍' | '𑇞' | '𑇟' | '𑈸' | '𑈹'
-        | '𑈻' | '𑈼' | '𑊩' | '𑑋' | '𑑌' | '𑗂' | '𑗃' | '𑗉' | '𑗊' | '𑗋' | '𑗌' | '𑗍' | '𑗎' | '𑗏' | '𑗐'
-        | '𑗑' | '𑗒' | '𑗓' | '𑗔' | '𑗕' | '𑗖' | '𑗗' | '𑙁' | '𑙂' | '𑜼' | '𑜽' | '𑜾' | '𑥄' | '𑥆' | '𑩂'
-        | '𑩃' | '𑪛' | '𑪜' | '𑱁' | '𑱂' | '𑻷' | '𑻸' | '𖩮' | '𖩯' | '𖫵' | '𖬷' | '𖬸' | '𖭄' | '𖺘' | '𛲟' | '𝪈'
+    matches!(
+        c,
+        '𑁇' | '𑁈'
+            | '𑂾'
+            | '𑂿'
+            | '𑃀'
+            | '𑃁'
+            | '𑅁'
+            | '𑅂'
+            | '𑅃'
+            | '𑇅'
+            | '𑇆'
+            | '𑇍'
+            | '𑇞'
+            | '𑇟'
+            | '𑈸'
+            | '𑈹'
+            | '𑈻'
+            | '𑈼'
+            | '𑊩'
+            | '𑑋'
+            | '𑑌'
+            | '𑗂'
+            | '𑗃'
+            | '𑗉'
+            | '𑗊'
+            | '𑗋'
+            | '𑗌'
+            | '𑗍'
+            | '𑗎'
+            | '𑗏'
+            | '𑗐'
+            | '𑗑'
+            | '𑗒'
+            | '𑗓'
+            | '𑗔'
+            | '𑗕'
+            | '𑗖'
+            | '𑗗'
+            | '𑙁'
+            | '𑙂'
+            | '𑜼'
+            | '𑜽'
+            | '𑜾'
+            | '𑥄'
+            | '𑥆'
+            | '𑩂'
+            | '𑩃'
+            | '𑪛'
+            | '𑪜'
+            | '𑱁'
+            | '𑱂'
+            | '𑻷'
+            | '𑻸'
+            | '𖩮'
+            | '𖩯'
+            | '𖫵'
+            | '𖬷'
+            | '𖬸'
+            | '𖭄'
+            | '𖺘'
+            | '𛲟'
+            | '𝪈'
     )
 }
 
@@ -301,29 +464,170 @@ fn is_supplementary_terminal(c: char) -> bool {
 
 /// Characters spaCy splits off the front of a token.
 fn is_prefix_char(c: char) -> bool {
-    matches!(c,
-        '§' | '%' | '=' | '—' | '–' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '_' | '#' | '*' | '&'
-        | ',' | ':' | ';' | '!' | '?' | '¿' | '¡' | '"' | '\'' | '`' | '“' | '”' | '‘' | '’' | '´' | '‚' | '„'
-        | '«' | '»' | '$' | '£' | '€' | '¥' | '฿' | '…' | '。' | '？' | '！' | '，' | '、' | '；' | '：' | '～'
-        | '·' | '「' | '」' | '『' | '』' | '（' | '）' | '〔' | '〕' | '【' | '】' | '《' | '》' | '〈' | '〉'
+    matches!(
+        c,
+        '§' | '%'
+            | '='
+            | '—'
+            | '–'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '<'
+            | '>'
+            | '_'
+            | '#'
+            | '*'
+            | '&'
+            | ','
+            | ':'
+            | ';'
+            | '!'
+            | '?'
+            | '¿'
+            | '¡'
+            | '"'
+            | '\''
+            | '`'
+            | '“'
+            | '”'
+            | '‘'
+            | '’'
+            | '´'
+            | '‚'
+            | '„'
+            | '«'
+            | '»'
+            | '$'
+            | '£'
+            | '€'
+            | '¥'
+            | '฿'
+            | '…'
+            | '。'
+            | '？'
+            | '！'
+            | '，'
+            | '、'
+            | '；'
+            | '：'
+            | '～'
+            | '·'
+            | '「'
+            | '」'
+            | '『'
+            | '』'
+            | '（'
+            | '）'
+            | '〔'
+            | '〕'
+            | '【'
+            | '】'
+            | '《'
+            | '》'
+            | '〈'
+            | '〉'
     ) || is_icon(c)
 }
 
 /// Characters spaCy splits off the end of a token (`.` has its own rule).
 fn is_suffix_char(c: char) -> bool {
-    matches!(c,
-        '—' | '–' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '_' | '#' | '*' | '&' | ',' | ':' | ';'
-        | '!' | '?' | '¿' | '¡' | '"' | '\'' | '`' | '“' | '”' | '‘' | '’' | '´' | '‚' | '„' | '«' | '»' | '…'
-        | '。' | '？' | '！' | '，' | '、' | '；' | '：' | '～' | '·' | '「' | '」' | '『' | '』' | '（' | '）'
-        | '〔' | '〕' | '【' | '】' | '《' | '》' | '〈' | '〉'
+    matches!(
+        c,
+        '—' | '–'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '<'
+            | '>'
+            | '_'
+            | '#'
+            | '*'
+            | '&'
+            | ','
+            | ':'
+            | ';'
+            | '!'
+            | '?'
+            | '¿'
+            | '¡'
+            | '"'
+            | '\''
+            | '`'
+            | '“'
+            | '”'
+            | '‘'
+            | '’'
+            | '´'
+            | '‚'
+            | '„'
+            | '«'
+            | '»'
+            | '…'
+            | '。'
+            | '？'
+            | '！'
+            | '，'
+            | '、'
+            | '；'
+            | '：'
+            | '～'
+            | '·'
+            | '「'
+            | '」'
+            | '『'
+            | '』'
+            | '（'
+            | '）'
+            | '〔'
+            | '〕'
+            | '【'
+            | '】'
+            | '《'
+            | '》'
+            | '〈'
+            | '〉'
     ) || is_icon(c)
 }
 
 /// Symbols spaCy treats as icons (Unicode "Other symbol": ©, ®, emoji, ...).
 fn is_icon(c: char) -> bool {
     let u = c as u32;
-    matches!(c, '©' | '®' | '°' | '¦' | '™' | '№' | '℗' | '℠' | '■' | '□' | '▪' | '●' | '○' | '◆' | '★' | '☆' | '✓' | '✔' | '✗' | '♥' | '♦' | '♣' | '♠' | '►' | '▼' | '▲' | '◄')
-        || (0x2190..=0x21ff).contains(&u)
+    matches!(
+        c,
+        '©' | '®'
+            | '°'
+            | '¦'
+            | '™'
+            | '№'
+            | '℗'
+            | '℠'
+            | '■'
+            | '□'
+            | '▪'
+            | '●'
+            | '○'
+            | '◆'
+            | '★'
+            | '☆'
+            | '✓'
+            | '✔'
+            | '✗'
+            | '♥'
+            | '♦'
+            | '♣'
+            | '♠'
+            | '►'
+            | '▼'
+            | '▲'
+            | '◄'
+    ) || (0x2190..=0x21ff).contains(&u)
         || (0x2300..=0x23ff).contains(&u)
         || (0x2500..=0x27bf).contains(&u)
         || (0x1f000..=0x1faff).contains(&u)
@@ -334,29 +638,50 @@ fn is_currency(c: char) -> bool {
 }
 
 const UNITS: &[&str] = &[
-    "km", "km²", "km³", "m", "m²", "m³", "dm", "cm", "mm", "µm", "nm", "yd", "in", "ft", "kg", "g", "mg", "µg", "t",
-    "lb", "oz", "m/s", "km/h", "kmh", "mph", "hPa", "Pa", "mbar", "mb", "MB", "kb", "KB", "gb", "GB", "tb", "TB",
-    "T", "G", "M", "K", "%", "км", "км²", "км³", "м", "м²", "м³", "дм", "см", "мм", "нм", "кг", "г", "мг", "м/с",
-    "км/ч", "кПа", "Па", "мбар", "Кб", "КБ", "кб", "Мб", "МБ", "мб", "Гб", "ГБ", "гб", "Тб", "ТБ", "тб", "am", "pm",
-    "a.m.", "p.m.", "st", "nd", "rd", "th", "s",
+    "km", "km²", "km³", "m", "m²", "m³", "dm", "cm", "mm", "µm", "nm", "yd", "in", "ft", "kg", "g", "mg", "µg", "t", "lb", "oz", "m/s",
+    "km/h", "kmh", "mph", "hPa", "Pa", "mbar", "mb", "MB", "kb", "KB", "gb", "GB", "tb", "TB", "T", "G", "M", "K", "%", "км", "км²", "км³",
+    "м", "м²", "м³", "дм", "см", "мм", "нм", "кг", "г", "мг", "м/с", "км/ч", "кПа", "Па", "мбар", "Кб", "КБ", "кб", "Мб", "МБ", "мб", "Гб",
+    "ГБ", "гб", "Тб", "ТБ", "тб", "am", "pm", "a.m.", "p.m.", "st", "nd", "rd", "th", "s",
 ];
 
 /// Tokens spaCy's English exceptions keep whole although the suffix rule
 /// would split their final period.
 const ABBREVIATIONS: &[&str] = &[
-    "Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Jr.", "Sr.", "Inc.", "Ltd.", "Co.", "Corp.", "vs.", "e.g.", "i.e.", "a.m.",
-    "p.m.", "Jan.", "Feb.", "Mar.", "Apr.", "Jun.", "Jul.", "Aug.", "Sep.", "Sept.", "Oct.", "Nov.", "Dec.", "Mt.",
-    "Gen.", "Gov.", "Rev.", "Sen.", "Rep.", "Bros.", "Messrs.", "Mme.", "Ph.D.", "E.g.", "I.e.", "Ala.", "Ariz.",
-    "Ark.", "Calif.", "Colo.", "Conn.", "Del.", "Fla.", "Ga.", "Ill.", "Ind.", "Kan.", "Kans.", "Ky.", "La.", "Md.",
-    "Mass.", "Mich.", "Minn.", "Miss.", "Mo.", "Mont.", "Neb.", "Nebr.", "Nev.", "N.H.", "N.J.", "N.M.", "N.Y.",
-    "N.C.", "N.D.", "Okla.", "Ore.", "Pa.", "Tenn.", "Va.", "Wash.", "Wis.", "co.", "vs", "Adm.", "Capt.", "Cmdr.",
-    "Col.", "Lt.", "Sgt.", "Prof.", "No.", "no.", "Nos.", "Op.", "Ave.", "Blvd.", "Rd.", "Dept.", "Univ.", "Est.",
-    "est.", "approx.", "Fig.", "fig.", "Vol.", "vol.", "pp.", "ed.", "eds.", "al.",
+    "Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Jr.", "Sr.", "Inc.", "Ltd.", "Co.", "Corp.", "vs.", "e.g.", "i.e.", "a.m.", "p.m.", "Jan.",
+    "Feb.", "Mar.", "Apr.", "Jun.", "Jul.", "Aug.", "Sep.", "Sept.", "Oct.", "Nov.", "Dec.", "Mt.", "Gen.", "Gov.", "Rev.", "Sen.", "Rep.",
+    "Bros.", "Messrs.", "Mme.", "Ph.D.", "E.g.", "I.e.", "Ala.", "Ariz.", "Ark.", "Calif.", "Colo.", "Conn.", "Del.", "Fla.", "Ga.",
+    "Ill.", "Ind.", "Kan.", "Kans.", "Ky.", "La.", "Md.", "Mass.", "Mich.", "Minn.", "Miss.", "Mo.", "Mont.", "Neb.", "Nebr.", "Nev.",
+    "N.H.", "N.J.", "N.M.", "N.Y.", "N.C.", "N.D.", "Okla.", "Ore.", "Pa.", "Tenn.", "Va.", "Wash.", "Wis.", "co.", "vs", "Adm.", "Capt.",
+    "Cmdr.", "Col.", "Lt.", "Sgt.", "Prof.", "No.", "no.", "Nos.", "Op.", "Ave.", "Blvd.", "Rd.", "Dept.", "Univ.", "Est.", "est.",
+    "approx.", "Fig.", "fig.", "Vol.", "vol.", "pp.", "ed.", "eds.", "al.",
 ];
 
 const CLITIC_PRONOUNS: &[&str] = &[
-    "i", "you", "he", "she", "it", "we", "they", "that", "there", "what", "who", "where", "how", "here", "this",
-    "when", "why", "let", "y'all", "somebody", "someone", "something", "nobody", "these", "those",
+    "i",
+    "you",
+    "he",
+    "she",
+    "it",
+    "we",
+    "they",
+    "that",
+    "there",
+    "what",
+    "who",
+    "where",
+    "how",
+    "here",
+    "this",
+    "when",
+    "why",
+    "let",
+    "y'all",
+    "somebody",
+    "someone",
+    "something",
+    "nobody",
+    "these",
+    "those",
 ];
 
 fn is_exception(s: &str) -> bool {
@@ -377,12 +702,44 @@ fn is_exception(s: &str) -> bool {
         return c.is_alphabetic();
     }
     // emoticons
-    matches!(s, ":)" | ":-)" | ":(" | ":-(" | ";)" | ";-)" | ":D" | ":P" | ":p" | ":-P" | ":-D" | "<3" | ":/" | ":'(" | "xD" | "^_^" | "-_-" | ":o" | ":O" | "=)" | "(:" | "):" | ":]" | "=]" | ":|" | "o_o" | "O_O" | "(^_^)" | "<33" | "</3")
+    matches!(
+        s,
+        ":)" | ":-)"
+            | ":("
+            | ":-("
+            | ";)"
+            | ";-)"
+            | ":D"
+            | ":P"
+            | ":p"
+            | ":-P"
+            | ":-D"
+            | "<3"
+            | ":/"
+            | ":'("
+            | "xD"
+            | "^_^"
+            | "-_-"
+            | ":o"
+            | ":O"
+            | "=)"
+            | "(:"
+            | "):"
+            | ":]"
+            | "=]"
+            | ":|"
+            | "o_o"
+            | "O_O"
+            | "(^_^)"
+            | "<33"
+            | "</3"
+    )
 }
 
 /// Split off "n't" and other clitics; returns the pieces if `s` is one.
 fn split_clitic(s: &str) -> Option<(&str, &str)> {
-    let ends_ci = |suf: &str| s.len() > suf.len() && s.is_char_boundary(s.len() - suf.len()) && s[s.len() - suf.len()..].eq_ignore_ascii_case(suf);
+    let ends_ci =
+        |suf: &str| s.len() > suf.len() && s.is_char_boundary(s.len() - suf.len()) && s[s.len() - suf.len()..].eq_ignore_ascii_case(suf);
     for nt in ["n't", "n’t"] {
         if ends_ci(nt) {
             let head = &s[..s.len() - nt.len()];
@@ -429,7 +786,43 @@ fn looks_like_url(s: &str) -> bool {
         && !name.starts_with('.')
         && (2..=6).contains(&tld.len())
         && tld.chars().all(|c| c.is_ascii_lowercase())
-        && matches!(tld, "com" | "org" | "net" | "edu" | "gov" | "io" | "co" | "uk" | "de" | "fr" | "info" | "biz" | "us" | "ca" | "au" | "ru" | "cn" | "jp" | "in" | "nl" | "it" | "es" | "eu" | "me" | "tv" | "ly" | "be" | "ch" | "se" | "html" | "htm" | "php" | "asp" | "aspx")
+        && matches!(
+            tld,
+            "com"
+                | "org"
+                | "net"
+                | "edu"
+                | "gov"
+                | "io"
+                | "co"
+                | "uk"
+                | "de"
+                | "fr"
+                | "info"
+                | "biz"
+                | "us"
+                | "ca"
+                | "au"
+                | "ru"
+                | "cn"
+                | "jp"
+                | "in"
+                | "nl"
+                | "it"
+                | "es"
+                | "eu"
+                | "me"
+                | "tv"
+                | "ly"
+                | "be"
+                | "ch"
+                | "se"
+                | "html"
+                | "htm"
+                | "php"
+                | "asp"
+                | "aspx"
+        )
 }
 
 /// Length of a prefix to split off, if any.
@@ -555,7 +948,10 @@ fn infix_split<'a>(s: &'a str, out: &mut Vec<&'a str>) {
         let split_one = match c {
             ',' => alpha(prev) && alpha(next),
             ':' | '<' | '>' | '=' | '/' => alnum(prev) && alpha(next),
-            '.' => prev.is_some_and(|p| p.is_lowercase() || matches!(p, '"' | '\'' | '”' | '’')) && next.is_some_and(|x| x.is_uppercase() || matches!(x, '"' | '\'' | '“' | '‘')),
+            '.' => {
+                prev.is_some_and(|p| p.is_lowercase() || matches!(p, '"' | '\'' | '”' | '’'))
+                    && next.is_some_and(|x| x.is_uppercase() || matches!(x, '"' | '\'' | '“' | '‘'))
+            }
             '+' | '*' | '^' => prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|x| x.is_ascii_digit() || x == '-'),
             '-' => prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|x| x.is_ascii_digit() || x == '-'),
             _ => false,
@@ -807,7 +1203,39 @@ fn is_sentence_end(c: char) -> bool {
 fn is_all_unicode_punct(w: &str) -> bool {
     w.chars().all(|c| {
         c.is_ascii_punctuation() && !matches!(c, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~')
-            || matches!(c, '“' | '”' | '‘' | '’' | '«' | '»' | '—' | '–' | '…' | '。' | '、' | '，' | '「' | '」' | '『' | '』' | '（' | '）' | '【' | '】' | '《' | '》' | '！' | '？' | '：' | '；' | '·' | '¡' | '¿' | '„' | '‚')
+            || matches!(
+                c,
+                '“' | '”'
+                    | '‘'
+                    | '’'
+                    | '«'
+                    | '»'
+                    | '—'
+                    | '–'
+                    | '…'
+                    | '。'
+                    | '、'
+                    | '，'
+                    | '「'
+                    | '」'
+                    | '『'
+                    | '』'
+                    | '（'
+                    | '）'
+                    | '【'
+                    | '】'
+                    | '《'
+                    | '》'
+                    | '！'
+                    | '？'
+                    | '：'
+                    | '；'
+                    | '·'
+                    | '¡'
+                    | '¿'
+                    | '„'
+                    | '‚'
+            )
     })
 }
 
@@ -818,14 +1246,23 @@ mod tests {
     #[test]
     fn english_tokens_match_spacy_rules() {
         let cases: &[(&str, &[&str])] = &[
-            ("Hello, world! It's a test... don't you think?", &["Hello", ",", "world", "!", "It", "'s", "a", "test", "...", "do", "n't", "you", "think", "?"]),
+            (
+                "Hello, world! It's a test... don't you think?",
+                &["Hello", ",", "world", "!", "It", "'s", "a", "test", "...", "do", "n't", "you", "think", "?"],
+            ),
             ("well-known co-op 5-6 pre--post", &["well", "-", "known", "co", "-", "op", "5", "-", "6", "pre", "--", "post"]),
             ("end.Next word. U.S. Mr. Smith e.g. etc.", &["end", ".", "Next", "word", ".", "U.S.", "Mr.", "Smith", "e.g.", "etc", "."]),
             ("(hello) \"q\" $5 10km 5pm 100%", &["(", "hello", ")", "\"", "q", "\"", "$", "5", "10", "km", "5", "pm", "100", "%"]),
-            ("a,b 1,000 a:b http://x.y/a?b a/b a/1 wait...what", &["a", ",", "b", "1,000", "a", ":", "b", "http://x.y/a?b", "a", "/", "b", "a/1", "wait", "...", "what"]),
+            (
+                "a,b 1,000 a:b http://x.y/a?b a/b a/1 wait...what",
+                &["a", ",", "b", "1,000", "a", ":", "b", "http://x.y/a?b", "a", "/", "b", "a/1", "wait", "...", "what"],
+            ),
             ("can't won't cannot I'm John's", &["ca", "n't", "wo", "n't", "can", "not", "I", "'m", "John", "'s"]),
             ("ABC. abc. 3. a. AB.", &["ABC", ".", "abc", ".", "3", ".", "a.", "AB", "."]),
-            ("Hello!!! ***bold*** #hash test.com", &["Hello", "!", "!", "!", "*", "*", "*", "bold", "*", "*", "*", "#", "hash", "test.com"]),
+            (
+                "Hello!!! ***bold*** #hash test.com",
+                &["Hello", "!", "!", "!", "*", "*", "*", "bold", "*", "*", "*", "#", "hash", "test.com"],
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(split_words(text, Segmenter::Spacy), *want, "{text}");
@@ -854,8 +1291,11 @@ mod tests {
 
     #[test]
     fn shared_split_equals_a_fresh_split() {
-        let texts = ["Hello, world! It's a test.", "東京タワーに行きました。", "我们今天去北京大学参观。", "", "Hello, world! It's a test."];
-        for (t, seg) in texts.iter().zip([Segmenter::Spacy, Segmenter::ScriptRuns, Segmenter::Jieba, Segmenter::Spacy, Segmenter::ScriptRuns]) {
+        let texts =
+            ["Hello, world! It's a test.", "東京タワーに行きました。", "我们今天去北京大学参观。", "", "Hello, world! It's a test."];
+        for (t, seg) in
+            texts.iter().zip([Segmenter::Spacy, Segmenter::ScriptRuns, Segmenter::Jieba, Segmenter::Spacy, Segmenter::ScriptRuns])
+        {
             let fresh = split_words(t, seg);
             // miss, then hit: both give the fresh split
             for _ in 0..2 {

@@ -152,7 +152,8 @@ fn language_id_accuracy_on_labelled_text() {
     }
     // HTML pages with a `lang` attribute (trafilatura evaluation set).
     let dir = data_dir().join("html/trafilatura-eval/pages");
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
+    let mut pages: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
     pages.sort();
     let mut html_by_lang: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for p in pages {
@@ -259,7 +260,11 @@ fn good_chinese_text_passes_with_language_overrides() {
         // Paragraphs cut mid-section (ending in "：" or a heading, 133 of
         // 848) are not complete text, and the terminal-punctuation rule
         // drops them exactly as it drops such English paragraphs.
-        ("cmrc2018 complete paragraphs", cmrc_paragraphs().into_iter().filter(|p| p.trim_end().ends_with(['。', '！', '？'])).collect::<Vec<_>>(), 0.9),
+        (
+            "cmrc2018 complete paragraphs",
+            cmrc_paragraphs().into_iter().filter(|p| p.trim_end().ends_with(['。', '！', '？'])).collect::<Vec<_>>(),
+            0.9,
+        ),
         (
             "clue-corpus-small complete documents (>300 chars)",
             clue_docs().into_iter().filter(|t| t.chars().count() > 300 && t.trim_end().ends_with(['。', '！', '？'])).collect::<Vec<_>>(),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use sluice_pipeline::{Document, DocStage, SinkContext, SinkFactory, Verdict};
+use sluice_pipeline::{DocStage, Document, SinkContext, SinkFactory, Verdict};
 use sluice_quality::signals::{run_cli, RunOutput, SignalStats};
 use sluice_quality::GopherQualityConfig;
 use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
@@ -108,7 +108,12 @@ fn what_if_counts_match_a_rerun_with_the_changed_threshold() {
     make_run(tmp.path());
     // The truth: run the filter again with min_doc_words 80 over the same documents.
     let rerun = |min: usize| {
-        let s = GopherQualityConfig { min_doc_words: Some(min), languages: serde_json::from_value(json!({"fr": {"min_doc_words": 30}})).unwrap(), ..Default::default() }.build();
+        let s = GopherQualityConfig {
+            min_doc_words: Some(min),
+            languages: serde_json::from_value(json!({"fr": {"min_doc_words": 30}})).unwrap(),
+            ..Default::default()
+        }
+        .build();
         let (mut docs, mut bytes) = (0u64, 0u64);
         for (i, n) in (20..=120).step_by(5).enumerate() {
             let mut d = Document::new("x", prose(n), Arc::from("s"));

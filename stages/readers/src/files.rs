@@ -132,10 +132,8 @@ impl FileLister {
         if let Some(n) = self.max_files {
             if out.len() > n {
                 let seed = self.seed;
-                let mut keyed: Vec<(u64, InputFile)> = out
-                    .into_iter()
-                    .map(|f| (xxhash_rust::xxh3::xxh3_64_with_seed(f.rel.as_bytes(), seed), f))
-                    .collect();
+                let mut keyed: Vec<(u64, InputFile)> =
+                    out.into_iter().map(|f| (xxhash_rust::xxh3::xxh3_64_with_seed(f.rel.as_bytes(), seed), f)).collect();
                 keyed.sort_by(|a, b| (a.0, &a.1.rel).cmp(&(b.0, &b.1.rel)));
                 keyed.truncate(n);
                 out = keyed.into_iter().map(|(_, f)| f).collect();

@@ -153,8 +153,7 @@ impl Reader for JsonlReader {
     }
 
     fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
-        let r = open_decompressed(&file.path)
-            .map_err(|e| RecordError::new(file.display(), Locator::File, "unreadable", e.to_string()))?;
+        let r = open_decompressed(&file.path).map_err(|e| RecordError::new(file.display(), Locator::File, "unreadable", e.to_string()))?;
         let Some(path) = &self.records else {
             return Ok(Box::new(Lines { r, file, line: 0, max: self.max_line, done: false }));
         };
@@ -164,7 +163,10 @@ impl Reader for JsonlReader {
         std::io::Read::read_to_end(&mut std::io::Read::take(r, self.max_line as u64 + 1), &mut bytes)
             .map_err(|e| err("read_error", format!("stream ends in error: {e}")))?;
         if bytes.len() > self.max_line {
-            return Err(err("too_long", format!("the file is larger than max_line_bytes ({} bytes), which bounds a `records` file", self.max_line)));
+            return Err(err(
+                "too_long",
+                format!("the file is larger than max_line_bytes ({} bytes), which bounds a `records` file", self.max_line),
+            ));
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
         let size = bytes.len();
@@ -193,7 +195,8 @@ impl Reader for JsonlReader {
                 let Value::Object(obj) = v else {
                     return Err(err("invalid_json", format!("record is a {}, not an object", json_type(&v))));
                 };
-                return to_document(obj, &self.text_key, &self.id_key, &self.source, || format!("{}#{n}", file.rel)).map_err(|m| err("missing_text", m));
+                return to_document(obj, &self.text_key, &self.id_key, &self.source, || format!("{}#{n}", file.rel))
+                    .map_err(|m| err("missing_text", m));
             }
             Payload::Doc(_) => unreachable!("the jsonl iterator yields bytes or records"),
         };
@@ -297,7 +300,12 @@ impl Iterator for Lines<'_> {
                     Err(e) => {
                         self.done = true;
                         let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof { "truncated" } else { "read_error" };
-                        return Some(Err(RecordError::new(self.file.display(), Locator::Line(self.line), kind, format!("stream ends in error: {e}"))));
+                        return Some(Err(RecordError::new(
+                            self.file.display(),
+                            Locator::Line(self.line),
+                            kind,
+                            format!("stream ends in error: {e}"),
+                        )));
                     }
                 };
                 if chunk.is_empty() {
@@ -322,7 +330,12 @@ impl Iterator for Lines<'_> {
                 }
             }
             if too_long {
-                return Some(Err(RecordError::new(self.file.display(), Locator::Line(self.line), "too_long", format!("line longer than {} bytes", self.max))));
+                return Some(Err(RecordError::new(
+                    self.file.display(),
+                    Locator::Line(self.line),
+                    "too_long",
+                    format!("line longer than {} bytes", self.max),
+                )));
             }
             while matches!(buf.last(), Some(b'\n' | b'\r')) {
                 buf.pop();
@@ -407,9 +420,11 @@ mod tests {
         )
         .unwrap();
         let cfg = |path: &str| -> std::result::Result<JsonlReader, Vec<(String, String)>> {
-            serde_json::from_value::<JsonlReaderConfig>(serde_json::json!({"paths": [d.path().display().to_string()], "records": path, "text_key": "context"}))
-                .unwrap()
-                .build("wiki", 0)
+            serde_json::from_value::<JsonlReaderConfig>(
+                serde_json::json!({"paths": [d.path().display().to_string()], "records": path, "text_key": "context"}),
+            )
+            .unwrap()
+            .build("wiki", 0)
         };
         let (docs, errs) = read(&cfg("/data/*/paragraphs/*").unwrap());
         let got: Vec<(&str, &str)> = docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();

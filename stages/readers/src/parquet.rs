@@ -95,7 +95,14 @@ impl Reader for ParquetReader {
         let schema = builder.schema().clone();
         match schema.field_with_name(&self.text) {
             Ok(f) if is_string(f.data_type()) => {}
-            Ok(f) => return Err(RecordError::new(file.display(), Locator::File, "bad_schema", format!("column `{}` is {}, not a string", self.text, f.data_type()))),
+            Ok(f) => {
+                return Err(RecordError::new(
+                    file.display(),
+                    Locator::File,
+                    "bad_schema",
+                    format!("column `{}` is {}, not a string", self.text, f.data_type()),
+                ))
+            }
             Err(_) => return Err(RecordError::new(file.display(), Locator::File, "bad_schema", format!("no column `{}`", self.text))),
         }
         let reader = builder.with_batch_size(self.batch_rows).build().map_err(|e| err(e.to_string()))?;
@@ -190,7 +197,8 @@ impl Rows<'_> {
                 doc.metadata.insert(name.clone(), v);
             }
         }
-        doc.text = text.ok_or_else(|| RecordError::new(self.file.display(), loc, "missing_text", format!("column `{}` is null", self.cfg.text)))?;
+        doc.text =
+            text.ok_or_else(|| RecordError::new(self.file.display(), loc, "missing_text", format!("column `{}` is null", self.cfg.text)))?;
         doc.id = id.unwrap_or_else(|| format!("{}:{}", self.file.rel, self.row));
         Ok(doc)
     }
@@ -225,7 +233,12 @@ impl Iterator for Rows<'_> {
                 Some(Err(e)) => {
                     self.done = true;
                     self.batch = None;
-                    return Some(Err(RecordError::new(self.file.display(), Locator::Row(self.row), "corrupt", format!("cannot decode rows from here on: {e}"))));
+                    return Some(Err(RecordError::new(
+                        self.file.display(),
+                        Locator::Row(self.row),
+                        "corrupt",
+                        format!("cannot decode rows from here on: {e}"),
+                    )));
                 }
             }
         }
@@ -252,7 +265,8 @@ mod tests {
         sink.write(&docs).unwrap();
         sink.finish().unwrap();
 
-        let cfg: ParquetReaderConfig = serde_json::from_value(serde_json::json!({"paths": [d.path().join("w").display().to_string()]})).unwrap();
+        let cfg: ParquetReaderConfig =
+            serde_json::from_value(serde_json::json!({"paths": [d.path().join("w").display().to_string()]})).unwrap();
         let r = cfg.build("orig", 0).unwrap();
         let files = r.files().unwrap();
         assert_eq!(files.len(), 1);

@@ -308,7 +308,8 @@ mod tests {
         std::fs::write(d.path().join("book.txt"), &book).unwrap();
         std::fs::write(d.path().join("blank.txt"), "\n\n").unwrap();
         let cfg: TextReaderConfig =
-            serde_json::from_value(serde_json::json!({"paths": [d.path().display().to_string()], "split": {"target_bytes": "1KiB"}})).unwrap();
+            serde_json::from_value(serde_json::json!({"paths": [d.path().display().to_string()], "split": {"target_bytes": "1KiB"}}))
+                .unwrap();
         let docs = read_all(&cfg.build("books", 0).unwrap());
         assert!(docs.len() > 10 && docs.len() < 20, "{}", docs.len());
         for (n, doc) in docs.iter().enumerate() {

@@ -56,13 +56,7 @@ impl WarcReaderConfig {
         };
         let files = self.files.build(exts, seed)?;
         let doc_opts = DocumentOptions { max_body_bytes: self.max_body_bytes.0 as usize, ..DocumentOptions::default() };
-        Ok(WarcFileReader {
-            files,
-            flavor,
-            max_record: self.max_record_bytes.0,
-            doc_opts,
-            source: Arc::from(source),
-        })
+        Ok(WarcFileReader { files, flavor, max_record: self.max_record_bytes.0, doc_opts, source: Arc::from(source) })
     }
 }
 

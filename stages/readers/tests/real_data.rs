@@ -63,7 +63,8 @@ fn reference_books_split_into_pieces_that_cover_them() {
         assert!(docs.len() >= min_pieces, "{sub}: {} pieces", docs.len());
         for f in r.files().unwrap() {
             let pieces: Vec<&Document> = docs.iter().filter(|d| d.meta_str("path") == Some(f.rel.as_str())).collect();
-            let whole = sluice_readers::text::decode_text(&std::fs::read(&f.path).unwrap(), sluice_readers::text::TextEncoding::Auto).unwrap().0;
+            let whole =
+                sluice_readers::text::decode_text(&std::fs::read(&f.path).unwrap(), sluice_readers::text::TextEncoding::Auto).unwrap().0;
             let squash = |s: &str| s.split_whitespace().collect::<String>();
             assert_eq!(squash(&pieces.iter().map(|d| d.text.as_str()).collect::<Vec<_>>().join("\n")), squash(&whole), "{}", f.rel);
             for (n, d) in pieces.iter().enumerate() {

@@ -31,14 +31,19 @@ fn main() {
                 while !t.is_char_boundary(b) {
                     b += 1;
                 }
-                println!("{}", format!("{:<16} {}[[{}]]{}", m.kind.name(), &t[a..m.span.start], &t[m.span.clone()], &t[m.span.end..b]).replace('\n', " "));
+                println!(
+                    "{}",
+                    format!("{:<16} {}[[{}]]{}", m.kind.name(), &t[a..m.span.start], &t[m.span.clone()], &t[m.span.end..b])
+                        .replace('\n', " ")
+                );
             }
         }
         println!("{n:?}");
         return;
     }
     let data = testset::data_dir();
-    let set = testset::build(&data, opt("--seed", 1), opt("--docs", 600) as usize, opt("--per-doc", 3) as usize).unwrap_or_else(|e| panic!("{e}"));
+    let set = testset::build(&data, opt("--seed", 1), opt("--docs", 600) as usize, opt("--per-doc", 3) as usize)
+        .unwrap_or_else(|e| panic!("{e}"));
     let pii = PiiConfig::default().build(0);
     let ev = testset::evaluate(&pii, &set);
     print!("{}", testset::table(&ev));

@@ -22,7 +22,8 @@ fn thread_cpu_seconds() -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).expect("usage: pii_throughput FILE [--min-mb N] [--datatrove-kinds]");
-    let min_mb: f64 = args.iter().position(|a| a == "--min-mb").and_then(|i| args.get(i + 1)).map(|v| v.parse().expect("number")).unwrap_or(100.0);
+    let min_mb: f64 =
+        args.iter().position(|a| a == "--min-mb").and_then(|i| args.get(i + 1)).map(|v| v.parse().expect("number")).unwrap_or(100.0);
     let dt_kinds = args.iter().any(|a| a == "--datatrove-kinds");
     let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let reader: Box<dyn std::io::Read> = if path.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(f)) } else { Box::new(f) };
@@ -49,7 +50,16 @@ fn main() {
         serde_json::from_value(v).expect("config")
     } else if dt_kinds {
         // only what datatrove's PIIFormatter does: emails and public IPs
-        PiiConfig { phone: Action::Off, credit_card: Action::Off, iban: Action::Off, us_ssn: Action::Off, cn_id: Action::Off, secret: Action::Off, url_credentials: Action::Off, ..Default::default() }
+        PiiConfig {
+            phone: Action::Off,
+            credit_card: Action::Off,
+            iban: Action::Off,
+            us_ssn: Action::Off,
+            cn_id: Action::Off,
+            secret: Action::Off,
+            url_credentials: Action::Off,
+            ..Default::default()
+        }
     } else {
         PiiConfig::default()
     };

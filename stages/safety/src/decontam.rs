@@ -119,7 +119,14 @@ impl DecontamConfig {
                 if idx.n != self.n || idx.mask != mask {
                     return Err(err(
                         "index",
-                        format!("{} was built with n = {} for [{}], the recipe asks n = {} for [{}]; delete it to rebuild", p.display(), idx.n, names(idx.mask).join(", "), self.n, names(mask).join(", ")),
+                        format!(
+                            "{} was built with n = {} for [{}], the recipe asks n = {} for [{}]; delete it to rebuild",
+                            p.display(),
+                            idx.n,
+                            names(idx.mask).join(", "),
+                            self.n,
+                            names(mask).join(", ")
+                        ),
                     ));
                 }
                 idx
@@ -332,7 +339,12 @@ pub fn read_benchmark(dir: &Path, name: &str) -> Result<Vec<Item>, String> {
                 return Err(format!("{}: {} lines, not a multiple of 6", p.display(), lines.len()));
             }
             for (k, g) in lines.chunks(6).enumerate() {
-                let gold: usize = g[1].trim().parse().ok().filter(|&x: &usize| x < 4).ok_or_else(|| format!("{}: item {k} (line {}): gold {:?} is not 0-3", p.display(), k * 6 + 2, g[1]))?;
+                let gold: usize = g[1]
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&x: &usize| x < 4)
+                    .ok_or_else(|| format!("{}: item {k} (line {}): gold {:?} is not 0-3", p.display(), k * 6 + 2, g[1]))?;
                 // `activity label: context`: the label is not part of the text
                 let ctx = g[0].split_once(": ").map_or(g[0], |(_, c)| c);
                 let endings: Vec<String> = g[2..6].iter().map(|e| hellaswag_clean(e)).collect();
@@ -397,11 +409,16 @@ pub fn read_benchmark(dir: &Path, name: &str) -> Result<Vec<Item>, String> {
                         if row.len() == 1 && row[0].trim().is_empty() {
                             continue;
                         }
-                        let cell = |i: usize| row.get(i).ok_or_else(|| format!("{}: row {r}: {} fields, expected more", p.display(), row.len()));
+                        let cell =
+                            |i: usize| row.get(i).ok_or_else(|| format!("{}: row {r}: {} fields, expected more", p.display(), row.len()));
                         let ans = cell(a)?.trim();
                         let gold = match ans {
                             "A" | "B" | "C" | "D" => (ans.as_bytes()[0] - b'A') as usize,
-                            _ => ans.parse::<usize>().ok().filter(|&g| g < 4).ok_or_else(|| format!("{}: row {r}: answer {ans:?} is not A-D or 0-3", p.display()))?,
+                            _ => ans
+                                .parse::<usize>()
+                                .ok()
+                                .filter(|&g| g < 4)
+                                .ok_or_else(|| format!("{}: row {r}: answer {ans:?} is not A-D or 0-3", p.display()))?,
                         };
                         let choices: Vec<String> = cs.iter().map(|&i| cell(i).cloned()).collect::<Result<_, _>>()?;
                         items.push(mc_item(cell(q)?, &choices, gold));
@@ -525,9 +542,13 @@ impl DecontamIndex {
 
     pub fn load(path: &Path) -> Result<DecontamIndex, String> {
         let mut bytes = Vec::new();
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| format!("{}: not a decontamination index (no header)", path.display()))?;
-        let header: Header = serde_json::from_slice(&bytes[..nl]).map_err(|e| format!("{}: not a decontamination index: {e}", path.display()))?;
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let nl =
+            bytes.iter().position(|&b| b == b'\n').ok_or_else(|| format!("{}: not a decontamination index (no header)", path.display()))?;
+        let header: Header =
+            serde_json::from_slice(&bytes[..nl]).map_err(|e| format!("{}: not a decontamination index: {e}", path.display()))?;
         if header.format != FORMAT {
             return Err(format!("{}: format {:?}, expected {FORMAT:?}", path.display(), header.format));
         }
@@ -535,7 +556,8 @@ impl DecontamIndex {
         if body.len() != header.entries * 10 {
             return Err(format!("{}: truncated: {} bytes of entries, header says {}", path.display(), body.len(), header.entries * 10));
         }
-        let mut map: HashMap<u64, u16, BuildHasherDefault<IdHasher>> = HashMap::with_capacity_and_hasher(header.entries, Default::default());
+        let mut map: HashMap<u64, u16, BuildHasherDefault<IdHasher>> =
+            HashMap::with_capacity_and_hasher(header.entries, Default::default());
         for c in body.chunks_exact(10) {
             map.insert(u64::from_le_bytes(c[..8].try_into().expect("8")), u16::from_le_bytes(c[8..].try_into().expect("2")));
         }
@@ -626,7 +648,11 @@ mod tests {
     use super::*;
 
     fn tiny_eval() -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sluice-decontam-{}-{}", std::process::id(), xxhash_rust::xxh3::xxh3_64(format!("{:?}", std::thread::current().id()).as_bytes())));
+        let d = std::env::temp_dir().join(format!(
+            "sluice-decontam-{}-{}",
+            std::process::id(),
+            xxhash_rust::xxh3::xxh3_64(format!("{:?}", std::thread::current().id()).as_bytes())
+        ));
         std::fs::create_dir_all(d.join("mmlu/dev")).unwrap();
         std::fs::create_dir_all(d.join("mmlu/test")).unwrap();
         std::fs::write(d.join("mmlu/dev/x_dev.csv"), "question,choice0,choice1,choice2,choice3,answer\nq,a,b,c,d,0\n").unwrap();
@@ -635,7 +661,11 @@ mod tests {
             "question,choice0,choice1,choice2,choice3,answer\n\"Which planet in our solar system has the largest number of confirmed natural satellites, as of the most recent count?\",Mars,Saturn,Venus,Mercury,1\n",
         )
         .unwrap();
-        std::fs::write(d.join("lambada_openai.jsonl"), "{\"context\": \"她走进房间，看到桌子上放着一封没有署名的信，信封上只写着\", \"continuation\": \"她的名字\"}\n").unwrap();
+        std::fs::write(
+            d.join("lambada_openai.jsonl"),
+            "{\"context\": \"她走进房间，看到桌子上放着一封没有署名的信，信封上只写着\", \"continuation\": \"她的名字\"}\n",
+        )
+        .unwrap();
         d
     }
 
@@ -649,20 +679,28 @@ mod tests {
 
     #[test]
     fn csv_and_hellaswag_cleanup() {
-        assert_eq!(csv_rows("a,\"b, \"\"c\"\"\nd\"\n1,2\n"), vec![vec!["a".to_string(), "b, \"c\"\nd".into()], vec!["1".into(), "2".into()]]);
+        assert_eq!(
+            csv_rows("a,\"b, \"\"c\"\"\nd\"\n1,2\n"),
+            vec![vec!["a".to_string(), "b, \"c\"\nd".into()], vec!["1".into(), "2".into()]]
+        );
         assert_eq!(hellaswag_clean("[header] How to x [title] Do it [step] now"), " How to x. Do it now");
     }
 
     #[test]
     fn build_save_load_and_match() {
         let d = tiny_eval();
-        let cfg = DecontamConfig { eval_dir: Some(d.clone()), benchmarks: vec!["mmlu".into(), "lambada".into()], index: Some(d.join("idx.bin")), ..Default::default() };
+        let cfg = DecontamConfig {
+            eval_dir: Some(d.clone()),
+            benchmarks: vec!["mmlu".into(), "lambada".into()],
+            index: Some(d.join("idx.bin")),
+            ..Default::default()
+        };
         assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
         let s = cfg.build().unwrap();
         assert!(d.join("idx.bin").is_file());
         assert_eq!(s.index().info["mmlu"].items, 2);
         assert_eq!(s.index().info["mmlu"].short_segments, 5 + 4); // the dev item, every choice
-        // loaded index equals the built one
+                                                                  // loaded index equals the built one
         let again = DecontamConfig { eval_dir: None, ..cfg.clone() };
         assert!(again.validate().is_empty());
         let l = again.build().unwrap();

@@ -81,9 +81,24 @@ fn whole(v: String) -> Gen {
     Gen { value: v, span: 0..n }
 }
 
-const FIRST: &[&str] = &["john", "mary", "wei", "li", "anna", "james", "olga", "pierre", "sofia", "ahmed", "yuki", "carlos", "emma", "zhang", "chen", "david"];
-const LAST: &[&str] = &["smith", "wang", "garcia", "mueller", "liu", "johnson", "rossi", "kim", "dubois", "novak", "tanaka", "brown", "zhao", "lee"];
-const DOMAINS: &[&str] = &["gmail.com", "yahoo.co.uk", "qq.com", "163.com", "outlook.com", "mail.ru", "company.io", "uni-heidelberg.de", "cs.stanford.edu", "example-corp.com.cn", "sina.com.cn", "protonmail.ch"];
+const FIRST: &[&str] =
+    &["john", "mary", "wei", "li", "anna", "james", "olga", "pierre", "sofia", "ahmed", "yuki", "carlos", "emma", "zhang", "chen", "david"];
+const LAST: &[&str] =
+    &["smith", "wang", "garcia", "mueller", "liu", "johnson", "rossi", "kim", "dubois", "novak", "tanaka", "brown", "zhao", "lee"];
+const DOMAINS: &[&str] = &[
+    "gmail.com",
+    "yahoo.co.uk",
+    "qq.com",
+    "163.com",
+    "outlook.com",
+    "mail.ru",
+    "company.io",
+    "uni-heidelberg.de",
+    "cs.stanford.edu",
+    "example-corp.com.cn",
+    "sina.com.cn",
+    "protonmail.ch",
+];
 
 pub fn gen_email(r: &mut Rng, zh: bool) -> Gen {
     let f = r.pick(FIRST);
@@ -262,7 +277,8 @@ pub fn gen_ssn(r: &mut Rng) -> Gen {
     whole(format!("{area:03}-{:02}-{:04}", r.range(1, 99), r.range(1, 9999)))
 }
 
-const PROVINCES: &[u32] = &[11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65];
+const PROVINCES: &[u32] =
+    &[11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65];
 
 pub fn gen_cn_id(r: &mut Rng) -> Gen {
     let y = r.range(1940, 2008);
@@ -297,7 +313,14 @@ pub fn gen_url_credentials(r: &mut Rng) -> Gen {
     let user = format!("{}{}", r.pick(FIRST), if r.chance(0.5) { r.digits(2) } else { String::new() });
     let len = r.range(6, 14) as usize;
     let pw = format!("{}{}", r.from_set(ALNUM, len), r.digits(2));
-    let (scheme, host) = *r.pick(&[("https", "git.example-corp.com/repo.git"), ("ftp", "ftp.files.net/pub"), ("postgres", "db.internal.net:5432/app"), ("http", "192.0.2.10:8080/admin"), ("mongodb+srv", "cluster0.mongodb.net/test"), ("redis", "cache.prod.io:6379")]);
+    let (scheme, host) = *r.pick(&[
+        ("https", "git.example-corp.com/repo.git"),
+        ("ftp", "ftp.files.net/pub"),
+        ("postgres", "db.internal.net:5432/app"),
+        ("http", "192.0.2.10:8080/admin"),
+        ("mongodb+srv", "cluster0.mongodb.net/test"),
+        ("redis", "cache.prod.io:6379"),
+    ]);
     let prefix = format!("{scheme}://");
     let cred = format!("{user}:{pw}");
     let v = format!("{prefix}{cred}@{host}");
@@ -372,7 +395,11 @@ pub fn gen_negative(r: &mut Rng, zh: bool) -> (String, &'static str) {
             let body = format!("978{}", r.digits(9));
             let s: u32 = body.bytes().enumerate().map(|(i, b)| (b - b'0') as u32 * if i % 2 == 0 { 1 } else { 3 }).sum();
             let isbn = format!("{body}{}", (10 - s % 10) % 10);
-            let v = if r.chance(0.5) { format!("ISBN {isbn}") } else { format!("ISBN {}-{}-{}-{}-{}", &isbn[..3], &isbn[3..4], &isbn[4..7], &isbn[7..12], &isbn[12..]) };
+            let v = if r.chance(0.5) {
+                format!("ISBN {isbn}")
+            } else {
+                format!("ISBN {}-{}-{}-{}-{}", &isbn[..3], &isbn[3..4], &isbn[4..7], &isbn[7..12], &isbn[12..])
+            };
             (v, "isbn")
         }
         4 => {
@@ -470,7 +497,8 @@ pub struct Labelled {
 pub fn real_paragraphs(data: &Path) -> Result<(Vec<String>, Vec<String>), String> {
     let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|e| format!("cannot read {} (set SLUICE_TEST_DATA): {e}", p.display()));
     let wiki = read(data.join("reference/en/wiki.test.raw"))?;
-    let en: Vec<String> = wiki.lines().map(str::trim).filter(|l| !l.starts_with('=') && (200..2000).contains(&l.len())).map(String::from).collect();
+    let en: Vec<String> =
+        wiki.lines().map(str::trim).filter(|l| !l.starts_with('=') && (200..2000).contains(&l.len())).map(String::from).collect();
     let clue = read(data.join("zh/clue-corpus-small.sample.txt"))?;
     let zh: Vec<String> = clue.lines().map(str::trim).filter(|l| (200..2000).contains(&l.len())).map(String::from).collect();
     if en.len() < 100 || zh.len() < 100 {
@@ -664,7 +692,16 @@ pub fn table(ev: &Evaluation) -> String {
     let mut s = format!("{} documents, {} bytes\n", ev.docs, ev.bytes);
     s.push_str(&format!("{:<16} {:>6} {:>5} {:>5} {:>9} {:>7} {:>6}\n", "kind", "tp", "fp", "fn", "precision", "recall", "exact"));
     for (k, v) in &ev.by_kind {
-        s.push_str(&format!("{:<16} {:>6} {:>5} {:>5} {:>9.4} {:>7.4} {:>6}\n", k.name(), v.tp, v.fp, v.fn_, v.precision(), v.recall(), v.exact));
+        s.push_str(&format!(
+            "{:<16} {:>6} {:>5} {:>5} {:>9.4} {:>7.4} {:>6}\n",
+            k.name(),
+            v.tp,
+            v.fp,
+            v.fn_,
+            v.precision(),
+            v.recall(),
+            v.exact
+        ));
     }
     s.push_str("hard negatives (inserted, scrubbed):\n");
     for (c, (n, bad)) in &ev.negatives {

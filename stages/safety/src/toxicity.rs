@@ -30,10 +30,13 @@ fn d_true() -> bool {
     true
 }
 fn d_url_words() -> Vec<String> {
-    ["porn", "porno", "xxx", "xvideos", "hentai", "nsfw", "sexcam", "camgirl", "camgirls", "milf", "pussy", "fetish", "bdsm", "escort", "escorts"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "porn", "porno", "xxx", "xvideos", "hentai", "nsfw", "sexcam", "camgirl", "camgirls", "milf", "pussy", "fetish", "bdsm", "escort",
+        "escorts",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// Configuration of the `toxicity` stage. A document is dropped
@@ -281,10 +284,13 @@ impl ToxicityConfig {
         for (lang, ws) in &self.extra_words {
             words.entry(base_lang(lang).to_string()).or_default().extend(ws.iter().map(|w| w.trim().to_string()).filter(|w| !w.is_empty()));
         }
-        let lists = words.into_iter().map(|(l, ws)| {
-            let wl = WordList::build(&l, ws);
-            (l, wl)
-        }).collect();
+        let lists = words
+            .into_iter()
+            .map(|(l, ws)| {
+                let wl = WordList::build(&l, ws);
+                (l, wl)
+            })
+            .collect();
         let blocklist = if self.adult_domains || !self.blocklist_paths.is_empty() {
             let cfg = UrlBlocklistConfig {
                 paths: self.blocklist_paths.clone(),
@@ -332,7 +338,10 @@ impl Toxicity {
                     _ if flagged == 0 => 0,
                     Some(w) => w,
                     // no spaces between words: jieba (Chinese) or script runs
-                    None => split_words(text, Segmenter::for_language(Some(lang))).iter().filter(|w| w.chars().any(char::is_alphanumeric)).count(),
+                    None => split_words(text, Segmenter::for_language(Some(lang)))
+                        .iter()
+                        .filter(|w| w.chars().any(char::is_alphanumeric))
+                        .count(),
                 };
                 (flagged, words)
             }
@@ -446,7 +455,13 @@ mod tests {
 
     #[test]
     fn annotate_only_and_other_languages() {
-        let t = ToxicityConfig { annotate_only: true, extra_words: [("fr".to_string(), vec!["merde".to_string()])].into(), ..Default::default() }.build().unwrap();
+        let t = ToxicityConfig {
+            annotate_only: true,
+            extra_words: [("fr".to_string(), vec!["merde".to_string()])].into(),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
         let mut d = doc("merde, merde et merde", Some("fr"), Some("https://pornhub.com"));
         assert_eq!(t.process(&mut d), Verdict::Keep);
         assert_eq!(d.attributes["toxicity_flagged"], 3.0);
@@ -459,7 +474,12 @@ mod tests {
 
     #[test]
     fn config_checks() {
-        let c = ToxicityConfig { max_flagged_fraction: 2.0, min_flagged: 0, word_lists: [("fr".to_string(), PathBuf::from("/nonexistent"))].into(), ..Default::default() };
+        let c = ToxicityConfig {
+            max_flagged_fraction: 2.0,
+            min_flagged: 0,
+            word_lists: [("fr".to_string(), PathBuf::from("/nonexistent"))].into(),
+            ..Default::default()
+        };
         assert_eq!(c.validate().len(), 3);
         assert!(c.build().is_err());
         assert!(serde_json::from_value::<ToxicityConfig>(serde_json::json!({"treshold": 1})).is_err());

@@ -138,7 +138,14 @@ fn planted_items_are_caught_and_clean_documents_are_not() {
         total.2 += n;
         let _ = bi;
     }
-    println!("all: verbatim {}/{}, lightly edited {}/{} ({:.1}%)", total.0, total.2, total.1, total.2, 100.0 * total.1 as f64 / total.2 as f64);
+    println!(
+        "all: verbatim {}/{}, lightly edited {}/{} ({:.1}%)",
+        total.0,
+        total.2,
+        total.1,
+        total.2,
+        100.0 * total.1 as f64 / total.2 as f64
+    );
     assert_eq!(total.0, total.2);
     assert!(total.1 * 2 > total.2, "lightly edited plants caught: {}/{}", total.1, total.2);
     let _ = PathBuf::new();

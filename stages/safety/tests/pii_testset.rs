@@ -22,7 +22,13 @@ fn precision_and_recall_per_kind_on_real_text() {
     println!("{table}");
     for (k, s) in &ev.by_kind {
         assert!(s.tp + s.fn_ >= 300, "{}: only {} labelled", k.name(), s.tp + s.fn_);
-        assert!(s.precision() >= 0.97 && s.recall() >= 0.97, "{}: precision {:.4} recall {:.4}\n{table}", k.name(), s.precision(), s.recall());
+        assert!(
+            s.precision() >= 0.97 && s.recall() >= 0.97,
+            "{}: precision {:.4} recall {:.4}\n{table}",
+            k.name(),
+            s.precision(),
+            s.recall()
+        );
     }
     let (neg, scrubbed) = ev.negatives.values().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     assert!(neg >= 1000, "{neg} hard negatives");
@@ -38,7 +44,44 @@ fn precision_and_recall_per_kind_on_real_text() {
 /// full-width), separators, `@`, `:`, `+`, brackets, letters, CJK, and
 /// generated PII values glued to each other and to noise.
 fn adversarial(r: &mut Rng) -> String {
-    const BITS: &[&str] = &["0", "1", "4", "7", "9", "８", "６", "１", " ", "-", ".", ":", "::", "@", "＠", "+", "(", ")", "/", "\n", "a", "Z", "x", "中", "号", "，", "_", "=", "AKIA", "ghp_", "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "https://", "version ", "<EMAIL>", "*"];
+    const BITS: &[&str] = &[
+        "0",
+        "1",
+        "4",
+        "7",
+        "9",
+        "８",
+        "６",
+        "１",
+        " ",
+        "-",
+        ".",
+        ":",
+        "::",
+        "@",
+        "＠",
+        "+",
+        "(",
+        ")",
+        "/",
+        "\n",
+        "a",
+        "Z",
+        "x",
+        "中",
+        "号",
+        "，",
+        "_",
+        "=",
+        "AKIA",
+        "ghp_",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "-----END RSA PRIVATE KEY-----",
+        "https://",
+        "version ",
+        "<EMAIL>",
+        "*",
+    ];
     let mut s = String::new();
     for _ in 0..r.range(1, 40) {
         match r.below(4) {
@@ -128,7 +171,18 @@ fn masking_changes_only_letters_and_digits_inside_matches() {
 fn placeholders_and_hashes_keep_the_rest_and_are_idempotent() {
     let re = regex::Regex::new(r"<(?:EMAIL|PHONE|IP_ADDRESS|CREDIT_CARD|IBAN|US_SSN|CN_ID|SECRET|CREDENTIALS)(?:#[0-9a-f]{16})?>").unwrap();
     for action in [Action::Placeholder, Action::Hash] {
-        let cfg = PiiConfig { email: action, phone: action, ip: action, credit_card: action, iban: action, us_ssn: action, cn_id: action, secret: action, url_credentials: action, ..Default::default() };
+        let cfg = PiiConfig {
+            email: action,
+            phone: action,
+            ip: action,
+            credit_card: action,
+            iban: action,
+            us_ssn: action,
+            cn_id: action,
+            secret: action,
+            url_credentials: action,
+            ..Default::default()
+        };
         let pii = cfg.build(11);
         for text in cases() {
             if re.is_match(&text) {

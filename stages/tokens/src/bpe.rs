@@ -27,7 +27,10 @@ use tokenizers::normalizers::unicode::NFC;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer, TokenizerBuilder, TokenizerImpl};
+use tokenizers::{
+    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer,
+    TokenizerBuilder, TokenizerImpl,
+};
 
 /// The pre-tokenizer's split pattern (see the module docs).
 pub const PATTERN: &str = concat!(
@@ -147,9 +150,13 @@ impl BpeSpec {
     }
 
     fn untrained(&self) -> Result<Impl, String> {
-        let split = Split::new(SplitPattern::Regex(PATTERN.into()), SplitDelimiterBehavior::Isolated, false).map_err(|e| format!("split pattern: {e}"))?;
+        let split = Split::new(SplitPattern::Regex(PATTERN.into()), SplitDelimiterBehavior::Isolated, false)
+            .map_err(|e| format!("split pattern: {e}"))?;
         let pre = Sequence::new(vec![split.into(), ByteLevel::new(false, false, false).into()]);
-        let mut b = TokenizerBuilder::new().with_model(BPE::default()).with_pre_tokenizer(Some(pre.into())).with_decoder(Some(ByteLevelDecoder::default().into()));
+        let mut b = TokenizerBuilder::new()
+            .with_model(BPE::default())
+            .with_pre_tokenizer(Some(pre.into()))
+            .with_decoder(Some(ByteLevelDecoder::default().into()));
         if self.normalization == Normalization::Nfc {
             b = b.with_normalizer(Some(NFC.into()));
         }

@@ -267,7 +267,10 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!("{:<50} {:>6} {:>8} {:>10} {:>10} {:>10} {:>12}", "tokenizer", "vocab", "text", "tokens", "bytes/tok", "chars/tok", "MB/s/core");
+        println!(
+            "{:<50} {:>6} {:>8} {:>10} {:>10} {:>10} {:>12}",
+            "tokenizer", "vocab", "text", "tokens", "bytes/tok", "chars/tok", "MB/s/core"
+        );
         for r in &rows {
             println!(
                 "{:<50} {:>6} {:>8} {:>10} {:>10.3} {:>10.3} {:>12.2}",
@@ -291,7 +294,8 @@ pub fn manifest_for(shard: &Path) -> Result<Option<(PathBuf, Manifest)>> {
     if !mp.exists() {
         return Ok(None);
     }
-    let m: Manifest = serde_json::from_slice(&std::fs::read(&mp).with_context(|| mp.display().to_string())?).with_context(|| format!("{}: not a sluice-shards manifest", mp.display()))?;
+    let m: Manifest = serde_json::from_slice(&std::fs::read(&mp).with_context(|| mp.display().to_string())?)
+        .with_context(|| format!("{}: not a sluice-shards manifest", mp.display()))?;
     Ok(Some((dir.to_path_buf(), m)))
 }
 

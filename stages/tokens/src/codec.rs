@@ -72,10 +72,15 @@ pub fn set_tokens(doc: &mut Document, ids: &[u32]) {
 
 /// The ids the `tokenize` stage stored, or a message saying what is wrong.
 pub fn get_tokens(doc: &Document) -> Result<Vec<u32>, String> {
-    let s = doc
-        .meta_str(TOKENS_KEY)
-        .ok_or_else(|| format!("document {} has no `metadata.tokens`: put a `tokenize` stage (or `tokenizer_train` with `tokenize: true`) upstream", doc.id))?;
-    let bytes = b64_decode(s).filter(|b| b.len() % 4 == 0).ok_or_else(|| format!("document {}: `metadata.tokens` is not base64 of u32 ids", doc.id))?;
+    let s = doc.meta_str(TOKENS_KEY).ok_or_else(|| {
+        format!(
+            "document {} has no `metadata.tokens`: put a `tokenize` stage (or `tokenizer_train` with `tokenize: true`) upstream",
+            doc.id
+        )
+    })?;
+    let bytes = b64_decode(s)
+        .filter(|b| b.len() % 4 == 0)
+        .ok_or_else(|| format!("document {}: `metadata.tokens` is not base64 of u32 ids", doc.id))?;
     Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 

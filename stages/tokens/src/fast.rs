@@ -145,10 +145,18 @@ impl FastBpe {
         }
         let m = &j["model"];
         let plain = |k: &str| m[k].is_null() || m[k] == "";
-        if m["type"] != "BPE" || !plain("dropout") || !plain("unk_token") || !plain("continuing_subword_prefix") || !plain("end_of_word_suffix") || m["byte_fallback"] == true || m["ignore_merges"] == true {
+        if m["type"] != "BPE"
+            || !plain("dropout")
+            || !plain("unk_token")
+            || !plain("continuing_subword_prefix")
+            || !plain("end_of_word_suffix")
+            || m["byte_fallback"] == true
+            || m["ignore_merges"] == true
+        {
             return None;
         }
-        let vocab: HashMap<&str, u32> = m["vocab"].as_object()?.iter().map(|(k, v)| Some((k.as_str(), v.as_u64()? as u32))).collect::<Option<_>>()?;
+        let vocab: HashMap<&str, u32> =
+            m["vocab"].as_object()?.iter().map(|(k, v)| Some((k.as_str(), v.as_u64()? as u32))).collect::<Option<_>>()?;
         let chars = byte_chars();
         let mut byte_ids = [0u32; 256];
         for (b, c) in chars.iter().enumerate() {
@@ -263,7 +271,15 @@ mod tests {
             let t = BpeSpec { vocab_size: 600, normalization: norm, ..Default::default() }.train(corpus.iter()).unwrap();
             let e = Encoder::from_tokenizer(t.clone());
             assert!(e.is_fast());
-            for s in corpus.iter().map(String::as_str).chain(["", " ", "  x  ", "aaaa", "\u{feff}\u{200d}\u{fffd}", "<|endoftext|>", "Python编程 2024年"]) {
+            for s in corpus.iter().map(String::as_str).chain([
+                "",
+                " ",
+                "  x  ",
+                "aaaa",
+                "\u{feff}\u{200d}\u{fffd}",
+                "<|endoftext|>",
+                "Python编程 2024年",
+            ]) {
                 assert_eq!(e.encode(s).unwrap(), bpe::encode(&t, s).unwrap(), "{s:?}");
             }
         }

@@ -131,7 +131,8 @@ impl Observer for MixObserver {
     }
 
     fn finish(self: Box<Self>) -> Result<()> {
-        let sp = self.out.path().with_file_name(self.out.path().file_name().unwrap().to_string_lossy().replace("-docs.bin", "-sources.json"));
+        let sp =
+            self.out.path().with_file_name(self.out.path().file_name().unwrap().to_string_lossy().replace("-docs.bin", "-sources.json"));
         write_atomic(&sp, &serde_json::to_vec(&self.sources).expect("json"))?;
         self.out.commit()
     }
@@ -149,7 +150,8 @@ impl MixStage {
         let mut by_source: BTreeMap<String, Vec<(u64, u128, u64, u64)>> = BTreeMap::new();
         for t in 0..cx.tasks {
             let sp = task_file(&cx.dir, t, "sources.json");
-            let names: Vec<String> = serde_json::from_slice(&std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?).map_err(|e| err(format!("{}: {e}", sp.display())))?;
+            let names: Vec<String> = serde_json::from_slice(&std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?)
+                .map_err(|e| err(format!("{}: {e}", sp.display())))?;
             let dp = task_file(&cx.dir, t, "docs.bin");
             let mut b = Vec::new();
             File::open(&dp).and_then(|mut f| f.read_to_end(&mut b)).map_err(|e| Error::io(&dp, e))?;
@@ -284,7 +286,11 @@ impl StreamStage for MixDecider {
 
 impl GlobalStage for MixStage {
     fn observer(&self, cx: &GlobalContext) -> Result<Box<dyn Observer>> {
-        Ok(Box::new(MixObserver { node: self.node.clone(), out: AtomicFile::create(&task_file(&cx.dir, cx.unit, "docs.bin"))?, sources: vec![] }))
+        Ok(Box::new(MixObserver {
+            node: self.node.clone(),
+            out: AtomicFile::create(&task_file(&cx.dir, cx.unit, "docs.bin"))?,
+            sources: vec![],
+        }))
     }
 
     fn steps(&self, _tasks: usize) -> Vec<GlobalStep> {

@@ -149,7 +149,10 @@ impl PackConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         match (&self.tokenizer, &self.tokenizer_from) {
-            (None, None) | (Some(_), Some(_)) => e.push(("tokenizer".into(), "set exactly one of `tokenizer` (a path) and `tokenizer_from` (a tokenizer_train stage)".into())),
+            (None, None) | (Some(_), Some(_)) => e.push((
+                "tokenizer".into(),
+                "set exactly one of `tokenizer` (a path) and `tokenizer_from` (a tokenizer_train stage)".into(),
+            )),
             (Some(p), None) => {
                 if let Err(m) = bpe::load(p) {
                     e.push(("tokenizer".into(), m));
@@ -291,7 +294,10 @@ impl Observer for PackObserver {
 
     fn finish(self: Box<Self>) -> Result<()> {
         let this = *self;
-        let sources_path = this.index.path().with_file_name(this.index.path().file_name().unwrap().to_string_lossy().replace("-index.bin", "-sources.json"));
+        let sources_path = this
+            .index
+            .path()
+            .with_file_name(this.index.path().file_name().unwrap().to_string_lossy().replace("-index.bin", "-sources.json"));
         this.tokens.commit()?;
         write_atomic(&sources_path, &serde_json::to_vec(&this.sources).expect("json"))?;
         this.index.commit()
@@ -475,7 +481,8 @@ impl PackStage {
         let mut token_files = Vec::new();
         for t in 0..cx.tasks {
             let sp = task_file(&cx.dir, t, "sources.json");
-            let s: Vec<String> = serde_json::from_slice(&std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?).map_err(|e| err(format!("{}: {e}", sp.display())))?;
+            let s: Vec<String> = serde_json::from_slice(&std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?)
+                .map_err(|e| err(format!("{}: {e}", sp.display())))?;
             names.extend(s.iter().cloned());
             per_task_sources.push(s);
             token_files.push(task_file(&cx.dir, t, "tokens.bin"));
@@ -525,7 +532,8 @@ impl PackStage {
         let mut written: Vec<Written> = Vec::new();
         let mut report_splits = serde_json::Map::new();
         for (split, is_val) in [("train", false), ("val", true)] {
-            let units: Vec<(u32, u32)> = entries.iter().enumerate().filter(|(_, e)| e.val == is_val).map(|(i, e)| (i as u32, e.len + 1)).collect();
+            let units: Vec<(u32, u32)> =
+                entries.iter().enumerate().filter(|(_, e)| e.val == is_val).map(|(i, e)| (i as u32, e.len + 1)).collect();
             if units.is_empty() {
                 continue;
             }
@@ -608,7 +616,16 @@ impl PackStage {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn write_shard(&self, w: &Writer, lay: &Layout, seqs: &[u32], dir: &Path, name: &str, split: &str, token_files: &[PathBuf]) -> Result<Written> {
+    fn write_shard(
+        &self,
+        w: &Writer,
+        lay: &Layout,
+        seqs: &[u32],
+        dir: &Path,
+        name: &str,
+        split: &str,
+        token_files: &[PathBuf],
+    ) -> Result<Written> {
         let total: usize = seqs.iter().map(|&s| lay.seq_len(s as usize)).sum();
         let (bin, idx) = match self.cfg.format {
             ShardFormat::Llmc => (dir.join(format!("{name}.bin")), None),

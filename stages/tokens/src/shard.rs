@@ -180,7 +180,9 @@ pub fn parse_llmc(name: &str, bytes: &[u8]) -> std::result::Result<LlmcShard, St
     let dtype = match (h(0), h(1)) {
         (MAGIC_U16, VERSION_U16) => TokenDtype::Uint16,
         (MAGIC_U32, VERSION_U32) => TokenDtype::Uint32,
-        (m, v) => return Err(format!("{name}: magic {m} version {v} is not llm.c ({MAGIC_U16}/{VERSION_U16} or {MAGIC_U32}/{VERSION_U32})")),
+        (m, v) => {
+            return Err(format!("{name}: magic {m} version {v} is not llm.c ({MAGIC_U16}/{VERSION_U16} or {MAGIC_U32}/{VERSION_U32})"))
+        }
     };
     let n = h(2);
     if n < 0 {

@@ -20,11 +20,11 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::fast::Encoder;
 use rayon::prelude::*;
 use sluice_pipeline::output::{write_atomic, AtomicFile};
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Batch, Document, Error, GlobalContext, GlobalStage, GlobalStep, Observer, Result, StageOutput, StreamStage};
-use crate::fast::Encoder;
 
 use crate::bpe::{self, BpeSpec, Normalization};
 use crate::codec;
@@ -146,7 +146,11 @@ impl Observer for TrainObserver {
         for d in docs {
             let budget = self.cfg.budget(&d.source);
             let h = pos_hash(self.seed, &d.pos, SALT_SAMPLE);
-            let heap = self.by_source.entry(d.source.to_string()).or_insert_with(|| Heap { heap: BinaryHeap::new(), texts: BTreeMap::new(), bytes: 0 });
+            let heap = self.by_source.entry(d.source.to_string()).or_insert_with(|| Heap {
+                heap: BinaryHeap::new(),
+                texts: BTreeMap::new(),
+                bytes: 0,
+            });
             let k = (h, d.pos.key());
             if heap.bytes >= budget && heap.heap.peek().is_some_and(|top| (top.0, top.1) < k) {
                 continue; // cannot be in the sample
@@ -273,7 +277,12 @@ impl StreamStage for TrainDecider {
 
 impl GlobalStage for TokenizerTrainStage {
     fn observer(&self, cx: &GlobalContext) -> Result<Box<dyn Observer>> {
-        Ok(Box::new(TrainObserver { seed: cx.seed, cfg: self.cfg.clone(), path: sample_path(&cx.dir, cx.unit), by_source: BTreeMap::new() }))
+        Ok(Box::new(TrainObserver {
+            seed: cx.seed,
+            cfg: self.cfg.clone(),
+            path: sample_path(&cx.dir, cx.unit),
+            by_source: BTreeMap::new(),
+        }))
     }
 
     fn steps(&self, _tasks: usize) -> Vec<GlobalStep> {
@@ -288,7 +297,11 @@ impl GlobalStage for TokenizerTrainStage {
     }
 
     fn decider(&self, cx: &GlobalContext) -> Result<Box<dyn StreamStage>> {
-        let tokenizer = if self.cfg.tokenize { Some(Encoder::from_tokenizer(bpe::load(&self.tokenizer_path(cx)).map_err(|m| stage_err(&self.node, m))?)) } else { None };
+        let tokenizer = if self.cfg.tokenize {
+            Some(Encoder::from_tokenizer(bpe::load(&self.tokenizer_path(cx)).map_err(|m| stage_err(&self.node, m))?))
+        } else {
+            None
+        };
         Ok(Box::new(TrainDecider { tokenizer }))
     }
 }

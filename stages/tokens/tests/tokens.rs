@@ -16,7 +16,9 @@ use sluice_tokens::util::{pos_hash, unit, Rng};
 use sluice_tokens::{codec, MixConfig, PackConfig, Tokenize, TokenizerTrainConfig};
 
 fn data() -> PathBuf {
-    let p = std::env::var_os("SLUICE_TEST_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let p = std::env::var_os("SLUICE_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     assert!(p.join("README.md").exists(), "shared test data not found at {} (set SLUICE_TEST_DATA)", p.display());
     p
 }
@@ -140,7 +142,15 @@ fn pack_run(docs: &[Document], tasks: usize, seed: u64, cfg: serde_json::Value, 
 }
 
 fn shard_bytes(dir: &Path, m: &Manifest) -> Vec<Vec<u8>> {
-    m.shards.iter().flat_map(|s| [std::fs::read(dir.join("pack").join(&s.file)).unwrap(), std::fs::read(dir.join("pack").join(format!("{}.bounds", s.file))).unwrap_or_default()]).collect()
+    m.shards
+        .iter()
+        .flat_map(|s| {
+            [
+                std::fs::read(dir.join("pack").join(&s.file)).unwrap(),
+                std::fs::read(dir.join("pack").join(format!("{}.bounds", s.file))).unwrap_or_default(),
+            ]
+        })
+        .collect()
 }
 
 #[test]
@@ -220,14 +230,26 @@ fn bos_mode_starts_every_sequence_with_bos_and_megatron_index_matches() {
     let tpath = tmp.path().join("tokenizer.json");
     std::fs::write(&tpath, bpe::to_json(&t).unwrap()).unwrap();
     let docs = tokenized(&t, &corpus()[..100]);
-    let m = pack_run(&docs, 2, 5, serde_json::json!({"tokenizer": tpath, "seq_len": 64, "plus_one": true, "mode": "bos", "max_doc_tokens": 40, "val_fraction": 0.0}), &tmp.path().join("a"));
+    let m = pack_run(
+        &docs,
+        2,
+        5,
+        serde_json::json!({"tokenizer": tpath, "seq_len": 64, "plus_one": true, "mode": "bos", "max_doc_tokens": 40, "val_fraction": 0.0}),
+        &tmp.path().join("a"),
+    );
     assert_eq!(m.bos_id, Some(0));
     for e in &m.shards {
         let s = shard::parse_llmc(&e.file, &std::fs::read(tmp.path().join("a/pack").join(&e.file)).unwrap()).unwrap();
         assert_eq!(s.tokens.len() % 65, 0);
         assert!(s.tokens.chunks(65).all(|q| q[0] == 0), "every sequence starts with BOS");
     }
-    let m = pack_run(&docs, 1, 5, serde_json::json!({"tokenizer": tpath, "seq_len": 64, "plus_one": true, "format": "megatron", "val_fraction": 0.0}), &tmp.path().join("b"));
+    let m = pack_run(
+        &docs,
+        1,
+        5,
+        serde_json::json!({"tokenizer": tpath, "seq_len": 64, "plus_one": true, "format": "megatron", "val_fraction": 0.0}),
+        &tmp.path().join("b"),
+    );
     let e = &m.shards[0];
     let bin = std::fs::read(tmp.path().join("b/pack").join(&e.file)).unwrap();
     let idx = std::fs::read(tmp.path().join("b/pack").join(e.file.replace(".bin", ".idx"))).unwrap();

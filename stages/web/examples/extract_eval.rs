@@ -39,9 +39,7 @@ fn cpu_seconds() -> Option<f64> {
 fn default_dir() -> PathBuf {
     let base = std::env::var_os("SLUICE_TEST_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     base.join("html/trafilatura-eval")
 }
 
@@ -60,12 +58,7 @@ fn main() {
             "--json" => json = true,
             "--dump" => dump = true,
             "--show" => show = Some(args.next().expect("--show needs a file name substring")),
-            "--repeat" => {
-                repeat = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .expect("--repeat needs a number")
-            }
+            "--repeat" => repeat = args.next().and_then(|n| n.parse().ok()).expect("--repeat needs a number"),
             other => {
                 eprintln!("unknown argument {other:?}; usage: extract_eval [--data DIR] [--verbose] [--json] [--dump] [--repeat N] [--show FILE-SUBSTRING]");
                 std::process::exit(2);
@@ -73,43 +66,26 @@ fn main() {
         }
     }
     let gold_path = dir.join("gold.json");
-    let gold: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(
-        &std::fs::read(&gold_path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", gold_path.display())),
-    )
-    .expect("gold.json is not a JSON object");
+    let gold: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&gold_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", gold_path.display())))
+            .expect("gold.json is not a JSON object");
 
     // Load everything first so that timing measures extraction only.
     let mut pages = Vec::new();
     for (url, g) in &gold {
         let file = g["file"].as_str().expect("gold entry without file");
-        let bytes =
-            std::fs::read(dir.join("pages").join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let bytes = std::fs::read(dir.join("pages").join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let list = |k: &str| -> Vec<String> {
-            g[k].as_array()
-                .map(|a| a.iter().filter_map(|s| s.as_str()).map(normalise).collect())
-                .unwrap_or_default()
+            g[k].as_array().map(|a| a.iter().filter_map(|s| s.as_str()).map(normalise).collect()).unwrap_or_default()
         };
-        pages.push((
-            url.clone(),
-            file.to_string(),
-            bytes,
-            list("with"),
-            list("without"),
-        ));
+        pages.push((url.clone(), file.to_string(), bytes, list("with"), list("without")));
     }
     if let Some(pat) = show {
         // Debugging aid: print the extraction of the matching pages.
         for (url, file, bytes, _, _) in pages.iter().filter(|p| p.1.contains(&pat)) {
             let decoded = decode_html(bytes, None, Some(url));
             let ex = extract(&decoded.text, &ExtractOptions::default());
-            println!(
-                "=== {file} [{}] title={:?} lang={:?}\n{}",
-                decoded.encoding.name(),
-                ex.title,
-                ex.lang,
-                ex.text
-            );
+            println!("=== {file} [{}] title={:?} lang={:?}\n{}", decoded.encoding.name(), ex.title, ex.lang, ex.text);
         }
         return;
     }
@@ -139,15 +115,9 @@ fn main() {
         cpu_secs = secs;
     }
     if dump {
-        let map: serde_json::Map<String, serde_json::Value> = pages
-            .iter()
-            .zip(&texts)
-            .map(|(p, t)| (p.0.clone(), serde_json::Value::from(t.as_str())))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "seconds": secs, "cpu_seconds": cpu_secs, "html_bytes": total_bytes, "texts": map })
-        );
+        let map: serde_json::Map<String, serde_json::Value> =
+            pages.iter().zip(&texts).map(|(p, t)| (p.0.clone(), serde_json::Value::from(t.as_str()))).collect();
+        println!("{}", serde_json::json!({ "seconds": secs, "cpu_seconds": cpu_secs, "html_bytes": total_bytes, "texts": map }));
         return;
     }
 
@@ -155,19 +125,13 @@ fn main() {
     for ((url, file, _, with, without), text) in pages.iter().zip(&texts) {
         let text = normalise(text);
         let missing: Vec<&String> = with.iter().filter(|s| !text.contains(s.as_str())).collect();
-        let present: Vec<&String> = without
-            .iter()
-            .filter(|s| text.contains(s.as_str()))
-            .collect();
+        let present: Vec<&String> = without.iter().filter(|s| text.contains(s.as_str())).collect();
         tp += with.len() - missing.len();
         fn_ += missing.len();
         fp += present.len();
         tn += without.len() - present.len();
         if verbose && (!missing.is_empty() || !present.is_empty()) {
-            println!(
-                "--- {file} ({url}), {} chars extracted",
-                text.chars().count()
-            );
+            println!("--- {file} ({url}), {} chars extracted", text.chars().count());
             for s in missing {
                 println!("  MISSING  {s:?}");
             }
@@ -178,11 +142,7 @@ fn main() {
     }
     let precision = tp as f64 / (tp + fp).max(1) as f64;
     let recall = tp as f64 / (tp + fn_).max(1) as f64;
-    let f1 = if precision + recall > 0.0 {
-        2.0 * precision * recall / (precision + recall)
-    } else {
-        0.0
-    };
+    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
     let accuracy = (tp + tn) as f64 / (tp + tn + fp + fn_).max(1) as f64;
     let pages_per_s = pages.len() as f64 / secs;
     let mb_per_s = total_bytes as f64 / 1e6 / secs;
@@ -199,26 +159,16 @@ fn main() {
         );
         return;
     }
-    println!(
-        "pages: {}  HTML: {:.1} MB",
-        pages.len(),
-        total_bytes as f64 / 1e6
-    );
-    println!(
-        "with snippets found (recall):     {tp}/{} = {:.3}",
-        tp + fn_,
-        recall
-    );
-    println!(
-        "without snippets absent:          {tn}/{} = {:.3}",
-        tn + fp,
-        tn as f64 / (tn + fp).max(1) as f64
-    );
+    println!("pages: {}  HTML: {:.1} MB", pages.len(), total_bytes as f64 / 1e6);
+    println!("with snippets found (recall):     {tp}/{} = {:.3}", tp + fn_, recall);
+    println!("without snippets absent:          {tn}/{} = {:.3}", tn + fp, tn as f64 / (tn + fp).max(1) as f64);
     println!("snippet precision TP/(TP+FP):     {precision:.3}   (TP = with found, FP = without present)");
     println!("snippet recall    TP/(TP+FN):     {recall:.3}   (FN = with missing)");
     println!("snippet F1:                       {f1:.3}");
     println!("accuracy (TP+TN)/all:             {accuracy:.3}");
-    println!("speed (1 thread, decode+extract): {pages_per_s:.1} pages/s, {mb_per_s:.1} MB HTML/s ({secs:.3} s wall per pass, best of {repeat})");
+    println!(
+        "speed (1 thread, decode+extract): {pages_per_s:.1} pages/s, {mb_per_s:.1} MB HTML/s ({secs:.3} s wall per pass, best of {repeat})"
+    );
     println!(
         "  by CPU time of the thread:       {:.1} pages/s, {:.1} MB HTML/s ({cpu_secs:.3} s)",
         pages.len() as f64 / cpu_secs,

@@ -58,20 +58,11 @@ pub struct Decoded {
 pub fn decode_html(bytes: &[u8], content_type: Option<&str>, url: Option<&str>) -> Decoded {
     let (encoding, source) = sniff(bytes, content_type, url);
     let (text, used, had_errors) = encoding.decode(bytes);
-    Decoded {
-        text: text.into_owned(),
-        encoding: used,
-        source,
-        had_errors,
-    }
+    Decoded { text: text.into_owned(), encoding: used, source, had_errors }
 }
 
 /// Chooses the encoding for `bytes` without decoding.
-pub fn sniff(
-    bytes: &[u8],
-    content_type: Option<&str>,
-    url: Option<&str>,
-) -> (&'static Encoding, CharsetSource) {
+pub fn sniff(bytes: &[u8], content_type: Option<&str>, url: Option<&str>) -> (&'static Encoding, CharsetSource) {
     if let Some((enc, _)) = Encoding::for_bom(bytes) {
         return (enc, CharsetSource::Bom);
     }
@@ -79,10 +70,7 @@ pub fn sniff(
         .and_then(crate::http::charset_param)
         .and_then(|l| Encoding::for_label(l.as_bytes()))
         .map(|e| (e, CharsetSource::Http))
-        .or_else(|| {
-            meta_charset(&bytes[..bytes.len().min(META_SCAN_BYTES)])
-                .map(|e| (e, CharsetSource::Meta))
-        });
+        .or_else(|| meta_charset(&bytes[..bytes.len().min(META_SCAN_BYTES)]).map(|e| (e, CharsetSource::Meta)));
 
     // UTF-8 validation is a fast SIMD pass; it settles most pages at once.
     let valid_utf8 = std::str::from_utf8(bytes).is_ok();
@@ -106,10 +94,7 @@ fn detect(bytes: &[u8], url: Option<&str>) -> &'static Encoding {
     let sample = &bytes[..bytes.len().min(DETECT_BYTES)];
     det.feed(sample, sample.len() == bytes.len());
     let tld = url.and_then(tld_of);
-    det.guess(
-        tld.as_deref().map(str::as_bytes),
-        chardetng::Utf8Detection::Allow,
-    )
+    det.guess(tld.as_deref().map(str::as_bytes), chardetng::Utf8Detection::Allow)
 }
 
 /// The lower-cased top-level domain label of `url`, if it is a plain ASCII label
@@ -120,11 +105,7 @@ fn tld_of(url: &str) -> Option<String> {
     let host = host.rsplit('@').next()?;
     let host = host.split(':').next()?.trim_end_matches('.');
     let tld = host.rsplit('.').next()?.to_ascii_lowercase();
-    (!tld.is_empty()
-        && tld
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
-    .then_some(tld)
+    (!tld.is_empty() && tld.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')).then_some(tld)
 }
 
 /// Finds a charset declared by a `<meta>` tag in `head` (a prefix of the document).
@@ -135,15 +116,11 @@ pub fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
         let rest = &head[lt..];
         if rest.starts_with(b"<!--") {
             // Skip comments: a commented-out meta does not count.
-            let end =
-                memchr::memmem::find(&rest[4..], b"-->").map_or(head.len(), |e| lt + 4 + e + 3);
+            let end = memchr::memmem::find(&rest[4..], b"-->").map_or(head.len(), |e| lt + 4 + e + 3);
             i = end;
             continue;
         }
-        if rest.len() > 5
-            && rest[1..5].eq_ignore_ascii_case(b"meta")
-            && matches!(rest[5], b' ' | b'\t' | b'\n' | b'\r' | b'/')
-        {
+        if rest.len() > 5 && rest[1..5].eq_ignore_ascii_case(b"meta") && matches!(rest[5], b' ' | b'\t' | b'\n' | b'\r' | b'/') {
             let (attrs, end) = parse_attrs(&rest[5..]);
             i = lt + 5 + end;
             if let Some(enc) = charset_from_meta(&attrs) {
@@ -175,14 +152,9 @@ fn charset_from_meta(attrs: &[(String, String)]) -> Option<&'static Encoding> {
         let content = get("content")?;
         let lower = content.to_ascii_lowercase();
         let at = lower.find("charset")?;
-        let v = content[at + 7..]
-            .trim_start()
-            .strip_prefix('=')?
-            .trim_start();
+        let v = content[at + 7..].trim_start().strip_prefix('=')?.trim_start();
         let v = v.trim_start_matches(['"', '\'']);
-        let end = v
-            .find(|c: char| c == ';' || c == '"' || c == '\'' || c.is_ascii_whitespace())
-            .unwrap_or(v.len());
+        let end = v.find(|c: char| c == ';' || c == '"' || c == '\'' || c.is_ascii_whitespace()).unwrap_or(v.len());
         return Encoding::for_label(&v.as_bytes()[..end]);
     }
     None
@@ -247,12 +219,11 @@ mod tests {
     const ZH_T: &str = "臺灣位於東亞，是一個美麗的島嶼。我們今天討論經濟發展與文化交流的問題，以及教育和科技的未來。";
     const JA: &str = "日本語の文章です。東京は日本の首都であり、多くの人々が住んでいます。今日は天気がとても良いですね。";
     const KO: &str = "대한민국의 수도는 서울입니다. 오늘은 날씨가 아주 좋습니다. 우리는 경제와 문화에 대해 이야기합니다.";
-    const FR: &str = "Le café est très agréable à Paris. Les élèves étudient l'histoire française à l'école. Où êtes-vous allé cet été ? Déjà fini !";
+    const FR: &str =
+        "Le café est très agréable à Paris. Les élèves étudient l'histoire française à l'école. Où êtes-vous allé cet été ? Déjà fini !";
 
     fn page(meta: Option<&str>, body: &str) -> String {
-        let m = meta
-            .map(|c| format!("<meta charset=\"{c}\">"))
-            .unwrap_or_default();
+        let m = meta.map(|c| format!("<meta charset=\"{c}\">")).unwrap_or_default();
         format!("<!doctype html><html><head>{m}<title>t</title></head><body><p>{body}</p></body></html>")
     }
 
@@ -284,11 +255,7 @@ mod tests {
         for (enc, label, text, _) in cases() {
             let html = page(None, text);
             let (bytes, _, _) = enc.encode(&html);
-            let d = decode_html(
-                &bytes,
-                Some(&format!("text/html; charset=\"{label}\"")),
-                None,
-            );
+            let d = decode_html(&bytes, Some(&format!("text/html; charset=\"{label}\"")), None);
             assert_eq!(d.encoding, enc, "{label}");
             assert_eq!(d.source, CharsetSource::Http);
             assert!(d.text.contains(text), "{label}");
@@ -302,12 +269,7 @@ mod tests {
             let (bytes, _, _) = enc.encode(&html);
             let d = decode_html(&bytes, Some("text/html"), Some(url));
             assert_eq!(d.source, CharsetSource::Detected, "{label}");
-            assert!(
-                d.text.contains(text),
-                "{label}: got {} -> {}",
-                d.encoding.name(),
-                d.text
-            );
+            assert!(d.text.contains(text), "{label}: got {} -> {}", d.encoding.name(), d.text);
         }
     }
 
@@ -315,16 +277,10 @@ mod tests {
     fn bom_wins_and_http_beats_meta() {
         let mut b = vec![0xEF, 0xBB, 0xBF];
         b.extend_from_slice(page(Some("windows-1252"), "é").as_bytes());
-        assert_eq!(
-            sniff(&b, Some("text/html; charset=gbk"), None),
-            (UTF_8, CharsetSource::Bom)
-        );
+        assert_eq!(sniff(&b, Some("text/html; charset=gbk"), None), (UTF_8, CharsetSource::Bom));
         let html = page(Some("big5"), ZH_S);
         let (bytes, _, _) = GBK.encode(&html);
-        assert_eq!(
-            sniff(&bytes, Some("text/html; charset=GB2312"), None),
-            (GBK, CharsetSource::Http)
-        );
+        assert_eq!(sniff(&bytes, Some("text/html; charset=GB2312"), None), (GBK, CharsetSource::Http));
     }
 
     #[test]
@@ -337,22 +293,9 @@ mod tests {
 
     #[test]
     fn meta_forms() {
-        assert_eq!(
-            meta_charset(
-                b"<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=Shift_JIS'>"
-            ),
-            Some(SHIFT_JIS)
-        );
-        assert_eq!(
-            meta_charset(
-                b"<meta content=\"text/html;charset=gb2312\" http-equiv=\"content-type\" />"
-            ),
-            Some(GBK)
-        );
-        assert_eq!(
-            meta_charset(b"<!-- <meta charset=big5> --><meta charset=utf-16le>"),
-            Some(UTF_8)
-        );
+        assert_eq!(meta_charset(b"<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=Shift_JIS'>"), Some(SHIFT_JIS));
+        assert_eq!(meta_charset(b"<meta content=\"text/html;charset=gb2312\" http-equiv=\"content-type\" />"), Some(GBK));
+        assert_eq!(meta_charset(b"<!-- <meta charset=big5> --><meta charset=utf-16le>"), Some(UTF_8));
         assert_eq!(meta_charset(b"<metadata charset=big5>"), None);
         assert_eq!(meta_charset(b"<meta charset=bogus-label>"), None);
         assert_eq!(meta_charset(b"<meta charset="), None);

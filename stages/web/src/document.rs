@@ -43,28 +43,19 @@ pub struct DocumentOptions {
 
 impl Default for DocumentOptions {
     fn default() -> Self {
-        Self {
-            extract: ExtractOptions::default(),
-            max_body_bytes: 32 * 1024 * 1024,
-        }
+        Self { extract: ExtractOptions::default(), max_body_bytes: 32 * 1024 * 1024 }
     }
 }
 
 /// Whether a media type is HTML we extract from.
 fn is_html(mime: &str) -> bool {
-    matches!(
-        mime,
-        "text/html" | "application/xhtml+xml" | "application/xml+xhtml"
-    )
+    matches!(mime, "text/html" | "application/xhtml+xml" | "application/xml+xhtml")
 }
 
 /// Converts one record. Returns `Ok(None)` for records that are not documents
 /// (requests, metadata, warcinfo, non-200 or non-HTML responses) and `Err` with a
 /// reason for responses that cannot be parsed.
-pub fn response_to_document(
-    rec: &WarcRecord,
-    opts: &DocumentOptions,
-) -> Result<Option<WebDocument>, String> {
+pub fn response_to_document(rec: &WarcRecord, opts: &DocumentOptions) -> Result<Option<WebDocument>, String> {
     let kind = rec.warc_type();
     let id = clean_id(rec.header("WARC-Record-ID").unwrap_or(""));
     let url = rec.target_uri().unwrap_or("").to_string();
@@ -86,10 +77,7 @@ pub fn response_to_document(
                 title: None,
                 text,
                 lang_hint: warc_lang,
-                content_type: Some(
-                    rec.header("Content-Type")
-                        .map_or("text/plain".into(), mime_of),
-                ),
+                content_type: Some(rec.header("Content-Type").map_or("text/plain".into(), mime_of)),
                 charset: Some("UTF-8".into()),
                 http_status: None,
             }))
@@ -97,19 +85,12 @@ pub fn response_to_document(
         "response" => {
             // Only HTTP responses: `application/http; msgtype=response`. Other
             // schemes (dns:, ftp:) are skipped.
-            let ct = rec
-                .header("Content-Type")
-                .unwrap_or("application/http")
-                .to_ascii_lowercase();
+            let ct = rec.header("Content-Type").unwrap_or("application/http").to_ascii_lowercase();
             if !ct.starts_with("application/http") {
                 return Ok(None);
             }
-            let resp = parse_response(&rec.block, opts.max_body_bytes).map_err(|e| {
-                format!(
-                    "record #{} at offset {} ({url}): {e}",
-                    rec.index, rec.offset
-                )
-            })?;
+            let resp = parse_response(&rec.block, opts.max_body_bytes)
+                .map_err(|e| format!("record #{} at offset {} ({url}): {e}", rec.index, rec.offset))?;
             if resp.status != 200 {
                 return Ok(None);
             }
@@ -163,18 +144,14 @@ fn looks_binary(body: &[u8]) -> bool {
         return false;
     }
     let head = &body[..body.len().min(1024)];
-    let control = head
-        .iter()
-        .filter(|&&b| b < 0x09 || (0x0E..0x1B).contains(&b))
-        .count();
+    let control = head.iter().filter(|&&b| b < 0x09 || (0x0E..0x1B).contains(&b)).count();
     control * 20 > head.len()
 }
 
 fn sniff_html(body: &[u8]) -> bool {
     let head = &body[..body.len().min(512)];
     let lower = head.to_ascii_lowercase();
-    memchr::memmem::find(&lower, b"<html").is_some()
-        || memchr::memmem::find(&lower, b"<!doctype html").is_some()
+    memchr::memmem::find(&lower, b"<html").is_some() || memchr::memmem::find(&lower, b"<!doctype html").is_some()
 }
 
 #[cfg(test)]
@@ -184,24 +161,12 @@ mod tests {
     fn rec(kind: &str, headers: &[(&str, &str)], block: &[u8]) -> WarcRecord {
         let mut h = vec![
             ("WARC-Type".to_string(), kind.to_string()),
-            (
-                "WARC-Record-ID".to_string(),
-                "<urn:uuid:1234-abcd>".to_string(),
-            ),
-            (
-                "WARC-Target-URI".to_string(),
-                "http://example.cn/page".to_string(),
-            ),
+            ("WARC-Record-ID".to_string(), "<urn:uuid:1234-abcd>".to_string()),
+            ("WARC-Target-URI".to_string(), "http://example.cn/page".to_string()),
             ("WARC-Date".to_string(), "2024-05-01T00:00:00Z".to_string()),
         ];
         h.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        WarcRecord {
-            offset: 0,
-            index: 0,
-            version: "WARC/1.0".into(),
-            headers: h,
-            block: block.to_vec(),
-        }
+        WarcRecord { offset: 0, index: 0, version: "WARC/1.0".into(), headers: h, block: block.to_vec() }
     }
 
     const HTTP_CT: (&str, &str) = ("Content-Type", "application/http; msgtype=response");
@@ -209,22 +174,13 @@ mod tests {
     #[test]
     fn html_response_becomes_document() {
         let (body, _, _) = encoding_rs::GBK.encode("<html lang=zh><title>标题</title><body><article><p>这是一个很长的中文段落，用来测试编码和正文抽取是否正确。</p></article></body></html>");
-        let mut block =
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=gb2312\r\n\r\n".to_vec();
+        let mut block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=gb2312\r\n\r\n".to_vec();
         block.extend_from_slice(&body);
-        let d = response_to_document(
-            &rec("response", &[HTTP_CT], &block),
-            &DocumentOptions::default(),
-        )
-        .unwrap()
-        .unwrap();
+        let d = response_to_document(&rec("response", &[HTTP_CT], &block), &DocumentOptions::default()).unwrap().unwrap();
         assert_eq!(d.id, "1234-abcd");
         assert_eq!(d.url, "http://example.cn/page");
         assert_eq!(d.title.as_deref(), Some("标题"));
-        assert_eq!(
-            d.text,
-            "这是一个很长的中文段落，用来测试编码和正文抽取是否正确。"
-        );
+        assert_eq!(d.text, "这是一个很长的中文段落，用来测试编码和正文抽取是否正确。");
         assert_eq!(d.charset.as_deref(), Some("GBK"));
         assert_eq!(d.lang_hint.as_deref(), Some("zh"));
         assert_eq!(d.http_status, Some(200));
@@ -235,53 +191,30 @@ mod tests {
     #[test]
     fn non_documents_are_none() {
         let o = DocumentOptions::default();
-        let r404 = rec(
-            "response",
-            &[HTTP_CT],
-            b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>x</p>",
-        );
+        let r404 = rec("response", &[HTTP_CT], b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>x</p>");
         assert_eq!(response_to_document(&r404, &o), Ok(None));
-        let img = rec(
-            "response",
-            &[HTTP_CT],
-            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG",
-        );
+        let img = rec("response", &[HTTP_CT], b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG");
         assert_eq!(response_to_document(&img, &o), Ok(None));
         for kind in ["request", "metadata", "warcinfo"] {
             assert_eq!(response_to_document(&rec(kind, &[], b"x"), &o), Ok(None));
         }
         let bad = rec("response", &[HTTP_CT], b"garbage without status");
-        assert!(response_to_document(&bad, &o)
-            .unwrap_err()
-            .contains("not an HTTP response"));
+        assert!(response_to_document(&bad, &o).unwrap_err().contains("not an HTTP response"));
     }
 
     #[test]
     fn binary_html_body_is_an_error() {
-        let mut block =
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: br\r\n\r\n".to_vec();
+        let mut block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: br\r\n\r\n".to_vec();
         block.extend((0u8..=255).cycle().take(2000));
-        let err = response_to_document(
-            &rec("response", &[HTTP_CT], &block),
-            &DocumentOptions::default(),
-        )
-        .unwrap_err();
+        let err = response_to_document(&rec("response", &[HTTP_CT], &block), &DocumentOptions::default()).unwrap_err();
         assert!(err.contains("binary") && err.contains("br"), "{err}");
     }
 
     #[test]
     fn wet_conversion_is_text_as_is() {
-        let r = rec(
-            "conversion",
-            &[
-                ("WARC-Identified-Content-Language", "eng,fra"),
-                ("Content-Type", "text/plain"),
-            ],
-            b"Line one\nLine two\n",
-        );
-        let d = response_to_document(&r, &DocumentOptions::default())
-            .unwrap()
-            .unwrap();
+        let r =
+            rec("conversion", &[("WARC-Identified-Content-Language", "eng,fra"), ("Content-Type", "text/plain")], b"Line one\nLine two\n");
+        let d = response_to_document(&r, &DocumentOptions::default()).unwrap().unwrap();
         assert_eq!(d.text, "Line one\nLine two");
         assert_eq!(d.lang_hint.as_deref(), Some("eng"));
         assert_eq!(d.http_status, None);

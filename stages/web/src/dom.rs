@@ -12,9 +12,7 @@ use std::collections::HashMap;
 use html5ever::buffer_queue::BufferQueue;
 use html5ever::interface::{ElemName, ElementFlags, NodeOrText, QuirksMode, TreeSink};
 use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::{
-    Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
+use html5ever::tokenizer::{Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts};
 use html5ever::tree_builder::{TreeBuilder, TreeBuilderOpts};
 use html5ever::{local_name, Attribute, LocalName, Namespace, QualName};
 
@@ -73,20 +71,9 @@ impl Dom {
     pub fn parse(html: &str, max_depth: usize) -> Dom {
         let sink = Sink::default();
         // Scripting off: `<noscript>` content is parsed as markup, not raw text.
-        let tb = TreeBuilder::new(
-            sink,
-            TreeBuilderOpts {
-                scripting_enabled: false,
-                ..Default::default()
-            },
-        );
-        let guard = DepthGuard {
-            inner: tb,
-            depth: Cell::new(0),
-            max_depth,
-            formatting: Cell::new(0),
-            dropped: RefCell::new(HashMap::new()),
-        };
+        let tb = TreeBuilder::new(sink, TreeBuilderOpts { scripting_enabled: false, ..Default::default() });
+        let guard =
+            DepthGuard { inner: tb, depth: Cell::new(0), max_depth, formatting: Cell::new(0), dropped: RefCell::new(HashMap::new()) };
         let tok = Tokenizer::new(guard, TokenizerOpts::default());
         let input = BufferQueue::default();
         input.push_back(StrTendril::from_slice(html));
@@ -118,19 +105,14 @@ impl Dom {
     /// An attribute value of element `id`.
     pub fn attr(&self, id: NodeId, name: &LocalName) -> Option<&str> {
         match &self.node(id).data {
-            NodeData::Element { attrs, .. } => {
-                attrs.iter().find(|(k, _)| k == name).map(|(_, v)| &**v)
-            }
+            NodeData::Element { attrs, .. } => attrs.iter().find(|(k, _)| k == name).map(|(_, v)| &**v),
             _ => None,
         }
     }
 
     /// Iterates over the children of `id`.
     pub fn children(&self, id: NodeId) -> Children<'_> {
-        Children {
-            dom: self,
-            next: self.node(id).first_child,
-        }
+        Children { dom: self, next: self.node(id).first_child }
     }
 
     /// Nodes of the subtree under `root` (inclusive) in document order, iteratively.
@@ -151,9 +133,7 @@ impl Dom {
     /// The first element with tag `name` in document order.
     #[cfg(test)]
     pub fn find_first(&self, name: &LocalName) -> Option<NodeId> {
-        self.preorder(Self::ROOT)
-            .into_iter()
-            .find(|&id| self.tag(id) == Some(name))
+        self.preorder(Self::ROOT).into_iter().find(|&id| self.tag(id) == Some(name))
     }
 }
 
@@ -254,14 +234,7 @@ impl Sink {
 
 impl Node {
     fn new(data: NodeData) -> Node {
-        Node {
-            parent: NONE,
-            first_child: NONE,
-            last_child: NONE,
-            prev: NONE,
-            next: NONE,
-            data,
-        }
+        Node { parent: NONE, first_child: NONE, last_child: NONE, prev: NONE, next: NONE, data }
     }
 }
 
@@ -285,9 +258,7 @@ impl TreeSink for Sink {
 
     fn finish(self) -> Dom {
         self.ensure_root();
-        Dom {
-            nodes: self.nodes.into_inner(),
-        }
+        Dom { nodes: self.nodes.into_inner() }
     }
 
     fn parse_error(&self, _msg: Cow<'static, str>) {}
@@ -307,10 +278,7 @@ impl TreeSink for Sink {
     }
 
     fn create_element(&self, name: QualName, attrs: Vec<Attribute>, flags: ElementFlags) -> NodeId {
-        let id = self.new_node(NodeData::Element {
-            name,
-            attrs: attrs.into_iter().map(|a| (a.name.local, a.value)).collect(),
-        });
+        let id = self.new_node(NodeData::Element { name, attrs: attrs.into_iter().map(|a| (a.name.local, a.value)).collect() });
         if flags.template {
             let frag = self.new_node(NodeData::Document);
             self.templates.borrow_mut().insert(id, frag);
@@ -328,9 +296,7 @@ impl TreeSink for Sink {
 
     fn append(&self, parent: &NodeId, child: NodeOrText<NodeId>) {
         match child {
-            NodeOrText::AppendNode(c) => {
-                Self::append_child(&mut self.nodes.borrow_mut(), *parent, c)
-            }
+            NodeOrText::AppendNode(c) => Self::append_child(&mut self.nodes.borrow_mut(), *parent, c),
             NodeOrText::AppendText(t) => {
                 let mut nodes = self.nodes.borrow_mut();
                 let last = nodes[*parent as usize].last_child;
@@ -347,12 +313,7 @@ impl TreeSink for Sink {
         }
     }
 
-    fn append_based_on_parent_node(
-        &self,
-        element: &NodeId,
-        prev_element: &NodeId,
-        child: NodeOrText<NodeId>,
-    ) {
+    fn append_based_on_parent_node(&self, element: &NodeId, prev_element: &NodeId, child: NodeOrText<NodeId>) {
         let has_parent = self.nodes.borrow()[*element as usize].parent != NONE;
         if has_parent {
             self.append_before_sibling(element, child);
@@ -361,13 +322,7 @@ impl TreeSink for Sink {
         }
     }
 
-    fn append_doctype_to_document(
-        &self,
-        _name: StrTendril,
-        _public_id: StrTendril,
-        _system_id: StrTendril,
-    ) {
-    }
+    fn append_doctype_to_document(&self, _name: StrTendril, _public_id: StrTendril, _system_id: StrTendril) {}
 
     fn get_template_contents(&self, target: &NodeId) -> NodeId {
         if let Some(&f) = self.templates.borrow().get(target) {
@@ -404,8 +359,7 @@ impl TreeSink for Sink {
     }
 
     fn add_attrs_if_missing(&self, target: &NodeId, new: Vec<Attribute>) {
-        if let NodeData::Element { attrs, .. } = &mut self.nodes.borrow_mut()[*target as usize].data
-        {
+        if let NodeData::Element { attrs, .. } = &mut self.nodes.borrow_mut()[*target as usize].data {
             for a in new {
                 if !attrs.iter().any(|(k, _)| *k == a.name.local) {
                     attrs.push((a.name.local, a.value));
@@ -518,20 +472,12 @@ impl<S: TokenSink> TokenSink for DepthGuard<S> {
     type Handle = S::Handle;
 
     fn process_token(&self, token: Token, line: u64) -> TokenSinkResult<S::Handle> {
-        if let Token::TagToken(Tag {
-            kind,
-            name,
-            self_closing,
-            ..
-        }) = &token
-        {
+        if let Token::TagToken(Tag { kind, name, self_closing, .. }) = &token {
             if counts_for_depth(name) && !*self_closing {
                 let fmt = is_formatting(name);
                 match kind {
                     TagKind::StartTag => {
-                        if self.depth.get() >= self.max_depth
-                            || (fmt && self.formatting.get() >= MAX_OPEN_FORMATTING)
-                        {
+                        if self.depth.get() >= self.max_depth || (fmt && self.formatting.get() >= MAX_OPEN_FORMATTING) {
                             *self.dropped.borrow_mut().entry(name.clone()).or_insert(0) += 1;
                             return TokenSinkResult::Continue;
                         }
@@ -565,8 +511,7 @@ impl<S: TokenSink> TokenSink for DepthGuard<S> {
     }
 
     fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
-        self.inner
-            .adjusted_current_node_present_but_not_in_html_namespace()
+        self.inner.adjusted_current_node_present_but_not_in_html_namespace()
     }
 }
 
@@ -610,11 +555,7 @@ mod tests {
         assert_eq!(text_of(&dom), "deep");
         // Depth from the root: html, body + at most 128 divs.
         let mut depth = 0;
-        let mut id = dom
-            .preorder(Dom::ROOT)
-            .into_iter()
-            .find(|&i| matches!(dom.node(i).data, NodeData::Text(_)))
-            .unwrap();
+        let mut id = dom.preorder(Dom::ROOT).into_iter().find(|&i| matches!(dom.node(i).data, NodeData::Text(_))).unwrap();
         while id != NONE {
             depth += 1;
             id = dom.node(id).parent;

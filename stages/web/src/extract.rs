@@ -48,11 +48,7 @@ pub struct ExtractOptions {
 
 impl Default for ExtractOptions {
     fn default() -> Self {
-        Self {
-            max_input_bytes: 4 * 1024 * 1024,
-            max_depth: 256,
-            min_main_chars: 0,
-        }
+        Self { max_input_bytes: 4 * 1024 * 1024, max_depth: 256, min_main_chars: 0 }
     }
 }
 
@@ -130,15 +126,7 @@ fn role(tag: &LocalName) -> Role {
 }
 
 fn is_heading(tag: &LocalName) -> bool {
-    matches!(
-        *tag,
-        local_name!("h1")
-            | local_name!("h2")
-            | local_name!("h3")
-            | local_name!("h4")
-            | local_name!("h5")
-            | local_name!("h6")
-    )
+    matches!(*tag, local_name!("h1") | local_name!("h2") | local_name!("h3") | local_name!("h4") | local_name!("h5") | local_name!("h6"))
 }
 
 /// Class/id words that mark boilerplate containers. Matched against whole words
@@ -282,25 +270,12 @@ const BOILER_SUBSTRINGS: &[&str] = &[
 
 /// Words that mark article containers: they cancel weak boilerplate words such as
 /// `header` or `meta` (`article-header` holds the headline).
-const CONTENT_WORDS: &[&str] = &[
-    "article", "content", "post", "entry", "story", "body", "text", "main", "title", "headline",
-    "lead", "intro",
-];
+const CONTENT_WORDS: &[&str] =
+    &["article", "content", "post", "entry", "story", "body", "text", "main", "title", "headline", "lead", "intro"];
 
 /// ARIA roles of boilerplate landmarks.
-const BOILER_ROLES: &[&str] = &[
-    "navigation",
-    "banner",
-    "contentinfo",
-    "complementary",
-    "menu",
-    "menubar",
-    "search",
-    "dialog",
-    "alertdialog",
-    "tablist",
-    "toolbar",
-];
+const BOILER_ROLES: &[&str] =
+    &["navigation", "banner", "contentinfo", "complementary", "menu", "menubar", "search", "dialog", "alertdialog", "tablist", "toolbar"];
 
 fn split_words(s: &str, out: &mut Vec<String>) {
     let mut cur = String::new();
@@ -326,13 +301,7 @@ fn split_words(s: &str, out: &mut Vec<String>) {
 }
 
 /// Whether element `id`'s own attributes mark it as boilerplate.
-fn looks_boilerplate(
-    dom: &Dom,
-    id: NodeId,
-    tag: &LocalName,
-    in_article: bool,
-    words: &mut Vec<String>,
-) -> bool {
+fn looks_boilerplate(dom: &Dom, id: NodeId, tag: &LocalName, in_article: bool, words: &mut Vec<String>) -> bool {
     match *tag {
         local_name!("nav") | local_name!("aside") | local_name!("menu") => return true,
         local_name!("footer") => return true,
@@ -350,21 +319,14 @@ fn looks_boilerplate(
                     raw.push(' ');
                 }
                 local_name!("role") => {
-                    if BOILER_ROLES
-                        .iter()
-                        .any(|r| v.trim().eq_ignore_ascii_case(r))
-                    {
+                    if BOILER_ROLES.iter().any(|r| v.trim().eq_ignore_ascii_case(r)) {
                         return true;
                     }
                 }
                 local_name!("hidden") => return true,
                 local_name!("aria-hidden") if v.trim() == "true" => return true,
                 local_name!("style") => {
-                    let s: String = v
-                        .chars()
-                        .filter(|c| !c.is_whitespace())
-                        .collect::<String>()
-                        .to_ascii_lowercase();
+                    let s: String = v.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
                     if s.contains("display:none") || s.contains("visibility:hidden") {
                         return true;
                     }
@@ -379,42 +341,39 @@ fn looks_boilerplate(
         if words.iter().any(|w| BOILER_WORDS.contains(&w.as_str())) {
             // `article-meta`, `post-author` hold bylines: boilerplate. But a word
             // like `header` next to a content word is the article's own header.
-            let weak_only = words
-                .iter()
-                .filter(|w| BOILER_WORDS.contains(&w.as_str()))
-                .all(|w| {
-                    matches!(
-                        w.as_str(),
-                        "print"
-                            | "screen"
-                            | "form"
-                            | "logo"
-                            | "hidden"
-                            | "hide"
-                            | "jump"
-                            | "ad"
-                            | "ads"
-                            | "tags"
-                            | "gallery"
-                            | "slider"
-                            | "teaser"
-                            | "search"
-                            | "modal"
-                            | "popup"
-                            | "overlay"
-                            | "banner"
-                            | "widget"
-                            | "widgets"
-                            | "keywords"
-                            | "legal"
-                            | "shop"
-                            | "sr"
-                            | "visually"
-                            | "tooltip"
-                            | "lightbox"
-                            | "carousel"
-                    )
-                });
+            let weak_only = words.iter().filter(|w| BOILER_WORDS.contains(&w.as_str())).all(|w| {
+                matches!(
+                    w.as_str(),
+                    "print"
+                        | "screen"
+                        | "form"
+                        | "logo"
+                        | "hidden"
+                        | "hide"
+                        | "jump"
+                        | "ad"
+                        | "ads"
+                        | "tags"
+                        | "gallery"
+                        | "slider"
+                        | "teaser"
+                        | "search"
+                        | "modal"
+                        | "popup"
+                        | "overlay"
+                        | "banner"
+                        | "widget"
+                        | "widgets"
+                        | "keywords"
+                        | "legal"
+                        | "shop"
+                        | "sr"
+                        | "visually"
+                        | "tooltip"
+                        | "lightbox"
+                        | "carousel"
+                )
+            });
             return !(content && weak_only);
         }
         if words.iter().any(|w| w == "header") && !content && !in_article {
@@ -453,15 +412,7 @@ impl Block {
 
     /// Sentence punctuation: prose has it, menus and teaser titles rarely do.
     fn punctuation(&self) -> usize {
-        self.text
-            .chars()
-            .filter(|c| {
-                matches!(
-                    c,
-                    '.' | ',' | ';' | '!' | '?' | '。' | '，' | '、' | '！' | '？' | '：' | ':'
-                )
-            })
-            .count()
+        self.text.chars().filter(|c| matches!(c, '.' | ',' | ';' | '!' | '?' | '。' | '，' | '、' | '！' | '？' | '：' | ':')).count()
     }
 }
 
@@ -534,11 +485,7 @@ fn extract_dom(dom: &Dom, opts: &ExtractOptions) -> Extracted {
     for &id in &order {
         match dom.tag(id) {
             Some(&local_name!("title")) if title.is_none() => {
-                let mut s = Segmenter {
-                    blocks: vec![],
-                    cur: Block::default(),
-                    space: true,
-                };
+                let mut s = Segmenter { blocks: vec![], cur: Block::default(), space: true };
                 for c in dom.children(id) {
                     if let NodeData::Text(t) = &dom.node(c).data {
                         s.push_text(t, false, false);
@@ -548,11 +495,7 @@ fn extract_dom(dom: &Dom, opts: &ExtractOptions) -> Extracted {
                 title = (!t.is_empty()).then_some(t);
             }
             Some(&local_name!("html")) if lang.is_none() => {
-                lang = dom
-                    .attr(id, &local_name!("lang"))
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string);
+                lang = dom.attr(id, &local_name!("lang")).map(str::trim).filter(|l| !l.is_empty()).map(str::to_string);
             }
             _ => {}
         }
@@ -562,8 +505,7 @@ fn extract_dom(dom: &Dom, opts: &ExtractOptions) -> Extracted {
     let mut dropped = vec![false; n];
     for &id in &order {
         let p = dom.node(id).parent;
-        dropped[id as usize] = (p != NO_NODE && dropped[p as usize])
-            || dom.tag(id).is_some_and(|t| role(t) == Role::Drop);
+        dropped[id as usize] = (p != NO_NODE && dropped[p as usize]) || dom.tag(id).is_some_and(|t| role(t) == Role::Drop);
     }
     // Non-link text per subtree: menus and teaser lists are links, so this is
     // dominated by prose and tells a page wrapper from a real sidebar.
@@ -596,9 +538,7 @@ fn extract_dom(dom: &Dom, opts: &ExtractOptions) -> Extracted {
         let own = match dom.tag(id) {
             Some(&local_name!("main")) | Some(&local_name!("h1")) => true,
             Some(&local_name!("article")) => text_len[id as usize] > 500,
-            Some(_) => dom
-                .attr(id, &local_name!("itemprop"))
-                .is_some_and(|v| v.eq_ignore_ascii_case("articleBody")),
+            Some(_) => dom.attr(id, &local_name!("itemprop")).is_some_and(|v| v.eq_ignore_ascii_case("articleBody")),
             None => false,
         };
         landmark[id as usize] |= own;
@@ -628,10 +568,7 @@ fn extract_dom(dom: &Dom, opts: &ExtractOptions) -> Extracted {
         if matches!(*tag, local_name!("article") | local_name!("main")) {
             in_article[id as usize] = true;
         }
-        let by_tag = matches!(
-            *tag,
-            local_name!("nav") | local_name!("aside") | local_name!("footer") | local_name!("menu")
-        );
+        let by_tag = matches!(*tag, local_name!("nav") | local_name!("aside") | local_name!("footer") | local_name!("menu"));
         if (by_tag || !landmark[id as usize])
             && looks_boilerplate(dom, id, tag, in_article[id as usize], &mut words)
             && (text_len[id as usize] as f64) < 0.5 * total as f64
@@ -641,18 +578,10 @@ fn extract_dom(dom: &Dom, opts: &ExtractOptions) -> Extracted {
     }
 
     // Pass 2: segment into blocks (iterative walk with explicit exit events).
-    let body = order
-        .iter()
-        .copied()
-        .find(|&id| dom.tag(id) == Some(&local_name!("body")))
-        .unwrap_or(Dom::ROOT);
+    let body = order.iter().copied().find(|&id| dom.tag(id) == Some(&local_name!("body"))).unwrap_or(Dom::ROOT);
     let blocks = segment(dom, body, &removed);
     if blocks.is_empty() {
-        return Extracted {
-            title,
-            text: String::new(),
-            lang,
-        };
+        return Extracted { title, text: String::new(), lang };
     }
 
     // Pass 3: score subtrees. value = prose gained, cost = link text and chrome.
@@ -716,11 +645,7 @@ fn extract_dom(dom: &Dom, opts: &ExtractOptions) -> Extracted {
         }
         out.push_str(&b.text);
     }
-    Extracted {
-        title,
-        text: out,
-        lang,
-    }
+    Extracted { title, text: out, lang }
 }
 
 /// Chooses the blocks of the main subtree to print.
@@ -736,11 +661,7 @@ fn select_blocks<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
             // A heading (or a short "Sources:" line) introduces what follows. One
             // followed by a dropped link list ("More on this topic", "Related") or
             // by nothing is chrome.
-            let next = if intro {
-                Some(i + 1).filter(|&j| j < blocks.len())
-            } else {
-                (i + 1..blocks.len()).find(|&j| !blocks[j].heading)
-            };
+            let next = if intro { Some(i + 1).filter(|&j| j < blocks.len()) } else { (i + 1..blocks.len()).find(|&j| !blocks[j].heading) };
             match next {
                 Some(j) if keep[j] && blocks[j].link_density() <= 0.3 => {}
                 _ => continue,
@@ -752,11 +673,7 @@ fn select_blocks<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
     // heading or paragraph.
     // Both trims are bounded: a page of short lines (a poem, a list) is content.
     const MAX_TRIM: usize = 10;
-    let lead = out
-        .iter()
-        .take(MAX_TRIM + 1)
-        .take_while(|b| !b.heading && !b.pre && b.chars < 100 && !ends_sentence(&b.text))
-        .count();
+    let lead = out.iter().take(MAX_TRIM + 1).take_while(|b| !b.heading && !b.pre && b.chars < 100 && !ends_sentence(&b.text)).count();
     if lead < out.len() && lead <= MAX_TRIM {
         out.drain(..lead);
     }
@@ -764,16 +681,9 @@ fn select_blocks<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
     // are short and unpunctuated; the article's own last paragraph rarely is.
     let trimmable = |b: &Block| {
         let t = b.text.trim_end();
-        !b.pre
-            && !b.heading
-            && ((b.chars < 40 && !ends_sentence(t)) || (b.chars < 80 && t.ends_with(':')))
+        !b.pre && !b.heading && ((b.chars < 40 && !ends_sentence(t)) || (b.chars < 80 && t.ends_with(':')))
     };
-    let tail = out
-        .iter()
-        .rev()
-        .take(MAX_TRIM + 1)
-        .take_while(|b| trimmable(b))
-        .count();
+    let tail = out.iter().rev().take(MAX_TRIM + 1).take_while(|b| trimmable(b)).count();
     if tail < out.len() && tail <= MAX_TRIM {
         out.truncate(out.len() - tail);
     }
@@ -781,9 +691,7 @@ fn select_blocks<'a>(blocks: &[&'a Block]) -> Vec<&'a Block> {
 }
 
 fn ends_sentence(t: &str) -> bool {
-    t.trim_end().ends_with([
-        '.', '!', '?', '"', '”', '“', '»', '«', ')', '。', '！', '？',
-    ])
+    t.trim_end().ends_with(['.', '!', '?', '"', '”', '“', '»', '«', ')', '。', '！', '？'])
 }
 
 /// Whether a block inside the main subtree is printed at all.
@@ -802,11 +710,7 @@ fn keep_block(b: &Block) -> bool {
 }
 
 fn segment(dom: &Dom, root: NodeId, removed: &[bool]) -> Vec<Block> {
-    let mut seg = Segmenter {
-        blocks: Vec::new(),
-        cur: Block::default(),
-        space: true,
-    };
+    let mut seg = Segmenter { blocks: Vec::new(), cur: Block::default(), space: true };
     // Stack of (node, exiting?). Context: link depth, pre depth, block element stack.
     let mut stack: Vec<(NodeId, bool)> = vec![(root, false)];
     let mut link_depth = 0usize;
@@ -882,12 +786,7 @@ fn segment(dom: &Dom, root: NodeId, removed: &[bool]) -> Vec<Block> {
     for b in &mut seg.blocks {
         let tag = dom.tag(b.elem);
         b.heading = tag.is_some_and(is_heading);
-        b.list_item = tag.is_some_and(|t| {
-            matches!(
-                *t,
-                local_name!("li") | local_name!("dt") | local_name!("dd")
-            )
-        });
+        b.list_item = tag.is_some_and(|t| matches!(*t, local_name!("li") | local_name!("dt") | local_name!("dd")));
         b.pre = tag.is_some_and(|t| *t == local_name!("pre"));
     }
     seg.blocks
@@ -901,8 +800,7 @@ mod tests {
         extract(html, &ExtractOptions::default())
     }
 
-    const PROSE: &str =
-        "This is a long sentence of article text, with commas, that reads like prose. ";
+    const PROSE: &str = "This is a long sentence of article text, with commas, that reads like prose. ";
 
     #[test]
     fn keeps_article_drops_chrome() {
@@ -927,15 +825,7 @@ mod tests {
         assert!(paras[2].starts_with("Second & last"));
         assert_eq!(paras[3], "First item of a list in the article body text.");
         assert_eq!(paras[4], "Second item.");
-        for bad in [
-            "Home",
-            "cookies",
-            "Facebook",
-            "Great article",
-            "Copyright",
-            "var x",
-            "Site",
-        ] {
+        for bad in ["Home", "cookies", "Facebook", "Great article", "Copyright", "var x", "Site"] {
             assert!(!e.text.contains(bad), "{bad} in {:?}", e.text);
         }
     }
@@ -943,21 +833,13 @@ mod tests {
     #[test]
     fn pre_keeps_its_layout() {
         let e = ex(&format!("<body><article><p>{PROSE}</p><pre>fn main() {{\n    let x = 1;\n}}</pre></article></body>"));
-        assert!(
-            e.text.ends_with("\n\nfn main() {\n    let x = 1;\n}"),
-            "{:?}",
-            e.text
-        );
+        assert!(e.text.ends_with("\n\nfn main() {\n    let x = 1;\n}"), "{:?}", e.text);
     }
 
     #[test]
     fn br_is_newline_and_whitespace_collapses() {
         let e = ex(&format!("<body><article><p>line   one<br>line\n\ttwo&nbsp;&nbsp;end. {PROSE}</p></article></body>"));
-        assert!(
-            e.text.starts_with("line one\nline two end. This"),
-            "{:?}",
-            e.text
-        );
+        assert!(e.text.starts_with("line one\nline two end. This"), "{:?}", e.text);
     }
 
     #[test]
@@ -978,7 +860,9 @@ mod tests {
 
     #[test]
     fn hidden_elements_are_dropped() {
-        let html = format!("<body><article><p>{PROSE}</p><div style=\"display: none\">secret text</div><p hidden>also secret</p></article></body>");
+        let html = format!(
+            "<body><article><p>{PROSE}</p><div style=\"display: none\">secret text</div><p hidden>also secret</p></article></body>"
+        );
         let e = ex(&html);
         assert!(!e.text.contains("secret"));
     }
@@ -993,17 +877,10 @@ mod tests {
     #[test]
     fn hostile_nesting_and_size() {
         let n = 100_000;
-        let html = format!(
-            "{}{PROSE}{}",
-            "<div><span>".repeat(n),
-            "</span></div>".repeat(n)
-        );
+        let html = format!("{}{PROSE}{}", "<div><span>".repeat(n), "</span></div>".repeat(n));
         let e = ex(&html);
         assert!(e.text.contains("This is a long sentence"));
-        let opts = ExtractOptions {
-            max_input_bytes: 1000,
-            ..Default::default()
-        };
+        let opts = ExtractOptions { max_input_bytes: 1000, ..Default::default() };
         let big = format!("<p>{}</p>", "é".repeat(10_000));
         assert!(extract(&big, &opts).text.chars().count() < 1000);
     }
@@ -1012,17 +889,11 @@ mod tests {
     fn unclosed_formatting_elements_stay_linear() {
         // Every `<p>` re-opens all active formatting elements: without the depth
         // guard this is quadratic in the number of distinct unclosed `<b>`s.
-        let html: String = (0..10_000)
-            .map(|i| format!("<p><b id=b{i}>word {i}, "))
-            .collect();
+        let html: String = (0..10_000).map(|i| format!("<p><b id=b{i}>word {i}, ")).collect();
         let t = std::time::Instant::now();
         let e = ex(&html);
         assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
-        assert!(
-            e.text.contains("\n\nword 9000,\n\n"),
-            "{:?}",
-            e.text.get(..200)
-        );
+        assert!(e.text.contains("\n\nword 9000,\n\n"), "{:?}", e.text.get(..200));
     }
 
     #[test]
@@ -1076,13 +947,9 @@ mod tests {
         let mut st: u64 = 7;
         for _ in 0..300 {
             let mut html = String::new();
-            st = st
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             for _ in 0..(st >> 33) % 200 {
-                st = st
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 html.push_str(pieces[((st >> 33) % pieces.len() as u64) as usize]);
             }
             let e = ex(&html);

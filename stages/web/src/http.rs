@@ -38,10 +38,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header called `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The media type of `Content-Type`, lower-cased, without parameters.
@@ -52,22 +49,14 @@ impl HttpResponse {
 
 /// The media type of a `Content-Type` value, lower-cased, without parameters.
 pub fn mime_of(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// The `charset` parameter of a `Content-Type` value, if any (quotes removed).
 pub fn charset_param(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches(|c| c == '"' || c == '\''))
-            .filter(|v| !v.is_empty())
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches(|c| c == '"' || c == '\'')).filter(|v| !v.is_empty())
     })
 }
 
@@ -77,15 +66,10 @@ pub fn charset_param(content_type: &str) -> Option<&str> {
 pub fn parse_response(block: &[u8], max_body: usize) -> Result<HttpResponse, HttpError> {
     let (head_end, body_start) = find_header_end(block).ok_or(HttpError::UnterminatedHeaders)?;
     let head = &block[..head_end];
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let status_line = lines.next().unwrap_or_default();
-    let status = parse_status_line(status_line).ok_or_else(|| {
-        HttpError::BadStatusLine(
-            String::from_utf8_lossy(&status_line[..status_line.len().min(60)]).into_owned(),
-        )
-    })?;
+    let status = parse_status_line(status_line)
+        .ok_or_else(|| HttpError::BadStatusLine(String::from_utf8_lossy(&status_line[..status_line.len().min(60)]).into_owned()))?;
     let mut headers: Vec<(String, String)> = Vec::new();
     for l in lines {
         if l.is_empty() {
@@ -99,32 +83,19 @@ pub fn parse_response(block: &[u8], max_body: usize) -> Result<HttpResponse, Htt
             continue;
         }
         if let Some(c) = memchr::memchr(b':', l) {
-            headers.push((
-                String::from_utf8_lossy(&l[..c]).trim().to_string(),
-                String::from_utf8_lossy(&l[c + 1..]).trim().to_string(),
-            ));
+            headers.push((String::from_utf8_lossy(&l[..c]).trim().to_string(), String::from_utf8_lossy(&l[c + 1..]).trim().to_string()));
         }
     }
-    let mut resp = HttpResponse {
-        status,
-        headers,
-        body: Vec::new(),
-    };
+    let mut resp = HttpResponse { status, headers, body: Vec::new() };
     let raw = &block[body_start..];
-    let te = resp
-        .header("Transfer-Encoding")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let te = resp.header("Transfer-Encoding").unwrap_or("").to_ascii_lowercase();
     let mut body = if te.contains("chunked") {
         // A body that fails to parse as chunks was stored de-chunked: keep it.
         dechunk(raw).unwrap_or_else(|| raw.to_vec())
     } else {
         raw.to_vec()
     };
-    let ce = resp
-        .header("Content-Encoding")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ce = resp.header("Content-Encoding").unwrap_or("").to_ascii_lowercase();
     if ce.contains("gzip") || ce.contains("deflate") || body.starts_with(&[0x1f, 0x8b]) {
         if let Some(decoded) = decompress(&body, max_body)? {
             body = decoded;
@@ -192,10 +163,7 @@ fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
         }
         out.extend_from_slice(&raw[..size]);
         raw = &raw[size..];
-        raw = raw
-            .strip_prefix(b"\r\n")
-            .or_else(|| raw.strip_prefix(b"\n"))
-            .unwrap_or(raw);
+        raw = raw.strip_prefix(b"\r\n").or_else(|| raw.strip_prefix(b"\n")).unwrap_or(raw);
         if raw.is_empty() {
             return Some(out);
         }
@@ -219,10 +187,7 @@ fn decompress(body: &[u8], max: usize) -> Result<Option<Vec<u8>>, HttpError> {
         return run(GzDecoder::new(body), max);
     }
     // zlib header: CMF 0x78 and a valid check value.
-    if body.len() >= 2
-        && body[0] == 0x78
-        && (u16::from(body[0]) << 8 | u16::from(body[1])) % 31 == 0
-    {
+    if body.len() >= 2 && body[0] == 0x78 && (u16::from(body[0]) << 8 | u16::from(body[1])) % 31 == 0 {
         if let Some(v) = run(ZlibDecoder::new(body), max)? {
             return Ok(Some(v));
         }
@@ -251,38 +216,25 @@ mod tests {
 
     #[test]
     fn parses_status_headers_body() {
-        let r = parse_response(
-            b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<p>x",
-            MAX,
-        )
-        .unwrap();
+        let r = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<p>x", MAX).unwrap();
         assert_eq!(r.status, 404);
         assert_eq!(r.mime_type().as_deref(), Some("text/html"));
-        assert_eq!(
-            charset_param(r.header("content-type").unwrap()),
-            Some("UTF-8")
-        );
+        assert_eq!(charset_param(r.header("content-type").unwrap()), Some("UTF-8"));
         assert_eq!(r.body, b"<p>x");
     }
 
     #[test]
     fn rejects_non_http() {
-        assert!(matches!(
-            parse_response(b"GET / HTTP/1.1\r\n\r\n", MAX),
-            Err(HttpError::BadStatusLine(_))
-        ));
+        assert!(matches!(parse_response(b"GET / HTTP/1.1\r\n\r\n", MAX), Err(HttpError::BadStatusLine(_))));
     }
 
     #[test]
     fn dechunks_real_chunks_and_keeps_plain_bodies() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n", MAX).unwrap();
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n", MAX)
+            .unwrap();
         assert_eq!(r.body, b"hello world");
         // Header says chunked, but the writer already de-chunked it.
-        let r = parse_response(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n<html>hi</html>",
-            MAX,
-        )
-        .unwrap();
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n<html>hi</html>", MAX).unwrap();
         assert_eq!(r.body, b"<html>hi</html>");
     }
 
@@ -298,17 +250,10 @@ mod tests {
         z.write_all(b"<p>deflated</p>").unwrap();
         let mut block = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n\r\n".to_vec();
         block.extend(z.finish().unwrap());
-        assert_eq!(
-            parse_response(&block, MAX).unwrap().body,
-            b"<p>deflated</p>"
-        );
+        assert_eq!(parse_response(&block, MAX).unwrap().body, b"<p>deflated</p>");
 
         // Header claims gzip but the body was stored decoded.
-        let r = parse_response(
-            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n<p>plain</p>",
-            MAX,
-        )
-        .unwrap();
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n<p>plain</p>", MAX).unwrap();
         assert_eq!(r.body, b"<p>plain</p>");
     }
 

@@ -40,10 +40,7 @@ impl WarcRecord {
     /// The first header called `name`, compared case-insensitively (WARC header
     /// names are case-insensitive like HTTP's).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// `WARC-Type`, lower-cased for matching (`response`, `request`, `conversion`...).
@@ -53,8 +50,7 @@ impl WarcRecord {
 
     /// `WARC-Target-URI`, with the angle brackets some writers put around it removed.
     pub fn target_uri(&self) -> Option<&str> {
-        self.header("WARC-Target-URI")
-            .map(|u| u.trim().trim_start_matches('<').trim_end_matches('>'))
+        self.header("WARC-Target-URI").map(|u| u.trim().trim_start_matches('<').trim_end_matches('>'))
     }
 }
 
@@ -72,11 +68,7 @@ pub struct WarcError {
 
 impl fmt::Display for WarcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "WARC record #{} at offset {}: {}",
-            self.index, self.offset, self.reason
-        )
+        write!(f, "WARC record #{} at offset {}: {}", self.index, self.offset, self.reason)
     }
 }
 
@@ -90,9 +82,7 @@ pub struct WarcReaderOptions {
 
 impl Default for WarcReaderOptions {
     fn default() -> Self {
-        Self {
-            max_record_bytes: 64 * 1024 * 1024,
-        }
+        Self { max_record_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -121,11 +111,7 @@ pub struct WarcReader<R = Box<dyn BufRead + Send>> {
 
 impl<R> fmt::Debug for WarcReader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WarcReader")
-            .field("pos", &self.pos)
-            .field("index", &self.index)
-            .field("done", &self.done)
-            .finish()
+        f.debug_struct("WarcReader").field("pos", &self.pos).field("index", &self.index).field("done", &self.done).finish()
     }
 }
 
@@ -140,14 +126,8 @@ impl WarcReader {
     pub fn open_with(path: impl AsRef<Path>, opts: WarcReaderOptions) -> io::Result<WarcReader> {
         let mut file = BufReader::with_capacity(256 * 1024, File::open(path)?);
         let gz = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-        let input: Box<dyn BufRead + Send> = if gz {
-            Box::new(BufReader::with_capacity(
-                256 * 1024,
-                MultiGzDecoder::new(file),
-            ))
-        } else {
-            Box::new(file)
-        };
+        let input: Box<dyn BufRead + Send> =
+            if gz { Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(file))) } else { Box::new(file) };
         Ok(WarcReader::with_options(input, opts))
     }
 }
@@ -161,14 +141,7 @@ impl<R: BufRead> WarcReader<R> {
 
     /// [`WarcReader::new`] with explicit options.
     pub fn with_options(input: R, opts: WarcReaderOptions) -> WarcReader<R> {
-        WarcReader {
-            input,
-            opts,
-            pos: 0,
-            index: 0,
-            done: false,
-            resync: false,
-        }
+        WarcReader { input, opts, pos: 0, index: 0, done: false, resync: false }
     }
 
     /// Reads one line (up to and including `\n`) into `buf`, at most `limit` bytes.
@@ -230,11 +203,7 @@ impl<R: BufRead> WarcReader<R> {
     }
 
     fn err(&mut self, offset: u64, index: u64, reason: impl Into<String>) -> WarcError {
-        WarcError {
-            offset,
-            index,
-            reason: reason.into(),
-        }
+        WarcError { offset, index, reason: reason.into() }
     }
 
     /// Reads the next record. `Ok(None)` at a clean end of stream.
@@ -265,11 +234,7 @@ impl<R: BufRead> WarcReader<R> {
             self.resync = true;
             self.index += 1;
             let shown = String::from_utf8_lossy(&trimmed[..trimmed.len().min(40)]).into_owned();
-            return Err(self.err(
-                start,
-                index,
-                format!("expected a WARC/1.x version line, found {shown:?}"),
-            ));
+            return Err(self.err(start, index, format!("expected a WARC/1.x version line, found {shown:?}")));
         };
         let index = self.index;
         self.index += 1;
@@ -281,20 +246,12 @@ impl<R: BufRead> WarcReader<R> {
             match self.read_line(&mut line, MAX_HEADER_LINE) {
                 Ok(false) => {
                     self.done = true;
-                    return Err(self.err(
-                        offset,
-                        index,
-                        "truncated: end of stream inside the WARC headers",
-                    ));
+                    return Err(self.err(offset, index, "truncated: end of stream inside the WARC headers"));
                 }
                 Ok(true) => {}
                 Err(e) => {
                     self.done = true;
-                    return Err(self.err(
-                        offset,
-                        index,
-                        format!("read error in WARC headers: {e}"),
-                    ));
+                    return Err(self.err(offset, index, format!("read error in WARC headers: {e}")));
                 }
             }
             header_bytes += line.len();
@@ -317,21 +274,14 @@ impl<R: BufRead> WarcReader<R> {
             let Some(colon) = memchr::memchr(b':', l) else {
                 self.resync = true;
                 let shown = String::from_utf8_lossy(&l[..l.len().min(40)]).into_owned();
-                return Err(self.err(
-                    offset,
-                    index,
-                    format!("malformed WARC header line {shown:?}"),
-                ));
+                return Err(self.err(offset, index, format!("malformed WARC header line {shown:?}")));
             };
             let name = String::from_utf8_lossy(&l[..colon]).trim().to_string();
             let value = String::from_utf8_lossy(&l[colon + 1..]).trim().to_string();
             headers.push((name, value));
         }
 
-        let len_str = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("Content-Length"))
-            .map(|(_, v)| v.as_str());
+        let len_str = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("Content-Length")).map(|(_, v)| v.as_str());
         let len: u64 = match len_str.map(str::parse) {
             Some(Ok(n)) => n,
             Some(Err(_)) => {
@@ -369,22 +319,9 @@ impl<R: BufRead> WarcReader<R> {
             // A damaged gzip stream cannot be resynchronised: stop here.
             self.done = true;
             let cause = read_err.map(|e| format!(" ({e})")).unwrap_or_default();
-            return Err(self.err(
-                offset,
-                index,
-                format!(
-                    "truncated: Content-Length says {len} bytes, {} available{cause}",
-                    block.len()
-                ),
-            ));
+            return Err(self.err(offset, index, format!("truncated: Content-Length says {len} bytes, {} available{cause}", block.len())));
         }
-        Ok(Some(WarcRecord {
-            offset,
-            index,
-            version,
-            headers,
-            block,
-        }))
+        Ok(Some(WarcRecord { offset, index, version, headers, block }))
     }
 }
 
@@ -419,11 +356,8 @@ mod tests {
     use super::*;
 
     fn record(kind: &str, body: &[u8]) -> Vec<u8> {
-        let mut v = format!(
-            "WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Target-URI: http://x.test/\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
+        let mut v = format!("WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Target-URI: http://x.test/\r\nContent-Length: {}\r\n\r\n", body.len())
+            .into_bytes();
         v.extend_from_slice(body);
         v.extend_from_slice(b"\r\n\r\n");
         v
@@ -458,10 +392,7 @@ mod tests {
         let recs = read_all(data);
         assert_eq!(recs.len(), 2);
         let e = recs[1].as_ref().unwrap_err();
-        assert_eq!(
-            e.reason,
-            "truncated: Content-Length says 5123 bytes, 5 available"
-        );
+        assert_eq!(e.reason, "truncated: Content-Length says 5123 bytes, 5 available");
         assert!(e.to_string().contains("offset"));
     }
 
@@ -472,11 +403,7 @@ mod tests {
         data.extend_from_slice(&record("response", b"b"));
         let recs = read_all(data);
         assert_eq!(recs.len(), 3, "{recs:?}");
-        assert!(recs[1]
-            .as_ref()
-            .unwrap_err()
-            .reason
-            .contains("expected a WARC"));
+        assert!(recs[1].as_ref().unwrap_err().reason.contains("expected a WARC"));
         assert_eq!(recs[2].as_ref().unwrap().block, b"b");
     }
 
@@ -486,11 +413,7 @@ mod tests {
         data.extend_from_slice(&record("response", b"ok"));
         let recs = read_all(data);
         assert_eq!(recs.len(), 2);
-        assert!(recs[0]
-            .as_ref()
-            .unwrap_err()
-            .reason
-            .contains("missing Content-Length"));
+        assert!(recs[0].as_ref().unwrap_err().reason.contains("missing Content-Length"));
         assert_eq!(recs[1].as_ref().unwrap().block, b"ok");
     }
 
@@ -498,25 +421,17 @@ mod tests {
     fn oversized_record_is_skipped_not_buffered() {
         let mut data = record("response", &[b'x'; 1000]);
         data.extend_from_slice(&record("response", b"small"));
-        let opts = WarcReaderOptions {
-            max_record_bytes: 100,
-        };
+        let opts = WarcReaderOptions { max_record_bytes: 100 };
         let recs: Vec<_> = WarcReader::with_options(io::Cursor::new(data), opts).collect();
         assert_eq!(recs.len(), 2);
-        assert!(recs[0]
-            .as_ref()
-            .unwrap_err()
-            .reason
-            .starts_with("record too large"));
+        assert!(recs[0].as_ref().unwrap_err().reason.starts_with("record too large"));
         assert_eq!(recs[1].as_ref().unwrap().block, b"small");
     }
 
     #[test]
     fn hostile_length_does_not_allocate() {
         let data = b"WARC/1.0\r\nContent-Length: 99999999999999\r\n\r\nabc".to_vec();
-        let opts = WarcReaderOptions {
-            max_record_bytes: u64::MAX,
-        };
+        let opts = WarcReaderOptions { max_record_bytes: u64::MAX };
         let recs: Vec<_> = WarcReader::with_options(io::Cursor::new(data), opts).collect();
         assert_eq!(recs.len(), 1);
         assert!(recs[0].as_ref().unwrap_err().reason.contains("3 available"));
@@ -530,8 +445,7 @@ mod tests {
 
     #[test]
     fn folded_headers_and_lf_only() {
-        let data =
-            b"WARC/1.1\nWARC-Type: metadata\nX-Long: a\n  b\nContent-Length: 2\n\nhi\n\n".to_vec();
+        let data = b"WARC/1.1\nWARC-Type: metadata\nX-Long: a\n  b\nContent-Length: 2\n\nhi\n\n".to_vec();
         let recs = read_all(data);
         let r = recs[0].as_ref().unwrap();
         assert_eq!(r.header("x-long"), Some("a b"));
@@ -540,9 +454,7 @@ mod tests {
 
     /// A tiny deterministic generator, so the fuzz tests need no dependency.
     fn lcg(state: &mut u64) -> u64 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         *state >> 33
     }
 
@@ -593,10 +505,7 @@ mod tests {
         // first; either way, only errors follow and the last is gzip's.
         assert!(recs[1..].iter().all(|r| r.is_err()), "{recs:?}");
         let last = recs.last().unwrap().as_ref().unwrap_err();
-        assert!(
-            last.reason.contains("gzip") || last.reason.contains("deflate"),
-            "{last}"
-        );
+        assert!(last.reason.contains("gzip") || last.reason.contains("deflate"), "{last}");
         assert!(last.offset > 0);
     }
 

@@ -12,9 +12,7 @@ use sluice_web::warc::{WarcError, WarcReader, WarcRecord};
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("SLUICE_TEST_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     assert!(
         dir.join("warc").is_dir() && dir.join("html").is_dir(),
         "real test data not found at {} (set SLUICE_TEST_DATA to the shared data directory)",
@@ -25,26 +23,16 @@ fn data_dir() -> PathBuf {
 
 fn read(name: &str) -> Vec<Result<WarcRecord, WarcError>> {
     let path = data_dir().join("warc").join(name);
-    WarcReader::open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .collect()
+    WarcReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).collect()
 }
 
 fn read_ok(name: &str) -> Vec<WarcRecord> {
-    read(name)
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}")))
-        .collect()
+    read(name).into_iter().map(|r| r.unwrap_or_else(|e| panic!("{name}: {e}"))).collect()
 }
 
 fn docs(records: &[WarcRecord]) -> Vec<WebDocument> {
     let opts = DocumentOptions::default();
-    records
-        .iter()
-        .filter_map(|r| {
-            response_to_document(r, &opts).unwrap_or_else(|e| panic!("record {}: {e}", r.index))
-        })
-        .collect()
+    records.iter().filter_map(|r| response_to_document(r, &opts).unwrap_or_else(|e| panic!("record {}: {e}", r.index))).collect()
 }
 
 #[test]
@@ -52,57 +40,28 @@ fn cc_excerpt_has_16_http_responses_with_offsets_into_the_plain_stream() {
     let name = "cc-main-2020-34.excerpt.warc.gz";
     let recs = read_ok(name);
     assert_eq!(recs[0].warc_type(), "warcinfo");
-    assert_eq!(
-        recs.iter().filter(|r| r.warc_type() == "response").count(),
-        16
-    );
+    assert_eq!(recs.iter().filter(|r| r.warc_type() == "response").count(), 16);
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r.index, i as u64);
     }
 
     // Offsets point at the `WARC/` line in the decompressed stream.
     let mut plain = Vec::new();
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(data_dir().join("warc").join(name)).unwrap(),
-    )
-    .read_to_end(&mut plain)
-    .unwrap();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(data_dir().join("warc").join(name)).unwrap()).read_to_end(&mut plain).unwrap();
     for r in &recs {
-        assert!(
-            plain[r.offset as usize..].starts_with(b"WARC/1.0\r\n"),
-            "record {} at {}",
-            r.index,
-            r.offset
-        );
+        assert!(plain[r.offset as usize..].starts_with(b"WARC/1.0\r\n"), "record {} at {}", r.index, r.offset);
     }
 
     let docs = docs(&recs);
-    assert_eq!(
-        docs.len(),
-        16,
-        "every response here is a 200 text/html page"
-    );
-    let by_url = |u: &str| {
-        docs.iter()
-            .find(|d| d.url == u)
-            .unwrap_or_else(|| panic!("no document for {u}"))
-    };
+    assert_eq!(docs.len(), 16, "every response here is a 200 text/html page");
+    let by_url = |u: &str| docs.iter().find(|d| d.url == u).unwrap_or_else(|| panic!("no document for {u}"));
     let ru = by_url("http://01spb.ru/company/");
     assert_eq!(ru.charset.as_deref(), Some("windows-1251"));
-    assert_eq!(
-        ru.title.as_deref(),
-        Some("О компании - Стратегия пожарной безопасности")
-    );
-    assert!(
-        ru.text.contains("узкоспециализированное предприятие"),
-        "{}",
-        ru.text
-    );
+    assert_eq!(ru.title.as_deref(), Some("О компании - Стратегия пожарной безопасности"));
+    assert!(ru.text.contains("узкоспециализированное предприятие"), "{}", ru.text);
     let nl = by_url("http://0900-hovenier.nl/gelderland/oosterbeek/");
     assert_eq!(nl.lang_hint.as_deref(), Some("nl"));
-    assert!(nl
-        .text
-        .contains("Bent u verhuisd en is uw nieuwe tuin slecht onderhouden?"));
+    assert!(nl.text.contains("Bent u verhuisd en is uw nieuwe tuin slecht onderhouden?"));
     let cn = by_url("http://037426.cn/");
     assert_eq!(cn.charset.as_deref(), Some("GBK"));
     assert!(cn.title.as_deref().unwrap().contains("含羞草视频"));
@@ -110,11 +69,7 @@ fn cc_excerpt_has_16_http_responses_with_offsets_into_the_plain_stream() {
         assert_eq!(d.http_status, Some(200));
         assert!(!d.id.contains('<') && !d.id.starts_with("urn:"), "{}", d.id);
         assert!(d.date.starts_with("2020-08-"), "{}", d.date);
-        assert!(
-            !d.text.contains("\n\n\n"),
-            "{}: paragraphs are separated by one blank line",
-            d.url
-        );
+        assert!(!d.text.contains("\n\n\n"), "{}: paragraphs are separated by one blank line", d.url);
     }
 }
 
@@ -124,17 +79,9 @@ fn truncated_warc_yields_one_error_naming_offset_and_reason() {
     assert_eq!(recs.len(), 1, "{recs:?}");
     let e = recs[0].as_ref().unwrap_err();
     assert_eq!((e.offset, e.index), (0, 0));
-    assert!(
-        e.reason
-            .starts_with("truncated: Content-Length says 88275 bytes, "),
-        "{}",
-        e.reason
-    );
+    assert!(e.reason.starts_with("truncated: Content-Length says 88275 bytes, "), "{}", e.reason);
     let msg = e.to_string();
-    assert!(
-        msg.contains("offset 0") && msg.contains("truncated"),
-        "{msg}"
-    );
+    assert!(msg.contains("offset 0") && msg.contains("truncated"), "{msg}");
 }
 
 #[test]
@@ -163,11 +110,7 @@ fn one_page_in_warc_wet_and_wat() {
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     let first_para = d.text.split("\n\n").max_by_key(|p| p.len()).unwrap();
     assert!(norm(&w.text).contains(&norm(first_para)), "{first_para}");
-    assert!(
-        d.text.len() < w.text.len() / 2,
-        "navigation was not removed: {}",
-        d.text
-    );
+    assert!(d.text.len() < w.text.len() / 2, "navigation was not removed: {}", d.text);
 
     let wat = read_ok("cc-main-2024-22.one-page.warc.wat.gz");
     assert_eq!(wat.len(), 2);
@@ -184,13 +127,8 @@ fn wget_crawl_has_22_pages() {
         assert!(d.text.chars().count() > 200, "{}: {:?}", d.url, d.text);
         assert!(d.title.is_some(), "{}", d.url);
     }
-    let mastodon = docs
-        .iter()
-        .find(|d| d.url.contains("notes-on-mastodon"))
-        .unwrap();
-    assert!(mastodon
-        .text
-        .starts_with("Some things to know about Mastodon"));
+    let mastodon = docs.iter().find(|d| d.url.contains("notes-on-mastodon")).unwrap();
+    assert!(mastodon.text.starts_with("Some things to know about Mastodon"));
 }
 
 /// A regression floor for extraction quality on the trafilatura evaluation set
@@ -205,13 +143,7 @@ fn trafilatura_eval_quality_floor() {
     let (mut tp, mut fn_, mut fp, mut tn) = (0, 0, 0, 0);
     for (url, g) in &gold {
         let bytes = std::fs::read(dir.join("pages").join(g["file"].as_str().unwrap())).unwrap();
-        let text = norm(
-            &extract(
-                &decode_html(&bytes, None, Some(url)).text,
-                &ExtractOptions::default(),
-            )
-            .text,
-        );
+        let text = norm(&extract(&decode_html(&bytes, None, Some(url)).text, &ExtractOptions::default()).text);
         for s in g["with"].as_array().unwrap() {
             if text.contains(&norm(s.as_str().unwrap())) {
                 tp += 1

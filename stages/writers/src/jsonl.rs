@@ -86,7 +86,14 @@ pub struct JsonlWriter {
 
 impl SinkFactory for JsonlWriter {
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn Sink>> {
-        Ok(Box::new(JsonlSink { config: self.config.clone(), ctx: ctx.clone(), current: None, shard: 0, files: Vec::new(), line: Vec::new() }))
+        Ok(Box::new(JsonlSink {
+            config: self.config.clone(),
+            ctx: ctx.clone(),
+            current: None,
+            shard: 0,
+            files: Vec::new(),
+            line: Vec::new(),
+        }))
     }
 
     fn extension(&self) -> &str {
@@ -147,11 +154,9 @@ impl JsonlSink {
                 e.include_checksum(true).map_err(io)?;
                 Enc::Zstd(e)
             }
-            Compression::Gzip => Enc::Gzip(
-                flate2::GzBuilder::new()
-                    .mtime(0)
-                    .write(file, flate2::Compression::new(self.config.level.unwrap_or(6) as u32)),
-            ),
+            Compression::Gzip => {
+                Enc::Gzip(flate2::GzBuilder::new().mtime(0).write(file, flate2::Compression::new(self.config.level.unwrap_or(6) as u32)))
+            }
             Compression::None => Enc::Plain(file),
         };
         self.current = Some(Open { enc, path, bytes: 0 });

@@ -91,7 +91,14 @@ pub struct ParquetWriter {
 
 impl SinkFactory for ParquetWriter {
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn Sink>> {
-        Ok(Box::new(ParquetSink { config: self.config.clone(), schema: self.schema.clone(), ctx: ctx.clone(), current: None, shard: 0, files: Vec::new() }))
+        Ok(Box::new(ParquetSink {
+            config: self.config.clone(),
+            schema: self.schema.clone(),
+            ctx: ctx.clone(),
+            current: None,
+            shard: 0,
+            files: Vec::new(),
+        }))
     }
 
     fn extension(&self) -> &str {
@@ -219,13 +226,8 @@ fn to_record_batch(schema: &SchemaRef, docs: &[Document]) -> std::result::Result
             attrs.append(true)?;
         }
     }
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(text.finish()),
-        Arc::new(source.finish()),
-        Arc::new(meta.finish()),
-        Arc::new(attrs.finish()),
-    ];
+    let cols: Vec<ArrayRef> =
+        vec![Arc::new(id.finish()), Arc::new(text.finish()), Arc::new(source.finish()), Arc::new(meta.finish()), Arc::new(attrs.finish())];
     RecordBatch::try_new(schema.clone(), cols)
 }
 

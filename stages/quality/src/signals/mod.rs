@@ -87,7 +87,11 @@ impl RunOutput {
     pub fn writer(&self, name: Option<&str>) -> Result<String> {
         let writers = self.recipe["writers"].as_object().cloned().unwrap_or_default();
         if let Some(n) = name {
-            return if writers.contains_key(n) { Ok(n.to_string()) } else { err(format!("the recipe has no writer `{n}` (writers: {})", names(&writers))) };
+            return if writers.contains_key(n) {
+                Ok(n.to_string())
+            } else {
+                err(format!("the recipe has no writer `{n}` (writers: {})", names(&writers)))
+            };
         }
         for want in ["parquet", "jsonl"] {
             if let Some((n, _)) = writers.iter().find(|(_, w)| w["kind"] == want) {
@@ -254,7 +258,8 @@ fn read_parquet(path: &Path, f: &mut impl FnMut(Record)) -> Result<()> {
 }
 
 /// The quantiles `--signals` prints.
-pub const QUANTILES: &[(&str, f64)] = &[("p1", 0.01), ("p5", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95), ("p99", 0.99)];
+pub const QUANTILES: &[(&str, f64)] =
+    &[("p1", 0.01), ("p5", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75), ("p95", 0.95), ("p99", 0.99)];
 
 /// Summaries of every attribute, per group: `all`, `source=<name>` and
 /// `language=<code>` (documents without a language count in
@@ -311,7 +316,18 @@ impl SignalStats {
         writeln!(w)?;
         // group order: all, then sources, then languages
         let mut order: Vec<&String> = self.groups.keys().collect();
-        order.sort_by_key(|g| (if *g == "all" { 0 } else if g.starts_with("source=") { 1 } else { 2 }, g.to_string()));
+        order.sort_by_key(|g| {
+            (
+                if *g == "all" {
+                    0
+                } else if g.starts_with("source=") {
+                    1
+                } else {
+                    2
+                },
+                g.to_string(),
+            )
+        });
         for a in self.attributes() {
             for (i, g) in order.iter().enumerate() {
                 let Some(s) = self.groups[*g].get(a) else { continue };

@@ -45,7 +45,10 @@ pub struct Assignment {
     rules: Vec<Rule>,
 }
 
-fn full_config<C: DeserializeOwned + Serialize>(v: Value, validate: impl Fn(&C) -> Vec<(String, String)>) -> std::result::Result<Value, String> {
+fn full_config<C: DeserializeOwned + Serialize>(
+    v: Value,
+    validate: impl Fn(&C) -> Vec<(String, String)>,
+) -> std::result::Result<Value, String> {
     let c: C = serde_json::from_value(v).map_err(|e| e.to_string())?;
     let errors = validate(&c);
     if !errors.is_empty() {
@@ -88,8 +91,19 @@ pub fn parse_assignment(recipe: &Value, text: &str) -> Result<Assignment> {
         let of_kind: Vec<&String> = stages.iter().filter(|(_, s)| s["kind"] == node).map(|(n, _)| n).collect();
         match of_kind.as_slice() {
             [one] => (*one).clone(),
-            [] => return Err(bad(format!("no stage or kind `{node}` in the run's recipe (stages: {})", stages.keys().cloned().collect::<Vec<_>>().join(", ")))),
-            many => return Err(bad(format!("{} stages are of kind `{node}`: name one of {}", many.len(), many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))),
+            [] => {
+                return Err(bad(format!(
+                    "no stage or kind `{node}` in the run's recipe (stages: {})",
+                    stages.keys().cloned().collect::<Vec<_>>().join(", ")
+                )))
+            }
+            many => {
+                return Err(bad(format!(
+                    "{} stages are of kind `{node}`: name one of {}",
+                    many.len(),
+                    many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                )))
+            }
         }
     };
     let stage = &stages[&node];
@@ -122,7 +136,10 @@ pub fn parse_assignment(recipe: &Value, text: &str) -> Result<Assignment> {
     let mut out = Vec::new();
     for r in rules.iter().filter(|r| r.option == option) {
         if r.attribute.contains("{n}") {
-            let mut ns: Vec<usize> = [&bv, &nv].iter().flat_map(|v| v.as_array().into_iter().flatten().filter_map(|p| p[0].as_u64().map(|n| n as usize))).collect();
+            let mut ns: Vec<usize> = [&bv, &nv]
+                .iter()
+                .flat_map(|v| v.as_array().into_iter().flatten().filter_map(|p| p[0].as_u64().map(|n| n as usize)))
+                .collect();
             ns.sort();
             ns.dedup();
             for n in ns {
@@ -136,7 +153,14 @@ pub fn parse_assignment(recipe: &Value, text: &str) -> Result<Assignment> {
                 });
             }
         } else {
-            out.push(Rule { attribute: r.attribute.into(), test: r.test, reason: r.reason.into(), n: None, base: threshold(&bv, None), new: threshold(&nv, None) });
+            out.push(Rule {
+                attribute: r.attribute.into(),
+                test: r.test,
+                reason: r.reason.into(),
+                n: None,
+                base: threshold(&bv, None),
+                new: threshold(&nv, None),
+            });
         }
     }
     Ok(Assignment {
@@ -257,7 +281,9 @@ pub fn evaluate(run: &RunOutput, writer: &str, assignments: &[Assignment]) -> Re
                 if before && !after {
                     row.newly_dropped.add(&r);
                 }
-            } else if sel().any(|a| a.dropped_here(&r)) && sel().all(|a| a.passes(&r, true) == Some(true) || (!a.dropped_here(&r) && a.passes(&r, true).is_none())) {
+            } else if sel().any(|a| a.dropped_here(&r))
+                && sel().all(|a| a.passes(&r, true) == Some(true) || (!a.dropped_here(&r) && a.passes(&r, true).is_none()))
+            {
                 row.rescued.add(&r);
                 row.after.add(&r);
             }
@@ -272,7 +298,13 @@ pub fn evaluate(run: &RunOutput, writer: &str, assignments: &[Assignment]) -> Re
         .map(|(idx, mut m)| {
             let mut total = Row::default();
             for r in m.values() {
-                for (t, x) in [(&mut total.seen, r.seen), (&mut total.before, r.before), (&mut total.after, r.after), (&mut total.newly_dropped, r.newly_dropped), (&mut total.rescued, r.rescued)] {
+                for (t, x) in [
+                    (&mut total.seen, r.seen),
+                    (&mut total.before, r.before),
+                    (&mut total.after, r.after),
+                    (&mut total.newly_dropped, r.newly_dropped),
+                    (&mut total.rescued, r.rescued),
+                ] {
                     t.docs += x.docs;
                     t.bytes += x.bytes;
                 }
