@@ -19,6 +19,8 @@
 #   FUZZ_TIMEOUT   seconds one input may take before it counts as a hang (20)
 #   FUZZ_RSS_MB    memory limit in MiB before an input counts as an OOM (2048)
 #   FUZZ_ARGS      extra libFuzzer flags, e.g. "-jobs=4 -workers=4"
+#   FUZZ_BIN_DIR   run the target binaries in this directory, already built
+#                  (skips the build)
 set -uo pipefail
 
 secs="${1:-60}"
@@ -51,9 +53,13 @@ fi
 unset CARGO_TARGET_DIR
 feat_args=()
 [ -n "$features" ] && feat_args=(--features "$features")
-echo "== building fuzz targets (sanitizer: $sanitizer${features:+, features: $features})"
-(cd "$root" && cargo +nightly fuzz build -s "$sanitizer" "${feat_args[@]}") || exit 2
-bin="$fuzz/target/x86_64-unknown-linux-gnu/release"
+if [ -n "${FUZZ_BIN_DIR:-}" ]; then
+    bin="$FUZZ_BIN_DIR"
+else
+    echo "== building fuzz targets (sanitizer: $sanitizer${features:+, features: $features})"
+    (cd "$root" && cargo +nightly fuzz build -s "$sanitizer" "${feat_args[@]}") || exit 2
+    bin="$fuzz/target/x86_64-unknown-linux-gnu/release"
+fi
 
 echo "== seed corpora from $data"
 rm -rf "$fuzz/seeds"
@@ -64,6 +70,13 @@ SLUICE_FUZZ_PARQUET_SEEDS="$fuzz/seeds/reader_parquet" SLUICE_FUZZ_JSONL="$data/
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 export SLUICE_FUZZ_TMPDIR="$scratch"
+# Targets run in an empty scratch directory: a fuzzed recipe may name
+# relative paths to write (an index to save), and must not reach the
+# checkout. The seed recipes find the data through SLUICE_DATA.
+mkdir -p "$scratch/cwd"
+export SLUICE_DATA="$data"
+[ -f "$root/stages/quality/data/url_blocklist.example.txt" ] &&
+    export SLUICE_URL_BLOCKLIST="$root/stages/quality/data/url_blocklist.example.txt"
 logs="$fuzz/logs"
 mkdir -p "$logs"
 
@@ -78,8 +91,7 @@ for t in $targets; do
     mkdir -p "$fuzz/corpus/$t" "$fuzz/artifacts/$t" "$fuzz/seeds/$t"
     before=$(ls "$fuzz/artifacts/$t" | wc -l)
     echo "== $t: ${secs}s"
-    # cwd = repository root: seed recipes name paths relative to it
-    (cd "$root" && "$bin/$t" "$fuzz/corpus/$t" "$fuzz/seeds/$t" \
+    (cd "$scratch/cwd" && "$bin/$t" "$fuzz/corpus/$t" "$fuzz/seeds/$t" \
         -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" \
         -max_len="${max_len[$t]:-65536}" -dict="$fuzz/sluice.dict" -close_fd_mask=1 \
         -artifact_prefix="$fuzz/artifacts/$t/" -print_final_stats=1 ${FUZZ_ARGS:-}) >"$logs/$t.log" 2>&1
@@ -93,7 +105,7 @@ for t in $targets; do
     if [ "$crashes" -ne 0 ]; then
         failed=1
         artifact=$(ls -t "$fuzz/artifacts/$t" | head -1)
-        grep -m1 -E "panicked at|ERROR: libFuzzer|SUMMARY" "$logs/$t.log" | sed 's/^/    /'
+        grep -m2 -E "panicked at|memory allocation of|ERROR: libFuzzer|SUMMARY" "$logs/$t.log" | sed 's/^/    /'
     fi
     results+=("$(printf '%-15s %6ss %12s %8s %8s  %s' "$t" "$secs" "$runs" "$corpus" "$crashes" "${artifact:+artifacts/$t/$artifact}")")
 done
