@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the fuzz targets' seed corpora from the shared test data.
 
-    python3 fuzz/make_seeds.py DATA_DIR OUT_DIR [RECIPES_DIR]
+    python3 fuzz/make_seeds.py DATA_DIR OUT_DIR [RECIPES_DIR [MINI_DATA_DIR]]
 
 Writes OUT_DIR/<target>/<name> for every target except reader_parquet (its
 seeds are written by the target itself, see fuzz/src/seeds.rs). Every seed
@@ -9,6 +9,12 @@ is a small piece cut from a real file under DATA_DIR (../shared/data):
 nothing from it is copied into the repository. Inputs start with the mode
 byte(s) each target documents; multi-file inputs are joined with
 PART_SEPARATOR (fuzz/src/lib.rs). Standard library only.
+
+MINI_DATA_DIR, if given, becomes a stand-in for DATA_DIR that the `recipe`
+target's seed recipes read (SLUICE_DATA): links to DATA_DIR's folders,
+except `eval/`, whose files are cut to their first lines, so that compiling
+a recipe with a `decontaminate` stage (which builds its n-gram index from
+the eval sets) takes milliseconds, not seconds.
 """
 
 import gzip
@@ -253,11 +259,29 @@ def shard_seeds(data, put):
         put("train_shards", name, blob)
 
 
+def mini_data(data, out):
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(data):
+        if name != "eval":
+            os.symlink(os.path.join(os.path.abspath(data), name), os.path.join(out, name))
+    src = os.path.join(data, "eval")
+    for d, _, files in os.walk(src):
+        rel = os.path.relpath(d, src)
+        os.makedirs(os.path.join(out, "eval", rel), exist_ok=True)
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fin:
+                head = b"".join(fin.readline() for _ in range(24))  # 4 HellaSwag items, a CSV header + rows
+            with open(os.path.join(out, "eval", rel, f), "wb") as fout:
+                fout.write(head)
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     data, out = sys.argv[1], sys.argv[2]
     recipes = sys.argv[3] if len(sys.argv) > 3 else None
+    if len(sys.argv) > 4:
+        mini_data(data, sys.argv[4])
     need(data)
     put = out_writer(out)
     jsonl_seeds(data, put)

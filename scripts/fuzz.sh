@@ -61,20 +61,24 @@ else
     bin="$fuzz/target/x86_64-unknown-linux-gnu/release"
 fi
 
-echo "== seed corpora from $data"
-rm -rf "$fuzz/seeds"
-python3 "$fuzz/make_seeds.py" "$data" "$fuzz/seeds" "$root/recipes" || exit 2
-SLUICE_FUZZ_PARQUET_SEEDS="$fuzz/seeds/reader_parquet" SLUICE_FUZZ_JSONL="$data/web/cc-main-2019-30.sample.jsonl.gz" \
-    "$bin/reader_parquet" >/dev/null || exit 2
-
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 export SLUICE_FUZZ_TMPDIR="$scratch"
+
+echo "== seed corpora from $data"
+rm -rf "$fuzz/seeds"
+python3 "$fuzz/make_seeds.py" "$data" "$fuzz/seeds" "$root/recipes" "$scratch/data" || exit 2
+if [[ " $targets " == *" reader_parquet "* ]]; then
+    SLUICE_FUZZ_PARQUET_SEEDS="$fuzz/seeds/reader_parquet" SLUICE_FUZZ_JSONL="$data/web/cc-main-2019-30.sample.jsonl.gz" \
+        "$bin/reader_parquet" >/dev/null || exit 2
+fi
+
 # Targets run in an empty scratch directory: a fuzzed recipe may name
 # relative paths to write (an index to save), and must not reach the
-# checkout. The seed recipes find the data through SLUICE_DATA.
+# checkout. The seed recipes find the data through SLUICE_DATA: the shared
+# data with the eval sets cut short (see make_seeds.py).
 mkdir -p "$scratch/cwd"
-export SLUICE_DATA="$data"
+export SLUICE_DATA="$scratch/data"
 [ -f "$root/stages/quality/data/url_blocklist.example.txt" ] &&
     export SLUICE_URL_BLOCKLIST="$root/stages/quality/data/url_blocklist.example.txt"
 logs="$fuzz/logs"
@@ -89,7 +93,7 @@ for t in $targets; do
         exit 2
     fi
     mkdir -p "$fuzz/corpus/$t" "$fuzz/artifacts/$t" "$fuzz/seeds/$t"
-    before=$(ls "$fuzz/artifacts/$t" | wc -l)
+    before=$(find "$fuzz/artifacts/$t" -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' | wc -l)
     echo "== $t: ${secs}s"
     (cd "$scratch/cwd" && "$bin/$t" "$fuzz/corpus/$t" "$fuzz/seeds/$t" \
         -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" \
@@ -98,20 +102,21 @@ for t in $targets; do
     rc=$?
     runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$logs/$t.log" | awk '{s += $2} END {print s + 0}')
     corpus=$(ls "$fuzz/corpus/$t" | wc -l)
-    after=$(ls "$fuzz/artifacts/$t" | wc -l)
+    after=$(find "$fuzz/artifacts/$t" -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' | wc -l)
+    slowest=$(grep -o 'stat::slowest_unit_time_sec: [0-9]*' "$logs/$t.log" | awk '{print $2}' | sort -n | tail -1)
     crashes=$((after - before))
     if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi
     artifact=""
     if [ "$crashes" -ne 0 ]; then
         failed=1
-        artifact=$(ls -t "$fuzz/artifacts/$t" | head -1)
+        artifact=$(ls -t "$fuzz/artifacts/$t" | grep -E '^(crash|timeout|oom|leak)-' | head -1)
         grep -m2 -E "panicked at|memory allocation of|ERROR: libFuzzer|SUMMARY" "$logs/$t.log" | sed 's/^/    /'
     fi
-    results+=("$(printf '%-15s %6ss %12s %8s %8s  %s' "$t" "$secs" "$runs" "$corpus" "$crashes" "${artifact:+artifacts/$t/$artifact}")")
+    results+=("$(printf '%-15s %6ss %12s %8s %9ss %8s  %s' "$t" "$secs" "$runs" "$corpus" "${slowest:-?}" "$crashes" "${artifact:+artifacts/$t/$artifact}")")
 done
 
 echo
-printf '%-15s %7s %12s %8s %8s  %s\n' target time runs corpus crashes artifact
+printf '%-15s %7s %12s %8s %10s %8s  %s\n' target time runs corpus slowest crashes artifact
 printf '%s\n' "${results[@]}"
 echo "(logs: fuzz/logs/<target>.log)"
 exit "$failed"

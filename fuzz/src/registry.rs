@@ -28,7 +28,7 @@ mod small {
 
     use serde_json::Value;
     use sluice_pipeline::{
-        parse_config, BuildContext, Diagnostic, DocStage, Document, Reader, Registry, Role, SinkFactory, StageImpl, Verdict,
+        parse_checked, BuildContext, Diagnostic, DocStage, Document, Reader, Registry, Role, SinkFactory, StageImpl, Verdict,
     };
     use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
     use sluice_tokens::{MixConfig, PackConfig, TokenizeConfig, TokenizerTrainConfig};
@@ -36,7 +36,7 @@ mod small {
 
     pub struct Small;
 
-    #[derive(serde::Deserialize)]
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
     struct NoOptions {}
 
     struct Passthrough;
@@ -70,11 +70,11 @@ mod small {
         fn build_reader(&self, kind: &str, v: &Value, cx: &BuildContext) -> Result<Arc<dyn Reader>, Vec<Diagnostic>> {
             let p = cx.path;
             Ok(match kind {
-                "jsonl" => Arc::new(located(cx, parse_config::<JsonlReaderConfig>(v, p)?.build(cx.source, cx.seed))?),
-                "parquet" => Arc::new(located(cx, parse_config::<ParquetReaderConfig>(v, p)?.build(cx.source, cx.seed))?),
-                "warc" => Arc::new(located(cx, parse_config::<WarcReaderConfig>(v, p)?.build(Flavor::Warc, cx.source, cx.seed))?),
-                "wet" => Arc::new(located(cx, parse_config::<WarcReaderConfig>(v, p)?.build(Flavor::Wet, cx.source, cx.seed))?),
-                "text" => Arc::new(located(cx, parse_config::<TextReaderConfig>(v, p)?.build(cx.source, cx.seed))?),
+                "jsonl" => Arc::new(located(cx, parse_checked::<JsonlReaderConfig>(v, p)?.build(cx.source, cx.seed))?),
+                "parquet" => Arc::new(located(cx, parse_checked::<ParquetReaderConfig>(v, p)?.build(cx.source, cx.seed))?),
+                "warc" => Arc::new(located(cx, parse_checked::<WarcReaderConfig>(v, p)?.build(Flavor::Warc, cx.source, cx.seed))?),
+                "wet" => Arc::new(located(cx, parse_checked::<WarcReaderConfig>(v, p)?.build(Flavor::Wet, cx.source, cx.seed))?),
+                "text" => Arc::new(located(cx, parse_checked::<TextReaderConfig>(v, p)?.build(cx.source, cx.seed))?),
                 other => return Err(vec![Diagnostic::new(p, format!("unknown reader kind `{other}`"))]),
             })
         }
@@ -83,24 +83,24 @@ mod small {
             let p = cx.path;
             Ok(match kind {
                 "passthrough" => {
-                    parse_config::<NoOptions>(v, p)?;
+                    parse_checked::<NoOptions>(v, p)?;
                     StageImpl::Doc(Arc::new(Passthrough))
                 }
                 "tokenize" => {
-                    let c: TokenizeConfig = parse_config(v, p)?;
+                    let c: TokenizeConfig = parse_checked(v, p)?;
                     checked(cx, c.validate(), || ())?;
                     StageImpl::Doc(Arc::new(located(cx, c.build())?))
                 }
                 "tokenizer_train" => {
-                    let c: TokenizerTrainConfig = parse_config(v, p)?;
+                    let c: TokenizerTrainConfig = parse_checked(v, p)?;
                     StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
                 }
                 "mix" => {
-                    let c: MixConfig = parse_config(v, p)?;
+                    let c: MixConfig = parse_checked(v, p)?;
                     StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
                 }
                 "pack" => {
-                    let c: PackConfig = parse_config(v, p)?;
+                    let c: PackConfig = parse_checked(v, p)?;
                     StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
                 }
                 other => return Err(vec![Diagnostic::new(p, format!("unknown stage kind `{other}`"))]),
@@ -111,11 +111,11 @@ mod small {
             let p = cx.path;
             Ok(match kind {
                 "jsonl" => {
-                    let c: JsonlWriterConfig = parse_config(v, p)?;
+                    let c: JsonlWriterConfig = parse_checked(v, p)?;
                     Arc::new(checked(cx, c.validate(), || c.build())?)
                 }
                 "parquet" => {
-                    let c: ParquetWriterConfig = parse_config(v, p)?;
+                    let c: ParquetWriterConfig = parse_checked(v, p)?;
                     Arc::new(checked(cx, c.validate(), || c.build())?)
                 }
                 other => return Err(vec![Diagnostic::new(p, format!("unknown writer kind `{other}`"))]),
