@@ -103,7 +103,7 @@ for t in $targets; do
     runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$logs/$t.log" | awk '{s += $2} END {print s + 0}')
     corpus=$(ls "$fuzz/corpus/$t" | wc -l)
     after=$(find "$fuzz/artifacts/$t" -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' | wc -l)
-    slowest=$(grep -o 'stat::slowest_unit_time_sec: [0-9]*' "$logs/$t.log" | awk '{print $2}' | sort -n | tail -1)
+    slowest=$(grep -o 'stat::slowest_unit_time_sec: *[0-9]*' "$logs/$t.log" | awk '{print $2}' | sort -n | tail -1)
     crashes=$((after - before))
     if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi
     artifact=""
