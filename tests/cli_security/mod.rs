@@ -92,7 +92,8 @@ fn allowed_sbatch_options_pass_validation() {
     for slurm in [
         "partition: cpu\n  cpus_per_task: 16\n  mem: 32G\n  time: \"04:00:00\"\n  account: my-lab\n  qos: high\n  gres: gpu:a100:2\n  constraint: intel&ib",
         "partition: cpu,gpu_short\n  time: 1-12:30\n  mem: \"4096\"\n  constraint: \"[rack1|rack2]*2\"",
-        "time: UNLIMITED\n  gres: gpu:1,nvme:1\n  extra: [--constraint=avx2, --account=lab.x, --qos=low, --mem=512M, --cpus-per-task=4, --time=90, --gres=gpu]",
+        "time: UNLIMITED\n  gres: gpu:1,nvme:1",
+        "extra: [--constraint=avx2, --account=lab.x, --qos=low, --mem=512M, --cpus-per-task=4, --time=90, --gres=gpu]",
         "extra: [--partition=cpu]",
     ] {
         let recipe = small_run(d.path(), 1, 3, &format!("slurm:\n  {slurm}\n"));
