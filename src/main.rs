@@ -44,6 +44,13 @@ enum Command {
     },
     /// Per phase, the units of a run that are done, running, queued, failed
     /// or not submitted (completion markers, and squeue for Slurm runs).
+    ///
+    /// Exit status: 0 when every unit of every phase is done; 3 when the
+    /// run is unfinished and some of its jobs are still queued or running;
+    /// 4 when it is unfinished and nothing of it is queued or running (units
+    /// failed, were cancelled or never ran: run the same command again to
+    /// finish it); 1 on an error (not a sluice output directory, unreadable
+    /// files); 2 on a usage error.
     Status {
         /// The run's output directory.
         out_dir: PathBuf,
@@ -158,10 +165,25 @@ fn main() -> ExitCode {
             if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `: `-separated, each said once: a cause whose
+/// text its parent already contains (`malformed input (--strict): F: line
+/// 3: ...` wrapping the record error `F: line 3: ...`) is left out.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || parts.last().is_some_and(|p| p.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }
 
 fn read_recipe(path: &PathBuf) -> anyhow::Result<String> {
@@ -189,6 +211,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             let recipe = sluice_pipeline::compile(&text, &registry::Builtins).with_context(|| format!("recipe {}", a.recipe.display()))?;
             if a.executor == ExecutorArg::Slurm {
                 return submit_slurm(&a, &recipe, &mut stdout);
+            }
+            if a.wait || !a.slurm.is_empty() {
+                anyhow::bail!(
+                    "--wait, --partition, --cpus-per-task, --mem, --time, --sbatch and --slurm-binary apply to `--executor slurm` only"
+                );
             }
             let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             let opts = RunOptions {
@@ -259,7 +286,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             } else {
                 write!(stdout, "{}", slurm::status_table(tasks, &rows))?;
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitCode::from(slurm::status_code(&rows)))
         }
         Command::Stats { out_dir, json, signals, what_if, writer } if signals || !what_if.is_empty() => {
             sluice_quality::signals::run_cli(&out_dir, signals, &what_if, writer.as_deref(), json, &mut stdout)?;
@@ -334,13 +361,20 @@ fn submit_slurm(a: &RunArgs, recipe: &sluice_pipeline::Recipe, stdout: &mut impl
         anyhow::bail!("--executor slurm submits every unfinished unit of every phase; --task and --phase are for the jobs it runs");
     }
     let settings = slurm::settings(recipe, &a.slurm)?;
+    let sbatch_args = slurm::sbatch_args(&a.slurm)?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let binary = slurm::binary(&a.slurm, &cwd)?;
     let root = a.output.clone().unwrap_or_else(|| recipe.output.clone());
     let prepared = sluice_pipeline::exec::prepare(recipe, a.tasks, &root)?;
     let sub = slurm::Submission {
         recipe_path: &std::fs::canonicalize(&a.recipe).with_context(|| format!("cannot resolve {}", a.recipe.display()))?,
-        prepared: &prepared,
+        out: &prepared.out,
+        phases: &prepared.phases,
         tasks: a.tasks,
         settings,
+        sbatch_args,
+        binary,
+        cwd,
         strict: a.strict,
         output_flag: a.output.is_some(),
     };

@@ -14,20 +14,21 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _};
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::exec::Prepared;
 use sluice_pipeline::output::{write_atomic, OutputDir};
 use sluice_pipeline::phase::Phase;
 use sluice_pipeline::recipe::SlurmSettings;
 use sluice_pipeline::Recipe;
 
-/// Command-line overrides of the recipe's `slurm:` settings.
+/// Command-line overrides of the recipe's `slurm:` settings, and what only
+/// the command line may choose: the program the jobs run and any sbatch
+/// option outside the recipe's allow-list.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct SlurmArgs {
     /// Slurm partition (overrides `slurm.partition`).
     #[arg(long, value_name = "NAME")]
     pub partition: Option<String>,
     /// CPUs per array task (overrides `slurm.cpus_per_task`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub cpus_per_task: Option<u32>,
     /// Memory per array task, e.g. 8G (overrides `slurm.mem`).
     #[arg(long, value_name = "SIZE")]
@@ -35,13 +36,28 @@ pub struct SlurmArgs {
     /// Time limit per array task, e.g. 02:00:00 (overrides `slurm.time`).
     #[arg(long, value_name = "TIME")]
     pub time: Option<String>,
-    /// An extra sbatch option for every job, e.g. `--sbatch=--qos=high`
-    /// (repeatable; added after `slurm.extra`).
-    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+    /// Any other sbatch option for every job, e.g. `--sbatch=--hold` or
+    /// `--sbatch=--export=NONE` (repeatable). Passed to sbatch as one
+    /// argument each; a recipe cannot set these.
+    #[arg(long = "sbatch", visible_alias = "sbatch-arg", value_name = "OPTION", allow_hyphen_values = true)]
     pub sbatch: Vec<String>,
+    /// The sluice binary the jobs run; it must exist at this path on the
+    /// compute nodes (default: the binary running this command). A recipe
+    /// cannot choose it.
+    #[arg(long, value_name = "PATH")]
+    pub slurm_binary: Option<PathBuf>,
 }
 
-/// The effective settings: recipe first, command line over it.
+impl SlurmArgs {
+    /// Whether no Slurm flag was given.
+    pub fn is_empty(&self) -> bool {
+        let SlurmArgs { partition, cpus_per_task, mem, time, sbatch, slurm_binary } = self;
+        partition.is_none() && cpus_per_task.is_none() && mem.is_none() && time.is_none() && sbatch.is_empty() && slurm_binary.is_none()
+    }
+}
+
+/// The effective settings: recipe first (already checked by `compile`),
+/// command line over it, every value checked against its option's pattern.
 pub fn settings(recipe: &Recipe, args: &SlurmArgs) -> anyhow::Result<SlurmSettings> {
     let mut s = recipe.slurm.clone();
     if args.partition.is_some() {
@@ -56,13 +72,33 @@ pub fn settings(recipe: &Recipe, args: &SlurmArgs) -> anyhow::Result<SlurmSettin
     if args.time.is_some() {
         s.time = args.time.clone();
     }
-    s.extra.extend(args.sbatch.iter().cloned());
-    let errs = s.check();
-    if !errs.is_empty() {
+    s.resolved().map_err(|errs| {
         let list: Vec<String> = errs.into_iter().map(|(f, m)| format!("slurm.{f}: {m}")).collect();
-        bail!("invalid Slurm settings:\n  {}", list.join("\n  "));
+        anyhow::anyhow!("invalid Slurm settings:\n  {}", list.join("\n  "))
+    })
+}
+
+/// The sbatch options given with `--sbatch`: each must be an option, and
+/// none may hold a control character (sbatch would read a newline as the
+/// end of the option).
+pub fn sbatch_args(args: &SlurmArgs) -> anyhow::Result<Vec<String>> {
+    for a in &args.sbatch {
+        if !a.starts_with('-') || a.chars().any(char::is_control) {
+            bail!("--sbatch {a:?}: must be one sbatch option starting with `-`, without control characters");
+        }
     }
-    Ok(s)
+    Ok(args.sbatch.clone())
+}
+
+/// The program the jobs run: `--slurm-binary`, made absolute, or the
+/// binary running now.
+pub fn binary(args: &SlurmArgs, cwd: &Path) -> anyhow::Result<PathBuf> {
+    let b = match &args.slurm_binary {
+        Some(b) => cwd.join(b),
+        None => std::env::current_exe().context("cannot find the sluice binary (give it with --slurm-binary)")?,
+    };
+    quoted_path("sluice binary", &b)?;
+    Ok(b)
 }
 
 /// One submitted array job.
@@ -118,39 +154,82 @@ pub fn array_spec(units: &[usize]) -> String {
 /// What a submission needs to write its scripts.
 pub struct Submission<'a> {
     pub recipe_path: &'a Path,
-    pub prepared: &'a Prepared,
+    pub out: &'a OutputDir,
+    pub phases: &'a [Phase],
     pub tasks: usize,
+    /// Checked and resolved ([`SlurmSettings::resolved`]): `extra` is empty.
     pub settings: SlurmSettings,
+    /// Options from `--sbatch`, passed to every sbatch call as arguments.
+    pub sbatch_args: Vec<String>,
+    /// The program every job runs.
+    pub binary: PathBuf,
+    /// The directory the jobs run in (the submission directory).
+    pub cwd: PathBuf,
     pub strict: bool,
     /// Override of the output directory given on the command line.
     pub output_flag: bool,
 }
 
-/// The batch script of one phase.
-pub fn script(sub: &Submission, phase: &Phase, units: &[usize], binary: &Path, cwd: &Path) -> String {
-    let out = sub.prepared.out.root();
-    let logs = slurm_dir(&sub.prepared.out).join("logs");
+/// A path written into an `#SBATCH` line: sbatch splits those lines on
+/// whitespace and reads quotes, backslashes and `#` specially, and expands
+/// `%` in log file names, so such paths are refused rather than quoted.
+fn sbatch_path(what: &str, p: &Path) -> anyhow::Result<String> {
+    let s = p.to_str().with_context(|| format!("the Slurm executor needs UTF-8 paths; the {what} is {:?}", p.display().to_string()))?;
+    if let Some(c) = s.chars().find(|&c| c.is_whitespace() || c.is_control() || "'\"\\#%".contains(c)) {
+        bail!("the Slurm executor cannot use the {what} {s:?}: {c:?} has a special meaning in #SBATCH lines; use a path without it");
+    }
+    Ok(s.to_string())
+}
+
+/// A path for the job's command line, shell-quoted: UTF-8 and without
+/// control characters, so the script says exactly what runs.
+fn quoted_path(what: &str, p: &Path) -> anyhow::Result<String> {
+    match p.to_str() {
+        Some(s) if !s.chars().any(char::is_control) => Ok(shell_quote(s)),
+        _ => bail!("the Slurm executor needs a UTF-8 path without control characters for the {what}: {:?}", p.display().to_string()),
+    }
+}
+
+/// The batch script of one phase. Every value in it is either checked
+/// against a strict pattern (the `#SBATCH` options, see
+/// [`SlurmSettings::resolved`] and [`sbatch_path`]) or shell-quoted (the
+/// command the job runs).
+pub fn script(sub: &Submission, phase: &Phase, units: &[usize]) -> anyhow::Result<String> {
+    let logs = sbatch_path("output directory", &slurm_dir(sub.out).join("logs"))?;
+    let cwd = sbatch_path("submission directory", &sub.cwd)?;
+    // Phase keys are node names (ASCII letters, digits, `_`, `-`) and step names.
+    if !phase.key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+        bail!("internal error (this is a bug in sluice): phase key {:?} is not a plain name", phase.key);
+    }
     let s = &sub.settings;
     let mut t = String::from("#!/bin/bash\n");
     let _ = writeln!(t, "# Written by `sluice run --executor slurm`: phase {} ({}), {} unit(s).", phase.key, phase.index, units.len());
     let _ = writeln!(t, "#SBATCH --job-name=sluice-{}", phase.key);
     let _ = writeln!(t, "#SBATCH --array={}", array_spec(units));
-    let _ = writeln!(t, "#SBATCH --output={}/{}-%a.log", logs.display(), phase.key);
-    let _ = writeln!(t, "#SBATCH --chdir={}", cwd.display());
+    let _ = writeln!(t, "#SBATCH --output={logs}/{}-%a.log", phase.key);
+    let _ = writeln!(t, "#SBATCH --chdir={cwd}");
     let _ = writeln!(t, "#SBATCH --cpus-per-task={}", s.cpus_per_task.unwrap_or(1));
-    for (flag, v) in [("partition", &s.partition), ("mem", &s.mem), ("time", &s.time), ("account", &s.account), ("qos", &s.qos)] {
+    for (flag, v) in [
+        ("partition", &s.partition),
+        ("mem", &s.mem),
+        ("time", &s.time),
+        ("account", &s.account),
+        ("qos", &s.qos),
+        ("gres", &s.gres),
+        ("constraint", &s.constraint),
+    ] {
         if let Some(v) = v {
+            // Checked by `resolved`; checked again, as this line is what
+            // the cluster obeys.
+            sluice_pipeline::recipe::check_slurm_value(flag, v).map_err(|m| anyhow::anyhow!("slurm.{flag}: {m}"))?;
             let _ = writeln!(t, "#SBATCH --{flag}={v}");
         }
     }
-    for e in &s.extra {
-        let _ = writeln!(t, "#SBATCH {e}");
-    }
     t.push_str("set -euo pipefail\n");
     let mut cmd = vec![
-        shell_quote(&binary.display().to_string()),
+        quoted_path("sluice binary", &sub.binary)?,
         "run".into(),
-        shell_quote(&sub.recipe_path.display().to_string()),
+        quoted_path("recipe", sub.recipe_path)?,
         "--tasks".into(),
         sub.tasks.to_string(),
         "--phase".into(),
@@ -164,19 +243,19 @@ pub fn script(sub: &Submission, phase: &Phase, units: &[usize], binary: &Path, c
     ];
     if sub.output_flag {
         cmd.push("--output".into());
-        cmd.push(shell_quote(&out.display().to_string()));
+        cmd.push(quoted_path("output directory", sub.out.root())?);
     }
     if sub.strict {
         cmd.push("--strict".into());
     }
     let _ = writeln!(t, "exec {}", cmd.join(" "));
-    t
+    Ok(t)
 }
 
 /// Submit every phase that has unfinished units, chained with
 /// `afterok`. Returns what was submitted.
 pub fn submit(sub: &Submission) -> anyhow::Result<Vec<SubmittedJob>> {
-    let out = &sub.prepared.out;
+    let out = sub.out;
     let dir = slurm_dir(out);
     std::fs::create_dir_all(dir.join("logs")).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut log = read_jobs(out)?;
@@ -195,31 +274,25 @@ pub fn submit(sub: &Submission) -> anyhow::Result<Vec<SubmittedJob>> {
         }
     }
 
-    let binary = match &sub.settings.binary {
-        Some(b) => PathBuf::from(b),
-        None => std::env::current_exe().context("cannot find the sluice binary")?,
-    };
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    // These paths go into `#SBATCH` lines, which sbatch splits on
-    // whitespace and which end at a newline.
-    for p in [out.root(), cwd.as_path(), binary.as_path()] {
-        let s = p.display().to_string();
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            bail!("the Slurm executor needs paths without spaces or control characters: {s:?}");
+    // Every script first, so that a refused value submits nothing.
+    let mut scripts = Vec::new();
+    for phase in sub.phases {
+        let units: Vec<usize> = (0..phase.units).filter(|&u| !out.is_unit_done(&phase.key, u)).collect();
+        if !units.is_empty() {
+            let text = script(sub, phase, &units)?;
+            scripts.push((phase, units, text));
         }
     }
     let mut submitted: Vec<SubmittedJob> = Vec::new();
     let mut previous: Option<String> = None;
-    for phase in &sub.prepared.phases {
-        let units: Vec<usize> = (0..phase.units).filter(|&u| !out.is_unit_done(&phase.key, u)).collect();
-        if units.is_empty() {
-            continue;
-        }
-        let text = script(sub, phase, &units, &binary, &cwd);
+    for (phase, units, text) in scripts {
         let path = dir.join(format!("{:02}-{}.sbatch", phase.index, phase.key));
         write_atomic(&path, text.as_bytes())?;
         let mut cmd = Command::new("sbatch");
         cmd.arg("--parsable");
+        // Command-line options: after the script's own lines in effect
+        // (sbatch lets its arguments override `#SBATCH` lines).
+        cmd.args(&sub.sbatch_args);
         if let Some(prev) = &previous {
             cmd.arg(format!("--dependency=afterok:{prev}")).arg("--kill-on-invalid-dep=yes");
         }
@@ -355,6 +428,19 @@ pub fn wait(jobs: &[SubmittedJob]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `sluice status`'s exit status (documented in its `--help`): 0 when
+/// every unit is done, 3 while some are queued or running, 4 when the run
+/// is unfinished and nothing of it is queued or running.
+pub fn status_code(rows: &[PhaseStatus]) -> u8 {
+    if rows.iter().all(|r| r.done == r.units) {
+        0
+    } else if rows.iter().any(|r| r.running + r.queued > 0) {
+        3
+    } else {
+        4
+    }
+}
+
 /// `sluice status` as a table.
 pub fn status_table(tasks: usize, rows: &[PhaseStatus]) -> String {
     let mut s = format!("tasks: {tasks}\n");
@@ -372,10 +458,15 @@ pub fn status_table(tasks: usize, rows: &[PhaseStatus]) -> String {
     }
     let complete = rows.iter().all(|r| r.done == r.units);
     let failed: usize = rows.iter().map(|r| r.failed).sum();
+    let busy: usize = rows.iter().map(|r| r.running + r.queued).sum();
     if complete {
         s.push_str("run complete\n");
     } else if failed > 0 {
         s.push_str("some units failed or were cancelled (logs in _sluice/slurm/logs); re-run the same command to submit what is missing\n");
+    } else if busy > 0 {
+        let _ = writeln!(s, "run unfinished: {busy} unit(s) queued or running");
+    } else {
+        s.push_str("run unfinished: re-run the same command to run what is missing\n");
     }
     s
 }
@@ -395,5 +486,143 @@ mod tests {
     fn shell_quoting_survives_hostile_paths() {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's $(rm -rf /)"), r"'it'\''s $(rm -rf /)'");
+    }
+
+    fn phase() -> Phase {
+        Phase { index: 0, key: "s0".into(), kind: sluice_pipeline::phase::PhaseKind::Stream { segment: 0 }, units: 4 }
+    }
+
+    fn submission<'a>(out: &'a OutputDir, phases: &'a [Phase], recipe: &'a Path, settings: SlurmSettings, binary: &str) -> Submission<'a> {
+        Submission {
+            recipe_path: recipe,
+            out,
+            phases,
+            tasks: 4,
+            settings,
+            sbatch_args: vec![],
+            binary: PathBuf::from(binary),
+            cwd: PathBuf::from("/work/dir"),
+            strict: true,
+            output_flag: true,
+        }
+    }
+
+    #[test]
+    fn the_job_script_quotes_every_value_and_runs_the_chosen_binary() {
+        let phases = [phase()];
+        let out = OutputDir::new("/runs/out");
+        let recipe = Path::new("/recipes/it's $(id).yaml");
+        let settings = SlurmSettings {
+            partition: Some("cpu".into()),
+            mem: Some("8G".into()),
+            extra: vec!["--constraint=intel&ib".into()],
+            ..Default::default()
+        }
+        .resolved()
+        .unwrap();
+        let sub = submission(&out, &phases, recipe, settings, "/opt/sluice `id`/bin/sluice");
+        let t = script(&sub, &phases[0], &[0, 1, 3]).unwrap();
+        let exec: Vec<&str> = t.lines().filter(|l| l.starts_with("exec ")).collect();
+        assert_eq!(
+            exec,
+            [
+                r#"exec '/opt/sluice `id`/bin/sluice' run '/recipes/it'\''s $(id).yaml' --tasks 4 --phase 's0' --task "$SLURM_ARRAY_TASK_ID" --threads "${SLURM_CPUS_PER_TASK:-1}" --progress log --output '/runs/out' --strict"#
+            ],
+            "{t}"
+        );
+        let sbatch: Vec<&str> = t.lines().filter(|l| l.starts_with("#SBATCH")).collect();
+        assert_eq!(
+            sbatch,
+            [
+                "#SBATCH --job-name=sluice-s0",
+                "#SBATCH --array=0-1,3",
+                "#SBATCH --output=/runs/out/_sluice/slurm/logs/s0-%a.log",
+                "#SBATCH --chdir=/work/dir",
+                "#SBATCH --cpus-per-task=1",
+                "#SBATCH --partition=cpu",
+                "#SBATCH --mem=8G",
+                "#SBATCH --constraint=intel&ib",
+            ]
+        );
+        // Only the first line, the comment, the options and the command.
+        assert_eq!(t.lines().count(), 1 + 1 + sbatch.len() + 1 + 1, "{t}");
+    }
+
+    #[test]
+    fn paths_that_would_break_an_sbatch_line_are_refused() {
+        let phases = [phase()];
+        let recipe = Path::new("/r.yaml");
+        for bad in ["/runs/my out", "/runs/a%j", "/runs/a#b", "/runs/a\"b", "/runs/a\nb"] {
+            let out = OutputDir::new(bad);
+            let sub = submission(&out, &phases, recipe, SlurmSettings::default(), "/bin/sluice");
+            let e = script(&sub, &phases[0], &[0]).unwrap_err().to_string();
+            assert!(e.contains("the Slurm executor cannot use the output directory"), "{bad:?}: {e}");
+        }
+        // A value that did not go through `resolved` is still checked.
+        let out = OutputDir::new("/runs/out");
+        let evil = SlurmSettings { partition: Some("cpu --export=ALL".into()), ..Default::default() };
+        let e = script(&submission(&out, &phases, recipe, evil, "/bin/sluice"), &phases[0], &[0]).unwrap_err().to_string();
+        assert!(e.contains("slurm.partition"), "{e}");
+    }
+
+    #[test]
+    fn the_binary_is_this_one_or_the_flag_never_the_recipe() {
+        let cwd = Path::new("/work/dir");
+        assert_eq!(binary(&SlurmArgs::default(), cwd).unwrap(), std::env::current_exe().unwrap());
+        let args = SlurmArgs { slurm_binary: Some("bin/sluice".into()), ..Default::default() };
+        assert_eq!(binary(&args, cwd).unwrap(), Path::new("/work/dir/bin/sluice"));
+        let args = SlurmArgs { slurm_binary: Some("/shared/sluice".into()), ..Default::default() };
+        assert_eq!(binary(&args, cwd).unwrap(), Path::new("/shared/sluice"));
+        let args = SlurmArgs { slurm_binary: Some("/a\nb".into()), ..Default::default() };
+        assert!(binary(&args, cwd).is_err());
+
+        let from_recipe = SlurmSettings { binary: Some(serde_json::json!("/tmp/evil")), ..Default::default() };
+        let errs = from_recipe.check();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].0, "binary");
+        assert!(errs[0].1.contains("--slurm-binary"), "{errs:?}");
+    }
+
+    #[test]
+    fn only_allowed_sbatch_options_come_from_a_recipe() {
+        let s = |extra: &[&str]| SlurmSettings { extra: extra.iter().map(|e| e.to_string()).collect(), ..Default::default() };
+        let r = s(&[
+            "--partition=a,b",
+            "--cpus-per-task=8",
+            "--mem=16g",
+            "--time=1-00:00:00",
+            "--account=x",
+            "--qos=y",
+            "--gres=gpu:2",
+            "--constraint=[a|b]",
+        ])
+        .resolved()
+        .unwrap();
+        assert_eq!(r.partition.as_deref(), Some("a,b"));
+        assert_eq!(r.cpus_per_task, Some(8));
+        assert_eq!(r.gres.as_deref(), Some("gpu:2"));
+        assert!(r.extra.is_empty());
+        for bad in [
+            "--export=ALL,LD_PRELOAD=/x",
+            "--wrap=id",
+            "--output=/etc/x",
+            "--chdir=/",
+            "--array=0",
+            "-p cpu",
+            "--partition",
+            "--mem=8G --export=ALL",
+        ] {
+            assert!(s(&[bad]).resolved().is_err(), "{bad} accepted");
+        }
+        assert_eq!(status_code(&[]), 0);
+    }
+
+    #[test]
+    fn status_codes_say_complete_busy_or_idle() {
+        let row = |done, running, failed| PhaseStatus { phase: "s0".into(), units: 4, done, running, failed, ..Default::default() };
+        assert_eq!(status_code(&[row(4, 0, 0)]), 0);
+        assert_eq!(status_code(&[row(4, 0, 0), row(2, 1, 1)]), 3);
+        assert_eq!(status_code(&[row(3, 0, 1)]), 4);
+        assert_eq!(status_code(&[row(0, 0, 0)]), 4);
     }
 }

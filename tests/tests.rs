@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod cli_security;
+
 fn sluice() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sluice"))
 }
@@ -374,7 +376,9 @@ fn slurm_available() -> bool {
 }
 
 fn status_json(out: &Path) -> serde_json::Value {
-    let o = run_ok(sluice().arg("status").arg("--json").arg(out));
+    // 0: complete, 3: jobs queued or running, 4: unfinished and idle.
+    let o = sluice().arg("status").arg("--json").arg(out).output().unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 3 | 4)), "sluice status failed: {}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 

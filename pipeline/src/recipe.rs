@@ -492,59 +492,223 @@ const TOP_KEYS: &[&str] =
 /// How `sluice run --executor slurm` submits this recipe's phases. Command
 /// line flags override each field. Not part of the recipe hash: moving a
 /// run to another partition does not change its output.
+///
+/// A recipe is data, not code: it may only choose *where* and *with what
+/// resources* the jobs run, from a fixed list of sbatch options whose values
+/// are checked against strict patterns. The program the jobs run, and any
+/// other sbatch option (`--export`, `--wrap`, ...), come from the command
+/// line only (`--slurm-binary`, `--sbatch`).
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlurmSettings {
-    /// Partition (`--partition`).
+    /// Partition (`--partition`): a name, or a comma-separated list of names.
     pub partition: Option<String>,
     /// CPUs per array task (`--cpus-per-task`); each task runs with as many
     /// worker threads.
+    #[schemars(range(min = 1, max = 65536))]
     pub cpus_per_task: Option<u32>,
-    /// Memory per array task (`--mem`), e.g. `8G`.
+    /// Memory per array task (`--mem`): a number with an optional unit
+    /// `K`, `M`, `G` or `T`, e.g. `8G`.
     pub mem: Option<String>,
-    /// Time limit per array task (`--time`), e.g. `02:00:00`.
+    /// Time limit per array task (`--time`), e.g. `02:00:00`, `90`, `1-12`
+    /// or `UNLIMITED`.
     pub time: Option<String>,
     /// Account to charge (`--account`).
     pub account: Option<String>,
     /// Quality of service (`--qos`).
     pub qos: Option<String>,
-    /// Further sbatch options, one per entry, e.g. `--constraint=avx512`.
+    /// Generic resources (`--gres`), e.g. `gpu:1` or `gpu:a100:2`.
+    pub gres: Option<String>,
+    /// Node features (`--constraint`), e.g. `avx512` or `intel&ib`.
+    pub constraint: Option<String>,
+    /// Further sbatch options as `--NAME=VALUE`, where NAME is one of the
+    /// options above (`--partition`, `--cpus-per-task`, `--mem`, `--time`,
+    /// `--account`, `--qos`, `--gres`, `--constraint`), e.g.
+    /// `--constraint=avx2`. Any other sbatch option must be given on the
+    /// command line (`sluice run --sbatch OPTION`).
     #[serde(default)]
     pub extra: Vec<String>,
-    /// The sluice binary the jobs run (default: the one submitting); it
-    /// must exist at this path on the compute nodes.
-    pub binary: Option<String>,
+    /// Not accepted: the jobs run the sluice binary that submits them, or
+    /// the one named by `sluice run --slurm-binary PATH`. Kept only to
+    /// explain that in the error.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub binary: Option<Value>,
 }
 
+/// The sbatch options a recipe may set, as `(recipe field, sbatch option)`.
+pub const SLURM_RECIPE_OPTIONS: &[(&str, &str)] = &[
+    ("partition", "partition"),
+    ("cpus_per_task", "cpus-per-task"),
+    ("mem", "mem"),
+    ("time", "time"),
+    ("account", "account"),
+    ("qos", "qos"),
+    ("gres", "gres"),
+    ("constraint", "constraint"),
+];
+
 impl SlurmSettings {
-    /// Every value ends up in a batch script: no control characters, and
-    /// `extra` entries must be options.
+    /// Every error of these settings, as `(field, message)`. The values end
+    /// up in `#SBATCH` lines of a batch script, so each is checked against
+    /// the pattern of its option: no whitespace, quotes, `=`, `$` or other
+    /// characters that could end the value or start another option.
     pub fn check(&self) -> Vec<(String, String)> {
+        match self.resolved() {
+            Ok(_) => Vec::new(),
+            Err(errs) => errs,
+        }
+    }
+
+    /// The settings with every `extra` entry folded into its field (and
+    /// `extra` empty), after checking every value; or every error.
+    pub fn resolved(&self) -> Result<SlurmSettings, Vec<(String, String)>> {
         let mut errs = Vec::new();
-        let fields = [
-            ("partition", &self.partition),
-            ("mem", &self.mem),
-            ("time", &self.time),
-            ("account", &self.account),
-            ("qos", &self.qos),
-            ("binary", &self.binary),
-        ];
-        for (name, v) in fields {
-            if let Some(v) = v {
-                if v.is_empty() || v.chars().any(|c| c.is_control()) {
-                    errs.push((name.to_string(), "must be a non-empty single-line string".to_string()));
+        let mut out = SlurmSettings { extra: Vec::new(), binary: None, ..self.clone() };
+        if self.binary.is_some() {
+            errs.push((
+                "binary".to_string(),
+                "a recipe cannot choose the program the cluster runs: the jobs run the sluice binary that submits them; \
+                 to run another one, pass `--slurm-binary PATH` to `sluice run --executor slurm`"
+                    .to_string(),
+            ));
+        }
+        for (i, e) in self.extra.iter().enumerate() {
+            let field = format!("extra[{i}]");
+            let Some((name, value)) = e.strip_prefix("--").and_then(|o| o.split_once('=')) else {
+                errs.push((field, format!("{:?} is not of the form `--NAME=VALUE` with NAME one of {}", e, allowed_slurm_options())));
+                continue;
+            };
+            let Some(&(key, _)) = SLURM_RECIPE_OPTIONS.iter().find(|(_, opt)| *opt == name) else {
+                errs.push((
+                    field,
+                    format!(
+                        "`--{}` is not an sbatch option a recipe may set (allowed: {}); give other sbatch options on the command line \
+                         with `sluice run --executor slurm --sbatch OPTION`",
+                        name.chars().filter(|c| !c.is_control()).take(64).collect::<String>(),
+                        allowed_slurm_options()
+                    ),
+                ));
+                continue;
+            };
+            let taken = match key {
+                "cpus_per_task" => {
+                    let was = out.cpus_per_task.is_some();
+                    match value.parse::<u32>() {
+                        Ok(n) if value.bytes().all(|b| b.is_ascii_digit()) => out.cpus_per_task = Some(n),
+                        _ => {
+                            errs.push((field, format!("--cpus-per-task: {value:?} is not a whole number")));
+                            continue;
+                        }
+                    }
+                    was
+                }
+                _ => {
+                    let slot = out.text_field(key);
+                    let was = slot.is_some();
+                    *slot = Some(value.to_string());
+                    was
+                }
+            };
+            if taken {
+                errs.push((field, format!("sets `--{name}`, which this `slurm:` block already sets")));
+            }
+        }
+        if let Some(n) = out.cpus_per_task {
+            if !(1..=65536).contains(&n) {
+                errs.push(("cpus_per_task".to_string(), format!("{n} is out of range: must be between 1 and 65536")));
+            }
+        }
+        for (key, opt) in SLURM_RECIPE_OPTIONS {
+            if *key == "cpus_per_task" {
+                continue;
+            }
+            if let Some(v) = out.text_field(key).as_deref() {
+                if let Err(m) = check_slurm_value(opt, v) {
+                    errs.push((key.to_string(), m));
                 }
             }
         }
-        for (i, e) in self.extra.iter().enumerate() {
-            if !e.starts_with("--") || e.chars().any(|c| c.is_control()) {
-                errs.push((format!("extra[{i}]"), "must be one single-line sbatch option starting with `--`".to_string()));
-            }
+        if errs.is_empty() {
+            Ok(out)
+        } else {
+            Err(errs)
         }
-        if self.cpus_per_task == Some(0) {
-            errs.push(("cpus_per_task".to_string(), "must be at least 1".to_string()));
+    }
+
+    /// The string field behind an sbatch option other than `cpus-per-task`.
+    fn text_field(&mut self, key: &str) -> &mut Option<String> {
+        match key {
+            "partition" => &mut self.partition,
+            "mem" => &mut self.mem,
+            "time" => &mut self.time,
+            "account" => &mut self.account,
+            "qos" => &mut self.qos,
+            "gres" => &mut self.gres,
+            "constraint" => &mut self.constraint,
+            _ => unreachable!("not a text option: {key}"),
         }
-        errs
+    }
+}
+
+fn allowed_slurm_options() -> String {
+    SLURM_RECIPE_OPTIONS.iter().map(|(_, o)| format!("--{o}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Check one value of an allowed sbatch option (`partition`, `mem`, ...,
+/// named as sbatch names it) against its pattern. The message quotes the
+/// value with its control characters escaped.
+pub fn check_slurm_value(option: &str, v: &str) -> Result<(), String> {
+    let name = |s: &str| {
+        !s.is_empty() && s.len() <= 128 && !s.starts_with('-') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    let digits = |s: &str, max: usize| !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit());
+    let (ok, what) = match option {
+        // One name or a comma-separated list of names.
+        "partition" => (v.split(',').all(name), "a partition name or a comma-separated list of them (letters, digits, `_`, `.`, `-`)"),
+        "account" | "qos" => (name(v), "a name (letters, digits, `_`, `.`, `-`)"),
+        // 8G, 512M, 1024 (megabytes), 0 (all of the node's memory).
+        "mem" => {
+            let num = v.strip_suffix(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']).unwrap_or(v);
+            (digits(num, 12), "a number with an optional unit K, M, G or T, e.g. `8G`")
+        }
+        // minutes, minutes:seconds, hours:minutes:seconds, days-hours,
+        // days-hours:minutes, days-hours:minutes:seconds; or no limit.
+        "time" => {
+            let ok = v == "UNLIMITED"
+                || v == "INFINITE"
+                || match v.split_once('-') {
+                    Some((days, rest)) => digits(days, 5) && rest.split(':').count() <= 3 && rest.split(':').all(|p| digits(p, 6)),
+                    None => v.split(':').count() <= 3 && v.split(':').all(|p| digits(p, 6)),
+                };
+            (ok, "a time limit such as `90`, `02:00:00`, `1-12:00:00` or `UNLIMITED`")
+        }
+        // gpu, gpu:2, gpu:a100:2, several separated by commas.
+        "gres" => {
+            let ok = v.split(',').all(|g| {
+                let parts: Vec<&str> = g.split(':').collect();
+                parts.len() <= 3 && parts.iter().all(|p| name(p))
+            });
+            (ok, "generic resources such as `gpu:2` or `gpu:a100:2`, separated by commas")
+        }
+        // Feature names joined by Slurm's operators: `&` (and), `|` (or),
+        // `,`, `*N` (count), `[...]` and `(...)`. The value only ever sits in
+        // an `#SBATCH` line, which the shell never reads, and has no
+        // whitespace, quote, `=`, `$`, `#` or backslash to end it early.
+        "constraint" => {
+            let ok = !v.is_empty()
+                && v.len() <= 512
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-&|,*[]()".contains(&b))
+                && v.bytes().any(|b| b.is_ascii_alphanumeric());
+            (ok, "node features joined by `&`, `|` or `,` (letters, digits, `_`, `.`, `-`, `*`, `[]`, `()`)")
+        }
+        _ => (false, "an sbatch option a recipe may set"),
+    };
+    if ok && !v.starts_with('-') {
+        Ok(())
+    } else {
+        let shown: String = v.chars().take(80).flat_map(char::escape_debug).collect();
+        Err(format!("\"{shown}\" is not a valid --{option} value: expected {what}"))
     }
 }
 

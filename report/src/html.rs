@@ -2,10 +2,26 @@
 //! come from this crate (document text, URLs, ids, node, source, reason and
 //! attribute names, file names) goes through [`esc`] before it reaches the
 //! page, in text and in attribute values alike.
+//!
+//! Bidirectional text is neutralised twice: [`esc`] shows every bidi
+//! control character as visible text (`\u{202E}`), so a planted
+//! right-to-left override cannot reorder what the reader sees, and the
+//! page's style isolates every cell, heading, list item and snippet
+//! (`unicode-bidi: isolate`), so right-to-left *text* stays inside its box.
+
+use std::fmt::Write as _;
+
+/// The Unicode bidirectional formatting characters: embeddings and
+/// overrides (U+202A to U+202E), isolates (U+2066 to U+2069) and marks
+/// (U+200E, U+200F, U+061C).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
 
 /// Escape for HTML text and double- or single-quoted attribute values.
 /// Control characters other than tab and newline are shown as U+FFFD so a
-/// hostile document cannot smuggle anything the parser treats specially.
+/// hostile document cannot smuggle anything the parser treats specially;
+/// bidi controls are shown as `\u{XXXX}`, so they cannot reorder the page.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
@@ -17,6 +33,9 @@ pub fn esc(s: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '\t' | '\n' => out.push(c),
             c if c.is_control() => out.push('\u{FFFD}'),
+            c if is_bidi_control(c) => {
+                let _ = write!(out, "\\u{{{:04X}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -101,6 +120,22 @@ mod tests {
         );
         assert_eq!(esc("a\u{0}b\u{1b}c\td"), "a\u{FFFD}b\u{FFFD}c\td");
         assert_eq!(esc("中文 ok"), "中文 ok");
+    }
+
+    #[test]
+    fn bidi_controls_are_shown_not_obeyed() {
+        // "exe.txt" shown as "txt.exe" by a right-to-left override.
+        assert_eq!(esc("invoice\u{202E}txt.exe"), r"invoice\u{202E}txt.exe");
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200E}',
+            '\u{200F}', '\u{061C}',
+        ] {
+            let e = esc(&format!("a{c}b"));
+            assert!(!e.contains(c), "{c:?} survived: {e:?}");
+            assert_eq!(e, format!("a\\u{{{:04X}}}b", c as u32));
+        }
+        // Right-to-left text itself is kept.
+        assert_eq!(esc("שלום مرحبا"), "שלום مرحبا");
     }
 
     #[test]

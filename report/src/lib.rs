@@ -157,6 +157,42 @@ mod tests {
     }
 
     #[test]
+    fn planted_bidi_controls_are_neutralised_everywhere() {
+        let d = tempfile::tempdir().unwrap();
+        fixture(d.path());
+        // Every kind of data string the page shows, with every bidi control
+        // character planted in it.
+        let evil = "gpl\u{202E}txt.exe\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{061C}";
+        let w = |p: &str, s: String| std::fs::write(d.path().join(p), s).unwrap();
+        let mut recipe: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("_sluice/recipe.json")).unwrap()).unwrap();
+        recipe["description"] = json!(format!("run {evil}"));
+        w("_sluice/recipe.json", recipe.to_string());
+        w(
+            "excluded/len/00000-00000.jsonl",
+            json!({"id": evil, "text": format!("text {evil}"), "source": evil,
+                   "metadata": {"url": format!("http://{evil}/"), "drop_reason": "too_few_chars", "dropped_by": "len"}})
+            .to_string()
+                + "\n",
+        );
+        let kept: String = (0..3)
+            .map(|i| json!({"id": i.to_string(), "text": "long enough text", "source": evil, "metadata": {"language": evil}, "attributes": {"chars": 16 + i}}).to_string() + "\n")
+            .collect();
+        w("kept/00000-00000.jsonl", kept);
+        w(
+            "reports/decon/summary.json",
+            json!({"kind": "decontamination", "benchmarks": [{"name": evil, "docs_flagged": 3, "ngrams_matched": 11}]}).to_string(),
+        );
+        w("reports/other/x.json", json!({"kind": "something_new", "note": evil}).to_string());
+        let page = render(d.path(), &ReportOptions::default()).unwrap();
+        let left: Vec<String> = page.chars().filter(|&c| html::is_bidi_control(c)).map(|c| format!("U+{:04X}", c as u32)).collect();
+        assert!(left.is_empty(), "bidi controls reached the page: {left:?}");
+        // They are shown, not dropped: the reader sees what was planted.
+        assert!(page.contains(r"gpl\u{202E}txt.exe\u{202A}"), "planted override not shown");
+        assert!(page.contains("run gpl\\u{202E}"), "description not shown");
+        assert!(page.contains("unicode-bidi:isolate"), "cells are not isolated");
+    }
+
+    #[test]
     fn a_directory_that_is_not_a_run_is_an_error() {
         let d = tempfile::tempdir().unwrap();
         let e = render(d.path(), &ReportOptions::default()).unwrap_err();

@@ -23,6 +23,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .hists{display:flex;flex-wrap:wrap;gap:4px 18px}.hist h4{margin:6px 0 0;font-size:13px;font-family:monospace}
 pre.snippet{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;border-left:3px solid #ccc;padding:6px 8px;margin:4px 0 10px;max-height:16em;overflow:auto;font-size:12px}
 .meta{color:#555;font-size:12px}.warn{color:#a04000}nav a{margin-right:10px}code{font-size:12px}
+td,th,li,h3,h4,pre,code,bdi,.chart text{unicode-bidi:isolate}
 "#;
 
 pub fn page(d: &RunData, b: &Budget) -> String {
@@ -60,7 +61,7 @@ pub fn page(d: &RunData, b: &Budget) -> String {
         head,
         r#"<h1>{title}</h1><p class="meta">Output <code>{}</code>{} · tasks reported {} of {} · task wall time {:.1} s</p>"#,
         esc(&d.root.display().to_string()),
-        desc.map(|x| format!(" · {}", esc(x))).unwrap_or_default(),
+        desc.map(|x| format!(" · <bdi>{}</bdi>", esc(x))).unwrap_or_default(),
         d.stats.tasks_reported,
         d.stats.tasks,
         d.stats.task_wall_secs
