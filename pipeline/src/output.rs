@@ -878,7 +878,7 @@ mod tests {
         for n in ["00001-00000.jsonl.zst", ".00001-00001.jsonl.zst.tmp", "00002-00000.jsonl.zst", "00011-00000.jsonl.zst"] {
             fs::write(w.join(n), "x").unwrap();
         }
-        out.clean_task(1, &[w.clone()]).unwrap();
+        out.clean_task(1, std::slice::from_ref(&w)).unwrap();
         let mut left: Vec<String> = fs::read_dir(&w).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         left.sort();
         assert_eq!(left, vec!["00002-00000.jsonl.zst", "00011-00000.jsonl.zst"]);
