@@ -6,7 +6,7 @@ use std::sync::Arc;
 use schemars::Schema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sluice_pipeline::{parse_config, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
+use sluice_pipeline::{parse_checked, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
 use sluice_dedup::{ExactConfig, LineDedupConfig, MinHashConfig};
 use sluice_filters::{LengthFilterConfig, Passthrough};
@@ -65,8 +65,10 @@ pub const KINDS: &[KindInfo] = &[
 /// The built-in registry.
 pub struct Builtins;
 
-fn parse<T: DeserializeOwned>(v: &Value, cx: &BuildContext) -> Result<T, Vec<Diagnostic>> {
-    parse_config(v, cx.path)
+/// Parse a kind's options: unknown keys, types, and the ranges its schema
+/// declares are all checked here, for every kind.
+fn parse<T: DeserializeOwned + schemars::JsonSchema>(v: &Value, cx: &BuildContext) -> Result<T, Vec<Diagnostic>> {
+    parse_checked(v, cx.path)
 }
 
 /// Turn a config's own `(field, message)` checks into located diagnostics.
@@ -83,7 +85,7 @@ fn checked<T>(cx: &BuildContext, errs: Vec<(String, String)>, ok: impl FnOnce() 
 }
 
 /// Parse, check and build a document-wise stage.
-fn doc_stage<C: DeserializeOwned, S: sluice_pipeline::DocStage + 'static>(
+fn doc_stage<C: DeserializeOwned + schemars::JsonSchema, S: sluice_pipeline::DocStage + 'static>(
     v: &Value,
     cx: &BuildContext,
     validate: impl FnOnce(&C) -> Vec<(String, String)>,

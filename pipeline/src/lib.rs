@@ -10,6 +10,7 @@ pub mod doc;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod limits;
 mod merge;
 pub mod output;
 pub mod phase;
@@ -22,7 +23,7 @@ pub mod stats;
 pub use doc::{Batch, DocPos, Document, Dropped, Metadata, Reason};
 pub use error::{Error, Locator, RecordError, Result};
 pub use exec::{run, Progress, RunOptions, RunSummary};
-pub use recipe::{compile, parse_config, BuildContext, Diagnostic, Recipe, Registry, Role};
+pub use recipe::{compile, parse_checked, parse_config, BuildContext, Diagnostic, OutputClaims, Recipe, Registry, Role};
 pub use stage::{
     Decoded, DocStage, GlobalContext, GlobalStage, GlobalStep, InputFile, Observer, Payload, RawRecord, Reader, RecordIter, Sink,
     SinkContext, SinkFactory, StageImpl, StageOutput, StreamStage, StreamStageFactory, TaskContext, Verdict,

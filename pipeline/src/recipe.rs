@@ -24,9 +24,10 @@
 //!   kept: {kind: parquet, inputs: [long_enough]}
 //! ```
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -88,6 +89,102 @@ pub struct BuildContext<'a> {
     pub seed: u64,
     /// The source name documents of this reader carry (readers only).
     pub source: &'a str,
+    /// Paths under the output directory that options of the recipe write;
+    /// filled by [`BuildContext::claim_output`], checked for collisions by
+    /// [`compile`].
+    pub claims: &'a OutputClaims,
+}
+
+/// Top-level names under the output directory that sluice itself writes.
+pub const RESERVED_OUTPUT_NAMES: &[&str] = &["_sluice", "excluded", "reports", "stats.json", "report.html"];
+
+/// The paths under the output directory that a recipe's options write
+/// (a `pack` stage's `dir`, a saved Bloom filter, ...), with the option
+/// that claimed each.
+#[derive(Debug, Default)]
+pub struct OutputClaims(RefCell<Vec<(PathBuf, String)>>);
+
+impl OutputClaims {
+    /// The claims so far: `(relative path, recipe path of the option)`.
+    pub fn list(&self) -> Vec<(PathBuf, String)> {
+        self.0.borrow().clone()
+    }
+}
+
+impl BuildContext<'_> {
+    /// Check and record a path that the option `option` of this node
+    /// writes, relative to the run's output directory.
+    ///
+    /// Recipes are untrusted: whatever they say, a run writes only inside
+    /// its output directory. So `rel` must be relative, made of plain names
+    /// (no `..`, no `.`, no hidden names, no empty components) and must not
+    /// lie in sluice's own folders ([`RESERVED_OUTPUT_NAMES`]). The returned
+    /// path is relative: join it with the output directory at run time.
+    /// [`compile`] reports every two claims that overlap, and claims that
+    /// overlap a writer's folder.
+    pub fn claim_output(&self, option: &str, rel: &str) -> Result<PathBuf, Diagnostic> {
+        let at = format!("{}.{option}", self.path);
+        let rel_path = check_relative_output(rel).map_err(|m| Diagnostic::new(&at, m))?;
+        self.claims.0.borrow_mut().push((rel_path.clone(), at));
+        Ok(rel_path)
+    }
+}
+
+/// Check that `rel` names a path inside the output directory: relative,
+/// plain names only, not in sluice's own folders.
+pub fn check_relative_output(rel: &str) -> Result<PathBuf, String> {
+    let explain = "must be a relative path of plain names inside the output directory (no `..`, no absolute path, no hidden names)";
+    if rel.is_empty() || rel.len() > 1024 {
+        return Err(format!("`{rel}` {explain}"));
+    }
+    let p = Path::new(rel);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => {
+                let n = n.to_str().ok_or_else(|| format!("`{rel}` is not valid UTF-8"))?;
+                let ok = !n.starts_with('.') && !n.is_empty() && n.chars().all(|c| !c.is_control() && c != '\\');
+                if !ok {
+                    return Err(format!("`{rel}` {explain}"));
+                }
+                out.push(n);
+            }
+            _ => return Err(format!("`{rel}` {explain}")),
+        }
+    }
+    if rel.ends_with('/') || rel.contains("//") {
+        return Err(format!("`{rel}` {explain}"));
+    }
+    let first = out.components().next().and_then(|c| c.as_os_str().to_str()).unwrap_or_default().to_string();
+    if RESERVED_OUTPUT_NAMES.contains(&first.as_str()) {
+        return Err(format!("`{rel}` is inside `{first}`, which sluice itself writes; choose another name"));
+    }
+    Ok(out)
+}
+
+/// Report claims that overlap each other or a writer's folder. Two paths
+/// overlap when one is a prefix of the other, component by component.
+fn check_claims(claims: &[(PathBuf, String)], writers: &[(String, String)], diags: &mut Vec<Diagnostic>) {
+    // Writers first, so a collision is reported at the option to change.
+    let mut all: Vec<(PathBuf, String)> =
+        writers.iter().map(|(name, path)| (PathBuf::from(name), format!("{path} (the writer's folder)"))).collect();
+    all.extend(claims.iter().cloned());
+    for i in 0..all.len() {
+        for j in 0..i {
+            let (a, pa) = &all[i];
+            let (b, pb) = &all[j];
+            if a.starts_with(b) || b.starts_with(a) {
+                diags.push(Diagnostic::new(
+                    pa,
+                    format!(
+                        "writes `{}` in the output directory, which collides with `{}` written by {pb}; give one of them another name",
+                        a.display(),
+                        b.display()
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// The closed set of component kinds. Implemented once, by the `sluice`
@@ -131,6 +228,174 @@ pub fn parse_config<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T,
             diags.push(Diagnostic::new(join(if p == "." { String::new() } else { p }), e.into_inner().to_string()));
             Err(diags)
         }
+    }
+}
+
+/// [`parse_config`], after checking the numeric ranges that `T`'s schema
+/// declares. Every registry builds its components through this, so a range
+/// written once on a config field (`#[schemars(range(min = 1, max = 64))]`)
+/// is enforced by `validate`, documented by `sluice kinds`, and walked by
+/// the strictness test.
+pub fn parse_checked<T: DeserializeOwned + schemars::JsonSchema>(value: &Value, path: &str) -> Result<T, Vec<Diagnostic>> {
+    let schema = schemars::schema_for!(T);
+    let mut diags = check_ranges(value, schema.as_value(), path);
+    match parse_config::<T>(value, path) {
+        Ok(v) if diags.is_empty() => Ok(v),
+        Ok(_) => Err(diags),
+        Err(d) => {
+            for x in d {
+                if !diags.contains(&x) {
+                    diags.push(x);
+                }
+            }
+            Err(diags)
+        }
+    }
+}
+
+/// Check `value` against the numeric bounds of `schema` (a JSON Schema as
+/// schemars writes it, with `$defs` at its root): `minimum`, `maximum`,
+/// `exclusiveMinimum`, `exclusiveMaximum`, and for sizes (`"64MB"`) the
+/// extension keys `x-min-bytes` and `x-max-bytes`. Only bounds are checked
+/// here; types, unknown keys and the rest are the deserialiser's.
+pub fn check_ranges(value: &Value, schema: &Value, path: &str) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    walk_ranges(value, schema, schema, path, 0, &mut diags);
+    diags
+}
+
+fn walk_ranges(value: &Value, node: &Value, root: &Value, path: &str, depth: usize, diags: &mut Vec<Diagnostic>) {
+    let Some(obj) = node.as_object() else { return };
+    if depth > 64 {
+        return; // a recursive schema; values this deep are the parser's problem
+    }
+    if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
+        if let Some(target) = r.strip_prefix("#/$defs/").and_then(|name| root.get("$defs").and_then(|d| d.get(name))) {
+            walk_ranges(value, target, root, path, depth + 1, diags);
+        } else if r == "#" {
+            walk_ranges(value, root, root, path, depth + 1, diags);
+        }
+    }
+    check_bounds(value, obj, path, diags);
+    if let Some(all) = obj.get("allOf").and_then(Value::as_array) {
+        for s in all {
+            walk_ranges(value, s, root, path, depth + 1, diags);
+        }
+    }
+    for key in ["anyOf", "oneOf"] {
+        let Some(branches) = obj.get(key).and_then(Value::as_array) else { continue };
+        // The branches whose type admits the value; the value is in range
+        // if one of them accepts it.
+        let mut first: Option<Vec<Diagnostic>> = None;
+        for b in branches.iter().filter(|b| type_admits(b, root, value)) {
+            let mut d = Vec::new();
+            walk_ranges(value, b, root, path, depth + 1, &mut d);
+            if d.is_empty() {
+                first = None;
+                break;
+            }
+            first.get_or_insert(d);
+        }
+        diags.extend(first.unwrap_or_default());
+    }
+    match value {
+        Value::Object(m) => {
+            let props = obj.get("properties").and_then(Value::as_object);
+            for (k, v) in m {
+                let sub = format!("{path}.{k}");
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => walk_ranges(v, s, root, &sub, depth + 1, diags),
+                    None => {
+                        if let Some(s) = obj.get("additionalProperties").filter(|s| s.is_object()) {
+                            walk_ranges(v, s, root, &sub, depth + 1, diags);
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            let prefix = obj.get("prefixItems").and_then(Value::as_array);
+            for (i, v) in items.iter().enumerate() {
+                let sub = format!("{path}[{i}]");
+                match prefix.and_then(|p| p.get(i)) {
+                    Some(s) => walk_ranges(v, s, root, &sub, depth + 1, diags),
+                    None => {
+                        if let Some(s) = obj.get("items").filter(|s| s.is_object()) {
+                            walk_ranges(v, s, root, &sub, depth + 1, diags);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a schema's `type` (after one `$ref`) admits the JSON type of
+/// `value`. A schema without `type` admits anything.
+fn type_admits(schema: &Value, root: &Value, value: &Value) -> bool {
+    let resolved = match schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+        Some(name) => root.get("$defs").and_then(|d| d.get(name)).unwrap_or(schema),
+        None => schema,
+    };
+    let name = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let ok = |t: &str| t == name || (t == "number" && name == "integer");
+    match resolved.get("type") {
+        None => !matches!(resolved.get("const"), Some(c) if c != value),
+        Some(Value::String(t)) => ok(t),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).any(ok),
+        Some(_) => true,
+    }
+}
+
+fn check_bounds(value: &Value, obj: &Map<String, Value>, path: &str, diags: &mut Vec<Diagnostic>) {
+    if let Value::Number(n) = value {
+        let bound = |k: &str| obj.get(k).and_then(Value::as_number);
+        if let Some(b) = bound("minimum").filter(|b| cmp_num(n, b).is_lt()) {
+            diags.push(Diagnostic::new(path, format!("must be at least {b} (got {n})")));
+        }
+        if let Some(b) = bound("maximum").filter(|b| cmp_num(n, b).is_gt()) {
+            diags.push(Diagnostic::new(path, format!("must be at most {b} (got {n})")));
+        }
+        if let Some(b) = bound("exclusiveMinimum").filter(|b| cmp_num(n, b).is_le()) {
+            diags.push(Diagnostic::new(path, format!("must be greater than {b} (got {n})")));
+        }
+        if let Some(b) = bound("exclusiveMaximum").filter(|b| cmp_num(n, b).is_ge()) {
+            diags.push(Diagnostic::new(path, format!("must be less than {b} (got {n})")));
+        }
+    }
+    let (min, max) = (obj.get("x-min-bytes").and_then(Value::as_u64), obj.get("x-max-bytes").and_then(Value::as_u64));
+    if min.is_some() || max.is_some() {
+        let size = match value {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => crate::size::ByteSize::parse(s).ok().map(|b| b.0),
+            _ => None,
+        };
+        if let Some(v) = size {
+            if let Some(m) = min.filter(|m| v < *m) {
+                diags.push(Diagnostic::new(path, format!("must be at least {m} bytes (got {v})")));
+            }
+            if let Some(m) = max.filter(|m| v > *m) {
+                diags.push(Diagnostic::new(path, format!("must be at most {m} bytes (got {v})")));
+            }
+        }
+    }
+}
+
+/// Compare two JSON numbers exactly where both are integers.
+fn cmp_num(a: &serde_json::Number, b: &serde_json::Number) -> std::cmp::Ordering {
+    let int = |n: &serde_json::Number| n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
+    match (int(a), int(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => a.as_f64().unwrap_or(f64::NAN).partial_cmp(&b.as_f64().unwrap_or(f64::NAN)).unwrap_or(std::cmp::Ordering::Equal),
     }
 }
 
@@ -215,6 +480,11 @@ impl Recipe {
         self.nodes.iter().filter(|n| n.role == Role::Writer)
     }
 }
+
+/// The most nodes a recipe may have. Every node is a thread with its own
+/// bounded channel and buffers, so the count bounds the run's memory; 10,000
+/// fanned-out writers would otherwise take gigabytes.
+pub const MAX_NODES: usize = 2048;
 
 const TOP_KEYS: &[&str] =
     &["description", "seed", "output", "batch_size", "channel_capacity", "merge_buffer", "slurm", "train", "readers", "stages", "writers"];
@@ -507,11 +777,25 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
 
     bypass_disabled(&mut raw);
 
+    if raw.len() > MAX_NODES {
+        diags.push(Diagnostic::new(
+            "",
+            format!("the recipe has {} nodes; at most {MAX_NODES} are allowed (each node is a thread with its own buffers)", raw.len()),
+        ));
+        return Err(diags);
+    }
+
     // Pass 3: build components.
+    let claims = OutputClaims::default();
+    if top.contains_key("train") {
+        // `sluice run` trains into OUT/train when the recipe has a `train:`
+        // section.
+        claims.0.borrow_mut().push((PathBuf::from("train"), "train".to_string()));
+    }
     let mut nodes: Vec<Node> = Vec::new();
     for (id, r) in raw.iter().enumerate() {
         let node_seed = xxhash_rust::xxh3::xxh3_64_with_seed(r.name.as_bytes(), seed);
-        let cx = BuildContext { name: &r.name, path: &r.path, seed: node_seed, source: &r.source };
+        let cx = BuildContext { name: &r.name, path: &r.path, seed: node_seed, source: &r.source, claims: &claims };
         let kind_path = format!("{}.kind", r.path);
         let known = registry.kinds(r.role);
         if !known.contains(&r.kind.as_str()) {
@@ -575,6 +859,9 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
             Err(d) => diags.extend(d),
         }
     }
+
+    let writers: Vec<(String, String)> = raw.iter().filter(|r| r.role == Role::Writer).map(|r| (r.name.clone(), r.path.clone())).collect();
+    check_claims(&claims.list(), &writers, &mut diags);
 
     // Pass 4: the graph (on names, so it runs even when a build failed).
     check_graph(&raw, &mut diags);
@@ -867,12 +1154,31 @@ mod tests {
         }
     }
 
-    #[derive(serde::Deserialize)]
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
     #[allow(dead_code)]
     struct MinChars {
         #[serde(default)]
+        #[schemars(range(min = 1, max = 1000))]
         min_chars: usize,
+        #[serde(default)]
+        dir: Option<String>,
+        #[serde(default)]
+        #[schemars(extend("x-max-bytes" = 1000000))]
+        budget: Option<crate::size::ByteSize>,
+        #[serde(default)]
+        nested: Option<Nested>,
+        #[serde(default)]
+        ratios: Vec<Ratio>,
     }
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Nested {
+        #[schemars(range(max = 10))]
+        depth: u32,
+    }
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Ratio(#[schemars(range(min = 0.0, max = 1.0))] f64);
 
     struct TestRegistry;
     impl Registry for TestRegistry {
@@ -887,7 +1193,10 @@ mod tests {
             Ok(Arc::new(NoReader))
         }
         fn build_stage(&self, _: &str, v: &Value, cx: &BuildContext) -> Result<StageImpl, Vec<Diagnostic>> {
-            parse_config::<MinChars>(v, cx.path)?;
+            let c = parse_checked::<MinChars>(v, cx.path)?;
+            if let Some(d) = &c.dir {
+                cx.claim_output("dir", d).map_err(|d| vec![d])?;
+            }
             Ok(StageImpl::Doc(Arc::new(Pass)))
         }
         fn build_writer(&self, _: &str, _: &Value, _: &BuildContext) -> Result<Arc<dyn SinkFactory>, Vec<Diagnostic>> {
@@ -901,6 +1210,62 @@ mod tests {
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("recipe compiled"),
         }
+    }
+
+    #[test]
+    fn schema_ranges_are_checked_everywhere_in_a_config() {
+        let at = |opts: &str| {
+            errors(&format!("output: o\nreaders:\n  a: {{kind: fake}}\nstages:\n  s: {{kind: pass, inputs: [a], {opts}}}\nwriters:\n  w: {{kind: jsonl, inputs: [s]}}\n"))
+        };
+        let d = at("min_chars: 18446744073709551615");
+        assert!(d.iter().any(|d| d.path == "stages.s.min_chars" && d.message.contains("at most 1000")), "{d:?}");
+        let d = at("min_chars: 0");
+        assert!(d.iter().any(|d| d.path == "stages.s.min_chars" && d.message.contains("at least 1")), "{d:?}");
+        let d = at("budget: 2MB");
+        assert!(d.iter().any(|d| d.path == "stages.s.budget" && d.message.contains("at most 1000000 bytes")), "{d:?}");
+        let d = at("nested: {depth: 11}");
+        assert!(d.iter().any(|d| d.path == "stages.s.nested.depth" && d.message.contains("at most 10")), "{d:?}");
+        let d = at("ratios: [0.5, 1.5]");
+        assert!(d.iter().any(|d| d.path == "stages.s.ratios[1]" && d.message.contains("at most 1")), "{d:?}");
+        // In range: compiles.
+        compile(
+            "output: o\nreaders:\n  a: {kind: fake}\nstages:\n  s: {kind: pass, inputs: [a], min_chars: 1000, budget: 1MB, nested: {depth: 10}, ratios: [0, 1]}\nwriters:\n  w: {kind: jsonl, inputs: [s]}\n",
+            &TestRegistry,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn output_claims_stay_inside_and_do_not_collide() {
+        let with = |stages: &str| {
+            errors(&format!("output: o\nreaders:\n  a: {{kind: fake}}\nstages:\n{stages}writers:\n  w: {{kind: jsonl, inputs: [s]}}\n"))
+        };
+        for bad in ["/etc", "../x", "a/../../b", ".hidden", "reports", "_sluice/x", "excluded/s", "stats.json", "a//b", ""] {
+            let d = with(&format!("  s: {{kind: pass, inputs: [a], min_chars: 5, dir: '{bad}'}}\n"));
+            assert!(d.iter().any(|d| d.path == "stages.s.dir"), "{bad}: {d:?}");
+        }
+        // Two stages claiming the same folder, or one inside the other.
+        let d = with(
+            "  s: {kind: pass, inputs: [a], dir: shards}\n  t: {kind: pass, inputs: [s], dir: shards/x}\n  u: {kind: pass, inputs: [t]}\n",
+        );
+        assert!(d.iter().any(|d| d.path == "stages.t.dir" && d.message.contains("collides")), "{d:?}");
+        // A claim on a writer's folder.
+        let d = with("  s: {kind: pass, inputs: [a], dir: w}\n");
+        assert!(d.iter().any(|d| d.message.contains("collides") && d.message.contains("writers.w")), "{d:?}");
+        // The train section's folder.
+        let d = errors("output: o\ntrain: {}\nreaders:\n  a: {kind: fake}\nstages:\n  s: {kind: pass, inputs: [a], dir: train}\nwriters:\n  w: {kind: jsonl, inputs: [s]}\n");
+        assert!(d.iter().any(|d| d.path == "stages.s.dir" && d.message.contains("collides")), "{d:?}");
+        compile("output: o\nreaders:\n  a: {kind: fake}\nstages:\n  s: {kind: pass, inputs: [a], dir: shards/en}\n  t: {kind: pass, inputs: [s], dir: shards/zh}\nwriters:\n  w: {kind: jsonl, inputs: [t]}\n", &TestRegistry).unwrap();
+    }
+
+    #[test]
+    fn too_many_nodes_are_refused_at_validation() {
+        let mut text = String::from("output: o\nreaders:\n  a: {kind: fake}\nwriters:\n");
+        for i in 0..MAX_NODES {
+            text.push_str(&format!("  w{i}: {{kind: jsonl, inputs: [a]}}\n"));
+        }
+        let d = errors(&text);
+        assert!(d.iter().any(|d| d.message.contains(&format!("at most {MAX_NODES}"))), "{d:?}");
     }
 
     #[test]
