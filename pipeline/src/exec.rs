@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::doc::{Batch, DocPos, Document, Dropped};
 use crate::error::{Error, RecordError, Result};
 use crate::merge::Merge;
-use crate::output::{AtomicFile, OutputDir, RunInfo, TaskMarker};
+use crate::output::{AtomicFile, OutputDir, RunInfo, RunScope, TaskMarker};
 use crate::phase::{Phase, PhaseKind};
 use crate::plan::{PlannedFile, TaskPlan};
 use crate::recipe::{Node, NodeImpl, Recipe, Role};
@@ -115,6 +115,10 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
             }));
         }
     }
+    // From here on, files this process writes under `root` are reached
+    // without following links and their temporaries name the unit running
+    // (see `output`).
+    let scope = RunScope::enter(&root);
     let Prepared { out, plan, .. } = prepare(recipe, opts.tasks, &root)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -146,6 +150,10 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
             if phases.len() > 1 && opts.progress != Progress::Off {
                 eprintln!("phase {} of {}: {}", ph.index + 1, phases.len(), ph.unit_name(unit));
             }
+            // This unit has no marker: whatever temporary carries its tag
+            // is what a killed attempt left, in whichever folder.
+            let _unit = scope.unit(&ph.key, unit);
+            out.remove_unit_temporaries(&ph.key, unit)?;
             match ph.kind {
                 PhaseKind::Stream { segment } => {
                     run_task(recipe, &plan, segment, &ph.key, unit, &out, opts, &pool)?;
@@ -159,7 +167,18 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
     let complete = phases.iter().all(|p| (0..p.units).all(|u| out.is_unit_done(&p.key, u)));
     if complete {
         let bytes = serde_json::to_vec_pretty(&stats).expect("stats serialise");
-        crate::output::write_atomic(&out.merged_stats_path(), &bytes)?;
+        let path = out.merged_stats_path();
+        // Several processes may finish the run at once and write the same
+        // bytes; one may remove another's temporary (below), which then
+        // finds the winner's file.
+        if let Err(e) = out.write_atomic(&path, &bytes) {
+            if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+                return Err(e);
+            }
+        }
+        // No unit writes any more: nothing that any process could still be
+        // writing is left to protect.
+        out.remove_all_temporaries()?;
     }
     Ok(RunSummary { output: root, ran, skipped, stats, complete })
 }
@@ -193,7 +212,12 @@ pub fn prepare(recipe: &Recipe, tasks: usize, root: &std::path::Path) -> Result<
         })
         .collect();
     let doc = serde_json::json!({"tasks": tasks, "phases": list});
-    crate::output::write_atomic(&out.meta().join("phases.json"), &serde_json::to_vec_pretty(&doc).expect("serialises"))?;
+    // The same bytes on every start of the same run: written once.
+    let path = out.meta().join("phases.json");
+    let bytes = serde_json::to_vec_pretty(&doc).expect("serialises");
+    if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+        out.write_atomic(&path, &bytes)?;
+    }
     Ok(Prepared { out, plan, phases })
 }
 
@@ -260,8 +284,14 @@ fn run_step(
     let g = global_of(node)?;
     let cx = global_context(node, unit, out, opts);
     for d in [&cx.dir, &cx.reports] {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        crate::output::create_dir_beneath(out.root(), d)?;
     }
+    // External-sort runs (`{unit:05}-*.tmp`, plain files that are not
+    // `AtomicFile`s) a killed attempt of this unit left in the stage's
+    // folder. Only this phase's units run now, and they use their own
+    // numbers.
+    let prefix = format!("{unit:05}-");
+    out.clean_matching(std::slice::from_ref(&cx.dir), |n| n.starts_with(&prefix) && n.ends_with(".tmp"))?;
     let started = Instant::now();
     let cpu = AtomicU64::new(0);
     pool.install(|| {
@@ -275,7 +305,7 @@ fn run_step(
     ns.cpu_secs = cpu.load(Ordering::Relaxed) as f64 / 1e9;
     let stats = TaskStats { task: unit, tasks: opts.tasks, recipe_hash: recipe.hash.clone(), wall_secs: ns.wall_secs, nodes: vec![ns] };
     let path = out.unit_stats_dir(key).join(format!("{unit:05}-stats.json"));
-    crate::output::write_atomic(&path, &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
+    out.write_atomic(&path, &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
     out.write_unit_marker(key, &TaskMarker { task: unit, recipe_hash: recipe.hash.clone(), files: Vec::new(), documents_written: 0 })
 }
 
@@ -420,7 +450,7 @@ pub fn run_task(
         nodes: node_stats,
     };
     let stats_path = out.unit_stats_dir(key).join(format!("{task:05}-stats.json"));
-    crate::output::write_atomic(&stats_path, &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
+    out.write_atomic(&stats_path, &serde_json::to_vec_pretty(&stats).expect("serialises"))?;
     let documents_written = stats.nodes.iter().filter(|n| n.role == Some(Role::Writer)).map(|n| n.docs_in).sum();
     let mut rel: Vec<String> = written.iter().map(|p| crate::stage::relative_path(out.root(), p)).collect();
     rel.sort();
@@ -429,7 +459,7 @@ pub fn run_task(
     // and the task is recorded as done: they are no longer needed.
     for node in &recipe.nodes {
         if modes[node.id] == Some(Mode::Replay) {
-            let _ = std::fs::remove_file(replay_path(out, node, task));
+            let _ = out.remove_file(&replay_path(out, node, task));
         }
     }
     Ok(stats)
@@ -616,8 +646,8 @@ fn run_node(
                 }
                 crate::stage::StageImpl::Global(g) if mode == Mode::Observe => {
                     let gcx = global_context(node, cx.task, out, opts);
-                    std::fs::create_dir_all(&gcx.dir).map_err(|e| Error::io(&gcx.dir, e))?;
-                    std::fs::create_dir_all(&gcx.reports).map_err(|e| Error::io(&gcx.reports, e))?;
+                    crate::output::create_dir_beneath(out.root(), &gcx.dir)?;
+                    crate::output::create_dir_beneath(out.root(), &gcx.reports)?;
                     let in_pool = |f: &mut (dyn FnMut() -> Result<()> + Send)| -> Result<()> {
                         pool.install(|| {
                             let t0 = thread_cpu_ns();

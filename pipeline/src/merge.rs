@@ -12,7 +12,7 @@
 //! it for long and memory stays bounded.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -119,11 +119,7 @@ impl Merge {
         if self.inputs[j].spill.is_none() {
             let path = PathBuf::from(format!("{}-{}.spill", self.spill_base.display(), self.next_spill_id));
             self.next_spill_id += 1;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
-            let file =
-                OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).map_err(|e| Error::io(&path, e))?;
+            let file = crate::output::create_scratch(&path)?;
             self.inputs[j].spill = Some((path, file, 0));
         }
         let bytes = encode_batch(&b);

@@ -18,14 +18,63 @@
 //! task first deletes whatever a killed attempt left, then writes the same
 //! files again: the result equals an uninterrupted run.
 
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::stage::file_belongs_to_task;
+
+// # Symbolic links
+//
+// The output directory may be shared (a cluster filesystem), so whoever can
+// write into it could plant a link: `OUT/jsonl -> /home/alice/papers` would
+// make a re-run of an unfinished task delete `00003-*` there and write its
+// shards there. The root the user names (recipe `output:` or `--output`) is
+// trusted and may itself be a link; nothing *inside* it is:
+// - `prepare` walks the tree (never following a link) and refuses to start
+//   when it finds one, naming it;
+// - every directory sluice creates, cleans or writes into under the root is
+//   reached one component at a time with `openat(O_NOFOLLOW | O_DIRECTORY)`
+//   from the root's descriptor, and files are created, renamed and removed
+//   relative to that descriptor (`O_CREAT | O_EXCL | O_NOFOLLOW`,
+//   `renameat`, `unlinkat`). A link swapped in after `prepare` looked is
+//   therefore refused too, not followed: there is no window between a check
+//   and the use of a path.
+//
+// # Temporary files and resume
+//
+// A killed unit leaves its temporaries (`AtomicFile`s not yet renamed) in
+// whatever folders it was writing: writer folders, a global stage's state
+// and report folders, a pack stage's shard folder, `_sluice/stats`... A re-run
+// must remove them, but with `--tasks N` other processes (other machines)
+// write into the same folders at the same time, so "remove every `*.tmp`"
+// could pull a live file from under another process. Instead each temporary
+// names its owner:
+//
+//     .<final name>.~<phase>~<unit>.tmp     e.g. .manifest.json.~shards.pack~00000.tmp
+//     .<final name>.~p<pid>-<n>.tmp         written outside any unit (prepare, stats.json)
+//
+// While `exec` runs unit `u` of phase `P` it registers the tag `P~u` for the
+// output directory ([`RunScope::unit`]); every `AtomicFile` created under that
+// directory, from any thread of the process (rayon workers included: a
+// process runs one unit at a time), takes it. One unit runs in at most one
+// process at a time (the premise of the whole resume design), so before a
+// unit starts, every temporary tagged with its own tag is garbage from a
+// killed attempt: the unit walks the output directory and removes exactly
+// those ([`OutputDir::remove_temporaries`]), whatever folder they are in. A
+// unit that is never re-run finished, and a finished unit left no temporary
+// (its marker is written last). Temporaries written outside a unit (the first
+// `prepare`, the final `stats.json`) are removed once the run is complete, when
+// no unit can be writing any more; the writers of those few files tolerate
+// losing that race (they fall back to what the winner published).
 
 /// Write `bytes` to `path` atomically (temporary file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -36,23 +85,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// A file that appears under its final name only when [`commit`] is called.
 ///
+/// Under the output directory of a run in progress, its folder is reached
+/// without following symbolic links and its temporary name carries the
+/// running unit's tag (see the comment at the top of this module).
+///
 /// [`commit`]: AtomicFile::commit
 pub struct AtomicFile {
-    tmp: PathBuf,
+    dir: File,
+    tmp: OsString,
+    name: OsString,
     path: PathBuf,
     out: Option<BufWriter<File>>,
 }
 
 impl AtomicFile {
     pub fn create(path: &Path) -> Result<Self> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        // The process id keeps concurrent writers of one name (the
-        // processes of one run all writing recipe.json) apart.
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(AtomicFile { tmp, path: path.to_path_buf(), out: Some(BufWriter::with_capacity(1 << 20, f)) })
+        match scope_for(path) {
+            Some((root, tag)) => Self::create_beneath(&root, path, &tag),
+            None => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                let dirf = open_dir_path(dir).map_err(|e| Error::io(dir, e))?;
+                Self::create_in(dirf, path, &process_tag())
+            }
+        }
+    }
+
+    /// Create `path` (under `root`, reached without following links) with
+    /// the temporary tagged `tag`.
+    fn create_beneath(root: &Path, path: &Path, tag: &str) -> Result<Self> {
+        let dir = path.parent().unwrap_or(root);
+        let dirf = open_beneath(root, dir, true)?.ok_or_else(|| Error::Internal(format!("{} vanished", dir.display())))?;
+        Self::create_in(dirf, path, tag)
+    }
+
+    fn create_in(dir: File, path: &Path, tag: &str) -> Result<Self> {
+        let name = path.file_name().ok_or_else(|| Error::Internal(format!("{} has no file name", path.display())))?.to_os_string();
+        let tmp = temp_name(&name, tag);
+        let tmp_path = path.with_file_name(&tmp);
+        let f = match create_new_at(&dir, &tmp) {
+            // A stale temporary of our own tag: a killed attempt of this
+            // unit (or a process that had our pid). Ours to replace.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                unlink_at(&dir, &tmp).map_err(|e| Error::io(&tmp_path, e))?;
+                create_new_at(&dir, &tmp)
+            }
+            r => r,
+        }
+        .map_err(|e| Error::io(&tmp_path, e))?;
+        Ok(AtomicFile { dir, tmp, name, path: path.to_path_buf(), out: Some(BufWriter::with_capacity(1 << 20, f)) })
     }
 
     pub fn path(&self) -> &Path {
@@ -61,18 +142,15 @@ impl AtomicFile {
 
     /// Flush, fsync and rename into place.
     pub fn commit(mut self) -> Result<()> {
+        let tmp_path = self.path.with_file_name(&self.tmp);
         let out = self.out.take().expect("committed once");
-        let f = out.into_inner().map_err(|e| Error::io(&self.tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        let f = out.into_inner().map_err(|e| Error::io(&tmp_path, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&tmp_path, e))?;
         drop(f);
-        fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        if let Some(dir) = self.path.parent() {
-            // Persist the rename itself. Best effort: some filesystems
-            // refuse to open directories.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        rename_at(&self.dir, &self.tmp, &self.name).map_err(|e| Error::io(&self.path, e))?;
+        // Persist the rename itself. Best effort: some filesystems refuse
+        // to sync directories.
+        let _ = self.dir.sync_all();
         Ok(())
     }
 }
@@ -90,9 +168,336 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         // Dropped without commit: an error path. Leave no temporary behind.
         if self.out.take().is_some() {
-            let _ = fs::remove_file(&self.tmp);
+            let _ = unlink_at(&self.dir, &self.tmp);
         }
     }
+}
+
+/// `.<name>.~<tag>.tmp`
+fn temp_name(name: &OsStr, tag: &str) -> OsString {
+    let mut t = OsString::from(".");
+    t.push(name);
+    t.push(format!(".~{tag}.tmp"));
+    t
+}
+
+/// The owner tag of a temporary named by [`temp_name`], if `name` is one.
+pub fn temp_tag(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let at = rest.rfind(".~")?;
+    Some(&rest[at + 2..]).filter(|t| !t.is_empty())
+}
+
+/// The tag of unit `unit` of phase `key`.
+pub fn unit_tag(key: &str, unit: usize) -> String {
+    format!("{key}~{unit:05}")
+}
+
+/// A fresh tag for a temporary written outside any unit: `p<pid>-<n>`.
+fn process_tag() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("p{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Is `tag` one of [`process_tag`]'s?
+fn is_process_tag(tag: &str) -> bool {
+    tag.strip_prefix('p').and_then(|t| t.split_once('-')).is_some_and(|(a, b)| {
+        !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+// ---- the output directories of runs in progress in this process ----
+
+struct Scope {
+    id: u64,
+    root: PathBuf,
+    /// The running unit's tag, `None` between units.
+    unit: Option<String>,
+}
+
+static SCOPES: Mutex<Vec<Scope>> = Mutex::new(Vec::new());
+
+fn scopes() -> std::sync::MutexGuard<'static, Vec<Scope>> {
+    SCOPES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The innermost run root containing `path`, and the tag to give a
+/// temporary there.
+fn scope_for(path: &Path) -> Option<(PathBuf, String)> {
+    let s = scopes();
+    let best = s.iter().filter(|s| path.starts_with(&s.root)).max_by_key(|s| s.root.components().count())?;
+    Some((best.root.clone(), best.unit.clone().unwrap_or_else(process_tag)))
+}
+
+/// Marks a directory as the output directory of a run in progress in this
+/// process, for as long as it lives: [`AtomicFile`]s created under it do not
+/// follow links and carry the running unit's tag.
+pub struct RunScope {
+    id: u64,
+}
+
+impl RunScope {
+    pub fn enter(root: &Path) -> RunScope {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        scopes().push(Scope { id, root: root.to_path_buf(), unit: None });
+        RunScope { id }
+    }
+
+    /// Tag the temporaries written from now on, by every thread, with unit
+    /// `unit` of phase `key`, until the guard is dropped.
+    pub fn unit(&self, key: &str, unit: usize) -> UnitScope<'_> {
+        self.set(Some(unit_tag(key, unit)));
+        UnitScope { run: self }
+    }
+
+    fn set(&self, unit: Option<String>) {
+        if let Some(s) = scopes().iter_mut().find(|s| s.id == self.id) {
+            s.unit = unit;
+        }
+    }
+}
+
+impl Drop for RunScope {
+    fn drop(&mut self) {
+        scopes().retain(|s| s.id != self.id);
+    }
+}
+
+/// See [`RunScope::unit`].
+pub struct UnitScope<'a> {
+    run: &'a RunScope,
+}
+
+impl Drop for UnitScope<'_> {
+    fn drop(&mut self) {
+        self.run.set(None);
+    }
+}
+
+// ---- paths beneath a root, without following links ----
+
+fn cstr(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file name contains a NUL byte"))
+}
+
+fn last_error<T>(rc: libc::c_int, ok: T) -> io::Result<T> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ok)
+    }
+}
+
+/// Open a directory by path, following links (the trusted root).
+fn open_dir_path(dir: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(dir)
+}
+
+/// Open the directory `name` in `dir`, refusing a link (`ELOOP`) or a
+/// non-directory (`ENOTDIR`).
+fn open_dir_at(dir: &File, name: &OsStr) -> io::Result<File> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is a valid C string and `dir` an open descriptor; the
+    // returned descriptor is owned by the File we build from it.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
+    last_error(fd, ())?;
+    // SAFETY: `fd` was just opened and is not owned elsewhere.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+fn mkdir_at(dir: &File, name: &OsStr) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: valid C string, open descriptor.
+    last_error(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o777) }, ())
+}
+
+/// Create a new file `name` in `dir` for writing; fails if anything (a link
+/// included) already has that name.
+fn create_new_at(dir: &File, name: &OsStr) -> io::Result<File> {
+    let c = cstr(name)?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid C string, open descriptor; the mode is passed as the
+    // variadic argument `openat` expects with O_CREAT.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, 0o666 as libc::c_uint) };
+    last_error(fd, ())?;
+    // SAFETY: `fd` was just opened and is not owned elsewhere.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Open (creating or truncating) `name` in `dir` for reading and writing,
+/// refusing a link.
+fn open_rw_at(dir: &File, name: &OsStr) -> io::Result<File> {
+    let c = cstr(name)?;
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: as in `create_new_at`.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, 0o666 as libc::c_uint) };
+    last_error(fd, ())?;
+    // SAFETY: `fd` was just opened and is not owned elsewhere.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Remove the directory entry `name` of `dir` (a link itself, never its
+/// target).
+fn unlink_at(dir: &File, name: &OsStr) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: valid C string, open descriptor.
+    last_error(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) }, ())
+}
+
+fn rename_at(dir: &File, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    let (f, t) = (cstr(from)?, cstr(to)?);
+    // SAFETY: valid C strings, open descriptor.
+    last_error(unsafe { libc::renameat(dir.as_raw_fd(), f.as_ptr(), dir.as_raw_fd(), t.as_ptr()) }, ())
+}
+
+fn link_at(dir: &File, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    let (f, t) = (cstr(from)?, cstr(to)?);
+    // SAFETY: valid C strings, open descriptor; flags 0: `from` itself is
+    // linked, never what it points to.
+    last_error(unsafe { libc::linkat(dir.as_raw_fd(), f.as_ptr(), dir.as_raw_fd(), t.as_ptr(), 0) }, ())
+}
+
+/// What a directory entry is, without following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    Link,
+    Other,
+}
+
+/// The entries of `dir` (without `.` and `..`), by kind. An entry that
+/// vanishes while listed is left out.
+fn list_at(dir: &File) -> io::Result<Vec<(OsString, Kind)>> {
+    // SAFETY: `dup` of an open descriptor; fdopendir takes ownership of the
+    // duplicate and closedir releases it; every readdir entry is read
+    // before the next call.
+    unsafe {
+        let fd = libc::dup(dir.as_raw_fd());
+        last_error(fd, ())?;
+        let d = libc::fdopendir(fd);
+        if d.is_null() {
+            let e = io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        // fdopendir shares the offset of `dir`'s open file description:
+        // start from the beginning whatever was read before.
+        libc::rewinddir(d);
+        let mut out = Vec::new();
+        loop {
+            *libc::__errno_location() = 0;
+            let ent = libc::readdir(d);
+            if ent.is_null() {
+                let errno = *libc::__errno_location();
+                libc::closedir(d);
+                if errno != 0 {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+                break;
+            }
+            let name = std::ffi::CStr::from_ptr((*ent).d_name.as_ptr());
+            let bytes = name.to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            let kind = match (*ent).d_type {
+                libc::DT_DIR => Kind::Dir,
+                libc::DT_LNK => Kind::Link,
+                libc::DT_UNKNOWN => {
+                    let mut st: libc::stat = std::mem::zeroed();
+                    if libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) != 0 {
+                        continue; // vanished
+                    }
+                    match st.st_mode & libc::S_IFMT {
+                        libc::S_IFDIR => Kind::Dir,
+                        libc::S_IFLNK => Kind::Link,
+                        _ => Kind::Other,
+                    }
+                }
+                _ => Kind::Other,
+            };
+            out.push((OsStr::from_bytes(bytes).to_os_string(), kind));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+}
+
+/// The message for a link (or non-directory) met where sluice needs a
+/// directory of its own.
+fn link_refused(root: &Path, at: &Path) -> Error {
+    Error::Output {
+        dir: root.to_path_buf(),
+        message: format!(
+            "{} is a symbolic link (or not a directory); sluice does not follow links inside its output directory, \
+             since one could redirect a run's cleanup and writes elsewhere: remove it and run again",
+            at.display()
+        ),
+    }
+}
+
+/// Open directory `dir` (`root` or a path under it), reaching it one
+/// component at a time from `root` without following links; with `create`,
+/// missing components are created. `Ok(None)`: missing, and not created.
+fn open_beneath(root: &Path, dir: &Path, create: bool) -> Result<Option<File>> {
+    let rel = dir.strip_prefix(root).map_err(|_| Error::Internal(format!("{} is not under {}", dir.display(), root.display())))?;
+    if create {
+        fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    }
+    let mut cur = match open_dir_path(root) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !create => return Ok(None),
+        Err(e) => return Err(Error::io(root, e)),
+    };
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        let Component::Normal(name) = c else {
+            return Err(Error::Output { dir: root.to_path_buf(), message: format!("{} leaves the output directory", dir.display()) });
+        };
+        at.push(name);
+        let next = match open_dir_at(&cur, name) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                match mkdir_at(&cur, name) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {} // another process made it
+                    Err(e) => return Err(Error::io(&at, e)),
+                }
+                open_dir_at(&cur, name)
+            }
+            r => r,
+        };
+        cur = match next {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => return Err(link_refused(root, &at)),
+            Err(e) => return Err(Error::io(&at, e)),
+        };
+    }
+    Ok(Some(cur))
+}
+
+/// Create directory `dir` and its missing parents under the run root `root`,
+/// refusing to go through a symbolic link.
+pub fn create_dir_beneath(root: &Path, dir: &Path) -> Result<()> {
+    open_beneath(root, dir, true).map(|_| ())
+}
+
+/// Create (or truncate) a scratch file for reading and writing, under the
+/// output directory of a run in progress if `path` is in one (see
+/// [`RunScope`]): its folder is then reached without following links.
+pub(crate) fn create_scratch(path: &Path) -> Result<File> {
+    let name = path.file_name().ok_or_else(|| Error::Internal(format!("{} has no file name", path.display())))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dirf = match scope_for(path) {
+        Some((root, _)) => open_beneath(&root, dir, true)?.ok_or_else(|| Error::Internal(format!("{} vanished", dir.display())))?,
+        None => {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            open_dir_path(dir).map_err(|e| Error::io(dir, e))?
+        }
+    };
+    open_rw_at(&dirf, name).map_err(|e| Error::io(path, e))
 }
 
 /// Identity of a run, checked on every re-run into the same directory.
@@ -204,16 +609,39 @@ impl OutputDir {
 
     pub fn write_unit_marker(&self, phase: &str, marker: &TaskMarker) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(marker).expect("serialises");
-        write_atomic(&self.unit_marker_path(phase, marker.task), &bytes)
+        self.write_atomic(&self.unit_marker_path(phase, marker.task), &bytes)
     }
 
     pub fn merged_stats_path(&self) -> PathBuf {
         self.root.join("stats.json")
     }
 
+    /// Write `path` (under the root) atomically, reaching its folder without
+    /// following links; the temporary carries the running unit's tag when a
+    /// [`RunScope`] for this directory is open.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let tag = scope_for(path).map(|(_, t)| t).unwrap_or_else(process_tag);
+        let mut f = AtomicFile::create_beneath(&self.root, path, &tag)?;
+        f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        f.commit()
+    }
+
+    /// Remove the file `path` (under the root) if it exists, without
+    /// following links on the way.
+    pub fn remove_file(&self, path: &Path) -> Result<()> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(()) };
+        let Some(dirf) = open_beneath(&self.root, dir, false)? else { return Ok(()) };
+        match unlink_at(&dirf, name) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(path, e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Create the directory, or check that an existing one belongs to the
-    /// same recipe, task count and input files.
+    /// same recipe, task count and input files. Refuses a directory that
+    /// holds a symbolic link anywhere inside (see the top of this module).
     pub fn prepare(&self, info: &RunInfo, resolved_recipe: &serde_json::Value) -> Result<()> {
+        self.check_no_links()?;
         // Several processes (`--task I` of one run) may start at once, so
         // every step tolerates the others: run.json is published with a
         // hard link, which fails if another process won the race, and the
@@ -235,21 +663,37 @@ impl OutputDir {
                 }
                 return Err(self.err("exists, is not empty and is not a sluice output directory; refusing to write into it"));
             }
-            fs::create_dir_all(self.meta()).map_err(|e| Error::io(self.meta(), e))?;
-            let pretty = serde_json::to_vec_pretty(resolved_recipe).expect("JSON serialises");
-            write_atomic(&self.meta().join("recipe.json"), &pretty)?;
-            let tmp = self.meta().join(format!(".run.json.{}.tmp", std::process::id()));
-            fs::write(&tmp, serde_json::to_vec_pretty(info).expect("serialises")).map_err(|e| Error::io(&tmp, e))?;
-            let linked = fs::hard_link(&tmp, &run_json);
-            let _ = fs::remove_file(&tmp);
-            match linked {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(run_json, e)),
+            match self.publish(info, resolved_recipe) {
+                Ok(true) => return Ok(()),
+                Ok(false) => continue,
+                // The winner of a race may have removed our temporaries
+                // (see the top of this module): what it published counts.
+                Err(_) if run_json.exists() => continue,
+                Err(e) => return Err(e),
             }
         }
         let bytes = fs::read(&run_json).map_err(|e| Error::io(&run_json, e))?;
         self.check_same(info, &bytes, &run_json)
+    }
+
+    /// Write recipe.json, then publish run.json unless another process did
+    /// first (`Ok(false)`).
+    fn publish(&self, info: &RunInfo, resolved_recipe: &serde_json::Value) -> Result<bool> {
+        let meta = open_beneath(&self.root, &self.meta(), true)?.ok_or_else(|| self.err("vanished while being created"))?;
+        let pretty = serde_json::to_vec_pretty(resolved_recipe).expect("JSON serialises");
+        self.write_atomic(&self.meta().join("recipe.json"), &pretty)?;
+        let tmp = temp_name(OsStr::new("run.json"), &process_tag());
+        let tmp_path = self.meta().join(&tmp);
+        let mut f = create_new_at(&meta, &tmp).map_err(|e| Error::io(&tmp_path, e))?;
+        let written = f.write_all(&serde_json::to_vec_pretty(info).expect("serialises")).and_then(|()| f.sync_all());
+        drop(f);
+        let linked = written.and_then(|()| link_at(&meta, &tmp, OsStr::new("run.json")));
+        let _ = unlink_at(&meta, &tmp);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::io(self.meta().join("run.json"), e)),
+        }
     }
 
     fn check_same(&self, info: &RunInfo, bytes: &[u8], run_json: &Path) -> Result<()> {
@@ -282,7 +726,7 @@ impl OutputDir {
 
     pub fn write_marker(&self, marker: &TaskMarker) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(marker).expect("serialises");
-        write_atomic(&self.marker_path(marker.task), &bytes)
+        self.write_atomic(&self.marker_path(marker.task), &bytes)
     }
 
     /// Remove everything an unfinished attempt of `task` may have left in
@@ -298,19 +742,88 @@ impl OutputDir {
     /// Remove the files of `unit` (by the `{unit:05}-` naming rule) from
     /// exactly `dirs`, not recursing.
     pub fn clean_unit(&self, task: usize, dirs: &[PathBuf]) -> Result<()> {
-        for dir in dirs.iter().cloned() {
-            let entries = match fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io(&dir, e)),
-            };
-            for entry in entries {
-                let entry = entry.map_err(|e| Error::io(&dir, e))?;
-                let name = entry.file_name();
-                if file_belongs_to_task(&name.to_string_lossy(), task) {
-                    let p = entry.path();
-                    fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        self.clean_matching(dirs, |name| file_belongs_to_task(name, task))
+    }
+
+    /// Remove the entries whose name satisfies `pred` from exactly `dirs`
+    /// (under the root), not recursing. Each folder is reached without
+    /// following links: a link on the way is refused, a link matching `pred`
+    /// is removed itself, never its target.
+    pub fn clean_matching(&self, dirs: &[PathBuf], pred: impl Fn(&str) -> bool) -> Result<()> {
+        for dir in dirs {
+            let Some(dirf) = open_beneath(&self.root, dir, false)? else { continue };
+            for (name, _) in list_at(&dirf).map_err(|e| Error::io(dir, e))? {
+                if pred(&name.to_string_lossy()) {
+                    match unlink_at(&dirf, &name) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(dir.join(&name), e)),
+                        _ => {}
+                    }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuse the directory if a symbolic link sits anywhere inside it.
+    pub fn check_no_links(&self) -> Result<()> {
+        self.walk(&mut |_, _, _| Ok(()))
+    }
+
+    /// Remove every temporary file (see [`temp_tag`]) whose owner tag
+    /// satisfies `owned`, anywhere in the output directory; returns how many.
+    pub fn remove_temporaries(&self, owned: impl Fn(&str) -> bool) -> Result<usize> {
+        let mut removed = 0;
+        self.walk(&mut |path, dir, name| {
+            if temp_tag(&name.to_string_lossy()).is_some_and(&owned) {
+                match unlink_at(dir, name) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(path.join(name), e)),
+                }
+            }
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
+    /// Remove the temporaries a killed attempt of unit `unit` of phase `key`
+    /// left, in any folder (see the top of this module).
+    pub fn remove_unit_temporaries(&self, key: &str, unit: usize) -> Result<usize> {
+        let tag = unit_tag(key, unit);
+        self.remove_temporaries(|t| t == tag)
+    }
+
+    /// Once the run is complete no unit writes any more: remove every
+    /// temporary left, those written outside units (`prepare`, `stats.json`)
+    /// included.
+    pub fn remove_all_temporaries(&self) -> Result<usize> {
+        self.remove_temporaries(|t| is_process_tag(t) || t.contains('~'))
+    }
+
+    /// Visit every file (not directory) under the root, never following a
+    /// link: a link anywhere is refused with an error naming it. One
+    /// descriptor per level is open at a time.
+    fn walk(&self, visit: &mut dyn FnMut(&Path, &File, &OsStr) -> Result<()>) -> Result<()> {
+        let Some(root) = open_beneath(&self.root, &self.root, false)? else { return Ok(()) };
+        self.walk_dir(&self.root, &root, visit)
+    }
+
+    fn walk_dir(&self, path: &Path, dir: &File, visit: &mut dyn FnMut(&Path, &File, &OsStr) -> Result<()>) -> Result<()> {
+        let entries = list_at(dir).map_err(|e| Error::io(path, e))?;
+        for (name, kind) in &entries {
+            match kind {
+                Kind::Link => return Err(link_refused(&self.root, &path.join(name))),
+                Kind::Other => visit(path, dir, name)?,
+                Kind::Dir => {}
+            }
+        }
+        for (name, _) in entries.iter().filter(|(_, k)| *k == Kind::Dir) {
+            let p = path.join(name);
+            match open_dir_at(dir, name) {
+                Ok(sub) => self.walk_dir(&p, &sub, visit)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => return Err(link_refused(&self.root, &p)),
+                Err(e) => return Err(Error::io(&p, e)),
             }
         }
         Ok(())
@@ -365,9 +878,133 @@ mod tests {
         for n in ["00001-00000.jsonl.zst", ".00001-00001.jsonl.zst.tmp", "00002-00000.jsonl.zst", "00011-00000.jsonl.zst"] {
             fs::write(w.join(n), "x").unwrap();
         }
-        out.clean_task(1, &[w.clone()]).unwrap();
+        out.clean_task(1, std::slice::from_ref(&w)).unwrap();
         let mut left: Vec<String> = fs::read_dir(&w).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         left.sort();
         assert_eq!(left, vec!["00002-00000.jsonl.zst", "00011-00000.jsonl.zst"]);
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    }
+
+    /// Hole: a link planted inside the output directory redirected a
+    /// re-run's cleanup and writes. Cleanup, directory creation and atomic
+    /// writes now refuse to go through it, and leave its target untouched.
+    #[test]
+    fn cleanup_and_directory_creation_refuse_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::create_dir_all(&victim).unwrap();
+        fs::write(victim.join("00001-00000.jsonl.zst"), "precious").unwrap();
+        fs::write(victim.join("notes.txt"), "mine").unwrap();
+        let out = OutputDir::new(d.path().join("out"));
+        fs::create_dir_all(out.root()).unwrap();
+        std::os::unix::fs::symlink(&victim, out.writer_dir("w")).unwrap();
+
+        let refused = |r: Result<()>| {
+            let e = r.expect_err("a link inside the output directory must be refused").to_string();
+            assert!(e.contains("symbolic link") && e.contains("/out/w"), "{e}");
+        };
+        refused(out.clean_unit(1, &[out.writer_dir("w")]));
+        refused(out.clean_matching(&[out.writer_dir("w").join("sub")], |_| true));
+        refused(create_dir_beneath(out.root(), &out.writer_dir("w").join("sub")));
+        refused(out.write_atomic(&out.writer_dir("w").join("00001-00000.jsonl.zst"), b"evil"));
+        refused(out.remove_file(&out.writer_dir("w").join("notes.txt")));
+        refused(out.check_no_links());
+        refused(out.remove_temporaries(|_| true).map(|_| ()));
+        {
+            let _scope = RunScope::enter(out.root());
+            refused(AtomicFile::create(&out.writer_dir("w").join("00001-00001.jsonl.zst")).map(|_| ()));
+            refused(create_scratch(&out.writer_dir("w").join("x.spill")).map(|_| ()));
+        }
+        assert_eq!(names(&victim), vec!["00001-00000.jsonl.zst", "notes.txt"]);
+        assert_eq!(fs::read(victim.join("00001-00000.jsonl.zst")).unwrap(), b"precious");
+
+        // A link deeper down, and a file where a directory should be.
+        fs::remove_file(out.writer_dir("w")).unwrap();
+        fs::create_dir_all(out.writer_dir("w")).unwrap();
+        std::os::unix::fs::symlink(&victim, out.writer_dir("w").join("deep")).unwrap();
+        refused(create_dir_beneath(out.root(), &out.writer_dir("w").join("deep/er")));
+        refused(out.check_no_links());
+        fs::write(out.writer_dir("f"), "").unwrap();
+        assert!(create_dir_beneath(out.root(), &out.writer_dir("f").join("x")).is_err());
+        assert_eq!(names(&victim), vec!["00001-00000.jsonl.zst", "notes.txt"]);
+
+        // Without links, the same calls work; the root itself may be a link.
+        fs::remove_file(out.writer_dir("w").join("deep")).unwrap();
+        let via = OutputDir::new(d.path().join("via-link"));
+        std::os::unix::fs::symlink(out.root(), via.root()).unwrap();
+        create_dir_beneath(via.root(), &via.writer_dir("w").join("a/b")).unwrap();
+        via.write_atomic(&via.writer_dir("w").join("00001-00000.jsonl.zst"), b"ok").unwrap();
+        via.check_no_links().unwrap();
+        via.clean_unit(1, &[via.writer_dir("w")]).unwrap();
+        assert_eq!(names(&out.writer_dir("w")), vec!["a"]);
+    }
+
+    /// A link planted under the very name of a temporary is replaced, not
+    /// written through.
+    #[test]
+    fn a_link_at_a_temporary_name_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("target.txt");
+        fs::write(&target, "keep").unwrap();
+        let out = OutputDir::new(d.path().join("out"));
+        fs::create_dir_all(out.root()).unwrap();
+        let scope = RunScope::enter(out.root());
+        let _unit = scope.unit("s0", 2);
+        std::os::unix::fs::symlink(&target, out.root().join(".x.json.~s0~00002.tmp")).unwrap();
+        write_atomic(&out.root().join("x.json"), b"new").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"keep");
+        assert_eq!(fs::read(out.root().join("x.json")).unwrap(), b"new");
+        assert_eq!(names(out.root()), vec!["x.json"]);
+    }
+
+    #[test]
+    fn temporaries_name_their_unit_and_only_it_removes_them() {
+        assert_eq!(temp_tag(".a.json.~dedup.buckets~00003.tmp"), Some("dedup.buckets~00003"));
+        assert_eq!(temp_tag(".00001-00000.jsonl.zst.~p12-0.tmp"), Some("p12-0"));
+        assert_eq!(temp_tag("a.json.~s0~00001.tmp"), None);
+        assert_eq!(temp_tag(".a.json.tmp"), None);
+        assert!(is_process_tag("p12-0") && !is_process_tag("s0~00001") && !is_process_tag("p-1"));
+
+        let d = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(d.path().join("out"));
+        let scope = RunScope::enter(out.root());
+        // "Kill" three writers (the temporaries stay, as after SIGKILL):
+        // units 1 and 2 of phase s0, one outside any unit.
+        for (key, unit, path) in [("s0", 1, "w/00001-00000.jsonl"), ("s0", 2, "w/00002-00000.jsonl"), ("x.pack", 1, "shards/train.bin")] {
+            let _u = scope.unit(key, unit);
+            let mut f = AtomicFile::create(&out.root().join(path)).unwrap();
+            f.write_all(b"partial").unwrap();
+            std::mem::forget(f);
+        }
+        let mut f = AtomicFile::create(&out.meta().join("phases.json")).unwrap();
+        f.write_all(b"partial").unwrap();
+        std::mem::forget(f);
+        let all = || {
+            let mut v = Vec::new();
+            out.walk(&mut |p, _, n| {
+                v.push(crate::stage::relative_path(out.root(), &p.join(n)));
+                Ok(())
+            })
+            .unwrap();
+            v.sort();
+            v
+        };
+        assert_eq!(all().len(), 4, "{:?}", all());
+        assert!(all().contains(&"shards/.train.bin.~x.pack~00001.tmp".to_string()), "{:?}", all());
+        // A re-run of s0 unit 1 removes its own temporary only: unit 2 may
+        // be running in another process.
+        assert_eq!(out.remove_unit_temporaries("s0", 1).unwrap(), 1);
+        assert!(!all().iter().any(|n| n.contains("00001-00000")), "{:?}", all());
+        assert_eq!(all().len(), 3);
+        assert_eq!(out.remove_unit_temporaries("x.pack", 1).unwrap(), 1);
+        // Once the run is complete, every temporary goes.
+        fs::write(out.root().join("w/00002-00000.jsonl"), "final").unwrap();
+        assert_eq!(out.remove_all_temporaries().unwrap(), 2);
+        assert_eq!(all(), vec!["w/00002-00000.jsonl"]);
     }
 }
