@@ -94,6 +94,9 @@ enum Command {
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
         name: Option<String>,
+        /// Print role, name and JSON schema of each kind as a JSON list.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -333,7 +336,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             sluice_perplexity::cli::run(&a)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Kinds { name } => {
+        Command::Kinds { name, json } => {
+            if json {
+                writeln!(stdout, "{}", registry::kinds_json(name.as_deref()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             match name {
                 None => {
                     for k in registry::KINDS {

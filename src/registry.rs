@@ -49,7 +49,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo { role: Role::Stage, name: "url_blocklist", about: "Drops documents whose `url` is on a blocklist of domains (with subdomains) and URLs read from files", schema: || schemars::schema_for!(UrlBlocklistConfig) },
     KindInfo { role: Role::Stage, name: "pii", about: "Scrubs PII and secrets (emails, phones, public IPs, cards, IBANs, US SSNs, Chinese IDs, keys/tokens, URL credentials): placeholder, mask or keyed hash per kind; `pii_<kind>` counts", schema: || schemars::schema_for!(PiiConfig) },
     KindInfo { role: Role::Stage, name: "toxicity", about: "Toxicity/NSFW filter: fraction of flagged words (LDNOOBW English, Chinese list, your lists) and an adult URL/domain blocklist", schema: || schemars::schema_for!(ToxicityConfig) },
-    KindInfo { role: Role::Stage, name: "decontaminate", about: "Drops or marks documents sharing 13-grams with HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval (index built from the eval sets, saved and reused)", schema: || schemars::schema_for!(DecontamConfig) },
+    KindInfo { role: Role::Stage, name: "decontaminate", about: "Drops or marks documents sharing 13-grams with HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval (index built from the eval sets, or loaded; `save_index` keeps it in the output for later runs)", schema: || schemars::schema_for!(DecontamConfig) },
     KindInfo { role: Role::Stage, name: "tokenizer_train", about: "Global: trains a byte-level BPE tokenizer on a per-source byte-budget sample of the stream (OUT/<node>/tokenizer.json); can tokenize what passes on", schema: || schemars::schema_for!(TokenizerTrainConfig) },
     KindInfo { role: Role::Stage, name: "tokenize", about: "Encodes each document with a tokenizer.json: ids in metadata.tokens, count in attributes.tokens", schema: || schemars::schema_for!(TokenizeConfig) },
     KindInfo { role: Role::Stage, name: "mix", about: "Global: samples sources to token weights under a token budget with per-source epoch caps; writes reports/<node>/mix.json", schema: || schemars::schema_for!(MixConfig) },
@@ -82,6 +82,12 @@ fn checked<T>(cx: &BuildContext, errs: Vec<(String, String)>, ok: impl FnOnce() 
     } else {
         located(cx, Err(errs))
     }
+}
+
+/// Record a path under the output directory that an option writes
+/// ([`BuildContext::claim_output`]).
+fn claim(cx: &BuildContext, option: &str, rel: &str) -> Result<(), Vec<Diagnostic>> {
+    cx.claim_output(option, rel).map(|_| ()).map_err(|d| vec![d])
 }
 
 /// Parse, check and build a document-wise stage.
@@ -146,6 +152,9 @@ impl Registry for Builtins {
             "decontaminate" => {
                 let c: DecontamConfig = parse(v, cx)?;
                 checked(cx, c.validate(), || ())?;
+                if let Some(rel) = &c.save_index {
+                    claim(cx, "save_index", rel)?;
+                }
                 StageImpl::Doc(Arc::new(located(cx, c.build())?))
             }
             "tokenize" => {
@@ -155,7 +164,10 @@ impl Registry for Builtins {
             }
             "tokenizer_train" => {
                 let c: TokenizerTrainConfig = parse(v, cx)?;
-                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
+                let stage = checked(cx, c.validate(), || c.build(cx.name))?;
+                // It writes OUT/<node>/tokenizer.json.
+                claim(cx, "folder", cx.name)?;
+                StageImpl::Global(Arc::new(stage))
             }
             "mix" => {
                 let c: MixConfig = parse(v, cx)?;
@@ -163,7 +175,12 @@ impl Registry for Builtins {
             }
             "pack" => {
                 let c: PackConfig = parse(v, cx)?;
-                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build(cx.name))?))
+                let stage = checked(cx, c.validate(), || c.build(cx.name))?;
+                // Shards go to OUT/<dir>, by default OUT/<node>: another
+                // pack, a writer, another node's folder or sluice's own
+                // folders must not share it (`compile` reports collisions).
+                claim(cx, "dir", c.dir.as_deref().unwrap_or(cx.name))?;
+                StageImpl::Global(Arc::new(stage))
             }
             "minhash_dedup" => {
                 let c: MinHashConfig = parse(v, cx)?;
@@ -171,7 +188,11 @@ impl Registry for Builtins {
             }
             "exact_dedup" => {
                 let c: ExactConfig = parse(v, cx)?;
-                StageImpl::Global(Arc::new(checked(cx, c.validate(), || c.build())?))
+                let stage = checked(cx, c.validate(), || c.build())?;
+                if let Some(save) = c.bloom.as_ref().and_then(|b| b.save.as_ref()) {
+                    claim(cx, "bloom.save", save)?;
+                }
+                StageImpl::Global(Arc::new(stage))
             }
             "line_dedup" => {
                 let c: LineDedupConfig = parse(v, cx)?;
@@ -199,6 +220,19 @@ impl Registry for Builtins {
             other => return Err(vec![Diagnostic::new(cx.path, format!("internal: unhandled writer kind `{other}`"))]),
         })
     }
+}
+
+/// Every kind (or those named `name`) as `[{"role", "name", "about",
+/// "schema"}]`: the machine-readable reference (`sluice kinds --json`),
+/// which the strictness test walks.
+pub fn kinds_json(name: Option<&str>) -> Value {
+    Value::Array(
+        KINDS
+            .iter()
+            .filter(|k| name.is_none_or(|n| n == k.name))
+            .map(|k| serde_json::json!({"role": role_word(k.role), "name": k.name, "about": k.about, "schema": (k.schema)().to_value()}))
+            .collect(),
+    )
 }
 
 /// Render a kind's options from its JSON schema: name, type, default and

@@ -610,6 +610,7 @@ fn run_node(
             let mut excl = Exclusions::open(exclusions.as_deref(), node, cx, out)?;
             match stage {
                 crate::stage::StageImpl::Doc(s) => {
+                    s.prepare(cx)?;
                     let counted = s.counted_attributes();
                     while let Some(batch) = merge.next()? {
                         stats.docs_in += batch.len() as u64;

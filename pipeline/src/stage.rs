@@ -103,6 +103,16 @@ pub enum Verdict {
 pub trait DocStage: Send + Sync {
     fn process(&self, doc: &mut Document) -> Verdict;
 
+    /// Called once per task before its first document, with the run's
+    /// output directory: a stage that saves something it built when the
+    /// recipe was compiled (decontaminate's `save_index`) writes it here,
+    /// inside `ctx.output`, so that `validate` writes nothing. Default:
+    /// nothing.
+    fn prepare(&self, ctx: &TaskContext) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// Attributes this stage writes that are counts worth totalling (PII
     /// found per kind, benchmark n-gram hits): the engine sums them over every
     /// document the stage saw into [`crate::stats::NodeStats::sums`].

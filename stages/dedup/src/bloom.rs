@@ -18,11 +18,20 @@
 use std::io::Write;
 use std::path::Path;
 
+use sluice_pipeline::limits::read_file_limited;
 use sluice_pipeline::output::AtomicFile;
 use sluice_pipeline::{Error, Result};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 const MAGIC: &[u8; 8] = b"SLUICEBF";
+
+/// The largest filter sluice makes or loads: 16 GiB of bits. A recipe is
+/// untrusted input, and `capacity: 1000000000000` would otherwise ask for
+/// 1.2 TB before the first document.
+pub const MAX_BLOOM_BYTES: u64 = 16 << 30;
+
+/// Header and checksum bytes around the bit words in a saved filter.
+const FILE_OVERHEAD: u64 = 48;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BloomFilter {
@@ -38,13 +47,49 @@ fn bad(path: &Path, msg: impl Into<String>) -> Error {
 }
 
 impl BloomFilter {
-    /// A filter sized for `capacity` keys at false-positive rate `fp`.
-    pub fn new(capacity: u64, fp: f64, seed: u64) -> Self {
+    /// The bytes of bits a filter for `capacity` keys at false-positive
+    /// rate `fp` takes (`-n ln p / ln² 2` bits, at least 64). Computed in
+    /// floating point, so absurd inputs give a huge number, not an overflow.
+    pub fn bytes_for(capacity: u64, fp: f64) -> f64 {
         let n = capacity.max(1) as f64;
         let m = (-(n * fp.ln()) / (std::f64::consts::LN_2 * std::f64::consts::LN_2)).ceil().max(64.0);
-        let bits = (m as u64).div_ceil(64) * 64;
+        (m / 64.0).ceil() * 8.0
+    }
+
+    /// The bytes of bits of a filter for `capacity` keys at rate `fp`, or
+    /// why sluice will not make it; allocates nothing.
+    pub fn check_size(capacity: u64, fp: f64) -> std::result::Result<u64, String> {
+        if !(fp > 0.0 && fp < 0.5) {
+            return Err(format!("false-positive rate {fp} must be in (0, 0.5)"));
+        }
+        let bytes = Self::bytes_for(capacity, fp);
+        if !(bytes <= MAX_BLOOM_BYTES as f64) {
+            return Err(format!(
+                "a filter for {capacity} keys at false-positive rate {fp} takes {:.1} GiB, more than the limit of {} GiB",
+                bytes / (1u64 << 30) as f64,
+                MAX_BLOOM_BYTES >> 30
+            ));
+        }
+        Ok(bytes as u64)
+    }
+
+    /// A filter sized for `capacity` keys at false-positive rate `fp`, or
+    /// why it cannot be made: `fp` outside (0, 0.5), or more than
+    /// [`MAX_BLOOM_BYTES`] of bits.
+    pub fn try_new(capacity: u64, fp: f64, seed: u64) -> std::result::Result<Self, String> {
+        let bits = Self::check_size(capacity, fp)? * 8;
+        let n = capacity.max(1) as f64;
         let k = ((bits as f64 / n) * std::f64::consts::LN_2).round().clamp(1.0, 30.0) as u32;
-        BloomFilter { k, seed, bits, items: 0, words: vec![0; (bits / 64) as usize] }
+        Ok(BloomFilter { k, seed, bits, items: 0, words: vec![0; (bits / 64) as usize] })
+    }
+
+    /// [`BloomFilter::try_new`] for sizes known to be valid.
+    ///
+    /// # Panics
+    /// When `try_new` refuses the size (a bug in the caller: configs check
+    /// it in `validate`).
+    pub fn new(capacity: u64, fp: f64, seed: u64) -> Self {
+        Self::try_new(capacity, fp, seed).unwrap_or_else(|m| panic!("internal: unchecked Bloom filter size: {m}"))
     }
 
     pub fn seed(&self) -> u64 {
@@ -119,14 +164,27 @@ impl BloomFilter {
         f.commit()
     }
 
+    /// Load a saved filter. Only regular files of at most
+    /// [`MAX_BLOOM_BYTES`] (plus the header) are read.
     pub fn load(path: &Path) -> Result<Self> {
-        let b = std::fs::read(path).map_err(|e| Error::Io { path: path.into(), source: e })?;
+        let b = read_file_limited(path, MAX_BLOOM_BYTES + FILE_OVERHEAD)?;
         Self::from_bytes(&b).map_err(|m| bad(path, m))
     }
 
-    /// Only the seed, from a saved filter's header.
+    /// Only the seed, from a saved filter's header (a regular file within
+    /// the size limit, as for [`BloomFilter::load`]).
     pub fn read_seed(path: &Path) -> Result<u64> {
         use std::io::Read;
+        let meta = std::fs::metadata(path).map_err(|e| Error::Io { path: path.into(), source: e })?;
+        if !meta.is_file() {
+            return Err(bad(path, "not a regular file"));
+        }
+        if meta.len() > MAX_BLOOM_BYTES + FILE_OVERHEAD {
+            return Err(bad(
+                path,
+                format!("{} bytes, more than the limit of {} GiB for a Bloom filter", meta.len(), MAX_BLOOM_BYTES >> 30),
+            ));
+        }
         let mut h = [0u8; 24];
         let mut f = std::fs::File::open(path).map_err(|e| Error::Io { path: path.into(), source: e })?;
         f.read_exact(&mut h).map_err(|_| bad(path, "not a sluice Bloom filter (too short)"))?;
@@ -151,7 +209,8 @@ impl BloomFilter {
         }
         let (k, seed, bits, items) = (u32_(12), u64_(16), u64_(24), u64_(32));
         let words: Vec<u64> = body[40..].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
-        if bits == 0 || bits % 64 != 0 || words.len() as u64 * 64 != bits || k == 0 {
+        // k bounds the work per key: a filter of ours has at most 30.
+        if bits == 0 || bits % 64 != 0 || words.len() as u64 * 64 != bits || k == 0 || k > 64 {
             return Err("inconsistent header (bit count, hash count)".into());
         }
         Ok(BloomFilter { k, seed, bits, items, words })
@@ -200,5 +259,35 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let e = BloomFilter::load(&p).unwrap_err().to_string();
         assert!(e.contains("f.bloom") && e.contains("checksum"), "{e}");
+    }
+
+    #[test]
+    fn absurd_sizes_are_refused_instead_of_overflowing_or_allocating() {
+        // u64::MAX keys used to wrap the bit count to 0 (a division by zero
+        // on the first key); 10^12 keys asked for 1.2 TB.
+        for cap in [u64::MAX, 1_000_000_000_000] {
+            let e = BloomFilter::try_new(cap, 0.001, 1).unwrap_err();
+            assert!(e.contains("GiB") && e.contains("limit of 16 GiB"), "{e}");
+        }
+        assert!(BloomFilter::try_new(1000, 0.0, 1).unwrap_err().contains("(0, 0.5)"));
+        assert!(BloomFilter::try_new(1000, f64::NAN, 1).is_err());
+        let f = BloomFilter::try_new(1_000_000, 0.001, 1).unwrap();
+        assert_eq!(f.bits() / 8, BloomFilter::bytes_for(1_000_000, 0.001) as u64);
+    }
+
+    #[test]
+    fn loading_refuses_devices_and_hostile_headers() {
+        let e = BloomFilter::load(Path::new("/dev/zero")).unwrap_err();
+        let msg = format!("{e}: {:?}", std::error::Error::source(&e));
+        assert!(msg.contains("/dev/zero") && msg.contains("not a regular file"), "{msg}");
+        let e = BloomFilter::read_seed(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero") && e.contains("not a regular file"), "{e}");
+        // a header with k = 2^32 - 1 would make every lookup loop for ever
+        let mut b = BloomFilter::new(100, 0.01, 3).to_bytes();
+        b[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        let n = b.len() - 8;
+        let sum = xxh3_64(&b[..n]);
+        b[n..].copy_from_slice(&sum.to_le_bytes());
+        assert!(BloomFilter::from_bytes(&b).unwrap_err().contains("inconsistent header"));
     }
 }

@@ -16,7 +16,7 @@
 //! list, then first seen; unlisted sources come last).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -25,6 +25,7 @@ use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Document, Error, GlobalContext, GlobalStage, GlobalStep, Observer, Result, StreamStage};
 
 use crate::bloom::BloomFilter;
+use crate::error_text;
 use crate::minhash::write_json;
 use crate::store::*;
 use crate::text::simplify;
@@ -46,23 +47,28 @@ pub enum KeepRule {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BloomConfig {
-    /// A filter saved by an earlier run: documents whose hash it contains
-    /// are dropped (`exact_duplicate_prior`). Its seed is used for hashing,
-    /// so the hashes match.
+    /// A filter saved by an earlier run (any readable path, e.g.
+    /// `../dump1/filters/cc.bloom`): documents whose hash it contains are
+    /// dropped (`exact_duplicate_prior`). Its seed is used for hashing, so
+    /// the hashes match. At most 16 GiB.
     #[serde(default)]
     pub load: Option<String>,
     /// Where to save the filter of everything kept so far (the loaded
-    /// filter plus this run's documents), written atomically at the end of
-    /// the `report` step. Must differ from `load`.
+    /// filter plus this run's documents): a path *relative to the output
+    /// directory* (`filters/cc.bloom`), written atomically at the end of
+    /// the `report` step. A recipe cannot write outside its output
+    /// directory, so absolute paths and `..` are refused.
     #[serde(default)]
     pub save: Option<String>,
-    /// Keys a new filter is sized for (ignored when one is loaded).
+    /// Keys a new filter is sized for (ignored when one is loaded). The
+    /// filter takes `-capacity ln(rate) / ln² 2` bits (1.8 bytes per key
+    /// at the default rate), at most 16 GiB.
     #[serde(default = "d_capacity")]
-    #[schemars(default = "d_capacity")]
+    #[schemars(default = "d_capacity", range(min = 1, max = 100_000_000_000u64))]
     pub capacity: u64,
-    /// False-positive rate a new filter is sized for.
+    /// False-positive rate a new filter is sized for, in (0, 0.5).
     #[serde(default = "d_fp")]
-    #[schemars(default = "d_fp")]
+    #[schemars(default = "d_fp", range(min = 1e-12, max = 0.5))]
     pub false_positive_rate: f64,
 }
 
@@ -88,21 +94,23 @@ pub struct ExactConfig {
     #[serde(default = "d_true")]
     #[schemars(default = "d_true")]
     pub normalize: bool,
-    /// Units of the `groups` step (hash partitions).
+    /// Units of the `groups` step (hash partitions), 1 to 4096.
     #[serde(default = "d_partitions")]
-    #[schemars(default = "d_partitions")]
+    #[schemars(default = "d_partitions", range(min = 1, max = 4096))]
     pub partitions: usize,
-    /// Memory one `groups` unit may use to sort; past it, runs spill to disk.
+    /// Memory one `groups` unit may use to sort; past it, runs spill to
+    /// disk. 4 KiB to 1 TiB.
     #[serde(default = "d_budget")]
-    #[schemars(default = "d_budget_str", with = "String")]
+    #[schemars(default = "d_budget_str", extend("x-min-bytes" = 4096, "x-max-bytes" = 1099511627776u64))]
     pub memory_budget: ByteSize,
-    /// How many of the largest groups the report shows.
+    /// How many of the largest groups the report shows (at most 10000).
     #[serde(default = "d_largest")]
-    #[schemars(default = "d_largest")]
+    #[schemars(default = "d_largest", range(max = 10_000))]
     pub report_largest: usize,
     /// Hash seed. Default: the recipe seed mixed with the node name (or the
     /// loaded Bloom filter's seed).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 18_446_744_073_709_551_615u64))]
     pub seed: Option<u64>,
     /// Dedup against earlier dumps with a saved Bloom filter.
     #[serde(default)]
@@ -135,17 +143,30 @@ impl ExactConfig {
             e.push(("source_priority".into(), "`keep: source_priority` needs a list of sources".into()));
         }
         if let Some(b) = &self.bloom {
-            if b.load.is_some() && b.load == b.save {
-                e.push((
-                    "bloom.save".into(),
-                    "must differ from `bloom.load` (the loaded filter is read while the new one is written)".into(),
-                ));
+            if let Some(save) = &b.save {
+                if let Err(m) = sluice_pipeline::recipe::check_relative_output(save) {
+                    e.push(("bloom.save".into(), m));
+                }
+            }
+            match &b.load {
+                // Only the header is read here: the seed, which also checks
+                // that it is a regular file of a sane size.
+                Some(p) => match BloomFilter::read_seed(Path::new(p)) {
+                    Err(Error::Stage { message, .. }) => e.push(("bloom.load".into(), message)),
+                    Err(err) => e.push(("bloom.load".into(), error_text(&err))),
+                    Ok(_) => {}
+                },
+                // The size of a new filter: checked here, so that an absurd
+                // capacity fails validation instead of the allocation.
+                None if b.false_positive_rate > 0.0 && b.false_positive_rate < 0.5 => {
+                    if let Err(m) = BloomFilter::check_size(b.capacity, b.false_positive_rate) {
+                        e.push(("bloom.capacity".into(), m));
+                    }
+                }
+                None => {}
             }
             if !(b.false_positive_rate > 0.0 && b.false_positive_rate < 0.5) {
                 e.push(("bloom.false_positive_rate".into(), "must be in (0, 0.5)".into()));
-            }
-            if b.capacity == 0 {
-                e.push(("bloom.capacity".into(), "must be positive".into()));
             }
         }
         e
@@ -303,7 +324,8 @@ impl ExactDedup {
         if let Some(b) = &self.cfg.bloom {
             let mut filter = match &b.load {
                 Some(p) => BloomFilter::load(std::path::Path::new(p))?,
-                None => BloomFilter::new(b.capacity, b.false_positive_rate, self.seed(cx)?),
+                None => BloomFilter::try_new(b.capacity, b.false_positive_rate, self.seed(cx)?)
+                    .map_err(|m| Error::Stage { node: cx.node.clone(), message: format!("bloom.capacity: {m}") })?,
             };
             if let Some(save) = &b.save {
                 for t in 0..cx.tasks {
@@ -314,7 +336,7 @@ impl ExactDedup {
                         }
                     }
                 }
-                filter.save(std::path::Path::new(save))?;
+                filter.save(&inside_output(cx, save)?)?;
             }
             extra.insert(
                 "bloom".into(),
@@ -326,6 +348,27 @@ impl ExactDedup {
         write_report(cx, "clusters", counts, &top.into_sorted(), &tables, extra)?;
         Ok(())
     }
+}
+
+/// `OUT/<rel>` for a path an option names relative to the output
+/// directory, checked again at run time (the recipe was checked by
+/// `validate`, but a run may start from a recipe.json written by another
+/// process). No existing component under OUT may be a symbolic link, so a
+/// link planted in a shared output directory cannot redirect the write.
+fn inside_output(cx: &GlobalContext, rel: &str) -> Result<PathBuf> {
+    let rel = sluice_pipeline::recipe::check_relative_output(rel)
+        .map_err(|m| Error::Stage { node: cx.node.clone(), message: format!("bloom.save: {m}") })?;
+    let mut p = cx.output.clone();
+    for c in rel.components() {
+        p.push(c);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::Stage {
+                node: cx.node.clone(),
+                message: format!("bloom.save: {} is a symbolic link; sluice does not write through links in its output", p.display()),
+            });
+        }
+    }
+    Ok(p)
 }
 
 struct ExactObserver {

@@ -18,3 +18,16 @@ pub use bloom::BloomFilter;
 pub use exact::{ExactConfig, ExactDedup, KeepRule};
 pub use lines::{LineDedup, LineDedupConfig};
 pub use minhash::{s_curve, MinHashConfig, MinHashDedup};
+
+/// An error with its chain of causes, `path: reason`, for option checks
+/// whose message is shown without the chain.
+pub(crate) fn error_text(e: &sluice_pipeline::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}

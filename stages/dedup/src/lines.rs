@@ -49,7 +49,7 @@ pub struct LineDedupConfig {
     pub unit: LineUnit,
     /// A line seen more than this many times in the corpus is a duplicate.
     #[serde(default = "d_one")]
-    #[schemars(default = "d_one")]
+    #[schemars(default = "d_one", range(min = 1, max = 1_000_000_000_000u64))]
     pub max_count: u64,
     /// Keep the first occurrence of a duplicate line (C4) instead of
     /// removing every copy (CCNet).
@@ -67,22 +67,24 @@ pub struct LineDedupConfig {
     /// Documents left with fewer non-whitespace characters than this are
     /// dropped (`line_dedup_empty`).
     #[serde(default = "d_one_usize")]
-    #[schemars(default = "d_one_usize")]
+    #[schemars(default = "d_one_usize", range(min = 0, max = 1_000_000_000))]
     pub min_doc_chars: usize,
-    /// Units of the `count` step (hash partitions).
+    /// Units of the `count` step (hash partitions), 1 to 4096.
     #[serde(default = "d_partitions")]
-    #[schemars(default = "d_partitions")]
+    #[schemars(default = "d_partitions", range(min = 1, max = 4096))]
     pub partitions: usize,
-    /// Memory one `count` unit may use to sort; past it, runs spill to disk.
+    /// Memory one `count` unit may use to sort; past it, runs spill to
+    /// disk. 4 KiB to 1 TiB.
     #[serde(default = "d_budget")]
-    #[schemars(default = "d_budget_str", with = "String")]
+    #[schemars(default = "d_budget_str", extend("x-min-bytes" = 4096, "x-max-bytes" = 1099511627776u64))]
     pub memory_budget: ByteSize,
     /// How many of the most repeated lines the report shows.
     #[serde(default = "d_largest")]
-    #[schemars(default = "d_largest")]
+    #[schemars(default = "d_largest", range(max = 10_000))]
     pub report_largest: usize,
     /// Hash seed. Default: the recipe seed mixed with the node name.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 18_446_744_073_709_551_615u64))]
     pub seed: Option<u64>,
 }
 

@@ -48,33 +48,35 @@ pub struct MinHashConfig {
     /// Number of LSH bands (b). Two documents become candidates when all
     /// the rows of at least one band agree.
     #[serde(default = "d_bands")]
-    #[schemars(default = "d_bands")]
+    #[schemars(default = "d_bands", range(min = 1, max = 10_000))]
     pub bands: usize,
     /// MinHash values per band (r). The detection probability at Jaccard
     /// similarity s is 1 − (1 − s^r)^b; with 14×8 it is 50% near s = 0.68.
     #[serde(default = "d_rows")]
-    #[schemars(default = "d_rows")]
+    #[schemars(default = "d_rows", range(min = 1, max = 64))]
     pub rows: usize,
     /// Words per shingle (word n-grams of the normalised text).
     #[serde(default = "d_ngram")]
-    #[schemars(default = "d_ngram")]
+    #[schemars(default = "d_ngram", range(min = 1, max = 64))]
     pub ngram: usize,
     /// Units of the bucket step: bands are dealt to this many groups (band
     /// `i` to group `i mod band_groups`). Default: one unit per band.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 10_000))]
     pub band_groups: Option<usize>,
     /// Memory one bucket unit may use to sort its records; past it, sorted
-    /// runs spill to disk and are merged (external sort).
+    /// runs spill to disk and are merged (external sort). 4 KiB to 1 TiB.
     #[serde(default = "d_budget")]
-    #[schemars(default = "d_budget_str", with = "String")]
+    #[schemars(default = "d_budget_str", extend("x-min-bytes" = 4096, "x-max-bytes" = 1099511627776u64))]
     pub memory_budget: ByteSize,
     /// How many of the largest clusters the report shows, with examples.
     #[serde(default = "d_largest")]
-    #[schemars(default = "d_largest")]
+    #[schemars(default = "d_largest", range(max = 10_000))]
     pub report_largest: usize,
     /// Hash seed. Default: the recipe seed mixed with the node name. Set it
     /// to compare signatures between runs of different recipes.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 18_446_744_073_709_551_615u64))]
     pub seed: Option<u64>,
 }
 

@@ -407,9 +407,6 @@ fn exact_keep_rules() {
 /// what dump 1 already had, dedups within itself, and saves a new filter.
 #[test]
 fn bloom_filter_dedups_a_new_dump_against_earlier_ones() {
-    let state = tempfile::tempdir().unwrap();
-    let f1 = state.path().join("dump1.bloom");
-    let f2 = state.path().join("dump2.bloom");
     let dump1 =
         with_positions(vec![doc("a1", "The first page.", "cc"), doc("a2", "Second page", "cc"), doc("a3", "the FIRST page", "cc")], 2);
     let dump2 = with_positions(
@@ -421,14 +418,20 @@ fn bloom_filter_dedups_a_new_dump_against_earlier_ones() {
         ],
         2,
     );
-    let cfg1: ExactConfig = serde_json::from_value(json!({"bloom": {"save": f1.to_str().unwrap(), "capacity": 1000}})).unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let o = run_global(&cfg1.build(), split_tasks(dump1, 2, 2), out.path(), 11, 2).unwrap();
+    // `save` is relative to the run's output directory
+    let cfg1: ExactConfig = serde_json::from_value(json!({"bloom": {"save": "filters/dump1.bloom", "capacity": 1000}})).unwrap();
+    assert!(cfg1.validate().is_empty());
+    let out1 = tempfile::tempdir().unwrap();
+    let o = run_global(&cfg1.build(), split_tasks(dump1, 2, 2), out1.path(), 11, 2).unwrap();
     assert_eq!(o.dropped_ids(), vec!["a3"]);
+    let f1 = out1.path().join("filters/dump1.bloom");
     assert!(f1.exists());
 
-    let cfg2: ExactConfig = serde_json::from_value(json!({"bloom": {"load": f1.to_str().unwrap(), "save": f2.to_str().unwrap()}})).unwrap();
+    // `load` reads from anywhere
+    let cfg2: ExactConfig = serde_json::from_value(json!({"bloom": {"load": f1.to_str().unwrap(), "save": "dump2.bloom"}})).unwrap();
     assert!(cfg2.validate().is_empty());
+    let mut f2 = PathBuf::new();
+    let mut outs = Vec::new();
     for tasks in [1, 2] {
         let out = tempfile::tempdir().unwrap();
         // a different recipe seed: the loaded filter's seed is used
@@ -437,14 +440,68 @@ fn bloom_filter_dedups_a_new_dump_against_earlier_ones() {
         assert_eq!(reasons, BTreeMap::from([("b1".into(), "exact_duplicate_prior".into()), ("b3".into(), "exact_duplicate".into())]));
         let r = report(out.path());
         assert_eq!(r["bloom"]["prior_removed"], 1);
+        f2 = out.path().join("dump2.bloom");
+        outs.push(out);
     }
     let f = sluice_dedup::BloomFilter::load(&f2).unwrap();
     let seed = sluice_dedup::BloomFilter::read_seed(&f1).unwrap();
     for t in ["The first page.", "Second page", "A brand new page", "Yet another"] {
         assert!(f.contains(sluice_dedup::exact::content_hash(t, true, seed)), "{t}");
     }
-    let same: ExactConfig = serde_json::from_value(json!({"bloom": {"load": "x", "save": "x"}})).unwrap();
-    assert_eq!(same.validate()[0].0, "bloom.save");
+}
+
+/// Issue 21, hole 2: `bloom.save: /any/path` overwrote an existing file.
+/// `validate` refuses it, and a run that skipped `validate` refuses it too,
+/// leaving the file as it was.
+#[test]
+fn bloom_save_outside_the_output_directory_is_refused() {
+    let victim_dir = tempfile::tempdir().unwrap();
+    let victim = victim_dir.path().join("precious.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    for save in [victim.to_str().unwrap().to_string(), "../precious.txt".into(), "a/../../precious.txt".into(), "_sluice/x".into()] {
+        let cfg: ExactConfig = serde_json::from_value(json!({"bloom": {"save": save, "capacity": 1000}})).unwrap();
+        let errs = cfg.validate();
+        assert_eq!(errs.len(), 1, "{save}: {errs:?}");
+        assert_eq!(errs[0].0, "bloom.save");
+        assert!(errs[0].1.contains("output directory") || errs[0].1.contains("sluice itself writes"), "{errs:?}");
+        let out = tempfile::tempdir().unwrap();
+        let docs = with_positions(vec![doc("a", "one", "cc"), doc("b", "two", "cc")], 2);
+        let e = run_global(&cfg.build(), split_tasks(docs, 1, 2), out.path(), 1, 2).unwrap_err().to_string();
+        assert!(e.contains("bloom.save"), "{e}");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    // a symbolic link planted in the output directory does not redirect it
+    let out = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(victim_dir.path(), out.path().join("filters")).unwrap();
+    let cfg: ExactConfig = serde_json::from_value(json!({"bloom": {"save": "filters/precious.txt", "capacity": 1000}})).unwrap();
+    assert!(cfg.validate().is_empty());
+    let docs = with_positions(vec![doc("a", "one", "cc")], 2);
+    let e = run_global(&cfg.build(), split_tasks(docs, 1, 2), out.path(), 1, 2).unwrap_err().to_string();
+    assert!(e.contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}
+
+/// Issue 21, hole 7: `capacity: 18446744073709551615` divided by zero and
+/// `1000000000000` aborted allocating 1.2 TB; `load: /dev/zero` read for ever.
+#[test]
+fn bloom_sizes_and_files_are_checked_by_validate() {
+    for cap in [u64::MAX, 1_000_000_000_000] {
+        let cfg: ExactConfig = serde_json::from_value(json!({"bloom": {"capacity": cap}})).unwrap();
+        let errs = cfg.validate();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].0, "bloom.capacity");
+        assert!(errs[0].1.contains("more than the limit of 16 GiB"), "{errs:?}");
+    }
+    let ok: ExactConfig = serde_json::from_value(json!({"bloom": {"capacity": 1_000_000_000}})).unwrap();
+    assert!(ok.validate().is_empty(), "1e9 keys at 0.001 take 1.7 GiB");
+    let t0 = std::time::Instant::now();
+    let cfg: ExactConfig = serde_json::from_value(json!({"bloom": {"load": "/dev/zero"}})).unwrap();
+    let errs = cfg.validate();
+    assert_eq!(errs[0].0, "bloom.load");
+    assert!(errs[0].1.contains("/dev/zero") && errs[0].1.contains("not a regular file"), "{errs:?}");
+    let cfg: ExactConfig = serde_json::from_value(json!({"bloom": {"load": "/no/such/filter.bloom"}})).unwrap();
+    assert!(cfg.validate()[0].1.contains("/no/such/filter.bloom"), "{:?}", cfg.validate());
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
 }
 
 /// Chinese near-duplicates are found through word shingles.

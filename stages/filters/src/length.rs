@@ -20,15 +20,19 @@ impl DocStage for Passthrough {
 pub struct LengthFilterConfig {
     /// Drop documents with fewer characters (`too_few_chars`).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000_000_000u64))]
     pub min_chars: Option<usize>,
     /// Drop documents with more characters (`too_many_chars`).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000_000_000u64))]
     pub max_chars: Option<usize>,
     /// Drop documents with fewer non-empty lines (`too_few_lines`).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000_000_000u64))]
     pub min_lines: Option<usize>,
     /// Drop documents with more lines (`too_many_lines`).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000_000_000u64))]
     pub max_lines: Option<usize>,
     /// Only annotate: write `chars` and `lines` attributes, drop nothing.
     #[serde(default)]

@@ -101,7 +101,11 @@ pub struct Cutoffs {
 
 impl Cutoffs {
     pub fn load(path: &Path) -> Result<Cutoffs, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A regular file of bounded size: `/dev/zero` fails at once.
+        let bytes = sluice_pipeline::limits::read_file_limited(path, sluice_pipeline::limits::MAX_OPTION_FILE).map_err(|e| {
+            let reason = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+            format!("{e}: {reason}")
+        })?;
         let c: Cutoffs = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         if c.format != CUTOFFS_FORMAT {
             return Err(format!("{}: format {:?}, expected {CUTOFFS_FORMAT:?}", path.display(), c.format));

@@ -138,6 +138,23 @@ pub struct PplScorer {
     pub max_batch_tokens: usize,
 }
 
+/// The largest `tokenizer.json` the stage loads (sluice's own are a few MB).
+pub const MAX_TOKENIZER_BYTES: u64 = sluice_pipeline::limits::MAX_OPTION_FILE;
+
+/// Check a tokenizer file before the tokenizers crate reads it whole: a
+/// regular file (not `/dev/zero`, a FIFO or a directory) of at most
+/// [`MAX_TOKENIZER_BYTES`]. The message names the file.
+pub fn check_tokenizer_file(path: &Path) -> std::result::Result<(), String> {
+    let m = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !m.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    if m.len() > MAX_TOKENIZER_BYTES {
+        return Err(format!("{}: {} bytes, larger than the limit of {MAX_TOKENIZER_BYTES} bytes for a tokenizer", path.display(), m.len()));
+    }
+    Ok(())
+}
+
 impl PplScorer {
     /// Load a run directory (its latest checkpoint) or a checkpoint
     /// directory, with the run's tokenizer unless `tokenizer` is given.
@@ -153,6 +170,7 @@ impl PplScorer {
                 msg: "no tokenizer.json found for this run; set `tokenizer`".into(),
             })?,
         };
+        check_tokenizer_file(&tpath).map_err(|msg| TrainError::Tokenizer { path: tpath.clone(), msg })?;
         let tok = Tok::load(&tpath)?;
         if tok.vocab_size() > st.model.vocab_size {
             return Err(TrainError::Tokenizer {

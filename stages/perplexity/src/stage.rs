@@ -18,6 +18,7 @@ use crate::scorer::{DeviceChoice, PplScorer, Score, ScoreOptions};
 /// 2 tail) and the metadata `ppl_bucket` (`head`, `middle`, `tail`).
 /// Documents with no text get no score.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PerplexityConfig {
     /// The reference model: a `sluice train` run directory (its latest
     /// checkpoint) or one checkpoint directory.
@@ -28,17 +29,20 @@ pub struct PerplexityConfig {
     pub tokenizer: Option<String>,
     /// Tokens per scoring window. Default: the model's `max_seq_len`.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 1_048_576))]
     pub window: Option<usize>,
     /// Tokens between the starts of successive windows of a long
     /// document; each target is counted once, with at least
     /// `window - stride` tokens of context after the first window.
     /// Default: half the window.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 1_048_576))]
     pub stride: Option<usize>,
     /// Padded tokens per forward pass: windows of equal padded length are
     /// batched up to this. Bounds memory (logits take 4 x vocabulary bytes
-    /// per token). Default 4096.
+    /// per token). 1 to 1048576; default 4096.
     #[serde(default = "d_batch_tokens")]
+    #[schemars(range(min = 1, max = 1_048_576))]
     pub max_batch_tokens: usize,
     /// `auto` (CUDA when built with `--features cuda` and a GPU is present,
     /// else CPU), `cpu` or `cuda`. Default `auto`.
@@ -54,9 +58,11 @@ pub struct PerplexityConfig {
     pub keep_buckets: Option<Vec<Bucket>>,
     /// Drop documents above this many bits per byte (`ppl_above_max_bpb`).
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1000.0))]
     pub max_bpb: Option<f64>,
     /// Drop documents above this per-token perplexity (`ppl_above_max_ppl`).
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1e15))]
     pub max_ppl: Option<f64>,
     /// Metadata key holding the document's language (written by the
     /// `language` stage). Default `language`.
@@ -82,8 +88,8 @@ impl PerplexityConfig {
             ));
         }
         if let Some(t) = &self.tokenizer {
-            if !Path::new(t).is_file() {
-                e.push(("tokenizer".into(), format!("{t} is not a file")));
+            if let Err(m) = crate::scorer::check_tokenizer_file(Path::new(t)) {
+                e.push(("tokenizer".into(), m));
             }
         }
         if self.window == Some(0) {
@@ -250,6 +256,20 @@ mod tests {
         assert_eq!(fields, ["model", "stride", "keep_buckets", "max_bpb"]);
         let bad: Result<PerplexityConfig, _> = serde_json::from_value(serde_json::json!({"model": "m", "keep_buckets": ["top"]}));
         assert!(bad.is_err());
+    }
+
+    /// Issue 21, hole 8: files named by options are checked before they
+    /// are read; `/dev/zero` fails at once with the file named.
+    #[test]
+    fn device_files_are_refused_at_once() {
+        let t0 = std::time::Instant::now();
+        let c = cfg(serde_json::json!({"tokenizer": "/dev/zero", "cutoffs": "/dev/zero"}));
+        let e = c.validate();
+        let get = |f: &str| e.iter().find(|(x, _)| x == f).map(|(_, m)| m.clone()).unwrap_or_default();
+        assert!(get("tokenizer").contains("/dev/zero: not a regular file"), "{e:?}");
+        assert!(get("cutoffs").contains("/dev/zero") && get("cutoffs").contains("not a regular file"), "{e:?}");
+        assert!(c.build().is_err());
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

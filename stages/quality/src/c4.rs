@@ -40,14 +40,17 @@ pub struct C4QualityConfig {
     /// Drop documents with fewer sentences in the kept lines
     /// (`c4_too_few_sentences`); `null` disables. Default 5.
     #[serde(default = "d_min_sentences")]
+    #[schemars(range(min = 0, max = 1_000_000_000))]
     pub min_num_sentences: Option<usize>,
     /// Remove lines with fewer whitespace-separated words; `null` disables.
     /// Default 3.
     #[serde(default = "d_min_words")]
+    #[schemars(range(min = 0, max = 1_000_000_000))]
     pub min_words_per_line: Option<usize>,
     /// Remove lines containing a word longer than this many characters;
     /// `null` disables. Default 1000.
     #[serde(default = "d_max_word")]
+    #[schemars(range(min = 1, max = 1_000_000_000))]
     pub max_word_length: Option<usize>,
     /// Drop documents containing "lorem ipsum" (`c4_lorem_ipsum`). Default true.
     #[serde(default = "d_true")]
@@ -330,9 +333,11 @@ pub struct C4BadWordsConfig {
     /// Fraction of documents with bad words to keep anyway, chosen by a
     /// hash of the document id and `seed` (deterministic). Default 0.0.
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub keep_fraction: f64,
     /// Seed of that choice. Default 0.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 18_446_744_073_709_551_615u64))]
     pub seed: u64,
     /// Language assumed for documents without `language` metadata. Default "en".
     #[serde(default = "d_en")]

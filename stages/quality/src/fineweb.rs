@@ -32,6 +32,7 @@ pub struct FineWebQualityConfig {
     /// Drop when the fraction of lines ending in terminal punctuation (of
     /// any script) is below this (`fineweb_line_punct_ratio`). Default 0.12.
     #[serde(default = "d_punct")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub line_punct_thr: f64,
     /// Do not apply `line_punct_thr` to documents with no such line at all.
     /// Default false.
@@ -40,17 +41,21 @@ pub struct FineWebQualityConfig {
     /// Drop when the fraction of lines of at most `short_line_length`
     /// characters is above this (`fineweb_short_line_ratio`). Default 0.67.
     #[serde(default = "d_short_thr")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub short_line_thr: f64,
     /// What counts as a short line, in characters. Default 30.
     #[serde(default = "d_short_len")]
+    #[schemars(range(min = 0, max = 1_000_000_000))]
     pub short_line_length: usize,
     /// Drop when repeated lines hold more than this fraction of the
     /// characters (newlines excluded) (`fineweb_char_dup_ratio`). Default 0.01.
     #[serde(default = "d_dup")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub char_duplicates_ratio: f64,
     /// Drop when newlines per word exceed this (`fineweb_list_ratio`).
     /// Default 0.3.
     #[serde(default = "d_newline")]
+    #[schemars(range(min = 0.0, max = 1_000_000.0))]
     pub new_line_ratio: f64,
     /// Only annotate: write `fineweb_*` attributes, drop nothing. Default false.
     #[serde(default)]

@@ -53,39 +53,48 @@ fn d_stop_words() -> Vec<String> {
 pub struct GopherQualityConfig {
     /// Drop documents with fewer words (`gopher_short_doc`). Default 50.
     #[serde(default = "d_min_doc_words")]
+    #[schemars(range(min = 0, max = 1_000_000_000))]
     pub min_doc_words: Option<usize>,
     /// Drop documents with more words (`gopher_long_doc`). Default 100000.
     #[serde(default = "d_max_doc_words")]
+    #[schemars(range(min = 0, max = 1_000_000_000))]
     pub max_doc_words: Option<usize>,
     /// Drop documents whose mean word length in characters is below this
     /// (`gopher_below_avg_threshold`). Default 3.
     #[serde(default = "d_min_avg")]
+    #[schemars(range(min = 0.0, max = 1000.0))]
     pub min_avg_word_length: Option<f64>,
     /// Drop documents whose mean word length is above this
     /// (`gopher_above_avg_threshold`). Default 10.
     #[serde(default = "d_max_avg")]
+    #[schemars(range(min = 0.0, max = 1000.0))]
     pub max_avg_word_length: Option<f64>,
     /// Drop documents where `#` per token (`gopher_too_many_hashes`) or
     /// `...`/`…` per token (`gopher_too_many_ellipsis`) exceeds this. Tokens
     /// here include punctuation. Default 0.1.
     #[serde(default = "d_symbol")]
+    #[schemars(range(min = 0.0, max = 1_000_000.0))]
     pub max_symbol_word_ratio: Option<f64>,
     /// Drop documents where more than this fraction of lines start with a
     /// bullet (`•` or `-`) (`gopher_too_many_bullets`). Default 0.9.
     #[serde(default = "d_bullet")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_bullet_lines_ratio: Option<f64>,
     /// Drop documents where more than this fraction of lines end with an
     /// ellipsis (`gopher_too_many_end_ellipsis`). Default 0.3.
     #[serde(default = "d_ellipsis_lines")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_ellipsis_lines_ratio: Option<f64>,
     /// Drop documents where fewer than this fraction of tokens contain a
     /// letter (`gopher_below_alpha_threshold`). datatrove calls it
     /// `max_non_alpha_words_ratio`, which is accepted as an alias. Default 0.8.
     #[serde(default = "d_alpha", alias = "max_non_alpha_words_ratio")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub min_alpha_words_ratio: Option<f64>,
     /// Drop documents containing fewer *distinct* stop words
     /// (`gopher_enough_stop_words`). Default 2.
     #[serde(default = "d_min_stop")]
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub min_stop_words: Option<usize>,
     /// The stop words (case-sensitive). Default: the, be, to, of, and,
     /// that, have, with.
@@ -350,6 +359,13 @@ fn d_dup() -> Vec<(usize, f64)> {
     vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
 }
 
+/// The schema of one `[n, fraction]` rule of `top_n_grams` and
+/// `dup_n_grams` (the options themselves stay plain pairs): n-gram sizes
+/// from 1 to 1000 words, fractions from 0 to 1.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+struct NGramRule(#[schemars(range(min = 1, max = 1000))] usize, #[schemars(range(min = 0.0, max = 1.0))] f64);
+
 /// Configuration of the `gopher_repetition` filter. Fractions of
 /// characters are relative to the document's length in characters.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -357,28 +373,34 @@ pub struct GopherRepetitionConfig {
     /// Drop when more than this fraction of paragraphs (split on blank
     /// lines) repeat an earlier one (`gopher_dup_para_frac`). Default 0.3.
     #[serde(default = "d_03")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub dup_para_frac: Option<f64>,
     /// Drop when repeated paragraphs hold more than this fraction of the
     /// characters (`gopher_dup_para_char_frac`). Default 0.2.
     #[serde(default = "d_02")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub dup_para_char_frac: Option<f64>,
     /// Drop when more than this fraction of lines repeat an earlier one
     /// (`gopher_dup_line_frac`). Default 0.3.
     #[serde(default = "d_03")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub dup_line_frac: Option<f64>,
     /// Drop when repeated lines hold more than this fraction of the
     /// characters (`gopher_dup_line_char_frac`). Default 0.2.
     #[serde(default = "d_02")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub dup_line_char_frac: Option<f64>,
     /// `[n, fraction]` pairs: drop when the most frequent word n-gram
     /// covers more than the fraction of characters (`gopher_top_<n>_gram`).
     /// Default [[2, 0.2], [3, 0.18], [4, 0.16]].
     #[serde(default = "d_top")]
+    #[schemars(with = "Vec<NGramRule>")]
     pub top_n_grams: Vec<(usize, f64)>,
     /// `[n, fraction]` pairs: drop when repeated word n-grams cover more
     /// than the fraction of characters (`gopher_duplicated_<n>_n_grams`).
     /// Default [[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.1]].
     #[serde(default = "d_dup")]
+    #[schemars(with = "Vec<NGramRule>")]
     pub dup_n_grams: Vec<(usize, f64)>,
     /// Only annotate: write `gopher_rep_*` attributes, drop nothing. Default false.
     #[serde(default)]

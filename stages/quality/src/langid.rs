@@ -38,11 +38,13 @@ pub struct LanguageIdConfig {
     /// Drop documents whose score is below this (`language_low_score`).
     /// Default 0.65.
     #[serde(default = "d_score")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub min_score: f64,
     /// At most this many characters, from the middle of the text, are
     /// analysed (whatlang's cost grows with the text; 3000 characters
     /// decide the language of any document). Default 3000.
     #[serde(default = "d_max_chars")]
+    #[schemars(range(min = 1, max = 100_000_000))]
     pub max_chars: usize,
     /// Only annotate: write the metadata and score, drop nothing. Default false.
     #[serde(default)]

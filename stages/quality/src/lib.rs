@@ -126,7 +126,7 @@ impl<R> PerLanguage<R> {
 /// Apply each language's overrides on top of `base` (its serialised form,
 /// less the `languages` key) and check every resulting configuration.
 /// Errors name `languages.<lang>.<field>`.
-pub(crate) fn resolve_languages<C: Serialize + DeserializeOwned>(
+pub(crate) fn resolve_languages<C: Serialize + DeserializeOwned + schemars::JsonSchema>(
     base: &C,
     overrides: &LanguageOverrides,
     validate: impl Fn(&C) -> Vec<(String, String)>,
@@ -152,12 +152,14 @@ pub(crate) fn resolve_languages<C: Serialize + DeserializeOwned>(
         if !ok {
             continue;
         }
-        match serde_json::from_value::<C>(Value::Object(merged)) {
+        // The schema's ranges apply to overrides as to the options themselves.
+        let at = format!("languages.{lang}");
+        match sluice_pipeline::parse_checked::<C>(&Value::Object(merged), &at) {
             Ok(c) => {
-                errors.extend(validate(&c).into_iter().map(|(f, m)| (format!("languages.{lang}.{f}"), m)));
+                errors.extend(validate(&c).into_iter().map(|(f, m)| (format!("{at}.{f}"), m)));
                 out.insert(lang.clone(), c);
             }
-            Err(e) => errors.push((format!("languages.{lang}"), e.to_string())),
+            Err(diags) => errors.extend(diags.into_iter().map(|d| (d.path, d.message))),
         }
     }
     if errors.is_empty() {
@@ -165,6 +167,42 @@ pub(crate) fn resolve_languages<C: Serialize + DeserializeOwned>(
     } else {
         Err(errors)
     }
+}
+
+/// Read a file an option names (a blocklist, a word list): a regular file
+/// of at most [`sluice_pipeline::limits::MAX_OPTION_FILE`] bytes of UTF-8.
+/// The error reads `path: reason`, so `/dev/zero` fails at once with "not a
+/// regular file" instead of being read for ever.
+pub fn read_option_file(path: &std::path::Path) -> Result<String, String> {
+    sluice_pipeline::limits::read_to_string_limited(path, sluice_pipeline::limits::MAX_OPTION_FILE).map_err(|e| error_text(&e))
+}
+
+/// Why a file an option names cannot be read, checked without reading it
+/// (for `validate`): missing, not a regular file, or over the limit.
+pub fn option_file_problem(path: &std::path::Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(e) => Some(format!("{}: {e}", path.display())),
+        Ok(m) if !m.is_file() => Some(format!("{}: not a regular file", path.display())),
+        Ok(m) if m.len() > sluice_pipeline::limits::MAX_OPTION_FILE => Some(format!(
+            "{}: {} bytes, larger than the limit of {} bytes for a file named by an option",
+            path.display(),
+            m.len(),
+            sluice_pipeline::limits::MAX_OPTION_FILE
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// An error with its chain of causes: `path: reason`.
+pub fn error_text(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
 }
 
 /// Check that an optional ratio lies in [0, 1].
@@ -294,6 +332,23 @@ mod signal_rule_tests {
                 }
             }
         }
+    }
+
+    /// Per-language overrides are checked against the same schema ranges
+    /// as the options themselves (issue 21: every numeric option has a range).
+    #[test]
+    fn language_overrides_are_range_checked() {
+        let cfg: GopherQualityConfig =
+            serde_json::from_value(serde_json::json!({"languages": {"zh": {"max_avg_word_length": 1e9, "min_doc_words": 5}}})).unwrap();
+        let e = cfg.validate();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "languages.zh.max_avg_word_length");
+        assert!(e[0].1.contains("must be at most 1000"), "{e:?}");
+        let cfg: FineWebQualityConfig = serde_json::from_value(serde_json::json!({"languages": {"ja": {"line_punct_thr": -1}}})).unwrap();
+        assert_eq!(cfg.validate()[0].0, "languages.ja.line_punct_thr");
+        let cfg: GopherRepetitionConfig =
+            serde_json::from_value(serde_json::json!({"languages": {"ja": {"top_n_grams": [[100000, 0.2]]}}})).unwrap();
+        assert_eq!(cfg.validate()[0].0, "languages.ja.top_n_grams[0][0]", "{:?}", cfg.validate());
     }
 
     #[test]

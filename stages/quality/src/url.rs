@@ -18,8 +18,10 @@ fn d_key() -> String {
 /// comparing). Files hold one entry per line; blank lines and `#` comments
 /// are skipped.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UrlBlocklistConfig {
-    /// Blocklist files (read once, when the recipe is compiled). Default: none.
+    /// Blocklist files (read once, when the recipe is compiled; regular
+    /// files of at most 256 MiB). Default: none.
     #[serde(default)]
     pub paths: Vec<PathBuf>,
     /// Entries given inline, in addition to the files. Default: none.
@@ -49,8 +51,8 @@ impl UrlBlocklistConfig {
             e.push(("paths".into(), "give at least one blocklist file in `paths` or an entry in `entries`".into()));
         }
         for (i, p) in self.paths.iter().enumerate() {
-            if !p.is_file() {
-                e.push((format!("paths[{i}]"), format!("cannot read blocklist file {}", p.display())));
+            if let Some(m) = crate::option_file_problem(p) {
+                e.push((format!("paths[{i}]"), format!("cannot read the blocklist file {m}")));
             }
         }
         e
@@ -74,9 +76,9 @@ impl UrlBlocklistConfig {
             }
         };
         for (i, p) in self.paths.iter().enumerate() {
-            match std::fs::read_to_string(p) {
+            match crate::read_option_file(p) {
                 Ok(s) => s.lines().for_each(&mut add),
-                Err(err) => errors.push((format!("paths[{i}]"), format!("cannot read {}: {err}", p.display()))),
+                Err(err) => errors.push((format!("paths[{i}]"), format!("cannot read the blocklist file {err}"))),
             }
         }
         self.entries.iter().for_each(|e| add(e));
@@ -202,6 +204,21 @@ mod tests {
         assert_eq!(cfg.validate().len(), 1);
         assert!(cfg.build().is_err());
         assert_eq!(UrlBlocklistConfig::default().validate().len(), 1);
+    }
+
+    /// Issue 21, hole 8: files named by options are read with a limit;
+    /// `/dev/zero` (or a link to it) fails at once, naming the file.
+    #[test]
+    fn devices_are_refused_at_once() {
+        let t0 = std::time::Instant::now();
+        let cfg = UrlBlocklistConfig { paths: vec!["/dev/zero".into()], ..Default::default() };
+        let e = cfg.validate();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].0, "paths[0]");
+        assert!(e[0].1.contains("/dev/zero: not a regular file"), "{e:?}");
+        let e = cfg.build().unwrap_err();
+        assert!(e[0].1.contains("/dev/zero") && e[0].1.contains("not a regular file"), "{e:?}");
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

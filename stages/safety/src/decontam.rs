@@ -16,14 +16,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_pipeline::limits::{read_file_limited, MAX_OPTION_FILE};
+use sluice_pipeline::output::AtomicFile;
+use sluice_pipeline::{DocStage, Document, TaskContext, Verdict};
 
 use crate::pii::narrow;
+
+/// At most this many `.csv` files per MMLU/C-Eval split directory.
+const MAX_CSV_FILES: usize = 10_000;
 
 /// The benchmarks, in the order of the bits of an index entry.
 pub const BENCHMARKS: [&str; 7] = ["hellaswag", "lambada", "piqa", "arc", "winogrande", "mmlu", "ceval"];
@@ -40,42 +46,57 @@ fn d_benchmarks() -> Vec<String> {
 
 /// Configuration of the `decontaminate` stage. The index is built from
 /// `eval_dir` when the recipe is compiled, or loaded from `index` when that
-/// file exists (and written there after a build, so later runs and the
-/// other task processes reuse it). Documents with at least `min_matches`
-/// n-grams found in the index are dropped as `contaminated_<benchmark>`
-/// (the benchmark with most matches), or only marked with
-/// `annotate_only`. Either way the document gets `contam_<benchmark>`
-/// attributes: its n-gram positions that occur in that benchmark, totalled
-/// in the stats.
+/// file exists; with `save_index` a run writes it inside its output
+/// directory, where a later run can load it (`index: OUT/decontam-13.bin`).
+/// A recipe never writes outside its output directory, so `index` is only
+/// read. Documents with at least `min_matches` n-grams found in the index
+/// are dropped as `contaminated_<benchmark>` (the benchmark with most
+/// matches), or only marked with `annotate_only`. Either way the document
+/// gets `contam_<benchmark>` attributes: its n-gram positions that occur in
+/// that benchmark, totalled in the stats.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecontamConfig {
     /// Directory of the evaluation sets, laid out as `../shared/data/eval`:
     /// `hellaswag/hellaswag_val_full.txt`, `lambada_openai.jsonl`,
     /// `piqa.jsonl`, `arc_easy.jsonl`, `arc_challenge.jsonl`,
-    /// `winogrande.jsonl`, `mmlu/{dev,test}/*.csv`, `ceval/{dev,val}/*.csv`.
-    /// Needed unless `index` exists. Default: none.
+    /// `winogrande.jsonl`, `mmlu/{dev,test}/*.csv`, `ceval/{dev,val}/*.csv`
+    /// (regular files of at most 256 MiB each). Needed unless `index`
+    /// exists. Default: none.
     #[serde(default)]
     pub eval_dir: Option<PathBuf>,
-    /// Index file: loaded if it exists (its `n` and benchmarks must match),
-    /// otherwise built from `eval_dir` and written here. Default: none
-    /// (build in memory every run).
+    /// An index saved by an earlier run (`save_index`), loaded if the file
+    /// exists (its `n` and benchmarks must match; at most 1 GiB); otherwise
+    /// the index is built from `eval_dir`. Only read, never written.
+    /// Default: none (build every run).
     #[serde(default)]
     pub index: Option<PathBuf>,
+    /// Save the index (built or loaded) at the start of a run to this path
+    /// *relative to the output directory* (`decontam-13.bin`), atomically,
+    /// so that later runs can load it with `index`. Absolute paths and
+    /// `..` are refused. Default: not saved.
+    #[serde(default)]
+    pub save_index: Option<String>,
     /// Benchmarks to index: hellaswag, lambada, piqa, arc, winogrande,
     /// mmlu, ceval. Default: all.
     #[serde(default = "d_benchmarks")]
     pub benchmarks: Vec<String>,
-    /// N-gram length in tokens. Default 13 (GPT-3's decontamination).
+    /// N-gram length in tokens, 4 to 64. Default 13 (GPT-3's decontamination).
     #[serde(default = "d_n")]
+    #[schemars(range(min = 4, max = 64))]
     pub n: usize,
     /// Flag documents with at least this many matching n-gram positions. Default 1.
     #[serde(default = "d_one")]
+    #[schemars(range(min = 1, max = 1_000_000_000))]
     pub min_matches: usize,
     /// Only mark: write the `contam_*` attributes, drop nothing. Default false.
     #[serde(default)]
     pub annotate_only: bool,
 }
+
+/// The largest index file `index` may name: 1 GiB is about 100 million
+/// n-grams, far more than every benchmark together has.
+pub const MAX_INDEX_BYTES: u64 = 1 << 30;
 
 impl Default for DecontamConfig {
     fn default() -> Self {
@@ -100,7 +121,24 @@ impl DecontamConfig {
                 e.push((format!("benchmarks[{i}]"), format!("unknown benchmark `{b}` (known: {})", BENCHMARKS.join(", "))));
             }
         }
-        let index_exists = self.index.as_ref().is_some_and(|p| p.is_file());
+        if let Some(rel) = &self.save_index {
+            if let Err(m) = sluice_pipeline::recipe::check_relative_output(rel) {
+                e.push(("save_index".into(), m));
+            }
+        }
+        // `index` is loaded when it exists; anything there must be a
+        // regular file (a link to /dev/zero would otherwise be read for ever).
+        let index_exists = match &self.index {
+            Some(p) => match std::fs::metadata(p) {
+                Ok(m) if m.is_file() => true,
+                Ok(_) => {
+                    e.push(("index".into(), format!("{}: not a regular file", p.display())));
+                    true
+                }
+                Err(_) => false,
+            },
+            None => false,
+        };
         match &self.eval_dir {
             Some(d) if !d.is_dir() && !index_exists => e.push(("eval_dir".into(), format!("{} is not a directory", d.display()))),
             None if !index_exists => e.push(("eval_dir".into(), "give `eval_dir`, or an `index` file that exists".into())),
@@ -109,18 +147,19 @@ impl DecontamConfig {
         e
     }
 
-    /// Load or build the index, and the stage.
+    /// Load or build the index, and the stage. Nothing is written here:
+    /// `save_index` is written by the run ([`DocStage::prepare`]).
     pub fn build(&self) -> Result<Decontaminate, Vec<(String, String)>> {
         let err = |f: &str, m: String| vec![(f.to_string(), m)];
         let mask = benchmark_mask(&self.benchmarks);
         let index = match &self.index {
-            Some(p) if p.is_file() => {
+            Some(p) if std::fs::symlink_metadata(p).is_ok() => {
                 let idx = DecontamIndex::load(p).map_err(|m| err("index", m))?;
                 if idx.n != self.n || idx.mask != mask {
                     return Err(err(
                         "index",
                         format!(
-                            "{} was built with n = {} for [{}], the recipe asks n = {} for [{}]; delete it to rebuild",
+                            "{} was built with n = {} for [{}], the recipe asks n = {} for [{}]; build a new one with `save_index`",
                             p.display(),
                             idx.n,
                             names(idx.mask).join(", "),
@@ -133,16 +172,12 @@ impl DecontamConfig {
             }
             _ => {
                 let dir = self.eval_dir.as_ref().ok_or_else(|| err("eval_dir", "no eval_dir to build the index from".into()))?;
-                let idx = DecontamIndex::build(dir, &self.benchmarks, self.n).map_err(|m| err("eval_dir", m))?;
-                if let Some(p) = &self.index {
-                    idx.save(p).map_err(|m| err("index", m))?;
-                }
-                idx
+                DecontamIndex::build(dir, &self.benchmarks, self.n).map_err(|m| err("eval_dir", m))?
             }
         };
         let attrs = BENCHMARKS.iter().map(|b| format!("contam_{b}")).collect();
         let doc_attrs = BENCHMARKS.iter().map(|b| format!("contam_docs_{b}")).collect();
-        Ok(Decontaminate { cfg: self.clone(), index, attrs, doc_attrs })
+        Ok(Decontaminate { cfg: self.clone(), index, attrs, doc_attrs, saved: OnceLock::new() })
     }
 }
 
@@ -228,7 +263,7 @@ impl Hasher for IdHasher {
 // reading the eval sets
 
 fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = read_file_limited(path, MAX_OPTION_FILE).map_err(|e| format!("cannot read {}", sluice_quality::error_text(&e)))?;
     let s = String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
     Ok(s.trim_start_matches('\u{feff}').to_string())
 }
@@ -389,7 +424,11 @@ pub fn read_benchmark(dir: &Path, name: &str) -> Result<Vec<Item>, String> {
                     .map_err(|e| format!("cannot list {}: {e}", d.display()))?
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+                    .take(MAX_CSV_FILES + 1)
                     .collect();
+                if files.len() > MAX_CSV_FILES {
+                    return Err(format!("{}: more than {MAX_CSV_FILES} .csv files", d.display()));
+                }
                 files.sort();
                 if files.is_empty() {
                     return Err(format!("{}: no .csv files", d.display()));
@@ -510,10 +549,10 @@ impl DecontamIndex {
         self.map.get(&h).copied().unwrap_or(0)
     }
 
-    /// Write the index: one JSON header line, then the entries sorted by
-    /// hash (8-byte hash, 2-byte benchmark bits, little-endian), so the
-    /// same eval sets give the same bytes. Written atomically.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    /// The saved form of the index: one JSON header line, then the entries
+    /// sorted by hash (8-byte hash, 2-byte benchmark bits, little-endian),
+    /// so the same eval sets give the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
         let header = Header { format: FORMAT.into(), n: self.n, benchmarks: self.info.clone(), entries: self.map.len() };
         let mut entries: Vec<(u64, u16)> = self.map.iter().map(|(&k, &v)| (k, v)).collect();
         entries.sort_unstable();
@@ -524,27 +563,19 @@ impl DecontamIndex {
             buf.extend_from_slice(&k.to_le_bytes());
             buf.extend_from_slice(&v.to_le_bytes());
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&buf)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", path.display())
-        })
+        buf
     }
 
+    /// Write the index ([`DecontamIndex::to_bytes`]) atomically.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let mut f = AtomicFile::create(path).map_err(|e| format!("cannot write {}", sluice_quality::error_text(&e)))?;
+        f.write_all(&self.to_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        f.commit().map_err(|e| format!("cannot write {}", sluice_quality::error_text(&e)))
+    }
+
+    /// Load a saved index: a regular file of at most [`MAX_INDEX_BYTES`].
     pub fn load(path: &Path) -> Result<DecontamIndex, String> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = read_file_limited(path, MAX_INDEX_BYTES).map_err(|e| format!("cannot read {}", sluice_quality::error_text(&e)))?;
         let nl =
             bytes.iter().position(|&b| b == b'\n').ok_or_else(|| format!("{}: not a decontamination index (no header)", path.display()))?;
         let header: Header =
@@ -552,9 +583,12 @@ impl DecontamIndex {
         if header.format != FORMAT {
             return Err(format!("{}: format {:?}, expected {FORMAT:?}", path.display(), header.format));
         }
+        if !(4..=64).contains(&header.n) {
+            return Err(format!("{}: n = {} is outside 4 to 64", path.display(), header.n));
+        }
         let body = &bytes[nl + 1..];
-        if body.len() != header.entries * 10 {
-            return Err(format!("{}: truncated: {} bytes of entries, header says {}", path.display(), body.len(), header.entries * 10));
+        if Some(body.len()) != header.entries.checked_mul(10) {
+            return Err(format!("{}: truncated: {} bytes of entries, header says {} entries", path.display(), body.len(), header.entries));
         }
         let mut map: HashMap<u64, u16, BuildHasherDefault<IdHasher>> =
             HashMap::with_capacity_and_hasher(header.entries, Default::default());
@@ -596,15 +630,53 @@ pub struct Decontaminate {
     /// so the stats' sums give documents flagged per benchmark (the
     /// decontamination report's `docs_flagged`), in annotate mode too.
     doc_attrs: Vec<String>,
+    /// `save_index` written (or why not) by this process: every task calls
+    /// `prepare`, one writes.
+    saved: OnceLock<Result<(), String>>,
 }
 
 impl Decontaminate {
     pub fn index(&self) -> &DecontamIndex {
         &self.index
     }
+
+    /// Write the index to `save_index` under `output`, unless the file
+    /// there already holds these bytes (a re-run, or another process of the
+    /// run). No existing component of the path may be a symbolic link, so a
+    /// link planted in a shared output directory cannot redirect the write.
+    pub fn save_into(&self, output: &Path) -> Result<(), String> {
+        let Some(rel) = &self.cfg.save_index else { return Ok(()) };
+        let rel = sluice_pipeline::recipe::check_relative_output(rel).map_err(|m| format!("save_index: {m}"))?;
+        let mut path = output.to_path_buf();
+        for c in rel.components() {
+            path.push(c);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(format!(
+                    "save_index: {} is a symbolic link; sluice does not write through links in its output",
+                    path.display()
+                ));
+            }
+        }
+        let bytes = self.index.to_bytes();
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+            && read_file_limited(&path, bytes.len() as u64).is_ok_and(|b| b == bytes)
+        {
+            return Ok(());
+        }
+        let mut f = AtomicFile::create(&path).map_err(|e| format!("save_index: cannot write {}", sluice_quality::error_text(&e)))?;
+        f.write_all(&bytes).map_err(|e| format!("save_index: cannot write {}: {e}", path.display()))?;
+        f.commit().map_err(|e| format!("save_index: cannot write {}", sluice_quality::error_text(&e)))
+    }
 }
 
 impl DocStage for Decontaminate {
+    fn prepare(&self, ctx: &TaskContext) -> sluice_pipeline::Result<()> {
+        self.saved
+            .get_or_init(|| self.save_into(&ctx.output))
+            .clone()
+            .map_err(|message| sluice_pipeline::Error::Stage { node: "decontaminate".into(), message })
+    }
+
     fn process(&self, doc: &mut Document) -> Verdict {
         let counts = self.index.matches(&doc.text);
         let total: usize = counts.iter().sum();
@@ -693,11 +765,17 @@ mod tests {
             eval_dir: Some(d.clone()),
             benchmarks: vec!["mmlu".into(), "lambada".into()],
             index: Some(d.join("idx.bin")),
+            save_index: Some("idx.bin".into()),
             ..Default::default()
         };
         assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
         let s = cfg.build().unwrap();
+        assert!(!d.join("idx.bin").exists(), "building writes nothing");
+        s.save_into(&d).unwrap();
         assert!(d.join("idx.bin").is_file());
+        let saved = std::fs::metadata(d.join("idx.bin")).unwrap().modified().unwrap();
+        s.save_into(&d).unwrap();
+        assert_eq!(std::fs::metadata(d.join("idx.bin")).unwrap().modified().unwrap(), saved, "same bytes: not rewritten");
         assert_eq!(s.index().info["mmlu"].items, 2);
         assert_eq!(s.index().info["mmlu"].short_segments, 5 + 4); // the dev item, every choice
                                                                   // loaded index equals the built one
@@ -722,6 +800,66 @@ mod tests {
         let bad = DecontamConfig { n: 8, ..again };
         let e = bad.build().err().unwrap();
         assert!(e[0].1.contains("idx.bin") && e[0].1.contains("n = 13"), "{e:?}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// Issue 21, hole 2: `index:` created files anywhere. It is now only
+    /// read; `save_index` writes inside the output directory only.
+    #[test]
+    fn the_index_is_never_written_outside_the_output_directory() {
+        let d = tiny_eval();
+        let elsewhere = d.join("elsewhere");
+        let cfg = DecontamConfig {
+            eval_dir: Some(d.clone()),
+            benchmarks: vec!["mmlu".into()],
+            index: Some(elsewhere.join("idx.bin")),
+            ..Default::default()
+        };
+        assert!(cfg.validate().is_empty());
+        let s = cfg.build().unwrap();
+        s.save_into(&d.join("out")).unwrap();
+        assert!(!elsewhere.exists(), "`index` is only read");
+        for bad in ["/tmp/idx.bin", "../idx.bin", "reports/idx.bin", "_sluice/idx.bin"] {
+            let c = DecontamConfig { save_index: Some(bad.into()), ..cfg.clone() };
+            let e = c.validate();
+            assert_eq!(e.len(), 1, "{bad}: {e:?}");
+            assert_eq!(e[0].0, "save_index");
+            // and a run that skipped validate refuses it too
+            let e = c.build().unwrap().save_into(&d.join("out")).unwrap_err();
+            assert!(e.starts_with("save_index:"), "{e}");
+        }
+        // a link planted in the output directory does not redirect the write
+        let out = d.join("out2");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("sub")).unwrap();
+        let c = DecontamConfig { save_index: Some("sub/idx.bin".into()), ..cfg.clone() };
+        let e = c.build().unwrap().save_into(&out).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    /// Issue 21, hole 8: eval files and the index are read with a limit;
+    /// `/dev/zero` fails at once with the file named.
+    #[test]
+    fn device_files_are_refused_at_once() {
+        let t0 = std::time::Instant::now();
+        let d = tiny_eval();
+        std::os::unix::fs::symlink("/dev/zero", d.join("piqa.jsonl")).unwrap();
+        let cfg = DecontamConfig { eval_dir: Some(d.clone()), benchmarks: vec!["piqa".into()], ..Default::default() };
+        assert!(cfg.validate().is_empty());
+        let e = cfg.build().err().unwrap();
+        assert_eq!(e[0].0, "eval_dir");
+        assert!(e[0].1.contains("piqa.jsonl") && e[0].1.contains("not a regular file"), "{e:?}");
+        let cfg = DecontamConfig { index: Some("/dev/zero".into()), ..Default::default() };
+        let e = cfg.validate();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "index");
+        assert!(e[0].1.contains("/dev/zero: not a regular file"), "{e:?}");
+        let e = cfg.build().err().unwrap();
+        assert!(e[0].1.contains("/dev/zero") && e[0].1.contains("not a regular file"), "{e:?}");
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
         std::fs::remove_dir_all(d).unwrap();
     }
 

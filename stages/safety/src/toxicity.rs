@@ -54,9 +54,11 @@ pub struct ToxicityConfig {
     /// Drop when flagged words / words exceeds this. Default 0.005 (one
     /// word in 200).
     #[serde(default = "d_fraction")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_flagged_fraction: f64,
     /// ... and at least this many words are flagged. Default 2.
     #[serde(default = "d_min_flagged")]
+    #[schemars(range(min = 1, max = 1_000_000_000))]
     pub min_flagged: usize,
     /// Language assumed for documents without `language` metadata. Default "en".
     #[serde(default = "d_en")]
@@ -147,10 +149,15 @@ enum WordList {
 }
 
 impl WordList {
-    fn build(lang: &str, words: Vec<String>) -> WordList {
+    fn build(lang: &str, words: Vec<String>) -> Result<WordList, String> {
         if substring_language(lang) {
             let words: Vec<String> = words.into_iter().map(|w| w.to_lowercase()).collect();
-            WordList::Substrings(AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&words).expect("word list compiles"))
+            // A huge list can exceed the automaton's size limits: an error, not a panic.
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&words)
+                .map_err(|e| format!("the `{lang}` word list ({} entries) cannot be compiled: {e}", words.len()))?;
+            Ok(WordList::Substrings(ac))
         } else {
             let (mut single, mut multi_first, mut multi) = (WordSet::default(), WordSet::default(), WordSet::default());
             let mut max_len = 1;
@@ -164,7 +171,7 @@ impl WordList {
                     multi.insert(k);
                 }
             }
-            WordList::Tokens { single, multi_first, multi, max_len }
+            Ok(WordList::Tokens { single, multi_first, multi, max_len })
         }
     }
 
@@ -257,13 +264,13 @@ impl ToxicityConfig {
             e.push(("min_flagged".into(), "must be at least 1".into()));
         }
         for (lang, p) in &self.word_lists {
-            if !p.is_file() {
-                e.push((format!("word_lists.{lang}"), format!("cannot read word list {}", p.display())));
+            if let Some(m) = sluice_quality::option_file_problem(p) {
+                e.push((format!("word_lists.{lang}"), format!("cannot read the word list {m}")));
             }
         }
         for (i, p) in self.blocklist_paths.iter().enumerate() {
-            if !p.is_file() {
-                e.push((format!("blocklist_paths[{i}]"), format!("cannot read blocklist file {}", p.display())));
+            if let Some(m) = sluice_quality::option_file_problem(p) {
+                e.push((format!("blocklist_paths[{i}]"), format!("cannot read the blocklist file {m}")));
             }
         }
         e
@@ -276,21 +283,23 @@ impl ToxicityConfig {
         words.insert("zh".into(), entries(ZH_LIST).map(String::from).collect());
         let mut errors = Vec::new();
         for (lang, p) in &self.word_lists {
-            match std::fs::read_to_string(p) {
+            match sluice_quality::read_option_file(p) {
                 Ok(s) => words.entry(base_lang(lang).to_string()).or_default().extend(entries(&s).map(String::from)),
-                Err(err) => errors.push((format!("word_lists.{lang}"), format!("cannot read {}: {err}", p.display()))),
+                Err(err) => errors.push((format!("word_lists.{lang}"), format!("cannot read the word list {err}"))),
             }
         }
         for (lang, ws) in &self.extra_words {
             words.entry(base_lang(lang).to_string()).or_default().extend(ws.iter().map(|w| w.trim().to_string()).filter(|w| !w.is_empty()));
         }
-        let lists = words
-            .into_iter()
-            .map(|(l, ws)| {
-                let wl = WordList::build(&l, ws);
-                (l, wl)
-            })
-            .collect();
+        let mut lists = BTreeMap::new();
+        for (l, ws) in words {
+            match WordList::build(&l, ws) {
+                Ok(wl) => {
+                    lists.insert(l, wl);
+                }
+                Err(m) => errors.push((format!("word_lists.{l}"), m)),
+            }
+        }
         let blocklist = if self.adult_domains || !self.blocklist_paths.is_empty() {
             let cfg = UrlBlocklistConfig {
                 paths: self.blocklist_paths.clone(),
@@ -483,5 +492,26 @@ mod tests {
         assert_eq!(c.validate().len(), 3);
         assert!(c.build().is_err());
         assert!(serde_json::from_value::<ToxicityConfig>(serde_json::json!({"treshold": 1})).is_err());
+    }
+
+    /// Issue 21, hole 8: word lists and blocklists named by options are
+    /// read with a limit; `/dev/zero` fails at once, naming the option and file.
+    #[test]
+    fn device_files_are_refused_at_once() {
+        let t0 = std::time::Instant::now();
+        let c = ToxicityConfig {
+            word_lists: [("fr".to_string(), PathBuf::from("/dev/zero"))].into(),
+            blocklist_paths: vec![PathBuf::from("/dev/zero")],
+            ..Default::default()
+        };
+        let e = c.validate();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e[0].0, "word_lists.fr");
+        assert_eq!(e[1].0, "blocklist_paths[0]");
+        assert!(e.iter().all(|(_, m)| m.contains("/dev/zero: not a regular file")), "{e:?}");
+        let e = c.build().err().expect("refused");
+        assert!(e.iter().any(|(f, m)| f == "word_lists.fr" && m.contains("not a regular file")), "{e:?}");
+        assert!(e.iter().any(|(f, m)| f == "blocklist_paths[0]" && m.contains("not a regular file")), "{e:?}");
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5));
     }
 }

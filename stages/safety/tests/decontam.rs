@@ -71,12 +71,19 @@ fn planted_items_are_caught_and_clean_documents_are_not() {
     let data = data_dir();
     let eval = data.join("eval");
     assert!(eval.is_dir(), "shared data missing at {} (set SLUICE_TEST_DATA)", eval.display());
-    let index = std::env::temp_dir().join(format!("sluice-decontam-test-{}.bin", std::process::id()));
-    let cfg = DecontamConfig { eval_dir: Some(eval.clone()), index: Some(index.clone()), ..Default::default() };
+    let out = std::env::temp_dir().join(format!("sluice-decontam-test-{}", std::process::id()));
+    let index = out.join("decontam-13.bin");
+    let cfg = DecontamConfig {
+        eval_dir: Some(eval.clone()),
+        index: Some(index.clone()),
+        save_index: Some("decontam-13.bin".into()),
+        ..Default::default()
+    };
     assert!(cfg.validate().is_empty());
     let t = std::time::Instant::now();
     let stage = cfg.build().unwrap();
     let built = t.elapsed();
+    stage.save_into(&out).unwrap();
     println!("index: {} n-grams, built in {built:.2?}", stage.index().len());
     for (b, i) in &stage.index().info {
         println!("  {b:<11} items {:>6} segments {:>6} short {:>6} ngrams {:>8}", i.items, i.segments, i.short_segments, i.ngrams);
@@ -86,7 +93,7 @@ fn planted_items_are_caught_and_clean_documents_are_not() {
     let loaded = DecontamConfig { eval_dir: None, ..cfg.clone() }.build().unwrap();
     println!("reloaded in {:.2?}", t.elapsed());
     assert_eq!(loaded.index().len(), stage.index().len());
-    std::fs::remove_file(&index).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
 
     let docs = cc_docs(&data);
     assert_eq!(docs.len(), 697);
