@@ -19,11 +19,9 @@ use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord,
 
 use crate::files::{open_decompressed, FileLister, FilesConfig};
 
+crate::file_reader_config! {
 /// Configuration of the `jsonl` reader.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct JsonlReaderConfig {
-    #[serde(flatten)]
-    pub files: FilesConfig,
     /// Key of the document text (default `text`).
     #[serde(default = "default_text_key")]
     pub text_key: String,
@@ -33,6 +31,7 @@ pub struct JsonlReaderConfig {
     pub id_key: String,
     /// Lines longer than this are malformed records (default 64MiB).
     #[serde(default = "default_max_line")]
+    #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1099511627776u64))]
     pub max_line_bytes: ByteSize,
     /// Read each file as one JSON value, not lines, and take the records
     /// (objects) at this path: `/`-separated keys, `*` for every element of
@@ -44,6 +43,7 @@ pub struct JsonlReaderConfig {
     #[serde(default)]
     pub records: Option<String>,
 }
+}
 
 fn default_text_key() -> String {
     "text".into()
@@ -54,6 +54,10 @@ fn default_id_key() -> String {
 fn default_max_line() -> ByteSize {
     ByteSize(64 << 20)
 }
+
+/// The UTF-8 byte order mark, dropped from the start of a file (after
+/// decompression).
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub const JSONL_EXTENSIONS: &[&str] = &["**/*.jsonl", "**/*.jsonl.gz", "**/*.jsonl.zst", "**/*.json.gz", "**/*.json.zst", "**/*.ndjson"];
 
@@ -74,7 +78,7 @@ impl JsonlReaderConfig {
         if records.is_some() {
             exts.push("**/*.json");
         }
-        let files = match self.files.build(&exts, seed) {
+        let files = match self.files().build(&exts, seed) {
             Ok(f) => f,
             Err(e) => {
                 errors.extend(e);
@@ -168,7 +172,7 @@ impl Reader for JsonlReader {
                 format!("the file is larger than max_line_bytes ({} bytes), which bounds a `records` file", self.max_line),
             ));
         }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes)).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
         let size = bytes.len();
         drop(bytes);
         let mut records = Vec::new();
@@ -339,6 +343,11 @@ impl Iterator for Lines<'_> {
             }
             while matches!(buf.last(), Some(b'\n' | b'\r')) {
                 buf.pop();
+            }
+            if self.line == 1 && buf.starts_with(UTF8_BOM) {
+                // Editors on Windows start UTF-8 files with a byte order
+                // mark; it is not part of the first record.
+                buf.drain(..UTF8_BOM.len());
             }
             if buf.iter().all(u8::is_ascii_whitespace) {
                 if self.done {

@@ -21,11 +21,9 @@ use sluice_pipeline::{Document, InputFile, Locator, Payload, RawRecord, Reader, 
 
 use crate::files::{FileLister, FilesConfig};
 
+crate::file_reader_config! {
 /// Configuration of the `parquet` reader.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ParquetReaderConfig {
-    #[serde(flatten)]
-    pub files: FilesConfig,
     /// Column holding the text (default `text`).
     #[serde(default = "default_text")]
     pub text_column: String,
@@ -34,7 +32,9 @@ pub struct ParquetReaderConfig {
     pub id_column: String,
     /// Rows decoded per Arrow batch (default 1024).
     #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 1048576))]
     pub batch_rows: usize,
+}
 }
 
 fn default_text() -> String {
@@ -53,7 +53,7 @@ impl ParquetReaderConfig {
         if self.batch_rows == 0 {
             errs.push(("batch_rows".into(), "must be at least 1".into()));
         }
-        let files = match self.files.build(&["**/*.parquet"], seed) {
+        let files = match self.files().build(&["**/*.parquet"], seed) {
             Ok(f) => Some(f),
             Err(e) => {
                 errs.extend(e);
