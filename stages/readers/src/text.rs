@@ -18,7 +18,7 @@ use serde_json::Value;
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
 
-use crate::files::{decompress_bytes, FileLister, FilesConfig};
+use crate::files::{decompress_bytes, FileLister};
 
 /// How file bytes become text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]

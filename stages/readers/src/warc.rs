@@ -9,15 +9,13 @@
 
 use std::sync::Arc;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::Value;
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
 use sluice_web::warc::WarcReaderOptions;
 use sluice_web::{DocumentOptions, WarcReader, WarcRecord};
 
-use crate::files::{FileLister, FilesConfig};
+use crate::files::FileLister;
 
 crate::file_reader_config! {
 /// Configuration of the `warc` and `wet` readers.

@@ -97,7 +97,9 @@ fn check_ranges(root: &Value, schema: &Value, at: String, missing: &mut Vec<Stri
     for (name, p) in props {
         let path = format!("{at}.{name}");
         let byte_size = p.get("$ref").and_then(Value::as_str).is_some_and(|r| r.ends_with("ByteSize"))
-            || p.get("anyOf").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x.get("$ref").and_then(Value::as_str).is_some_and(|r| r.ends_with("ByteSize"))));
+            || p.get("anyOf")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|x| x.get("$ref").and_then(Value::as_str).is_some_and(|r| r.ends_with("ByteSize"))));
         if byte_size {
             if p.get("x-max-bytes").is_none() {
                 missing.push(path);

@@ -12,7 +12,11 @@ use sluice_writers::ParquetWriterConfig;
 fn documents() -> Vec<Document> {
     (0..300)
         .map(|i| {
-            let mut d = Document::new(format!("doc-{i}"), format!("Document {i}: some text, ünïcödé and 中文, {}", "words ".repeat(i % 17)), Arc::from("web"));
+            let mut d = Document::new(
+                format!("doc-{i}"),
+                format!("Document {i}: some text, ünïcödé and 中文, {}", "words ".repeat(i % 17)),
+                Arc::from("web"),
+            );
             d.metadata.insert("url".into(), format!("https://example.com/{i}").into());
             if i % 3 == 0 {
                 d.metadata.insert("lang".into(), "en".into());

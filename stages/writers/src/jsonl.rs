@@ -90,7 +90,14 @@ impl SinkFactory for JsonlWriter {
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn Sink>> {
         // Nothing is allocated or created until the first document: a run
         // may fan one reader out to thousands of writers.
-        Ok(Box::new(JsonlSink { config: self.config.clone(), ctx: ctx.clone(), current: None, shard: 0, files: Vec::new(), line: Vec::new() }))
+        Ok(Box::new(JsonlSink {
+            config: self.config.clone(),
+            ctx: ctx.clone(),
+            current: None,
+            shard: 0,
+            files: Vec::new(),
+            line: Vec::new(),
+        }))
     }
 
     fn extension(&self) -> &str {

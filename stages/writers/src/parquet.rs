@@ -19,10 +19,11 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::column::page_store::{PageKey, PageStore, PageStoreArgs, PageStoreFactory};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::{KeyValue, RowGroupMetaData};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sluice_pipeline::output::AtomicFile;
@@ -188,6 +189,12 @@ impl ParquetSink {
             let node = &self.ctx.node;
             let at = |e: ParquetError, path: &Path| Error::stage(node, format!("{}: {e}", path.display()));
             open.flush_row_group().map_err(|e| at(e, &open.path))?;
+            let digest = layout_digest(
+                open.file.schema_descr(),
+                open.file.flushed_row_groups(),
+                open.file.properties().key_value_metadata().map(Vec::as_slice).unwrap_or_default(),
+            );
+            open.file.append_key_value_metadata(KeyValue::new(LAYOUT_DIGEST_KEY.to_string(), digest));
             let file = open.file.into_inner().map_err(|e| at(e, &open.path))?;
             file.commit()?;
             self.files.push(open.path);
@@ -284,6 +291,46 @@ impl Open {
         self.row_groups += 1;
         Ok(())
     }
+}
+
+/// The footer key-value entry holding [`layout_digest`].
+pub const LAYOUT_DIGEST_KEY: &str = "sluice.layout_xxh3";
+
+/// A digest of what in a Parquet footer decides which bytes are read and
+/// how they decode: the columns (path, physical type, levels), each row
+/// group's row count and each column chunk's codec, value count, offsets
+/// and sizes, and the key-value metadata (the embedded Arrow schema) other
+/// than this digest itself. Page checksums cover page data; this covers
+/// the footer, where a flipped bit could otherwise drop rows or rename a
+/// column without an error. Written by the `parquet` writer, verified by
+/// the `parquet` reader when present.
+pub fn layout_digest(schema: &SchemaDescriptor, row_groups: &[RowGroupMetaData], key_values: &[KeyValue]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for c in schema.columns() {
+        let _ = writeln!(s, "column {} {:?} {} {}", c.path().string(), c.physical_type(), c.max_def_level(), c.max_rep_level());
+    }
+    for g in row_groups {
+        let _ = writeln!(s, "group {}", g.num_rows());
+        for c in g.columns() {
+            // the codec without its level: the level is not stored in the file
+            let codec = format!("{:?}", c.compression());
+            let codec = codec.split('(').next().unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "chunk {codec} {} {} {:?} {} {}",
+                c.num_values(),
+                c.data_page_offset(),
+                c.dictionary_page_offset(),
+                c.compressed_size(),
+                c.uncompressed_size()
+            );
+        }
+    }
+    for kv in key_values.iter().filter(|kv| kv.key != LAYOUT_DIGEST_KEY) {
+        let _ = writeln!(s, "kv {:?} {:?}", kv.key, kv.value);
+    }
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(s.as_bytes()))
 }
 
 /// Page stores that keep each column chunk's serialized pages for
@@ -415,7 +462,10 @@ fn with_page_checksums(blobs: Vec<Bytes>, mut close: ColumnCloseResult) -> PqRes
     }
     let before: usize = blobs.iter().map(Bytes::len).sum();
     if before as i64 != close.metadata.compressed_size() {
-        return Err(ParquetError::General(format!("captured {before} bytes of pages, the column chunk has {}", close.metadata.compressed_size())));
+        return Err(ParquetError::General(format!(
+            "captured {before} bytes of pages, the column chunk has {}",
+            close.metadata.compressed_size()
+        )));
     }
     let mut dictionary = Vec::new();
     let mut data = Vec::new();
