@@ -400,6 +400,36 @@ mod tests {
         assert_eq!(read_all(&files[0]), docs(20));
     }
 
+    fn rss_kib() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// The writer's own memory per idle writer: 2,000 open sinks that have
+    /// each received 20 small documents (what one reader fanned out to many
+    /// writers gives each). Run with
+    /// `cargo test -p sluice-writers --release -- --ignored --nocapture idle_writer_memory`.
+    #[test]
+    #[ignore]
+    fn idle_writer_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = docs(20);
+        let before = rss_kib();
+        let mut sinks = Vec::new();
+        for i in 0..2000 {
+            let ctx = SinkContext { dir: dir.path().join(format!("w{i}")), task: 0, node: format!("w{i}") };
+            let mut sink = JsonlWriterConfig::default().build().open(&ctx).unwrap();
+            sink.write(&input).unwrap();
+            sinks.push(sink);
+        }
+        let after = rss_kib();
+        eprintln!("2000 jsonl sinks holding 20 documents each: {} KiB, {} KiB per sink", after - before, (after - before) / 2000);
+        for s in sinks {
+            s.finish().unwrap();
+        }
+    }
+
     #[test]
     fn no_documents_no_file() {
         let dir = tempfile::tempdir().unwrap();
