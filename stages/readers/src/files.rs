@@ -6,36 +6,76 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use schemars::JsonSchema;
-use serde::Deserialize;
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Error, InputFile, Result};
 
 /// Which files a reader reads. Shared by every file-based reader.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+///
+/// Reader configurations repeat these fields through [`file_reader_config!`]
+/// rather than `#[serde(flatten)]`: a flattened struct swallows the keys it
+/// does not know, so a misspelt option (`max_filez: 3`) would be accepted
+/// without a word.
+#[derive(Debug, Clone, Default)]
 pub struct FilesConfig {
-    /// Files, directories (searched recursively) or glob patterns such as
-    /// `data/**/*.jsonl.gz`. Relative paths are relative to the current
-    /// directory.
     pub paths: Vec<String>,
-    /// Inside directories, read only files whose path (relative to the
-    /// directory) matches one of these globs. Each reader has a default
-    /// (its usual extensions). Files named explicitly are always read.
-    #[serde(default)]
     pub include: Option<Vec<String>>,
-    /// Skip files whose relative path matches one of these globs.
-    #[serde(default)]
     pub exclude: Vec<String>,
-    /// Read at most this many files, chosen by a seeded hash of their
-    /// relative paths: a deterministic sample spread across directories.
-    #[serde(default)]
     pub max_files: Option<usize>,
-    /// Skip files larger than this (they are counted, not read).
-    #[serde(default)]
     pub max_file_bytes: Option<ByteSize>,
-    /// Read hidden files and directories (names starting with `.`).
-    #[serde(default)]
     pub hidden: bool,
+}
+
+/// Define a file reader's configuration: the common file options
+/// ([`FilesConfig`]) followed by the reader's own fields, as one flat struct
+/// whose every key is known to serde (so unknown keys are reported), plus a
+/// `files()` accessor that gathers the common part.
+#[macro_export]
+macro_rules! file_reader_config {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+        pub struct $name {
+            /// Files, directories (searched recursively) or glob patterns such as
+            /// `data/**/*.jsonl.gz`. Relative paths are relative to the current
+            /// directory.
+            pub paths: Vec<String>,
+            /// Inside directories, read only files whose path (relative to the
+            /// directory) matches one of these globs. Each reader has a default
+            /// (its usual extensions). Files named explicitly are always read.
+            #[serde(default)]
+            pub include: Option<Vec<String>>,
+            /// Skip files whose relative path matches one of these globs.
+            #[serde(default)]
+            pub exclude: Vec<String>,
+            /// Read at most this many files, chosen by a seeded hash of their
+            /// relative paths: a deterministic sample spread across directories.
+            #[serde(default)]
+            #[schemars(range(min = 1, max = 1000000000))]
+            pub max_files: Option<usize>,
+            /// Skip files larger than this (they are counted, not read).
+            #[serde(default)]
+            #[schemars(extend("x-max-bytes" = 1099511627776u64))]
+            pub max_file_bytes: Option<sluice_pipeline::size::ByteSize>,
+            /// Read hidden files and directories (names starting with `.`).
+            #[serde(default)]
+            pub hidden: bool,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The common file options.
+            pub fn files(&self) -> $crate::files::FilesConfig {
+                $crate::files::FilesConfig {
+                    paths: self.paths.clone(),
+                    include: self.include.clone(),
+                    exclude: self.exclude.clone(),
+                    max_files: self.max_files,
+                    max_file_bytes: self.max_file_bytes,
+                    hidden: self.hidden,
+                }
+            }
+        }
+    };
 }
 
 fn has_glob(s: &str) -> bool {

@@ -11,19 +11,15 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
 
-use crate::files::{open_decompressed, FileLister, FilesConfig};
+use crate::files::{open_decompressed, FileLister};
 
+crate::file_reader_config! {
 /// Configuration of the `jsonl` reader.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct JsonlReaderConfig {
-    #[serde(flatten)]
-    pub files: FilesConfig,
     /// Key of the document text (default `text`).
     #[serde(default = "default_text_key")]
     pub text_key: String,
@@ -33,6 +29,7 @@ pub struct JsonlReaderConfig {
     pub id_key: String,
     /// Lines longer than this are malformed records (default 64MiB).
     #[serde(default = "default_max_line")]
+    #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1099511627776u64))]
     pub max_line_bytes: ByteSize,
     /// Read each file as one JSON value, not lines, and take the records
     /// (objects) at this path: `/`-separated keys, `*` for every element of
@@ -44,6 +41,7 @@ pub struct JsonlReaderConfig {
     #[serde(default)]
     pub records: Option<String>,
 }
+}
 
 fn default_text_key() -> String {
     "text".into()
@@ -54,6 +52,10 @@ fn default_id_key() -> String {
 fn default_max_line() -> ByteSize {
     ByteSize(64 << 20)
 }
+
+/// The UTF-8 byte order mark, dropped from the start of a file (after
+/// decompression).
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub const JSONL_EXTENSIONS: &[&str] = &["**/*.jsonl", "**/*.jsonl.gz", "**/*.jsonl.zst", "**/*.json.gz", "**/*.json.zst", "**/*.ndjson"];
 
@@ -74,7 +76,7 @@ impl JsonlReaderConfig {
         if records.is_some() {
             exts.push("**/*.json");
         }
-        let files = match self.files.build(&exts, seed) {
+        let files = match self.files().build(&exts, seed) {
             Ok(f) => f,
             Err(e) => {
                 errors.extend(e);
@@ -168,7 +170,8 @@ impl Reader for JsonlReader {
                 format!("the file is larger than max_line_bytes ({} bytes), which bounds a `records` file", self.max_line),
             ));
         }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
+        let value: Value = serde_json::from_slice(bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes))
+            .map_err(|e| err("invalid_json", format!("invalid JSON: {e}")))?;
         let size = bytes.len();
         drop(bytes);
         let mut records = Vec::new();
@@ -340,6 +343,11 @@ impl Iterator for Lines<'_> {
             while matches!(buf.last(), Some(b'\n' | b'\r')) {
                 buf.pop();
             }
+            if self.line == 1 && buf.starts_with(UTF8_BOM) {
+                // Editors on Windows start UTF-8 files with a byte order
+                // mark; it is not part of the first record.
+                buf.drain(..UTF8_BOM.len());
+            }
             if buf.iter().all(u8::is_ascii_whitespace) {
                 if self.done {
                     return None;
@@ -439,6 +447,35 @@ mod tests {
         let err = r.open(f).err().unwrap();
         assert!(err.to_string().contains("/data/*/sections/*") && err.to_string().contains("no key `sections`"), "{err}");
         assert!(cfg("data").unwrap_err().iter().any(|(k, _)| k == "records"));
+    }
+
+    /// A UTF-8 byte order mark at the start of a file (plain, or found after
+    /// decompression) is dropped, not an invalid first line; anywhere else
+    /// it is still an error.
+    #[test]
+    fn a_leading_byte_order_mark_is_not_part_of_the_first_line() {
+        let d = tempfile::tempdir().unwrap();
+        let body: &[u8] = b"\xEF\xBB\xBF{\"text\": \"first\"}\n{\"text\": \"second\"}\n\xEF\xBB\xBF{\"text\": \"third\"}\n";
+        std::fs::write(d.path().join("a.jsonl"), body).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(body).unwrap();
+        std::fs::write(d.path().join("b.jsonl.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::write(d.path().join("c.jsonl.zst"), zstd::encode_all(body, 3).unwrap()).unwrap();
+        for name in ["a.jsonl", "b.jsonl.gz", "c.jsonl.zst"] {
+            let (docs, errs) = read(&reader(&d.path().join(name)));
+            let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+            assert_eq!(texts, ["first", "second"], "{name}");
+            let got: Vec<(Locator, &str)> = errs.iter().map(|e| (e.location, e.kind)).collect();
+            assert_eq!(got, vec![(Locator::Line(3), "invalid_json")], "{name}: a BOM inside the file is not skipped");
+        }
+        // a `records` file too
+        let p = d.path().join("r.json");
+        std::fs::write(&p, b"\xEF\xBB\xBF{\"data\": [{\"text\": \"x\"}]}").unwrap();
+        let cfg: JsonlReaderConfig =
+            serde_json::from_value(serde_json::json!({"paths": [p.display().to_string()], "records": "/data/*"})).unwrap();
+        let (docs, errs) = read(&cfg.build("s", 0).unwrap());
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(docs[0].text, "x");
     }
 
     #[test]

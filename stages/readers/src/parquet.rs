@@ -14,18 +14,16 @@ use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32T
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::Value;
 use sluice_pipeline::{Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
 
-use crate::files::{FileLister, FilesConfig};
+use sluice_writers::parquet::{layout_digest, LAYOUT_DIGEST_KEY};
 
+use crate::files::FileLister;
+
+crate::file_reader_config! {
 /// Configuration of the `parquet` reader.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ParquetReaderConfig {
-    #[serde(flatten)]
-    pub files: FilesConfig,
     /// Column holding the text (default `text`).
     #[serde(default = "default_text")]
     pub text_column: String,
@@ -34,7 +32,9 @@ pub struct ParquetReaderConfig {
     pub id_column: String,
     /// Rows decoded per Arrow batch (default 1024).
     #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 1048576))]
     pub batch_rows: usize,
+}
 }
 
 fn default_text() -> String {
@@ -53,7 +53,7 @@ impl ParquetReaderConfig {
         if self.batch_rows == 0 {
             errs.push(("batch_rows".into(), "must be at least 1".into()));
         }
-        let files = match self.files.build(&["**/*.parquet"], seed) {
+        let files = match self.files().build(&["**/*.parquet"], seed) {
             Ok(f) => Some(f),
             Err(e) => {
                 errs.extend(e);
@@ -92,6 +92,23 @@ impl Reader for ParquetReader {
         let err = |e: String| RecordError::new(file.display(), Locator::File, "unreadable", e);
         let f = File::open(&file.path).map_err(|e| err(e.to_string()))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+        // sluice's writer records a digest of the footer's layout (row
+        // counts, offsets, columns): a footer that no longer matches it is
+        // corrupt, whatever it would decode to
+        let meta = builder.metadata();
+        if let Some(kvs) = meta.file_metadata().key_value_metadata() {
+            if let Some(want) = kvs.iter().find(|kv| kv.key == LAYOUT_DIGEST_KEY) {
+                let got = layout_digest(meta.file_metadata().schema_descr(), meta.row_groups(), kvs);
+                if want.value.as_deref() != Some(got.as_str()) {
+                    return Err(RecordError::new(
+                        file.display(),
+                        Locator::File,
+                        "corrupt",
+                        format!("the footer does not match its checksum ({LAYOUT_DIGEST_KEY}): the file is corrupt"),
+                    ));
+                }
+            }
+        }
         let schema = builder.schema().clone();
         match schema.field_with_name(&self.text) {
             Ok(f) if is_string(f.data_type()) => {}

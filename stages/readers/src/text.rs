@@ -18,7 +18,7 @@ use serde_json::Value;
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
 
-use crate::files::{decompress_bytes, FileLister, FilesConfig};
+use crate::files::{decompress_bytes, FileLister};
 
 /// How file bytes become text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -34,11 +34,9 @@ pub enum TextEncoding {
     Auto,
 }
 
+crate::file_reader_config! {
 /// Configuration of the `text` reader.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct TextReaderConfig {
-    #[serde(flatten)]
-    pub files: FilesConfig,
     /// `utf8` (strict, the default) or `auto` (detect legacy encodings).
     #[serde(default)]
     pub encoding: TextEncoding,
@@ -48,6 +46,7 @@ pub struct TextReaderConfig {
     /// Files larger than this (after decompression) are malformed records
     /// (default 64MiB).
     #[serde(default = "default_max")]
+    #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1099511627776u64))]
     pub max_document_bytes: ByteSize,
     /// Cut each file into documents of about this size, at paragraph
     /// boundaries: a document ends at the first blank line after
@@ -58,12 +57,14 @@ pub struct TextReaderConfig {
     #[serde(default)]
     pub split: Option<SplitConfig>,
 }
+}
 
 /// `split` of the text reader.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitConfig {
     /// Target document size in bytes (`8KiB`, `4000`).
+    #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1073741824u64))]
     pub target_bytes: ByteSize,
 }
 
@@ -77,7 +78,7 @@ fn default_max() -> ByteSize {
 impl TextReaderConfig {
     pub fn build(&self, source: &str, seed: u64) -> std::result::Result<TextReader, Vec<(String, String)>> {
         let mut errors = self.validate();
-        let files = match self.files.build(&["**/*"], seed) {
+        let files = match self.files().build(&["**/*"], seed) {
             Ok(f) => f,
             Err(e) => {
                 errors.extend(e);

@@ -9,27 +9,26 @@
 
 use std::sync::Arc;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::Value;
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
 use sluice_web::warc::WarcReaderOptions;
 use sluice_web::{DocumentOptions, WarcReader, WarcRecord};
 
-use crate::files::{FileLister, FilesConfig};
+use crate::files::FileLister;
 
+crate::file_reader_config! {
 /// Configuration of the `warc` and `wet` readers.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct WarcReaderConfig {
-    #[serde(flatten)]
-    pub files: FilesConfig,
     /// Records larger than this are reported and skipped (default 64MiB).
     #[serde(default = "default_max_record")]
+    #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1099511627776u64))]
     pub max_record_bytes: ByteSize,
     /// Largest decoded HTTP body accepted (default 32MiB).
     #[serde(default = "default_max_body")]
+    #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1099511627776u64))]
     pub max_body_bytes: ByteSize,
+}
 }
 
 fn default_max_record() -> ByteSize {
@@ -54,7 +53,7 @@ impl WarcReaderConfig {
             Flavor::Warc => &["**/*.warc", "**/*.warc.gz"],
             Flavor::Wet => &["**/*.wet", "**/*.wet.gz"],
         };
-        let files = self.files.build(exts, seed)?;
+        let files = self.files().build(exts, seed)?;
         let doc_opts = DocumentOptions { max_body_bytes: self.max_body_bytes.0 as usize, ..DocumentOptions::default() };
         Ok(WarcFileReader { files, flavor, max_record: self.max_record_bytes.0, doc_opts, source: Arc::from(source) })
     }

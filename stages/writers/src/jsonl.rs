@@ -46,9 +46,11 @@ pub struct JsonlWriterConfig {
     pub compression: Compression,
     /// Compression level (zstd 1-19, default 3; gzip 1-9, default 6).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 19))]
     pub level: Option<i32>,
     /// Start a new shard after this much uncompressed output (default 256MB).
     #[serde(default = "crate::default_shard_bytes")]
+    #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1099511627776u64))]
     pub max_shard_bytes: ByteSize,
 }
 
@@ -86,6 +88,8 @@ pub struct JsonlWriter {
 
 impl SinkFactory for JsonlWriter {
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn Sink>> {
+        // Nothing is allocated or created until the first document: a run
+        // may fan one reader out to thousands of writers.
         Ok(Box::new(JsonlSink {
             config: self.config.clone(),
             ctx: ctx.clone(),
@@ -100,6 +104,15 @@ impl SinkFactory for JsonlWriter {
         self.config.compression.extension()
     }
 }
+
+/// Lines a shard buffers, uncompressed, before it creates its file and
+/// compressor: a zstd encoder holds about 1 MB (its window and match
+/// tables), so a writer that has received little costs little.
+const PENDING_BYTES: usize = 64 << 10;
+
+/// The serialisation buffer is kept between documents up to this size;
+/// a larger one (after a large document) is released.
+const LINE_KEEP_BYTES: usize = 64 << 10;
 
 enum Enc {
     Zstd(zstd::stream::write::Encoder<'static, AtomicFile>),
@@ -125,8 +138,13 @@ impl Enc {
     }
 }
 
+/// The shard being written. Its file and encoder exist only once it holds
+/// [`PENDING_BYTES`] of lines, or when it is closed; until then its lines
+/// wait in `pending`. Compression is streamed, so the output bytes do not
+/// depend on when the encoder starts.
 struct Open {
-    enc: Enc,
+    enc: Option<Enc>,
+    pending: Vec<u8>,
     path: PathBuf,
     bytes: u64,
 }
@@ -141,31 +159,43 @@ struct JsonlSink {
 }
 
 impl JsonlSink {
-    fn open_shard(&mut self) -> Result<()> {
+    /// Start the next shard (no file yet).
+    fn open_shard(&mut self) {
         let path = self.ctx.shard_path(self.shard, self.config.compression.extension());
         self.shard += 1;
-        let file = AtomicFile::create(&path)?;
-        let io = |e| Error::io(&path, e);
-        let enc = match self.config.compression {
+        self.current = Some(Open { enc: None, pending: Vec::new(), path, bytes: 0 });
+    }
+
+    /// Create the shard's file and encoder and hand it the pending lines.
+    fn start_encoder(config: &JsonlWriterConfig, open: &mut Open) -> Result<()> {
+        let file = AtomicFile::create(&open.path)?;
+        let io = |e| Error::io(&open.path, e);
+        let mut enc = match config.compression {
             Compression::Zstd => {
-                let mut e = zstd::stream::write::Encoder::new(file, self.config.level.unwrap_or(3)).map_err(io)?;
+                let mut e = zstd::stream::write::Encoder::new(file, config.level.unwrap_or(3)).map_err(io)?;
                 // Frame checksums let readers detect corrupt shards; like
                 // everything else in the frame they depend only on content.
                 e.include_checksum(true).map_err(io)?;
                 Enc::Zstd(e)
             }
             Compression::Gzip => {
-                Enc::Gzip(flate2::GzBuilder::new().mtime(0).write(file, flate2::Compression::new(self.config.level.unwrap_or(6) as u32)))
+                Enc::Gzip(flate2::GzBuilder::new().mtime(0).write(file, flate2::Compression::new(config.level.unwrap_or(6) as u32)))
             }
             Compression::None => Enc::Plain(file),
         };
-        self.current = Some(Open { enc, path, bytes: 0 });
+        enc.writer().write_all(&open.pending).map_err(io)?;
+        open.pending = Vec::new();
+        open.enc = Some(enc);
         Ok(())
     }
 
     fn close_shard(&mut self) -> Result<()> {
-        if let Some(open) = self.current.take() {
-            let file = open.enc.finish().map_err(|e| Error::io(&open.path, e))?;
+        if let Some(mut open) = self.current.take() {
+            if open.enc.is_none() {
+                Self::start_encoder(&self.config, &mut open)?;
+            }
+            let enc = open.enc.take().expect("started above");
+            let file = enc.finish().map_err(|e| Error::io(&open.path, e))?;
             file.commit()?;
             self.files.push(open.path);
         }
@@ -180,14 +210,26 @@ impl Sink for JsonlSink {
                 self.close_shard()?;
             }
             if self.current.is_none() {
-                self.open_shard()?;
+                self.open_shard();
             }
             self.line.clear();
             serde_json::to_writer(&mut self.line, d).map_err(|e| Error::stage(&self.ctx.node, e))?;
             self.line.push(b'\n');
             let open = self.current.as_mut().expect("opened above");
-            open.enc.writer().write_all(&self.line).map_err(|e| Error::io(&open.path, e))?;
+            if open.enc.is_none() {
+                if open.pending.len() + self.line.len() < PENDING_BYTES {
+                    open.pending.extend_from_slice(&self.line);
+                } else {
+                    Self::start_encoder(&self.config, open)?;
+                }
+            }
+            if let Some(enc) = open.enc.as_mut() {
+                enc.writer().write_all(&self.line).map_err(|e| Error::io(&open.path, e))?;
+            }
             open.bytes += self.line.len() as u64;
+            if self.line.capacity() > LINE_KEEP_BYTES {
+                self.line = Vec::new();
+            }
         }
         Ok(())
     }
@@ -254,6 +296,138 @@ mod tests {
         }
         assert_eq!(outs[0], outs[2]);
         assert_eq!(outs[1], outs[3]);
+    }
+
+    /// What the writer wrote before lines were buffered: the encoder made
+    /// at the first document of a shard, every line written to it at once.
+    enum Eager {
+        Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+        Gzip(flate2::write::GzEncoder<Vec<u8>>),
+        Plain(Vec<u8>),
+    }
+
+    impl Eager {
+        fn new(cfg: &JsonlWriterConfig) -> Eager {
+            match cfg.compression {
+                Compression::Zstd => {
+                    let mut e = zstd::stream::write::Encoder::new(Vec::new(), cfg.level.unwrap_or(3)).unwrap();
+                    e.include_checksum(true).unwrap();
+                    Eager::Zstd(e)
+                }
+                Compression::Gzip => {
+                    let level = flate2::Compression::new(cfg.level.unwrap_or(6) as u32);
+                    Eager::Gzip(flate2::GzBuilder::new().mtime(0).write(Vec::new(), level))
+                }
+                Compression::None => Eager::Plain(Vec::new()),
+            }
+        }
+
+        fn write(&mut self, line: &[u8]) {
+            match self {
+                Eager::Zstd(e) => e.write_all(line).unwrap(),
+                Eager::Gzip(e) => e.write_all(line).unwrap(),
+                Eager::Plain(v) => v.extend_from_slice(line),
+            }
+        }
+
+        fn finish(self) -> Vec<u8> {
+            match self {
+                Eager::Zstd(e) => e.finish().unwrap(),
+                Eager::Gzip(e) => e.finish().unwrap(),
+                Eager::Plain(v) => v,
+            }
+        }
+    }
+
+    fn eager_reference(cfg: &JsonlWriterConfig, input: &[Document]) -> Vec<Vec<u8>> {
+        let mut shards = Vec::new();
+        let mut cur: Option<(Eager, u64)> = None;
+        for d in input {
+            if cur.as_ref().is_some_and(|c| c.1 >= cfg.max_shard_bytes.0) {
+                shards.push(cur.take().unwrap().0.finish());
+            }
+            let c = cur.get_or_insert_with(|| (Eager::new(cfg), 0));
+            let mut line = serde_json::to_vec(d).unwrap();
+            line.push(b'\n');
+            c.0.write(&line);
+            c.1 += line.len() as u64;
+        }
+        shards.extend(cur.map(|c| c.0.finish()));
+        shards
+    }
+
+    /// Buffering lines before the encoder starts changes no output byte:
+    /// a few small documents (never past the buffer), many (past it), a
+    /// document larger than the buffer first, and shard rollover.
+    #[test]
+    fn lazily_started_encoders_write_the_same_bytes() {
+        let big = |n: usize| Document::new(format!("big{n}"), "long text ".repeat(20_000), Arc::from("s"));
+        let mut first_big = vec![big(0)];
+        first_big.extend(docs(50));
+        let cases: Vec<(Vec<Document>, u64)> = vec![
+            (docs(3), 256_000_000),
+            (docs(5000), 256_000_000),
+            (first_big.clone(), 256_000_000),
+            (docs(5000), 100_000),
+            (first_big, 1000),
+        ];
+        for compression in [Compression::Zstd, Compression::Gzip, Compression::None] {
+            for (i, (input, max)) in cases.iter().enumerate() {
+                let cfg = JsonlWriterConfig { compression, level: None, max_shard_bytes: ByteSize(*max) };
+                let dir = tempfile::tempdir().unwrap();
+                let ctx = SinkContext { dir: dir.path().join("w"), task: 0, node: "w".into() };
+                let mut sink = cfg.build().open(&ctx).unwrap();
+                for c in input.chunks(7) {
+                    sink.write(c).unwrap();
+                }
+                let got: Vec<Vec<u8>> = sink.finish().unwrap().iter().map(|f| std::fs::read(f).unwrap()).collect();
+                let want = eager_reference(&cfg, input);
+                assert_eq!(got.len(), want.len(), "{compression:?} case {i}: shard count");
+                assert!(got == want, "{compression:?} case {i}: shard bytes differ");
+            }
+        }
+    }
+
+    /// A writer that has received a little holds no file and no encoder.
+    #[test]
+    fn a_writer_with_few_documents_opens_no_file_until_it_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = SinkContext { dir: dir.path().join("w"), task: 0, node: "w".into() };
+        let mut sink = JsonlWriterConfig::default().build().open(&ctx).unwrap();
+        sink.write(&docs(20)).unwrap();
+        assert!(!dir.path().join("w").exists(), "no file (and no temporary file) before the buffer fills");
+        let files = sink.finish().unwrap();
+        assert_eq!(read_all(&files[0]), docs(20));
+    }
+
+    fn rss_kib() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// The writer's own memory per idle writer: 2,000 open sinks that have
+    /// each received 20 small documents (what one reader fanned out to many
+    /// writers gives each). Run with
+    /// `cargo test -p sluice-writers --release -- --ignored --nocapture idle_writer_memory`.
+    #[test]
+    #[ignore]
+    fn idle_writer_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = docs(20);
+        let before = rss_kib();
+        let mut sinks = Vec::new();
+        for i in 0..2000 {
+            let ctx = SinkContext { dir: dir.path().join(format!("w{i}")), task: 0, node: format!("w{i}") };
+            let mut sink = JsonlWriterConfig::default().build().open(&ctx).unwrap();
+            sink.write(&input).unwrap();
+            sinks.push(sink);
+        }
+        let after = rss_kib();
+        eprintln!("2000 jsonl sinks holding 20 documents each: {} KiB, {} KiB per sink", after - before, (after - before) / 2000);
+        for s in sinks {
+            s.finish().unwrap();
+        }
     }
 
     #[test]
