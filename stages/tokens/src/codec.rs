@@ -148,7 +148,9 @@ pub fn for_each_token_chunk(doc: &Document, mut f: impl FnMut(&[u32]) -> Result<
 
 /// The ids the `tokenize` stage stored, or a message saying what is wrong.
 pub fn get_tokens(doc: &Document) -> Result<Vec<u32>, String> {
-    let mut out = Vec::with_capacity(token_count(doc).unwrap_or(0).min(1 << 24) as usize);
+    // the recorded count only sizes the list (token_count falls back to this function)
+    let n = doc.attributes.get(TOKENS_KEY).copied().filter(|&n| n >= 0.0).unwrap_or(0.0) as u64;
+    let mut out = Vec::with_capacity(n.min(1 << 24) as usize);
     for_each_token_chunk(doc, |ids| {
         out.extend_from_slice(ids);
         Ok(())
