@@ -66,8 +66,9 @@ fn argv(map: &Map<String, Value>, path: &str, cmd: &clap::Command, skip: &[&str]
         match v {
             Value::Bool(true) => out.push(format!("--{flag}")),
             Value::Bool(false) => {}
-            Value::Number(n) => out.extend([format!("--{flag}"), n.to_string()]),
-            Value::String(s) => out.extend([format!("--{flag}"), s.clone()]),
+            // `--flag=value`: a negative number is a value, not a flag.
+            Value::Number(n) => out.push(format!("--{flag}={n}")),
+            Value::String(s) => out.push(format!("--{flag}={s}")),
             Value::Array(items) => {
                 let parts: Option<Vec<String>> = items
                     .iter()
@@ -78,7 +79,7 @@ fn argv(map: &Map<String, Value>, path: &str, cmd: &clap::Command, skip: &[&str]
                     })
                     .collect();
                 match parts {
-                    Some(p) => out.extend([format!("--{flag}"), p.join(",")]),
+                    Some(p) => out.push(format!("--{flag}={}", p.join(","))),
                     None => diags.push(Diagnostic::new(p, "must be a list of strings or numbers")),
                 }
             }
@@ -139,6 +140,11 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
     targs.extend(["--out".to_string(), run_dir(out).display().to_string()]);
     targs.extend(argv(map, "train", &train_cmd, OWN_KEYS, &mut diags));
     let train = parse_args::<TrainArgs>("train", "train", targs, &mut diags);
+    // Checks between options (min_lr <= lr, micro-batch size, ...): reported
+    // by `validate`, not after the pipeline has run.
+    for m in train.iter().flat_map(TrainArgs::check) {
+        diags.push(Diagnostic::new("train", m));
+    }
     let eval = match map.get("eval") {
         None => None,
         Some(Value::Object(e)) => {
@@ -210,9 +216,36 @@ mod tests {
         let mut diags = Vec::new();
         let m = serde_json::json!({"steps": 300, "doc_mask": true, "lr": 0.001, "stepz": 1, "out": "x", "warmupp": 2});
         let a = argv(m.as_object().unwrap(), "train", &cmd, &[], &mut diags);
-        assert_eq!(a, vec!["--steps", "300", "--doc-mask", "--lr", "0.001"]);
+        assert_eq!(a, vec!["--steps=300", "--doc-mask", "--lr=0.001"]);
         let paths: Vec<String> = diags.iter().map(|d| d.path.clone()).collect();
         assert_eq!(paths, vec!["train.stepz", "train.out", "train.warmupp"]);
         assert!(diags[0].message.contains("batch_tokens"), "{}", diags[0].message);
+    }
+
+    /// Issue 21, hole 7: the section's values are range-checked at `validate`
+    /// time, like `sluice train`'s flags (the same clap definitions).
+    #[test]
+    fn out_of_range_values_are_diagnostics() {
+        let cmd = TrainArgs::augment_args(clap::Command::new("train"));
+        for (v, want) in [
+            (serde_json::json!({"seq_len": 0}), "--seq-len"),
+            (serde_json::json!({"batch_tokens": 1000000000000u64}), "--batch-tokens"),
+            (serde_json::json!({"lr": -1.0}), "--lr"),
+            (serde_json::json!({"steps": 0}), "--steps"),
+            (serde_json::json!({"lr": 0.001, "min_lr": 0.1}), "min_lr"),
+            (serde_json::json!({"seq_len": 512, "micro_batch": 4096}), "tokens per pass"),
+        ] {
+            let mut diags = Vec::new();
+            let mut args = vec!["--shards".to_string(), "s".into(), "--out".into(), "o".into()];
+            args.extend(argv(v.as_object().unwrap(), "train", &cmd, OWN_KEYS, &mut diags));
+            if let Some(t) = parse_args::<TrainArgs>("train", "train", args, &mut diags) {
+                diags.extend(t.check().into_iter().map(|m| Diagnostic::new("train", m)));
+            }
+            assert!(
+                diags.iter().any(|d| d.path == "train" && d.message.contains(want)),
+                "{v}: {:?}",
+                diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+            );
+        }
     }
 }

@@ -48,14 +48,40 @@ impl TrainError {
     }
 }
 
-/// Read a whole file, naming it in the error.
-pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| TrainError::io(path, e))
+/// Largest JSON file (manifest, checkpoint state, run config) the trainer reads.
+pub const MAX_JSON_FILE: u64 = 64 << 20;
+/// Largest tokenizer, eval data or other small file named by an option or a manifest.
+pub const MAX_OPTION_FILE: u64 = 256 << 20;
+
+/// Read a whole regular file of at most `max` bytes, naming it in the error.
+/// Devices (`/dev/zero`), FIFOs and directories are refused before any read,
+/// and a file that grows while it is read stops at `max + 1` bytes and fails.
+pub(crate) fn read_file_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| TrainError::io(path, e))?;
+    let meta = f.metadata().map_err(|e| TrainError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(TrainError::io(path, std::io::Error::other("not a regular file")));
+    }
+    if meta.len() > max {
+        return Err(TrainError::io(path, std::io::Error::other(format!("{} bytes, over the limit of {max} bytes", meta.len()))));
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    f.take(max + 1).read_to_end(&mut out).map_err(|e| TrainError::io(path, e))?;
+    if out.len() as u64 > max {
+        return Err(TrainError::io(path, std::io::Error::other(format!("grew past the limit of {max} bytes while being read"))));
+    }
+    Ok(out)
 }
 
-/// Read and parse a JSON file, naming it in the error.
+/// Read a whole regular file of at most [`MAX_OPTION_FILE`] bytes (eval data, reference texts).
+pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    read_file_limited(path, MAX_OPTION_FILE)
+}
+
+/// Read and parse a JSON file (at most [`MAX_JSON_FILE`] bytes), naming it in the error.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
-    let bytes = read_file(path)?;
+    let bytes = read_file_limited(path, MAX_JSON_FILE)?;
     serde_json::from_slice(&bytes).map_err(|source| TrainError::Json { path: path.to_path_buf(), source })
 }
 

@@ -42,7 +42,8 @@ pub struct Scorer {
 }
 
 /// The tokenizer of a run: `tokenizer.json` beside the checkpoints (copied at
-/// training start), else the shards' manifest's.
+/// training start), else the shards' manifest's (resolved inside the shard
+/// directory and checked against the manifest's sha256).
 pub fn run_tokenizer_path(ckpt_dir: &Path) -> Option<PathBuf> {
     let run = ckpt_dir.parent()?.parent()?;
     let p = run.join("tokenizer.json");
@@ -50,7 +51,7 @@ pub fn run_tokenizer_path(ckpt_dir: &Path) -> Option<PathBuf> {
         return Some(p);
     }
     let cfg: crate::train::TrainConfig = crate::error::read_json(&run.join(crate::train::CONFIG_FILE)).ok()?;
-    crate::shards::ShardSet::open(&cfg.shards).ok()?.tokenizer_path()
+    Some(crate::shards::ShardSet::open(&cfg.shards).ok()?.tokenizer_bytes().ok()??.0)
 }
 
 /// The end-of-document id of a run, from its shards' manifest.

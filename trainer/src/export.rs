@@ -63,8 +63,8 @@ pub fn export(ckpt: &Path, out: &Path, tokenizer: Option<&Path>) -> Result<()> {
     crate::error::save_safetensors(&ts, &tmp)?;
     std::fs::rename(&tmp, out.join("model.safetensors")).map_err(|e| TrainError::io(out.join("model.safetensors"), e))?;
     if let Some(t) = &tok {
-        let dst = out.join("tokenizer.json");
-        std::fs::copy(&t.path, &dst).map_err(|e| TrainError::io(&dst, e))?;
+        let bytes = crate::error::read_file_limited(&t.path, crate::error::MAX_OPTION_FILE)?;
+        crate::error::write_atomic(&out.join("tokenizer.json"), &bytes)?;
         let eos_tok = eos.and_then(|id| t.inner.id_to_token(id));
         let tc = json!({
             "tokenizer_class": "PreTrainedTokenizerFast",

@@ -167,7 +167,7 @@ pub fn make_reference_shards(out: &Path, cfg: &RefShardsConfig) -> Result<Manife
         tokenizer: Some("tokenizer.json".into()),
         seq_len: None,
         shards,
-        tokenizer_sha256: None,
+        tokenizer_sha256: Some(crate::shards::hex_sha256(&read_file(&tpath)?)),
         recipe_hash: None,
         tokens_per_source: Default::default(),
         documents: Default::default(),

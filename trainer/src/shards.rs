@@ -5,7 +5,7 @@
 //! magic 20240520 / version 1 for uint16 tokens, magic 20240801 / version 7 for
 //! uint32 tokens, `header[2]` = number of tokens.
 
-use crate::error::{read_file, Result, TrainError};
+use crate::error::{read_file_limited, Result, TrainError};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::path::{Path, PathBuf};
@@ -80,10 +80,40 @@ pub struct Manifest {
     pub packing: Option<serde_json::Value>,
 }
 
+/// Largest shard file: an int32 token count of 4-byte tokens plus the header.
+pub const MAX_SHARD_FILE: u64 = (i32::MAX as u64) * 4 + HEADER_BYTES as u64;
+
 /// Read one shard, validating its header and length against the file size.
 pub fn read_shard(path: &Path) -> Result<Vec<u32>> {
-    let bytes = read_file(path)?;
+    let bytes = read_file_limited(path, MAX_SHARD_FILE)?;
     parse_shard(path, &bytes)
+}
+
+/// Resolve `rel`, a file name read from a manifest (or a checkpoint), inside
+/// `dir`: it must be relative, made of plain components (no `..`, `.`, root or
+/// empty parts), and, once every symlink is resolved, still a regular file
+/// inside `dir`. A manifest is data from a shared filesystem: it must never make
+/// the trainer open (or copy into a run) a file elsewhere, such as
+/// `/etc/shadow` or `../../secret`. Returns the resolved path. The same rule is
+/// in `sluice-tokens` (`shard::confined`), which `sluice inspect` uses.
+pub fn confined(dir: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
+    if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") || rel.contains('\\') || rel.contains('\0') {
+        return Err(format!("{rel:?} must be a relative path of plain components inside the shard directory"));
+    }
+    let p = Path::new(rel);
+    if !p.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        return Err(format!("{rel:?} must be a relative path of plain components inside the shard directory"));
+    }
+    let root = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let full = root.join(p).canonicalize().map_err(|e| format!("{rel:?}: {e}"))?;
+    if !full.starts_with(&root) {
+        return Err(format!("{rel:?} resolves to {}, outside the shard directory {}", full.display(), root.display()));
+    }
+    let meta = std::fs::metadata(&full).map_err(|e| format!("{rel:?}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{rel:?} is not a regular file"));
+    }
+    Ok(full)
 }
 
 fn shard_err(path: &Path, msg: impl Into<String>) -> TrainError {
@@ -164,11 +194,15 @@ pub struct ShardSet {
     pub manifest: Option<Manifest>,
     pub train: Vec<PathBuf>,
     pub val: Vec<PathBuf>,
+    /// The manifest entry of each listed file (by its resolved path).
+    entries: std::collections::BTreeMap<PathBuf, ShardEntry>,
 }
 
 impl ShardSet {
     /// Open a shard directory: from `manifest.json` when present, else by llm.c
     /// file naming (`*train*.bin`, `*val*.bin`), sorted by name for a stable order.
+    /// Every file a manifest names must be a regular file inside `dir` (see
+    /// [`confined`]); so must the files found by naming, once symlinks are resolved.
     pub fn open(dir: &Path) -> Result<ShardSet> {
         let mpath = dir.join("manifest.json");
         if mpath.exists() {
@@ -180,34 +214,41 @@ impl ShardSet {
             if m.eos_id as usize >= m.vocab_size {
                 return Err(merr(format!("eos_id {} is outside vocab_size {}", m.eos_id, m.vocab_size)));
             }
+            if let Some(t) = &m.tokenizer {
+                confined(dir, t).map_err(|e| merr(format!("tokenizer {e}")))?;
+            }
             let (mut train, mut val) = (vec![], vec![]);
+            let mut entries = std::collections::BTreeMap::new();
             for s in &m.shards {
-                let p = dir.join(&s.file);
+                let p = confined(dir, &s.file).map_err(|e| merr(format!("shard {e}")))?;
                 match s.split.as_str() {
-                    "train" => train.push(p),
-                    "val" => val.push(p),
+                    "train" => train.push(p.clone()),
+                    "val" => val.push(p.clone()),
                     other => return Err(merr(format!("shard {} has split {other:?}, expected \"train\" or \"val\"", s.file))),
+                }
+                if entries.insert(p, s.clone()).is_some() {
+                    return Err(merr(format!("shard {} is listed twice", s.file)));
                 }
             }
             if train.is_empty() {
                 return Err(merr("no train shards listed".into()));
             }
-            return Ok(ShardSet { dir: dir.to_path_buf(), manifest: Some(m), train, val });
+            return Ok(ShardSet { dir: dir.to_path_buf(), manifest: Some(m), train, val, entries });
         }
         let rd = std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?;
-        let mut names: Vec<PathBuf> =
-            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "bin")).collect();
+        let mut names: Vec<String> =
+            rd.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).filter(|n| n.ends_with(".bin")).collect();
         names.sort();
-        let has = |p: &PathBuf, s: &str| p.file_name().is_some_and(|n| n.to_string_lossy().contains(s));
-        let train: Vec<_> = names.iter().filter(|p| has(p, "train")).cloned().collect();
-        let val: Vec<_> = names.iter().filter(|p| has(p, "val")).cloned().collect();
+        let resolve = |n: &String| confined(dir, n).map_err(|msg| TrainError::Shard { path: dir.to_path_buf(), msg });
+        let train = names.iter().filter(|n| n.contains("train")).map(resolve).collect::<Result<Vec<_>>>()?;
+        let val = names.iter().filter(|n| n.contains("val")).map(resolve).collect::<Result<Vec<_>>>()?;
         if train.is_empty() {
             return Err(TrainError::Shard {
                 path: dir.to_path_buf(),
                 msg: "no manifest.json and no *train*.bin files in the directory".into(),
             });
         }
-        Ok(ShardSet { dir: dir.to_path_buf(), manifest: None, train, val })
+        Ok(ShardSet { dir: dir.to_path_buf(), manifest: None, train, val, entries: Default::default() })
     }
 
     pub fn vocab_size(&self) -> Option<usize> {
@@ -218,33 +259,70 @@ impl ShardSet {
         self.manifest.as_ref().map(|m| m.eos_id)
     }
 
-    pub fn tokenizer_path(&self) -> Option<PathBuf> {
-        let m = self.manifest.as_ref()?;
-        m.tokenizer.as_ref().map(|t| self.dir.join(t))
+    /// The tokenizer the manifest names, resolved inside the shard directory.
+    pub fn tokenizer_path(&self) -> Result<Option<PathBuf>> {
+        let Some(m) = self.manifest.as_ref() else { return Ok(None) };
+        let Some(t) = &m.tokenizer else { return Ok(None) };
+        let mpath = self.dir.join("manifest.json");
+        confined(&self.dir, t).map(Some).map_err(|e| TrainError::Manifest { path: mpath, msg: format!("tokenizer {e}") })
     }
 
-    /// Load a split into memory, checking every shard against the manifest.
+    /// The bytes of the manifest's tokenizer, checked against `tokenizer_sha256`
+    /// when the manifest records it (sluice's `pack` always does).
+    pub fn tokenizer_bytes(&self) -> Result<Option<(PathBuf, Vec<u8>)>> {
+        let Some(p) = self.tokenizer_path()? else { return Ok(None) };
+        let bytes = read_file_limited(&p, crate::error::MAX_OPTION_FILE)?;
+        if let Some(want) = self.manifest.as_ref().and_then(|m| m.tokenizer_sha256.as_ref()) {
+            let got = hex_sha256(&bytes);
+            if !got.eq_ignore_ascii_case(want) {
+                return Err(TrainError::Tokenizer {
+                    path: p,
+                    msg: format!("sha256 is {got} but the manifest says {want}: the file changed since the shards were written"),
+                });
+            }
+        }
+        Ok(Some((p, bytes)))
+    }
+
+    /// Load a split into memory, checking every shard against the manifest:
+    /// its size (before reading it), its sha256 when recorded, its token count
+    /// and that every token is inside the vocabulary.
     pub fn load(&self, split: &str) -> Result<TokenStream> {
         let files = if split == "train" { &self.train } else { &self.val };
         let mut tokens = Vec::new();
         let mut bounds = Vec::new();
         for f in files {
-            let bytes = read_file(f)?;
-            if let Some(m) = &self.manifest {
-                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                if let Some(e) = m.shards.iter().find(|e| e.file == name) {
-                    if let Some(want) = &e.sha256 {
-                        let got = hex_sha256(&bytes);
-                        if !got.eq_ignore_ascii_case(want) {
-                            return Err(shard_err(f, format!("sha256 is {got} but the manifest says {want}")));
-                        }
-                    }
+            let entry = self.entries.get(f);
+            if let (Some(e), Some(m)) = (entry, &self.manifest) {
+                let width = match m.dtype {
+                    TokenDtype::Uint16 => 2u64,
+                    TokenDtype::Uint32 => 4,
+                };
+                let want = e.tokens.checked_mul(width).and_then(|b| b.checked_add(HEADER_BYTES as u64));
+                let got = std::fs::metadata(f).map_err(|err| TrainError::io(f, err))?.len();
+                if want != Some(got) {
+                    return Err(shard_err(
+                        f,
+                        format!(
+                            "file has {got} bytes but the manifest's {} {:?} tokens need {}",
+                            e.tokens,
+                            m.dtype,
+                            want.map_or("more than 2^64".to_string(), |w| w.to_string())
+                        ),
+                    ));
+                }
+            }
+            let bytes = read_file_limited(f, MAX_SHARD_FILE)?;
+            if let Some(want) = entry.and_then(|e| e.sha256.as_ref()) {
+                let got = hex_sha256(&bytes);
+                if !got.eq_ignore_ascii_case(want) {
+                    return Err(shard_err(f, format!("sha256 is {got} but the manifest says {want}")));
                 }
             }
             let toks = parse_shard(f, &bytes)?;
+            drop(bytes);
             if let Some(m) = &self.manifest {
-                let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                if let Some(e) = m.shards.iter().find(|e| e.file == name) {
+                if let Some(e) = entry {
                     if e.tokens != toks.len() as u64 {
                         return Err(shard_err(f, format!("has {} tokens but the manifest says {}", toks.len(), e.tokens)));
                     }
@@ -255,8 +333,12 @@ impl ShardSet {
             }
             let base = tokens.len() as u64;
             let bpath = bounds_path(f);
-            if bpath.exists() {
-                let b = read_file(&bpath)?;
+            if std::fs::symlink_metadata(&bpath).is_ok() {
+                let name = bpath.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let parent = f.parent().unwrap_or(&self.dir);
+                let bpath = confined(parent, &name).map_err(|msg| shard_err(&bpath, msg))?;
+                // 8 bytes a document start, at most one per token.
+                let b = read_file_limited(&bpath, (toks.len() as u64 + 1) * 8)?;
                 if b.len() % 8 != 0 {
                     return Err(shard_err(&bpath, format!("length {} is not a multiple of 8", b.len())));
                 }
@@ -567,6 +649,7 @@ mod tests {
         m.shards[0].tokens = 5;
         std::fs::write(&mp, serde_json::to_vec(&m).unwrap()).unwrap();
         let e = ShardSet::open(dir.path()).unwrap().load("train").unwrap_err().to_string();
-        assert!(e.contains("manifest says 5"), "{e}");
+        // the size is checked before the file is read
+        assert!(e.contains("manifest's 5 Uint16 tokens need 1034"), "{e}");
     }
 }

@@ -10,9 +10,18 @@ pub struct Tok {
 }
 
 impl Tok {
+    /// Load a `tokenizer.json` (a regular file of at most 256 MiB: a path from
+    /// an option or a manifest may name a device or a huge file).
     pub fn load(path: &Path) -> Result<Tok> {
-        let inner =
-            tokenizers::Tokenizer::from_file(path).map_err(|e| TrainError::Tokenizer { path: path.to_path_buf(), msg: e.to_string() })?;
+        let bytes = crate::error::read_file_limited(path, crate::error::MAX_OPTION_FILE)?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Parse a `tokenizer.json` already read (and checked) from `path`.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Tok> {
+        let err = |msg: String| TrainError::Tokenizer { path: path.to_path_buf(), msg };
+        let text = std::str::from_utf8(bytes).map_err(|_| err("not UTF-8".into()))?;
+        let inner: tokenizers::Tokenizer = text.parse().map_err(|e: tokenizers::Error| err(e.to_string()))?;
         Ok(Tok { path: path.to_path_buf(), inner })
     }
 

@@ -340,7 +340,13 @@ pub fn train(
             }
         }
         if (cfg.ckpt_every > 0 && done % cfg.ckpt_every == 0) || is_last || done == end {
-            let st = CheckpointState { step: done, optim_t: opt.t, cursor: loader.cursor(), model: cfg.model.clone() };
+            let st = CheckpointState {
+                step: done,
+                optim_t: opt.t,
+                cursor: loader.cursor(),
+                model: cfg.model.clone(),
+                files: Default::default(),
+            };
             last_ckpt = Some(checkpoint::save(run, &params, &opt, &st)?);
             plot(run, &metrics)?;
         }

@@ -255,3 +255,114 @@ fn real_data_train_eval_export() {
         assert_eq!(alone.greedy, s.greedy);
     }
 }
+
+/// `sluice train` arguments as the command line gives them.
+fn train_args(argv: &[&str]) -> sluice_train::cli::TrainArgs {
+    use clap::{Args, FromArgMatches};
+    let cmd = sluice_train::cli::TrainArgs::augment_args(clap::Command::new("train")).no_binary_name(true);
+    sluice_train::cli::TrainArgs::from_arg_matches(&cmd.try_get_matches_from(argv).unwrap()).unwrap()
+}
+
+fn rewrite_manifest(shards: &std::path::Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let p = shards.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    edit(&mut m);
+    std::fs::write(&p, serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+/// Issue 21, hole 3: a manifest naming `/etc/passwd` (or `../x`) as its
+/// tokenizer made `sluice train` copy that file into the run directory.
+#[test]
+fn manifest_tokenizer_outside_the_shard_directory_is_refused_and_nothing_is_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    write_synthetic_shards(&shards, 96, 6000, 2);
+    std::fs::write(dir.path().join("secret.json"), b"{\"secret\": 1}").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.json"), shards.join("link.json")).unwrap();
+    let run = dir.path().join("run");
+    for bad in ["/etc/passwd", "../secret.json", "sub/../../secret.json", "link.json"] {
+        rewrite_manifest(&shards, |m| m["tokenizer"] = bad.into());
+        let args = train_args(&["--shards", shards.to_str().unwrap(), "--out", run.to_str().unwrap(), "--preset", "tiny", "--steps", "1"]);
+        let e = format!("{:#}", sluice_train::cli::run_train(&args).unwrap_err());
+        assert!(e.contains("manifest.json") && e.contains(bad), "{bad}: {e}");
+        assert!(!run.join("tokenizer.json").exists(), "{bad}: copied into the run");
+    }
+    // A tokenizer inside the directory whose bytes differ from the recorded hash.
+    std::fs::write(shards.join("tokenizer.json"), b"{}").unwrap();
+    rewrite_manifest(&shards, |m| {
+        m["tokenizer"] = "tokenizer.json".into();
+        m["tokenizer_sha256"] = "00".repeat(32).into();
+    });
+    let args = train_args(&["--shards", shards.to_str().unwrap(), "--out", run.to_str().unwrap(), "--preset", "tiny", "--steps", "1"]);
+    let e = format!("{:#}", sluice_train::cli::run_train(&args).unwrap_err());
+    assert!(e.contains("tokenizer.json") && e.contains("sha256"), "{e}");
+    assert!(!run.join("tokenizer.json").exists());
+}
+
+/// Issue 21, hole 3: a shard entry `../../../../etc/passwd` was opened.
+#[test]
+fn manifest_shard_outside_the_shard_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    write_synthetic_shards(&shards, 96, 6000, 2);
+    std::fs::copy(shards.join("val-00000.bin"), dir.path().join("outside.bin")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("outside.bin"), shards.join("link.bin")).unwrap();
+    for bad in ["../../../../etc/passwd", "/etc/passwd", "../outside.bin", "link.bin", "./train-00000.bin", "."] {
+        rewrite_manifest(&shards, |m| m["shards"][1]["file"] = bad.into());
+        let e = sluice_train::shards::ShardSet::open(&shards).unwrap_err().to_string();
+        assert!(e.contains("manifest.json") && e.contains(bad), "{bad}: {e}");
+    }
+    // A shard whose size disagrees with the manifest is refused before it is read.
+    rewrite_manifest(&shards, |m| {
+        m["shards"][1]["file"] = "val-00000.bin".into();
+        m["shards"][1]["tokens"] = 1_000_000_000u64.into();
+    });
+    let e = sluice_train::shards::ShardSet::open(&shards).unwrap().load("val").unwrap_err().to_string();
+    assert!(e.contains("val-00000.bin") && e.contains("bytes"), "{e}");
+}
+
+/// Issue 21, hole 10: a bit flip in a checkpoint's tensors resumed silently.
+#[test]
+fn checkpoint_bit_flip_is_an_error_on_resume_eval_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    write_synthetic_shards(&shards, 96, 6000, 2);
+    let cfg = tiny_config(&shards, 96, 6);
+    let run = dir.path().join("run");
+    let dev = Device::Cpu;
+    let first = train(&cfg, &run, false, Some(3), &dev, &mut |_| {}).unwrap();
+    let ck = first.last_checkpoint.unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(ck.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["files"].as_object().unwrap().len(), 2, "{state}");
+    for file in ["model.safetensors", "optimizer.safetensors"] {
+        let p = ck.join(file);
+        let orig = std::fs::read(&p).unwrap();
+        let mut b = orig.clone();
+        let at = b.len() - 5; // inside the tensor data, not the header
+        b[at] ^= 0x10;
+        std::fs::write(&p, &b).unwrap();
+        let e = train(&cfg, &run, true, None, &dev, &mut |_| {}).err().expect("resume must fail").to_string();
+        assert!(e.contains(file) && e.contains("sha256"), "{e}");
+        if file == "model.safetensors" {
+            let e = sluice_train::export::export(&run, &dir.path().join("hf"), None).unwrap_err().to_string();
+            assert!(e.contains(file) && e.contains("sha256"), "{e}");
+        }
+        std::fs::write(&p, &orig).unwrap();
+    }
+    // A checkpoint without recorded hashes is refused, not trusted.
+    let mut st = state.clone();
+    st.as_object_mut().unwrap().remove("files");
+    std::fs::write(ck.join("state.json"), serde_json::to_vec(&st).unwrap()).unwrap();
+    let e = train(&cfg, &run, true, None, &dev, &mut |_| {}).err().unwrap().to_string();
+    assert!(e.contains("records no sha256"), "{e}");
+    std::fs::write(ck.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
+    // `latest` may not point outside checkpoints/.
+    let latest = run.join("checkpoints/latest");
+    let name = std::fs::read_to_string(&latest).unwrap();
+    std::fs::write(&latest, "../../shards").unwrap();
+    let e = sluice_train::checkpoint::latest(&run).unwrap_err().to_string();
+    assert!(e.contains("not a checkpoint directory"), "{e}");
+    std::fs::write(&latest, name).unwrap();
+    // Intact, it resumes to the end.
+    assert_eq!(train(&cfg, &run, true, None, &dev, &mut |_| {}).unwrap().final_step, 6);
+}

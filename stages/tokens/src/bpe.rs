@@ -58,15 +58,26 @@ pub enum Normalization {
     None,
 }
 
+/// Largest vocabulary (the trainer's tables and every model's embedding grow with it).
+pub const MAX_VOCAB: usize = 1 << 21;
+/// Most special plus reserved tokens.
+pub const MAX_RESERVED: usize = 1 << 16;
+/// Longest token, in characters.
+pub const MAX_TOKEN_LENGTH: usize = 1 << 16;
+/// Largest `min_frequency`.
+pub const MAX_MIN_FREQUENCY: u64 = 1 << 40;
+
 /// What to train.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BpeSpec {
     /// Vocabulary size, special tokens included.
     #[serde(default = "default_vocab")]
+    #[schemars(range(min = 258, max = 2097152))]
     pub vocab_size: usize,
     /// A pair must occur at least this often in the sample to be merged.
     #[serde(default = "default_min_frequency")]
+    #[schemars(range(min = 0, max = 1099511627776u64))]
     pub min_frequency: u64,
     /// Special tokens, given the first ids in this order. The first is the
     /// end-of-text token the packer puts between documents.
@@ -76,6 +87,7 @@ pub struct BpeSpec {
     /// `special_tokens` (room for chat or tool tokens later without changing
     /// ids).
     #[serde(default = "default_reserved")]
+    #[schemars(range(min = 0, max = 65536))]
     pub reserved_tokens: usize,
     /// Unicode normalisation: `nfc` or `none`.
     #[serde(default)]
@@ -83,6 +95,7 @@ pub struct BpeSpec {
     /// Longest token, in characters (none: unbounded). Keeps runs like
     /// `=======` from eating vocabulary.
     #[serde(default = "default_max_token_length")]
+    #[schemars(range(min = 1, max = 65536))]
     pub max_token_length: Option<usize>,
 }
 
@@ -120,12 +133,25 @@ type Impl = TokenizerImpl<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProce
 impl BpeSpec {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
+        if self.reserved_tokens > MAX_RESERVED {
+            // checked first: the special-token list below would hold them all
+            return vec![("reserved_tokens".into(), format!("{} is over the limit of {MAX_RESERVED}", self.reserved_tokens))];
+        }
+        if self.special_tokens.len() > MAX_RESERVED {
+            return vec![("special_tokens".into(), format!("{} tokens, over the limit of {MAX_RESERVED}", self.special_tokens.len()))];
+        }
         let specials = self.special_tokens.len() + self.reserved_tokens;
         if self.vocab_size < 256 + specials + 1 {
             e.push(("vocab_size".into(), format!("must be more than 256 bytes + {specials} special tokens")));
         }
-        if self.vocab_size > u32::MAX as usize {
-            e.push(("vocab_size".into(), "must fit u32".into()));
+        if self.vocab_size > MAX_VOCAB {
+            e.push(("vocab_size".into(), format!("{} is over the limit of {MAX_VOCAB}", self.vocab_size)));
+        }
+        if self.min_frequency > MAX_MIN_FREQUENCY {
+            e.push(("min_frequency".into(), format!("{} is over the limit of {MAX_MIN_FREQUENCY}", self.min_frequency)));
+        }
+        if self.max_token_length.is_some_and(|m| m > MAX_TOKEN_LENGTH) {
+            e.push(("max_token_length".into(), format!("is over the limit of {MAX_TOKEN_LENGTH} characters")));
         }
         if self.special_tokens.is_empty() {
             e.push(("special_tokens".into(), format!("needs at least the end-of-text token, e.g. [\"{EOT}\"]")));
@@ -199,10 +225,19 @@ fn convert(t: Impl) -> Result<Tokenizer, String> {
 /// Load a `tokenizer.json`. Special tokens in the *text* are encoded as plain
 /// text (`encode_special_tokens`), so a crawled page that contains
 /// `<|endoftext|>` cannot inject a document boundary.
+///
+/// The file is read with a size limit (`limits::MAX_OPTION_FILE`) and must be
+/// a regular file: a recipe's `tokenizer: /dev/zero` is an error, not an
+/// endless read.
 pub fn load(path: &Path) -> Result<Tokenizer, String> {
-    let mut t = Tokenizer::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    t.set_encode_special_tokens(true);
-    Ok(t)
+    let bytes = read_limited(path)?;
+    let json = std::str::from_utf8(&bytes).map_err(|_| format!("{}: not UTF-8", path.display()))?;
+    from_json(json).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The bytes of a tokenizer file named by an option, read with a size limit.
+pub fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    sluice_pipeline::limits::read_file_limited(path, sluice_pipeline::limits::MAX_OPTION_FILE).map_err(|e| e.to_string())
 }
 
 /// Parse a tokenizer from its JSON text.

@@ -70,8 +70,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub hf: bool,
     /// Encoding threads for the throughput figure (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -79,14 +79,32 @@ pub struct InspectArgs {
     /// An llm.c shard (.bin) or a Megatron .bin with its .idx beside it.
     pub shard: PathBuf,
     /// First token to decode.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = |s: &str| int_in(s, 0, i32::MAX as usize))]
     pub start: usize,
     /// Tokens to decode.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = |s: &str| int_in(s, 1, 1 << 24))]
     pub count: usize,
     /// tokenizer.json [default: the one named by manifest.json beside the shard].
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
+}
+
+/// clap parser: an integer in `lo..=hi`.
+fn int_in(s: &str, lo: usize, hi: usize) -> std::result::Result<usize, String> {
+    let v: usize = s.trim().parse().map_err(|_| format!("{s:?} is not a whole number"))?;
+    if v < lo || v > hi {
+        return Err(format!("{v} is out of range: must be in {lo}..={hi}"));
+    }
+    Ok(v)
+}
+
+/// Largest input file (or decompressed input) `sluice tokenizer train|eval` reads.
+pub const MAX_INPUT_FILE: u64 = 16 << 30;
+/// Largest shard `sluice inspect` reads: an int32 count of 4-byte tokens and the header.
+pub const MAX_SHARD_FILE: u64 = (i32::MAX as u64) * 4 + shard::HEADER_BYTES as u64;
+
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
+    Ok(sluice_pipeline::limits::read_file_limited(path, max)?)
 }
 
 /// Read the documents of one input path.
@@ -101,14 +119,20 @@ pub fn read_texts(path: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for f in files {
         let name = f.to_string_lossy().to_string();
-        let mut raw = Vec::new();
-        std::fs::File::open(&f).and_then(|mut h| h.read_to_end(&mut raw)).with_context(|| name.clone())?;
-        let raw = if name.ends_with(".gz") {
+        let raw = read_limited(&f, MAX_INPUT_FILE)?;
+        // Decompressed sizes are bounded too (a small bomb must not fill memory).
+        let decoded = |r: &mut dyn Read| -> Result<Vec<u8>> {
             let mut v = Vec::new();
-            flate2_decode(&raw, &mut v).with_context(|| format!("{name}: gzip"))?;
-            v
+            r.take(MAX_INPUT_FILE + 1).read_to_end(&mut v)?;
+            if v.len() as u64 > MAX_INPUT_FILE {
+                bail!("{name}: decompresses to more than {MAX_INPUT_FILE} bytes");
+            }
+            Ok(v)
+        };
+        let raw = if name.ends_with(".gz") {
+            decoded(&mut flate2::read::MultiGzDecoder::new(&raw[..])).with_context(|| format!("{name}: gzip"))?
         } else if name.ends_with(".zst") {
-            zstd::decode_all(&raw[..]).with_context(|| format!("{name}: zstd"))?
+            decoded(&mut zstd::Decoder::new(&raw[..])?).with_context(|| format!("{name}: zstd"))?
         } else {
             raw
         };
@@ -132,10 +156,6 @@ pub fn read_texts(path: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-fn flate2_decode(raw: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-    flate2::read::MultiGzDecoder::new(raw).read_to_end(out).map(|_| ())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -246,7 +266,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         let (label, path) = spec.split_once('=').ok_or_else(|| anyhow!("--text {spec}: expected LABEL=PATH"))?;
         sets.push((label.to_string(), read_texts(Path::new(path))?));
     }
-    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = a.threads.map(usize::from).unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     for tp in &a.tokenizer {
         let hf = bpe::load(tp).map_err(|e| anyhow!(e))?;
@@ -294,30 +314,21 @@ pub fn manifest_for(shard: &Path) -> Result<Option<(PathBuf, Manifest)>> {
     if !mp.exists() {
         return Ok(None);
     }
-    let m: Manifest = serde_json::from_slice(&std::fs::read(&mp).with_context(|| mp.display().to_string())?)
-        .with_context(|| format!("{}: not a sluice-shards manifest", mp.display()))?;
+    let m: Manifest =
+        serde_json::from_slice(&read_limited(&mp, 64 << 20)?).with_context(|| format!("{}: not a sluice-shards manifest", mp.display()))?;
     Ok(Some((dir.to_path_buf(), m)))
 }
 
 pub fn inspect(a: &InspectArgs) -> Result<()> {
     let name = a.shard.display().to_string();
-    let bytes = std::fs::read(&a.shard).with_context(|| name.clone())?;
+    let bytes = read_limited(&a.shard, MAX_SHARD_FILE)?;
     let manifest = manifest_for(&a.shard)?;
     let idx = a.shard.with_extension("idx");
     let tokens: Vec<u32> = if idx.exists() {
-        let ib = std::fs::read(&idx).with_context(|| idx.display().to_string())?;
-        if ib.len() < 34 || &ib[..9] != b"MMIDIDX\x00\x00" {
-            bail!("{}: not a Megatron index (bad magic)", idx.display());
-        }
-        let code = ib[17];
-        let width = match code {
-            8 => 2,
-            4 => 4,
-            c => bail!("{}: dtype code {c} not supported", idx.display()),
-        };
-        let n = u64::from_le_bytes(ib[18..26].try_into()?) as usize;
-        let lens: Vec<u64> = (0..n).map(|i| i32::from_le_bytes(ib[34 + 4 * i..38 + 4 * i].try_into().unwrap()) as u64).collect();
-        let total: u64 = lens.iter().sum();
+        let ib = read_limited(&idx, MAX_SHARD_FILE)?;
+        let parsed = shard::parse_megatron_idx(&idx.display().to_string(), &ib).map_err(|e| anyhow!(e))?;
+        let (n, width) = (parsed.lengths.len(), parsed.width as u64);
+        let total: u64 = parsed.lengths.iter().map(|&l| l as u64).sum();
         if total * width != bytes.len() as u64 {
             bail!("{name}: the index says {total} tokens ({} bytes) but the file has {} bytes", total * width, bytes.len());
         }
@@ -331,7 +342,8 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
         let s = shard::parse_llmc(&name, &bytes).map_err(|e| anyhow!(e))?;
         println!("{name}: llm.c header ok ({:?}), {} tokens", s.dtype, s.tokens.len());
         let bp = crate::pack::bounds_path(&a.shard);
-        if let Ok(b) = std::fs::read(&bp) {
+        if bp.exists() {
+            let b = read_limited(&bp, (s.tokens.len() as u64 + 1) * 8)?;
             let bounds = shard::parse_bounds(&b).map_err(|e| anyhow!("{}: {e}", bp.display()))?;
             if bounds.iter().any(|&o| o > s.tokens.len() as u64) || bounds.windows(2).any(|w| w[0] >= w[1]) {
                 bail!("{}: offsets must increase and stay inside the shard", bp.display());
@@ -362,10 +374,22 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
             bail!("{name}: token {t} at {i} is outside vocab_size {}", m.vocab_size);
         }
         if tok_path.is_none() {
-            tok_path = m.tokenizer.as_ref().map(|t| dir.join(t));
+            if let Some(t) = &m.tokenizer {
+                // The manifest's tokenizer: inside the shard directory, and the
+                // file the shards were written with.
+                let mp = dir.join("manifest.json");
+                let p = shard::confined(dir, t).map_err(|e| anyhow!("{}: tokenizer {e}", mp.display()))?;
+                if let Some(want) = &m.tokenizer_sha256 {
+                    let got = crate::util::sha256_hex(&read_limited(&p, sluice_pipeline::limits::MAX_OPTION_FILE)?);
+                    if !got.eq_ignore_ascii_case(want) {
+                        bail!("{}: sha256 is {got} but {} says {want}", p.display(), mp.display());
+                    }
+                }
+                tok_path = Some(p);
+            }
         }
     }
-    let end = (a.start + a.count).min(tokens.len());
+    let end = a.start.saturating_add(a.count).min(tokens.len());
     let slice = &tokens[a.start.min(end)..end];
     println!("tokens [{}, {}): {:?}", a.start.min(end), end, &slice[..slice.len().min(32)]);
     if let Some(tp) = tok_path {

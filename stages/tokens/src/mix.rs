@@ -38,10 +38,12 @@ const SALT_MIX: u64 = 0x3a1c_e5a7;
 #[serde(deny_unknown_fields)]
 pub struct SourceWeight {
     /// Relative weight in tokens (weights are normalised to sum to 1).
+    #[schemars(range(min = 0.0, max = 1e12))]
     pub weight: f64,
     /// Most passes over this source (a small, good source can be repeated up
     /// to k times; fractions like 2.5 allowed).
     #[serde(default = "one")]
+    #[schemars(range(min = 0.0, max = 1e6))]
     pub max_epochs: f64,
 }
 
@@ -57,6 +59,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct MixConfig {
     /// Tokens the mix should hold in all.
+    #[schemars(range(min = 1, max = 1000000000000000u64))]
     pub target_tokens: u64,
     /// Weight and epoch cap per source (the documents' `source`). Documents
     /// of sources not listed are dropped (`mix_unlisted_source`).
@@ -71,18 +74,18 @@ pub struct MixConfig {
 impl MixConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
-        if self.target_tokens == 0 {
-            e.push(("target_tokens".into(), "must be positive".into()));
+        if self.target_tokens == 0 || self.target_tokens > 1_000_000_000_000_000 {
+            e.push(("target_tokens".into(), "must be in 1..=10^15".into()));
         }
         if self.sources.is_empty() {
             e.push(("sources".into(), "list at least one source".into()));
         }
         for (k, s) in &self.sources {
-            if !(s.weight > 0.0 && s.weight.is_finite()) {
-                e.push((format!("sources.{k}.weight"), "must be a positive number".into()));
+            if !(s.weight > 0.0 && s.weight <= 1e12) {
+                e.push((format!("sources.{k}.weight"), "must be a positive number, at most 1e12".into()));
             }
-            if !(s.max_epochs > 0.0 && s.max_epochs.is_finite()) {
-                e.push((format!("sources.{k}.max_epochs"), "must be a positive number".into()));
+            if !(s.max_epochs > 0.0 && s.max_epochs <= 1e6) {
+                e.push((format!("sources.{k}.max_epochs"), "must be a positive number, at most 1e6".into()));
             }
         }
         e

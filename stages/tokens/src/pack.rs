@@ -83,6 +83,7 @@ pub struct PackConfig {
     pub tokenizer_from: Option<String>,
     /// Tokens per training sequence.
     #[serde(default = "default_seq_len")]
+    #[schemars(range(min = 2, max = 1048576))]
     pub seq_len: usize,
     /// Store `seq_len + 1` tokens per sequence (inputs and shifted targets
     /// of one sample, the Megatron convention). With `false` sequences are
@@ -96,6 +97,7 @@ pub struct PackConfig {
     /// `bos` mode: longest document in tokens, BOS included (default and
     /// maximum: the sequence length).
     #[serde(default)]
+    #[schemars(range(min = 2, max = 1048577))]
     pub max_doc_tokens: Option<usize>,
     /// `split` mode: drop the last, shorter sequence of each split.
     #[serde(default)]
@@ -109,9 +111,11 @@ pub struct PackConfig {
     pub bos_token: Option<String>,
     /// Fraction of documents held out for validation.
     #[serde(default = "default_val")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub val_fraction: f64,
     /// Tokens per shard (whole sequences; llm.c uses 100M).
     #[serde(default = "default_shard_tokens")]
+    #[schemars(range(min = 2, max = 2147483647))]
     pub shard_tokens: u64,
     /// `llmc` or `megatron`.
     #[serde(default)]
@@ -123,6 +127,9 @@ pub struct PackConfig {
     #[serde(default)]
     pub dir: Option<String>,
 }
+
+/// Longest sequence `pack` writes.
+pub const MAX_SEQ_LEN: usize = 1 << 20;
 
 fn default_seq_len() -> usize {
     1024
@@ -160,8 +167,9 @@ impl PackConfig {
             }
             _ => {}
         }
-        if self.seq_len < 2 {
-            e.push(("seq_len".into(), "must be at least 2".into()));
+        if !(2..=MAX_SEQ_LEN).contains(&self.seq_len) {
+            e.push(("seq_len".into(), format!("{} is out of range: must be in 2..={MAX_SEQ_LEN}", self.seq_len)));
+            return e;
         }
         if !(0.0..1.0).contains(&self.val_fraction) {
             e.push(("val_fraction".into(), "must be in [0, 1)".into()));
@@ -253,11 +261,22 @@ struct PackObserver {
     offset: u64,
 }
 
+/// Documents with more tokens than this are decoded straight into the task's
+/// token file in small chunks instead of as one list (a single huge document
+/// must not need several copies of its ids in memory).
+const STREAM_TOKENS: u64 = 1 << 20;
+
 impl Observer for PackObserver {
     fn observe(&mut self, docs: &[Document]) -> Result<()> {
-        let decoded: Vec<std::result::Result<Vec<u32>, String>> = docs.par_iter().map(codec::get_tokens).collect();
+        // Small documents: decode in parallel; large ones are streamed below.
+        let decoded: Vec<Option<std::result::Result<Vec<u32>, String>>> = docs
+            .par_iter()
+            .map(|d| match codec::token_count(d) {
+                Ok(n) if n > STREAM_TOKENS => None,
+                _ => Some(codec::get_tokens(d)),
+            })
+            .collect();
         for (d, ids) in docs.iter().zip(decoded) {
-            let ids = ids.map_err(|m| stage_err(&self.node, m))?;
             let source = match self.sources.iter().position(|s| **s == *d.source) {
                 Some(i) => i,
                 None => {
@@ -265,8 +284,30 @@ impl Observer for PackObserver {
                     self.sources.len() - 1
                 }
             } as u32;
-            if self.offset + ids.len() as u64 > u32::MAX as u64 {
-                return Err(stage_err(&self.node, "one task holds more than 4G tokens; run with more --tasks"));
+            let p = self.tokens.path().to_path_buf();
+            let offset = self.offset;
+            let mut written = 0u64;
+            let mut buf = Vec::new();
+            let mut put = |ids: &[u32], tokens: &mut AtomicFile| -> std::result::Result<(), String> {
+                written += ids.len() as u64;
+                if offset + written > u32::MAX as u64 {
+                    return Err("one task holds more than 4G tokens; run with more --tasks".into());
+                }
+                buf.clear();
+                for t in ids {
+                    buf.extend_from_slice(&t.to_le_bytes());
+                }
+                tokens.write_all(&buf).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            match ids {
+                Some(ids) => {
+                    let ids = ids.map_err(|m| stage_err(&self.node, m))?;
+                    put(&ids, &mut self.tokens).map_err(|m| stage_err(&self.node, m))?;
+                }
+                None => {
+                    let tokens = &mut self.tokens;
+                    codec::for_each_token_chunk(d, |ids| put(ids, tokens)).map_err(|m| stage_err(&self.node, m))?;
+                }
             }
             let copy = d.metadata.get(crate::mix::COPY_KEY).and_then(|v| v.as_u64()).unwrap_or(0) as u32;
             let e = Entry {
@@ -275,19 +316,13 @@ impl Observer for PackObserver {
                 id_hash: xxhash_rust::xxh3::xxh3_64(d.id.as_bytes()),
                 source,
                 offset: self.offset,
-                len: u32::try_from(ids.len()).map_err(|_| stage_err(&self.node, format!("document {} has over 4G tokens", d.id)))?,
+                len: u32::try_from(written).map_err(|_| stage_err(&self.node, format!("document {} has over 4G tokens", d.id)))?,
                 val: is_val(self.seed, &d.pos, self.val_fraction),
                 task: 0,
             };
-            let mut buf = Vec::with_capacity(ids.len() * 4);
-            for t in &ids {
-                buf.extend_from_slice(&t.to_le_bytes());
-            }
-            let p = self.tokens.path().to_path_buf();
-            self.tokens.write_all(&buf).map_err(|e| Error::io(p, e))?;
             let p = self.index.path().to_path_buf();
             self.index.write_all(&e.to_bytes()).map_err(|e| Error::io(p, e))?;
-            self.offset += ids.len() as u64;
+            self.offset += written;
         }
         Ok(())
     }
@@ -464,7 +499,7 @@ impl PackStage {
     fn pack(&self, cx: &GlobalContext) -> Result<()> {
         let err = |m: String| stage_err(&self.node, m);
         let tpath = self.tokenizer_path(cx);
-        let tjson = std::fs::read(&tpath).map_err(|e| Error::io(&tpath, e))?;
+        let tjson = sluice_pipeline::limits::read_file_limited(&tpath, sluice_pipeline::limits::MAX_OPTION_FILE)?;
         let tok = bpe::from_json(std::str::from_utf8(&tjson).map_err(|_| err(format!("{}: not UTF-8", tpath.display())))?).map_err(err)?;
         let vocab = bpe::vocab_size(&tok);
         let eos = bpe::special_id(&tok, &self.cfg.eos_token).map_err(err)?;

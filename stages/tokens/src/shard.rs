@@ -163,6 +163,77 @@ pub fn megatron_idx(lengths: &[u32], dtype: TokenDtype) -> Vec<u8> {
     out
 }
 
+/// Resolve `rel`, a file name read from a manifest, inside `dir`: it must be
+/// relative, made of plain components (no `..`, `.`, root or empty parts),
+/// and, once every symlink is resolved, a regular file still inside `dir`. A
+/// manifest comes from a shared filesystem and must never make sluice open a
+/// file elsewhere (`/etc/shadow`, `../../secret`). The trainer's reader
+/// (`sluice_train::shards::confined`) applies the same rule.
+pub fn confined(dir: &Path, rel: &str) -> std::result::Result<std::path::PathBuf, String> {
+    let plain = !rel.is_empty()
+        && !rel.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+        && !rel.contains(['\\', '\0'])
+        && Path::new(rel).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain {
+        return Err(format!("{rel:?} must be a relative path of plain components inside the shard directory"));
+    }
+    let root = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let full = root.join(rel).canonicalize().map_err(|e| format!("{rel:?}: {e}"))?;
+    if !full.starts_with(&root) {
+        return Err(format!("{rel:?} resolves to {}, outside the shard directory {}", full.display(), root.display()));
+    }
+    let meta = std::fs::metadata(&full).map_err(|e| format!("{rel:?}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{rel:?} is not a regular file"));
+    }
+    Ok(full)
+}
+
+/// A parsed Megatron `.idx`: token width and sequence lengths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MegatronIdx {
+    /// Bytes per token (2: uint16, 4: int32).
+    pub width: usize,
+    pub lengths: Vec<u32>,
+}
+
+/// Parse and check a Megatron `.idx` (see the module docs): magic, version,
+/// dtype code, and that the counts fit the file. Never panics on a short or
+/// corrupt file.
+pub fn parse_megatron_idx(name: &str, b: &[u8]) -> std::result::Result<MegatronIdx, String> {
+    const HEAD: usize = 34;
+    if b.len() < HEAD || &b[..9] != b"MMIDIDX\x00\x00" {
+        return Err(format!("{name}: not a Megatron index (bad magic or shorter than its {HEAD}-byte header)"));
+    }
+    let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    let version = u64_at(9);
+    if version != 1 {
+        return Err(format!("{name}: index version {version} is not supported (expected 1)"));
+    }
+    let width = match b[17] {
+        8 => 2,
+        4 => 4,
+        c => return Err(format!("{name}: dtype code {c} not supported (8: uint16, 4: int32)")),
+    };
+    let (n, docs) = (u64_at(18), u64_at(26));
+    // sizes: n lengths (4 bytes), n pointers (8), docs document indices (8)
+    let need = n.checked_mul(12).and_then(|x| docs.checked_mul(8).and_then(|y| x.checked_add(y))).and_then(|x| x.checked_add(HEAD as u64));
+    if need != Some(b.len() as u64) {
+        return Err(format!(
+            "{name}: the header says {n} sequences and {docs} document indices, which need {} bytes, but the file has {}",
+            need.map_or("more than 2^64".to_string(), |x| x.to_string()),
+            b.len()
+        ));
+    }
+    let n = n as usize;
+    let mut lengths = Vec::with_capacity(n);
+    for i in 0..n {
+        let l = i32::from_le_bytes(b[HEAD + 4 * i..HEAD + 4 * i + 4].try_into().expect("4 bytes"));
+        lengths.push(u32::try_from(l).map_err(|_| format!("{name}: sequence {i} has negative length {l}"))?);
+    }
+    Ok(MegatronIdx { width, lengths })
+}
+
 /// A parsed llm.c shard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmcShard {
@@ -239,6 +310,38 @@ mod tests {
         // pointers: 0 then 3 tokens * 2 bytes
         assert_eq!(i64::from_le_bytes(idx[50..58].try_into().unwrap()), 6);
         assert_eq!(idx.len(), 34 + 2 * 4 + 2 * 8 + 3 * 8);
+    }
+
+    #[test]
+    fn megatron_index_round_trip_and_truncation_is_an_error() {
+        let idx = megatron_idx(&[3, 5], TokenDtype::Uint16);
+        assert_eq!(parse_megatron_idx("x.idx", &idx).unwrap(), MegatronIdx { width: 2, lengths: vec![3, 5] });
+        // every truncation is a clear error, never a panic
+        for cut in 0..idx.len() {
+            let e = parse_megatron_idx("x.idx", &idx[..cut]).unwrap_err();
+            assert!(e.starts_with("x.idx: "), "{e}");
+        }
+        // a header claiming 2^62 sequences
+        let mut huge = idx.clone();
+        huge[18..26].copy_from_slice(&(1u64 << 62).to_le_bytes());
+        assert!(parse_megatron_idx("x.idx", &huge).unwrap_err().contains("need"));
+    }
+
+    #[test]
+    fn confined_refuses_escapes_and_accepts_plain_names() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("shards");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("a.bin"), b"x").unwrap();
+        std::fs::write(dir.join("sub/b.bin"), b"x").unwrap();
+        std::fs::write(root.path().join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret"), dir.join("link.bin")).unwrap();
+        assert!(confined(&dir, "a.bin").is_ok());
+        assert!(confined(&dir, "sub/b.bin").is_ok());
+        for bad in ["/etc/passwd", "../secret", "sub/../a.bin", "./a.bin", "", "sub//b.bin", "link.bin", "sub", "missing.bin"] {
+            assert!(confined(&dir, bad).is_err(), "{bad}");
+        }
+        assert!(confined(&dir, "link.bin").unwrap_err().contains("outside the shard directory"));
     }
 
     #[test]

@@ -38,28 +38,43 @@ const SALT_SAMPLE: u64 = 0x7013_e412;
 pub struct TokenizerTrainConfig {
     /// Vocabulary size, special tokens included.
     #[serde(default = "d_vocab")]
+    #[schemars(range(min = 258, max = 2097152))]
     pub vocab_size: usize,
     /// Least count of a pair to be merged.
     #[serde(default = "d_minf")]
+    #[schemars(range(min = 0, max = 1099511627776u64))]
     pub min_frequency: u64,
     /// Special tokens (ids 0..); the first is end-of-text.
     #[serde(default = "d_specials")]
     pub special_tokens: Vec<String>,
     /// Reserved special tokens `<|reserved_i|>` after `special_tokens`.
     #[serde(default = "d_reserved")]
+    #[schemars(range(min = 0, max = 65536))]
     pub reserved_tokens: usize,
     /// `nfc` or `none`.
     #[serde(default)]
     pub normalization: Normalization,
     /// Longest token in characters (null: unbounded).
     #[serde(default = "d_maxlen")]
+    #[schemars(range(min = 1, max = 65536))]
     pub max_token_length: Option<usize>,
     /// Training sample budget per source (bytes of text, e.g. `200MB`).
+    /// The sample is held in memory, per task and when training.
     #[serde(default = "d_budget")]
+    #[schemars(extend("x-min-bytes" = 1, "x-max-bytes" = 68719476736u64))]
     pub sample_bytes_per_source: ByteSize,
-    /// Budgets for named sources, overriding `sample_bytes_per_source`.
+    /// Budgets for named sources, overriding `sample_bytes_per_source`
+    /// (each at most 64GiB).
     #[serde(default)]
+    #[schemars(extend("x-max-bytes" = 68719476736u64))]
     pub sample_bytes: BTreeMap<String, ByteSize>,
+    /// Longest document text the sample takes, in bytes: a longer document
+    /// is cut to this size (at a character boundary) before it is sampled,
+    /// so one huge document cannot take the trainer's memory; the report
+    /// counts the documents cut (`documents_cut`).
+    #[serde(default = "d_max_doc")]
+    #[schemars(extend("x-min-bytes" = 1024, "x-max-bytes" = 1073741824u64))]
+    pub max_document_bytes: ByteSize,
     /// Tokenize the documents that pass on with the trained tokenizer
     /// (what the `tokenize` stage does with a saved one).
     #[serde(default)]
@@ -84,6 +99,27 @@ fn d_maxlen() -> Option<usize> {
 fn d_budget() -> ByteSize {
     ByteSize(100 << 20)
 }
+fn d_max_doc() -> ByteSize {
+    ByteSize(DEFAULT_MAX_DOCUMENT_BYTES)
+}
+
+/// Default `max_document_bytes`: 1 MiB, far above a typical web page, and
+/// small enough that the BPE trainer's per-document work stays in megabytes.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 1 << 20;
+/// Largest sample budget per source.
+pub const MAX_SAMPLE_BYTES: u64 = 64 << 30;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut_text(text: &str, max: u64) -> &str {
+    if text.len() as u64 <= max {
+        return text;
+    }
+    let mut end = max as usize;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 impl TokenizerTrainConfig {
     pub fn spec(&self) -> BpeSpec {
@@ -99,8 +135,15 @@ impl TokenizerTrainConfig {
 
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = self.spec().validate();
-        if self.sample_bytes_per_source.0 == 0 {
-            e.push(("sample_bytes_per_source".into(), "must be positive".into()));
+        let budgets = std::iter::once(("sample_bytes_per_source".to_string(), self.sample_bytes_per_source))
+            .chain(self.sample_bytes.iter().map(|(k, v)| (format!("sample_bytes.{k}"), *v)));
+        for (k, b) in budgets {
+            if b.0 == 0 || b.0 > MAX_SAMPLE_BYTES {
+                e.push((k, format!("{} bytes is out of range: must be in 1..={MAX_SAMPLE_BYTES}", b.0)));
+            }
+        }
+        if !(1024..=1 << 30).contains(&self.max_document_bytes.0) {
+            e.push(("max_document_bytes".into(), format!("{} bytes is out of range: must be in 1024..=1GiB", self.max_document_bytes.0)));
         }
         e
     }
@@ -126,11 +169,15 @@ struct Sampled {
     pos: u128,
     source: String,
     text: String,
+    /// The document's full length in bytes when `text` is cut from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cut_from: Option<u64>,
 }
 
 struct Heap {
     heap: BinaryHeap<(u64, u128, usize)>,
-    texts: BTreeMap<(u64, u128), String>,
+    /// The sampled text (cut to `max_document_bytes`) and the full length when cut.
+    texts: BTreeMap<(u64, u128), (String, Option<u64>)>,
     bytes: u64,
 }
 
@@ -155,9 +202,11 @@ impl Observer for TrainObserver {
             if heap.bytes >= budget && heap.heap.peek().is_some_and(|top| (top.0, top.1) < k) {
                 continue; // cannot be in the sample
             }
-            heap.heap.push((h, d.pos.key(), d.text.len()));
-            heap.texts.insert(k, d.text.clone());
-            heap.bytes += d.text.len() as u64;
+            let text = cut_text(&d.text, self.cfg.max_document_bytes.0);
+            let cut_from = (text.len() < d.text.len()).then_some(d.text.len() as u64);
+            heap.heap.push((h, d.pos.key(), text.len()));
+            heap.texts.insert(k, (text.to_string(), cut_from));
+            heap.bytes += text.len() as u64;
             // keep only documents whose smaller-hash predecessors are under budget
             while let Some(&(th, tp, tl)) = heap.heap.peek() {
                 if heap.bytes - tl as u64 >= budget {
@@ -177,8 +226,8 @@ impl Observer for TrainObserver {
         {
             let mut z = zstd::Encoder::new(&mut f, 3).map_err(|e| Error::io(&self.path, e))?;
             for (source, heap) in self.by_source {
-                for ((h, pos), text) in heap.texts {
-                    let line = serde_json::to_string(&Sampled { h, pos, source: source.clone(), text }).expect("json");
+                for ((h, pos), (text, cut_from)) in heap.texts {
+                    let line = serde_json::to_string(&Sampled { h, pos, source: source.clone(), text, cut_from }).expect("json");
                     z.write_all(line.as_bytes()).and_then(|_| z.write_all(b"\n")).map_err(|e| Error::io(&self.path, e))?;
                 }
             }
@@ -213,19 +262,28 @@ impl TokenizerTrainStage {
         }
         let mut texts = Vec::new();
         let mut sources = Vec::new();
+        let mut cut_total = 0u64;
         for (source, mut docs) in all {
             docs.sort_unstable_by_key(|s| (s.h, s.pos));
             let budget = self.cfg.budget(&source);
-            let (mut bytes, mut n) = (0u64, 0usize);
+            let (mut bytes, mut n, mut cut, mut cut_bytes) = (0u64, 0usize, 0u64, 0u64);
             for s in docs {
                 if bytes >= budget {
                     break;
                 }
                 bytes += s.text.len() as u64;
                 n += 1;
+                if let Some(full) = s.cut_from {
+                    cut += 1;
+                    cut_bytes += full.saturating_sub(s.text.len() as u64);
+                }
                 texts.push(s.text);
             }
-            sources.push(serde_json::json!({"source": source, "documents": n, "bytes": bytes, "budget": budget}));
+            cut_total += cut;
+            sources.push(serde_json::json!({
+                "source": source, "documents": n, "bytes": bytes, "budget": budget,
+                "documents_cut": cut, "bytes_cut": cut_bytes,
+            }));
         }
         if texts.is_empty() {
             return Err(err("no documents reached the tokenizer trainer".into()));
@@ -241,6 +299,8 @@ impl TokenizerTrainStage {
             "sha256": crate::util::sha256_hex(json.as_bytes()),
             "train_seconds": secs,
             "sample": sources,
+            "max_document_bytes": self.cfg.max_document_bytes.0,
+            "documents_cut": cut_total,
             "spec": self.cfg.spec(),
         });
         write_atomic(&cx.reports.join("tokenizer.json"), &serde_json::to_vec_pretty(&report).expect("json"))

@@ -337,3 +337,132 @@ fn tokenizer_stage_samples_by_budget_and_tokenizes_independently_of_tasks() {
     }
     assert_eq!(outs[0], outs[1], "same tokenizer and ids whatever the task split");
 }
+
+/// Words from a small vocabulary, `n` bytes of them: text a tokenizer can learn.
+fn words(n: usize, seed: u64) -> String {
+    const W: [&str; 16] =
+        ["the", "river", "flows", "under", "a", "bridge", "of", "stone", "and", "light", "where", "old", "boats", "rest", "in", "rain"];
+    let mut rng = Rng::new(seed);
+    let mut s = String::with_capacity(n + 8);
+    while s.len() < n {
+        s.push_str(W[rng.below(16) as usize]);
+        s.push(if rng.below(12) == 0 { '\n' } else { ' ' });
+    }
+    s.truncate(n);
+    s
+}
+
+/// Issue 21, hole 8: one huge document made the tokenizer sample (and the BPE
+/// trainer's memory) as large as the document. It is now cut to
+/// `max_document_bytes` and the report says how many were cut.
+#[test]
+fn tokenizer_sample_cuts_documents_past_max_document_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut docs: Vec<Document> = (0..20)
+        .map(|i| {
+            let mut d = Document::new(format!("d{i}"), words(2000, i), Arc::from("web"));
+            d.pos = DocPos { reader: 0, file: 0, record: i };
+            d
+        })
+        .collect();
+    let mut big = Document::new("big", words(3 << 20, 99), Arc::from("web"));
+    big.pos = DocPos { reader: 0, file: 0, record: 20 };
+    docs.push(big);
+    let cfg: TokenizerTrainConfig = serde_json::from_value(serde_json::json!({
+        "vocab_size": 300, "sample_bytes_per_source": "100MB", "max_document_bytes": "64KiB"
+    }))
+    .unwrap();
+    assert!(cfg.validate().is_empty());
+    for tasks in [1, 3] {
+        let dir = tmp.path().join(format!("t{tasks}"));
+        drive(&cfg.build("tok"), &context(&dir, "tok", 1), &split(&docs, tasks), 4).unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("reports/tok/tokenizer.json")).unwrap()).unwrap();
+        assert_eq!(report["documents_cut"], 1, "{report}");
+        assert_eq!(report["max_document_bytes"], 65536, "{report}");
+        let s = &report["sample"][0];
+        assert_eq!((s["documents"].as_u64(), s["documents_cut"].as_u64()), (Some(21), Some(1)), "{s}");
+        assert_eq!(s["bytes"].as_u64().unwrap(), 20 * 2000 + 65536, "{s}");
+        assert_eq!(s["bytes_cut"].as_u64().unwrap(), (3 << 20) - 65536, "{s}");
+    }
+    // out of range values are refused by validate
+    for bad in [serde_json::json!({"max_document_bytes": 10}), serde_json::json!({"sample_bytes_per_source": "100TB"})] {
+        let c: TokenizerTrainConfig = serde_json::from_value(bad.clone()).unwrap();
+        assert!(!c.validate().is_empty(), "{bad}");
+    }
+    let c: TokenizerTrainConfig = serde_json::from_value(serde_json::json!({"reserved_tokens": usize::MAX})).unwrap();
+    assert!(c.validate().iter().any(|(k, _)| k == "reserved_tokens"));
+}
+
+/// Issue 21, hole 8: `tokenize.tokenizer: /dev/zero` read forever, in
+/// `validate` too. A tokenizer path must be a regular file of bounded size.
+#[test]
+fn tokenizer_options_naming_a_device_are_refused_without_reading() {
+    for cfg in [serde_json::json!({"tokenizer": "/dev/zero"})] {
+        let c: sluice_tokens::TokenizeConfig = serde_json::from_value(cfg).unwrap();
+        let e = c.validate();
+        assert!(e.len() == 1 && e[0].1.contains("/dev/zero"), "{e:?}");
+        let p: PackConfig = serde_json::from_value(serde_json::json!({"tokenizer": "/dev/zero"})).unwrap();
+        let e = p.validate();
+        assert!(e.iter().any(|(k, m)| k == "tokenizer" && m.contains("/dev/zero")), "{e:?}");
+    }
+}
+
+/// A document of more tokens than pack decodes at once goes through the
+/// streaming path and lands in the shard exactly.
+#[test]
+fn pack_streams_a_document_of_millions_of_tokens_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = BpeSpec { vocab_size: 300, ..BpeSpec::default() }.train([words(5000, 1)].iter()).unwrap();
+    let tpath = tmp.path().join("tokenizer.json");
+    std::fs::write(&tpath, bpe::to_json(&t).unwrap()).unwrap();
+    let ids: Vec<u32> = (0..1_500_001u32).map(|i| 1 + (i * 7) % 290).collect();
+    let mut big = Document::new("big", "x", Arc::from("s"));
+    codec::set_tokens(&mut big, &ids);
+    let mut small = Document::new("small", "y", Arc::from("s"));
+    small.pos = DocPos { reader: 0, file: 0, record: 1 };
+    codec::set_tokens(&mut small, &[5, 6, 7]);
+    let m = pack_run(
+        &[big, small],
+        1,
+        3,
+        serde_json::json!({"tokenizer": tpath, "seq_len": 1024, "val_fraction": 0.0, "shuffle": false, "shard_tokens": 100_000_000}),
+        tmp.path(),
+    );
+    let s = shard::parse_llmc("x", &std::fs::read(tmp.path().join("pack").join(&m.shards[0].file)).unwrap()).unwrap();
+    let mut want = ids;
+    want.push(m.eos_id);
+    want.extend([5, 6, 7, m.eos_id]);
+    assert_eq!(s.tokens, want);
+}
+
+/// `sluice inspect` on a truncated Megatron `.idx` panicked (issue 15); a
+/// manifest's tokenizer outside its directory was opened (issue 21, hole 3).
+#[test]
+fn inspect_errors_on_truncated_index_and_escaping_tokenizer() {
+    use sluice_tokens::cli::{inspect, InspectArgs};
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("train-00000.bin");
+    std::fs::write(&bin, [1u8, 0, 2, 0, 3, 0]).unwrap();
+    let idx = shard::megatron_idx(&[3], shard::TokenDtype::Uint16);
+    let args = |p: &Path| InspectArgs { shard: p.to_path_buf(), start: 0, count: 10, tokenizer: None };
+    for cut in [0, 20, 33, 37, idx.len() - 1] {
+        std::fs::write(tmp.path().join("train-00000.idx"), &idx[..cut]).unwrap();
+        let e = format!("{:#}", inspect(&args(&bin)).unwrap_err());
+        assert!(e.contains("train-00000.idx"), "{cut}: {e}");
+    }
+    std::fs::write(tmp.path().join("train-00000.idx"), &idx).unwrap();
+    inspect(&args(&bin)).unwrap();
+    // an llm.c shard whose manifest names a tokenizer outside the directory
+    let dir = tmp.path().join("shards");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut b = shard::llmc_header(3, shard::TokenDtype::Uint16).unwrap().to_vec();
+    shard::push_tokens(&mut b, &[1, 2, 3], shard::TokenDtype::Uint16);
+    std::fs::write(dir.join("a.bin"), &b).unwrap();
+    for bad in ["/etc/passwd", "../train-00000.bin"] {
+        let m = serde_json::json!({"format": "sluice-shards/1", "vocab_size": 300, "eos_id": 0, "dtype": "uint16", "tokenizer": bad,
+            "shards": [{"file": "a.bin", "split": "train", "tokens": 3}]});
+        std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
+        let e = format!("{:#}", inspect(&args(&dir.join("a.bin"))).unwrap_err());
+        assert!(e.contains("manifest.json") && e.contains(bad), "{e}");
+    }
+}
