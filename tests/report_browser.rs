@@ -189,6 +189,7 @@ fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
 const ALLOWED_TAGS: &[&str] = &[
     "html", "head", "meta", "title", "style", "body", "nav", "a", "h1", "h2", "h3", "h4", "p", "b", "code", "section", "table", "tr", "th",
     "td", "tbody", "pre", "div", "span", "ul", "li", "details", "summary", "svg", "rect", "line", "text", "title", "path", "circle", "br",
+    "bdi",
 ];
 
 /// What makes a page other than inert and self-contained: tags other than

@@ -59,6 +59,10 @@ stages:
     tokenizer_from: tokenizer
     seq_len: 1024
     val_fraction: 0.01
+writers:
+  kept:
+    kind: jsonl
+    inputs: [shards]
 YAML
 rm -rf "$WORK/out"
 /usr/bin/time -v "$SLUICE_BIN" run "$WORK/recipe.yaml" --threads 2 --tasks 1 >"$WORK/run.log" 2>"$WORK/time.log" || {

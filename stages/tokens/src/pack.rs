@@ -562,7 +562,8 @@ impl PackStage {
         let files: Vec<File> = token_files.iter().map(|p| File::open(p).map_err(|e| Error::io(p, e))).collect::<Result<_>>()?;
         let w = Writer { docs: &entries, files, mode: self.cfg.mode, eos, bos: bos.unwrap_or(eos), dtype };
         let out_dir = self.out_dir(cx);
-        std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
+        // Inside the output directory, reached without following links.
+        sluice_pipeline::output::create_dir_beneath(&cx.output, &out_dir)?;
 
         let mut written: Vec<Written> = Vec::new();
         let mut report_splits = serde_json::Map::new();

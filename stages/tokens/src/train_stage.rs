@@ -66,7 +66,7 @@ pub struct TokenizerTrainConfig {
     /// Budgets for named sources, overriding `sample_bytes_per_source`
     /// (each at most 64GiB).
     #[serde(default)]
-    #[schemars(extend("x-max-bytes" = 68719476736u64))]
+    #[schemars(schema_with = "sample_bytes_schema")]
     pub sample_bytes: BTreeMap<String, ByteSize>,
     /// Longest document text the sample takes, in bytes: a longer document
     /// is cut to this size (at a character boundary) before it is sampled,
@@ -119,6 +119,16 @@ fn cut_text(text: &str, max: u64) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// The schema of `sample_bytes`: a map whose every value is a byte size of
+/// at most 64 GiB (the bound sits on the values, where `validate` and the
+/// strictness test look for it).
+fn sample_bytes_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut size = g.subschema_for::<ByteSize>();
+    size.insert("x-min-bytes".into(), 1.into());
+    size.insert("x-max-bytes".into(), 68719476736u64.into());
+    schemars::json_schema!({ "type": "object", "additionalProperties": size })
 }
 
 impl TokenizerTrainConfig {
