@@ -108,6 +108,14 @@ def run(tmp_path_factory):
     return tmp / "out", tok
 
 
+
+def decode_ids(text):
+    """sluice's token-id codec: `u16:` + base64 of u16 LE when every id fits,
+    else base64 of u32 LE."""
+    if text.startswith("u16:"):
+        return np.frombuffer(base64.b64decode(text[4:]), dtype="<u2").astype("<u4")
+    return np.frombuffer(base64.b64decode(text), dtype="<u4")
+
 def documents(out):
     import gzip
     docs = []
@@ -115,7 +123,7 @@ def documents(out):
         with gzip.open(p, "rt", encoding="utf-8") as f:
             for line in f:
                 d = json.loads(line)
-                ids = np.frombuffer(base64.b64decode(d["metadata"]["tokens"]), dtype="<u4")
+                ids = decode_ids(d["metadata"]["tokens"])
                 docs.append((d, ids))
     return docs
 
