@@ -31,6 +31,7 @@ use crate::output::{AtomicFile, OutputDir, RunInfo, RunScope, TaskMarker};
 use crate::phase::{Phase, PhaseKind};
 use crate::plan::{PlannedFile, TaskPlan};
 use crate::recipe::{Node, NodeImpl, Recipe, Role};
+use crate::scratch::Scratch;
 use crate::stage::{
     Decoded, GlobalContext, GlobalStage, Payload, RawRecord, Reader, Sink, SinkContext, SinkFactory, StageImpl, StageOutput, StreamStage,
     TaskContext, Verdict,
@@ -619,7 +620,7 @@ fn run_node(
                         let results = par_map(
                             pool,
                             batch.docs,
-                            |mut d| match stage.process(&mut d) {
+                            |mut d| match stage.process_with(&mut d, &mut Scratch::default()) {
                                 Verdict::Keep => Ok(d),
                                 Verdict::Drop(reason) => Err(Dropped { doc: d, reason }),
                             },

@@ -16,6 +16,7 @@ pub mod output;
 pub mod phase;
 pub mod plan;
 pub mod recipe;
+pub mod scratch;
 pub mod size;
 pub mod stage;
 pub mod stats;
@@ -24,6 +25,7 @@ pub use doc::{Batch, DocPos, Document, Dropped, Metadata, Reason};
 pub use error::{Error, Locator, RecordError, Result};
 pub use exec::{run, Progress, RunOptions, RunSummary};
 pub use recipe::{compile, parse_checked, parse_config, BuildContext, Diagnostic, OutputClaims, Recipe, Registry, Role};
+pub use scratch::Scratch;
 pub use stage::{
     Decoded, DocStage, GlobalContext, GlobalStage, GlobalStep, InputFile, Observer, Payload, RawRecord, Reader, RecordIter, Sink,
     SinkContext, SinkFactory, StageImpl, StageOutput, StreamStage, StreamStageFactory, TaskContext, Verdict,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::doc::{Batch, Document, Dropped, Reason};
 use crate::error::{Locator, RecordError, Result};
+use crate::scratch::Scratch;
 
 /// One input file of a reader.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,6 +103,16 @@ pub enum Verdict {
 /// executor calls it from several threads in any order.
 pub trait DocStage: Send + Sync {
     fn process(&self, doc: &mut Document) -> Verdict;
+
+    /// [`DocStage::process`] with the document's [`Scratch`]: what earlier
+    /// stages of the same fused chain derived from the text (the word
+    /// split, say) and what this stage derives for the later ones. The
+    /// executor always calls this one; a stage that shares derived values
+    /// implements it, and its `process` calls it with a fresh scratch.
+    fn process_with(&self, doc: &mut Document, scratch: &mut Scratch) -> Verdict {
+        let _ = scratch;
+        self.process(doc)
+    }
 
     /// Called once per task before its first document, with the run's
     /// output directory: a stage that saves something it built when the
