@@ -198,7 +198,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Validate { recipe } => {
             let text = read_recipe(&recipe)?;
-            match sluice_pipeline::compile(&text, &registry::Builtins) {
+            match sluice_pipeline::compile(&text, &registry::kinds()) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 Err(Error::Recipe(diags)) => {
                     for d in diags {
@@ -211,7 +211,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Run(a) => {
             let text = read_recipe(&a.recipe)?;
-            let recipe = sluice_pipeline::compile(&text, &registry::Builtins).with_context(|| format!("recipe {}", a.recipe.display()))?;
+            let recipe = sluice_pipeline::compile(&text, &registry::kinds()).with_context(|| format!("recipe {}", a.recipe.display()))?;
             if a.executor == ExecutorArg::Slurm {
                 return submit_slurm(&a, &recipe, &mut stdout);
             }
@@ -246,7 +246,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                         .map_err(|d| anyhow::anyhow!("{}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")))?;
                     train_section::run(&mut section, &mut stdout)?;
                 }
-                match sluice_report::write_report(&summary.output, None, &Default::default()) {
+                match sluice_report::write_report(
+                    &summary.output,
+                    None,
+                    &sluice_report::ReportOptions { kinds: registry::kinds(), ..Default::default() },
+                ) {
                     Ok(p) => writeln!(stdout, "report: {}", p.display())?,
                     Err(e) => eprintln!("warning: no report written: {e:#}"),
                 }
@@ -262,7 +266,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Phases { recipe, tasks } => {
             let text = read_recipe(&recipe)?;
-            let recipe = sluice_pipeline::compile(&text, &registry::Builtins).with_context(|| format!("recipe {}", recipe.display()))?;
+            let recipe = sluice_pipeline::compile(&text, &registry::kinds()).with_context(|| format!("recipe {}", recipe.display()))?;
             writeln!(stdout, "{:<5} {:<32} {:>6}  runs", "index", "phase", "units")?;
             for p in sluice_pipeline::phase::phases(&recipe, tasks) {
                 let what = match p.kind {
@@ -292,7 +296,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(slurm::status_code(&rows)))
         }
         Command::Stats { out_dir, json, signals, what_if, writer } if signals || !what_if.is_empty() => {
-            sluice_quality::signals::run_cli(&out_dir, signals, &what_if, writer.as_deref(), json, &mut stdout)?;
+            sluice_quality::signals::run_cli(&registry::kinds(), &out_dir, signals, &what_if, writer.as_deref(), json, &mut stdout)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats { out_dir, json, .. } => {
@@ -318,7 +322,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(a) => {
-            writeln!(stdout, "report: {}", sluice_report::run_cli(&a)?.display())?;
+            writeln!(stdout, "report: {}", sluice_report::run_cli(&a, &registry::kinds())?.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tokenizer(a) => {
@@ -343,13 +347,14 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             match name {
                 None => {
-                    for k in registry::KINDS {
+                    for k in registry::kinds().iter() {
                         writeln!(stdout, "{:<7} {:<12} {}", format!("{:?}", k.role).to_lowercase(), k.name, k.about)?;
                     }
                     writeln!(stdout, "\n`sluice kinds NAME` describes a kind's options.")?;
                 }
                 Some(n) => {
-                    let found: Vec<_> = registry::KINDS.iter().filter(|k| k.name == n).collect();
+                    let kinds = registry::kinds();
+                    let found: Vec<_> = kinds.iter().filter(|k| k.name == n).collect();
                     if found.is_empty() {
                         anyhow::bail!("no kind named `{n}` (see `sluice kinds`)");
                     }

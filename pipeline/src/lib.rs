@@ -6,10 +6,12 @@
 //! per node, bounded channels, rayon inside nodes) → per-task outputs,
 //! stats and completion markers under the output directory.
 
+pub mod component;
 pub mod doc;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod filter;
 pub mod limits;
 mod merge;
 pub mod output;
@@ -21,6 +23,7 @@ pub mod size;
 pub mod stage;
 pub mod stats;
 
+pub use component::{Built, Component, Kind, Kinds, SignalRule, Test};
 pub use doc::{Batch, DocPos, Document, Dropped, Metadata, Reason};
 pub use error::{Error, Locator, RecordError, Result};
 pub use exec::{run, Progress, RunOptions, RunSummary};

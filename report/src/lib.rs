@@ -30,6 +30,9 @@ pub struct ReportOptions {
     pub budget: Budget,
     /// Training run directories outside the output directory to show too.
     pub training: Vec<PathBuf>,
+    /// The kinds whose thresholds ([`sluice_pipeline::SignalRule`]) are
+    /// drawn on the signal histograms: the build's registry.
+    pub kinds: sluice_pipeline::Kinds,
 }
 
 /// `sluice report` arguments.
@@ -55,7 +58,7 @@ pub struct ReportArgs {
 /// Render the page of the run in `out_dir`.
 pub fn render(out_dir: &Path, opts: &ReportOptions) -> Result<String> {
     let data = load::load(out_dir, &opts.budget, &opts.training)?;
-    Ok(render::page(&data, &opts.budget))
+    Ok(render::page(&data, &opts.budget, &opts.kinds))
 }
 
 /// Render and write the page (atomically) to `out`, by default
@@ -70,8 +73,9 @@ pub fn write_report(out_dir: &Path, out: Option<&Path>, opts: &ReportOptions) ->
 }
 
 /// `sluice report`: write the page and return its path.
-pub fn run_cli(a: &ReportArgs) -> Result<PathBuf> {
+pub fn run_cli(a: &ReportArgs, kinds: &sluice_pipeline::Kinds) -> Result<PathBuf> {
     let opts = ReportOptions {
+        kinds: kinds.clone(),
         budget: Budget { docs_per_writer: a.sample.max(1), examples_per_reason: a.examples, ..Default::default() },
         training: a.train.clone(),
     };
@@ -133,7 +137,9 @@ mod tests {
     fn renders_every_section_escaped() {
         let d = tempfile::tempdir().unwrap();
         fixture(d.path());
-        let page = render(d.path(), &ReportOptions::default()).unwrap();
+        // The length kind's rules give the `len.min_chars` mark.
+        let kinds = sluice_pipeline::Kinds::new(vec![sluice_pipeline::Kind::of::<sluice_filters::LengthFilterConfig>()]);
+        let page = render(d.path(), &ReportOptions { kinds, ..Default::default() }).unwrap();
         for needle in [
             "funnel-docs",
             "too_few_chars",

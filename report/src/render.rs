@@ -26,10 +26,10 @@ pre.snippet{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;border
 td,th,li,h3,h4,pre,code,bdi,.chart text{unicode-bidi:isolate}
 "#;
 
-pub fn page(d: &RunData, b: &Budget) -> String {
+pub fn page(d: &RunData, b: &Budget, kinds: &sluice_pipeline::Kinds) -> String {
     let mut body = String::new();
     let mut nav: Vec<(&str, &str)> = Vec::new();
-    let marks = thresholds::marks(&d.recipe);
+    let marks = thresholds::marks(&d.recipe, kinds);
 
     section(&mut body, &mut nav, "funnel", "Funnel", funnel(d));
     section(&mut body, &mut nav, "signals", "Quality signals", signals(d, &marks));

@@ -4,9 +4,8 @@
 //! the stage's own default: the options are parsed with the stage's config
 //! type, so a default here cannot drift from the stage's.
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
+use sluice_pipeline::Kinds;
 
 /// One threshold to draw on a histogram.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,82 +22,37 @@ impl Mark {
     }
 }
 
-/// (stage kind, attribute, option): the option's value is the attribute's threshold.
-const RULES: &[(&str, &str, &str)] = &[
-    ("length", "chars", "min_chars"),
-    ("length", "chars", "max_chars"),
-    ("length", "lines", "min_lines"),
-    ("length", "lines", "max_lines"),
-    ("language", "language_score", "min_score"),
-    ("gopher_quality", "gopher_word_count", "min_doc_words"),
-    ("gopher_quality", "gopher_word_count", "max_doc_words"),
-    ("gopher_quality", "gopher_mean_word_length", "min_avg_word_length"),
-    ("gopher_quality", "gopher_mean_word_length", "max_avg_word_length"),
-    ("gopher_quality", "gopher_hash_ratio", "max_symbol_word_ratio"),
-    ("gopher_quality", "gopher_ellipsis_ratio", "max_symbol_word_ratio"),
-    ("gopher_quality", "gopher_bullet_lines_ratio", "max_bullet_lines_ratio"),
-    ("gopher_quality", "gopher_ellipsis_lines_ratio", "max_ellipsis_lines_ratio"),
-    ("gopher_quality", "gopher_alpha_words_ratio", "min_alpha_words_ratio"),
-    ("gopher_quality", "gopher_stop_words", "min_stop_words"),
-    ("gopher_repetition", "gopher_rep_dup_para_frac", "dup_para_frac"),
-    ("gopher_repetition", "gopher_rep_dup_para_char_frac", "dup_para_char_frac"),
-    ("gopher_repetition", "gopher_rep_dup_line_frac", "dup_line_frac"),
-    ("gopher_repetition", "gopher_rep_dup_line_char_frac", "dup_line_char_frac"),
-    ("fineweb", "fineweb_line_punct_ratio", "line_punct_thr"),
-    ("fineweb", "fineweb_short_line_ratio", "short_line_thr"),
-    ("fineweb", "fineweb_char_dup_ratio", "char_duplicates_ratio"),
-    ("fineweb", "fineweb_list_ratio", "new_line_ratio"),
-    ("c4", "c4_sentences", "min_num_sentences"),
-];
-
-/// The stage's options with its defaults filled in, where the kind is one
-/// whose config type this crate knows; otherwise the options as written.
-pub fn resolved_options(kind: &str, stage: &Value) -> Value {
-    let mut opts = stage.as_object().cloned().unwrap_or_default();
-    for k in ["kind", "inputs", "exclusions"] {
-        opts.remove(k);
-    }
-    let opts = Value::Object(opts);
-    fn fill<C: DeserializeOwned + Serialize>(v: &Value) -> Option<Value> {
-        serde_json::from_value::<C>(v.clone()).ok().and_then(|c| serde_json::to_value(c).ok())
-    }
-    let filled = match kind {
-        "language" => fill::<sluice_quality::LanguageIdConfig>(&opts),
-        "gopher_quality" => fill::<sluice_quality::GopherQualityConfig>(&opts),
-        "gopher_repetition" => fill::<sluice_quality::GopherRepetitionConfig>(&opts),
-        "fineweb" => fill::<sluice_quality::FineWebQualityConfig>(&opts),
-        "c4" => fill::<sluice_quality::C4QualityConfig>(&opts),
-        _ => None, // `length` has no defaults: its bounds are off unless set
-    };
-    filled.unwrap_or(opts)
-}
-
-/// Every threshold of every stage in the resolved recipe.
-pub fn marks(recipe: &Value) -> Vec<Mark> {
+/// Every threshold of every stage in the resolved recipe: the
+/// [`sluice_pipeline::SignalRule`]s its kind declares, at the values the run
+/// used (options a recipe leaves out take the kind's default, filled in by
+/// the kind's own config type, so they cannot drift from the stage's).
+pub fn marks(recipe: &Value, kinds: &Kinds) -> Vec<Mark> {
     let mut out = Vec::new();
     let Some(stages) = recipe.get("stages").and_then(Value::as_object) else { return out };
     for (name, stage) in stages {
-        let Some(kind) = stage.get("kind").and_then(Value::as_str) else { continue };
-        let opts = resolved_options(kind, stage);
-        for (k, attr, opt) in RULES {
-            if *k != kind {
-                continue;
-            }
-            if let Some(v) = opts.get(*opt).and_then(Value::as_f64) {
-                out.push(Mark { attribute: attr.to_string(), stage: name.clone(), option: opt.to_string(), value: v });
-            }
+        let Some(kind) = stage.get("kind").and_then(Value::as_str).and_then(|k| kinds.stage(k)) else { continue };
+        if kind.signal_rules.is_empty() {
+            continue;
         }
-        if kind == "gopher_repetition" {
-            for (opt, attr) in [("top_n_grams", "top_{}_gram_frac"), ("dup_n_grams", "dup_{}_gram_frac")] {
-                for pair in opts.get(opt).and_then(Value::as_array).into_iter().flatten() {
+        let mut opts = stage.as_object().cloned().unwrap_or_default();
+        for k in ["kind", "inputs", "exclusions", "enabled"] {
+            opts.remove(k);
+        }
+        let opts = kind.resolve(&Value::Object(opts.clone())).unwrap_or(Value::Object(opts));
+        for rule in kind.signal_rules {
+            let Some(v) = opts.get(rule.option) else { continue };
+            if rule.attribute.contains("{n}") {
+                for pair in v.as_array().into_iter().flatten() {
                     let (Some(n), Some(f)) = (pair.get(0).and_then(Value::as_u64), pair.get(1).and_then(Value::as_f64)) else { continue };
                     out.push(Mark {
-                        attribute: format!("gopher_rep_{}", attr.replace("{}", &n.to_string())),
+                        attribute: rule.attribute.replace("{n}", &n.to_string()),
                         stage: name.clone(),
-                        option: format!("{opt}[{n}]"),
+                        option: format!("{}[{n}]", rule.option),
                         value: f,
                     });
                 }
+            } else if let Some(v) = v.as_f64() {
+                out.push(Mark { attribute: rule.attribute.to_string(), stage: name.clone(), option: rule.option.to_string(), value: v });
             }
         }
     }
@@ -117,7 +71,14 @@ mod tests {
             "lang": {"kind": "language", "inputs": ["rep"], "min_score": 0.5},
             "len": {"kind": "length", "inputs": ["lang"], "min_chars": 100},
         }});
-        let m = marks(&recipe);
+        use sluice_pipeline::Kind;
+        let kinds = Kinds::new(vec![
+            Kind::of::<sluice_quality::GopherQualityConfig>(),
+            Kind::of::<sluice_quality::GopherRepetitionConfig>(),
+            Kind::of::<sluice_quality::LanguageIdConfig>(),
+            Kind::of::<sluice_filters::LengthFilterConfig>(),
+        ]);
+        let m = marks(&recipe, &kinds);
         let find = |a: &str, o: &str| m.iter().find(|x| x.attribute == a && x.option == o).map(|x| x.value);
         assert_eq!(find("gopher_word_count", "min_doc_words"), Some(70.0));
         // not in the recipe: gopher_quality's default

@@ -443,3 +443,22 @@ impl GlobalStage for ExactDedup {
         ])))
     }
 }
+
+impl sluice_pipeline::component::Component for ExactConfig {
+    const KIND: &'static str = "exact_dedup";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "Exact dedup on a normalised-text hash (global): keep first/longest/by source priority; Bloom filter saved/loaded across dumps";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        ExactConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let stage = ExactConfig::build(self);
+        if let Some(save) = self.bloom.as_ref().and_then(|b| b.save.as_ref()) {
+            cx.claim_output("bloom.save", save).map_err(|d| vec![d])?;
+        }
+        Ok(sluice_pipeline::component::Built::global(stage))
+    }
+}

@@ -439,3 +439,19 @@ impl GlobalStage for LineDedup {
         Ok(Box::new(LineDecider { stage: self.clone(), seed: self.seed(cx), dups, task: cx.unit as u32, next: 0 }))
     }
 }
+
+impl sluice_pipeline::component::Component for LineDedupConfig {
+    const KIND: &'static str = "line_dedup";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "Line/paragraph dedup across the corpus (global, CCNet/C4): removes lines seen more than N times, optionally per source";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        LineDedupConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::global(LineDedupConfig::build(self)))
+    }
+}

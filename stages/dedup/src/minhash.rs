@@ -478,6 +478,22 @@ impl GlobalStage for MinHashDedup {
     }
 }
 
+impl sluice_pipeline::component::Component for MinHashConfig {
+    const KIND: &'static str = "minhash_dedup";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "MinHash LSH fuzzy dedup (global): word 5-gram shingles, 14 bands x 8 rows, keeps the first seen of each cluster; cluster report";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        MinHashConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::global(MinHashConfig::build(self)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,10 @@
 //! Length filters, and the no-op stage used to measure the bare engine.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
-use sluice_pipeline::{DocStage, Document, Verdict};
+use serde::{Deserialize, Serialize};
+use sluice_pipeline::component::{SignalRule, Test};
+use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
+use sluice_pipeline::{DocStage, Document, Reason, Scratch, Verdict};
 
 /// A stage that keeps every document unchanged. Useful to measure the
 /// engine itself, or as a named junction in a graph.
@@ -16,7 +18,7 @@ impl DocStage for Passthrough {
 }
 
 /// Configuration of the `length` filter. Every bound is optional.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 pub struct LengthFilterConfig {
     /// Drop documents with fewer characters (`too_few_chars`).
     #[serde(default)]
@@ -40,6 +42,15 @@ pub struct LengthFilterConfig {
 }
 
 impl LengthFilterConfig {
+    /// The bounds `--what-if` re-evaluates and the report draws, on the
+    /// attributes annotate mode writes.
+    pub const SIGNAL_RULES: &'static [SignalRule] = &[
+        SignalRule { option: "min_chars", attribute: "chars", test: Test::DropBelow, reason: "too_few_chars" },
+        SignalRule { option: "max_chars", attribute: "chars", test: Test::DropAbove, reason: "too_many_chars" },
+        SignalRule { option: "min_lines", attribute: "lines", test: Test::DropBelow, reason: "too_few_lines" },
+        SignalRule { option: "max_lines", attribute: "lines", test: Test::DropAbove, reason: "too_many_lines" },
+    ];
+
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         if let (Some(a), Some(b)) = (self.min_chars, self.max_chars) {
@@ -55,8 +66,8 @@ impl LengthFilterConfig {
         e
     }
 
-    pub fn build(&self) -> LengthFilter {
-        LengthFilter { cfg: self.clone() }
+    pub fn build(&self) -> Filtered<LengthFilter> {
+        Filtered::single(LengthFilter { cfg: self.clone() }, self.mode())
     }
 }
 
@@ -66,30 +77,79 @@ pub struct LengthFilter {
     cfg: LengthFilterConfig,
 }
 
-impl DocStage for LengthFilter {
-    fn process(&self, doc: &mut Document) -> Verdict {
+impl FilterConfig for LengthFilterConfig {
+    type Filter = LengthFilter;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, false)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate()
+    }
+
+    fn filter(&self) -> Result<LengthFilter, Vec<(String, String)>> {
+        Ok(LengthFilter { cfg: self.clone() })
+    }
+}
+
+impl Filter for LengthFilter {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let c = &self.cfg;
         let chars = doc.text.chars().count();
-        let need_lines = c.min_lines.is_some() || c.max_lines.is_some() || c.annotate_only;
+        let need_lines = c.min_lines.is_some() || c.max_lines.is_some() || signals.all();
         let lines = if need_lines { doc.text.lines().filter(|l| !l.trim().is_empty()).count() } else { 0 };
-        if c.annotate_only {
-            doc.attributes.insert("chars".into(), chars as f64);
-            doc.attributes.insert("lines".into(), lines as f64);
-            return Verdict::Keep;
-        }
+        signals.push("chars", chars as f64);
+        signals.push("lines", lines as f64);
         if c.min_chars.is_some_and(|m| chars < m) {
-            return Verdict::Drop("too_few_chars".into());
+            return Some(Reason::Static("too_few_chars"));
         }
         if c.max_chars.is_some_and(|m| chars > m) {
-            return Verdict::Drop("too_many_chars".into());
+            return Some(Reason::Static("too_many_chars"));
         }
         if c.min_lines.is_some_and(|m| lines < m) {
-            return Verdict::Drop("too_few_lines".into());
+            return Some(Reason::Static("too_few_lines"));
         }
         if c.max_lines.is_some_and(|m| lines > m) {
-            return Verdict::Drop("too_many_lines".into());
+            return Some(Reason::Static("too_many_lines"));
         }
-        Verdict::Keep
+        None
+    }
+}
+
+/// The `passthrough` stage takes no options.
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassthroughConfig {}
+
+impl sluice_pipeline::component::Component for PassthroughConfig {
+    const KIND: &'static str = "passthrough";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Keeps every document unchanged (measures the bare engine)";
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(Passthrough))
+    }
+}
+
+impl sluice_pipeline::component::Component for LengthFilterConfig {
+    const KIND: &'static str = "length";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Drops documents outside character/line bounds, or annotates their lengths";
+    const SIGNAL_RULES: &'static [sluice_pipeline::component::SignalRule] = LengthFilterConfig::SIGNAL_RULES;
+
+    fn validate(&self) -> Vec<(String, String)> {
+        LengthFilterConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(LengthFilterConfig::build(self)))
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        sluice_pipeline::component::resolved_options(self)
     }
 }
 

@@ -3,4 +3,4 @@
 
 pub mod length;
 
-pub use length::{LengthFilter, LengthFilterConfig, Passthrough};
+pub use length::{LengthFilter, LengthFilterConfig, Passthrough, PassthroughConfig};

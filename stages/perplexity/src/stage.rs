@@ -237,6 +237,20 @@ impl StreamStage for Perplexity {
     }
 }
 
+impl sluice_pipeline::component::Component for PerplexityConfig {
+    const KIND: &'static str = "perplexity";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Scores documents with a reference LM from `sluice train`: ppl, ppl_nll, bits per byte; CCNet head/middle/tail buckets (`sluice ppl calibrate`)";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        PerplexityConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        PerplexityConfig::build(self).map(sluice_pipeline::component::Built::stream).map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

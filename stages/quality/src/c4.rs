@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_pipeline::filter::{self as shared, Filter, FilterConfig, Filtered, Mode, Signals};
+use sluice_pipeline::{Document, Reason, Scratch};
 
 use crate::text::{count_sentences, is_py_space, offer_word_spans, py_splitlines, py_strip, split_words, word_spans, Segmenter};
-use crate::{char_len, check_ratio, resolve_languages, LanguageOverrides, PerLanguage, SignalRule, Test};
+use crate::{char_len, check_ratio, LanguageOverrides, SignalRule, Test};
 
 const POLICY_SUBSTRINGS: &[&str] = &["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"];
 
@@ -100,23 +101,40 @@ impl C4QualityConfig {
     }
 
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut e = self.validate_one();
-        if let Err(more) = resolve_languages(self, &self.languages, Self::validate_one) {
-            e.extend(more);
-        }
-        e
+        shared::validate(self)
     }
 
-    pub fn build(&self) -> C4Quality {
-        let by_lang = resolve_languages(self, &self.languages, Self::validate_one).unwrap_or_default();
-        C4Quality { cfgs: PerLanguage { default: self.clone(), by_lang } }
+    /// Build the filter. Call [`validate`](Self::validate) first: invalid
+    /// language overrides are ignored here.
+    pub fn build(&self) -> Filtered<C4Quality> {
+        shared::build(self).unwrap_or_else(|_| Filtered::single(C4Quality { cfg: self.clone() }, self.mode()))
     }
 }
 
-/// The `c4` filter.
+impl FilterConfig for C4QualityConfig {
+    type Filter = C4Quality;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, self.record_signals)
+    }
+
+    fn languages(&self) -> Option<&LanguageOverrides> {
+        Some(&self.languages)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate_one()
+    }
+
+    fn filter(&self) -> Result<C4Quality, Vec<(String, String)>> {
+        Ok(C4Quality { cfg: self.clone() })
+    }
+}
+
+/// The `c4` filter, for one resolved configuration.
 #[derive(Debug, Clone)]
 pub struct C4Quality {
-    cfgs: PerLanguage<C4QualityConfig>,
+    cfg: C4QualityConfig,
 }
 
 /// Remove `[digits]`, `[edit]` and `[citation needed]`.
@@ -258,10 +276,11 @@ impl C4Quality {
     }
 }
 
-impl DocStage for C4Quality {
-    fn process(&self, doc: &mut Document) -> Verdict {
-        let (cfg, seg) = self.cfgs.get(doc);
-        if cfg.annotate_only {
+impl Filter for C4Quality {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+        let cfg = &self.cfg;
+        let seg = Segmenter::for_language(doc.meta_str("language"));
+        if signals.all() {
             // Measure without the rules that drop whole documents, so that
             // the line statistics are always there.
             let mut probe = cfg.clone();
@@ -269,44 +288,37 @@ impl DocStage for C4Quality {
             probe.filter_curly_bracket = false;
             probe.min_num_sentences = Some(0);
             let lower = doc.text.to_lowercase();
-            let outcome = Self::run(&probe, &doc.text, seg);
-            let a = &mut doc.attributes;
-            if let C4Outcome::Keep { lines, kept, sentences, text } = outcome {
-                a.insert("c4_lines".into(), lines as f64);
-                a.insert("c4_kept_lines".into(), kept as f64);
-                a.insert("c4_sentences".into(), sentences as f64);
-                a.insert(
-                    "c4_kept_chars_ratio".into(),
+            if let C4Outcome::Keep { lines, kept, sentences, text } = Self::run(&probe, &doc.text, seg) {
+                signals.push("c4_lines", lines as f64);
+                signals.push("c4_kept_lines", kept as f64);
+                signals.push("c4_sentences", sentences as f64);
+                signals.push(
+                    "c4_kept_chars_ratio",
                     if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 },
                 );
             }
-            a.insert("c4_lorem_ipsum".into(), lower.contains("lorem ipsum") as u8 as f64);
-            a.insert("c4_curly_bracket".into(), doc.text.contains('{') as u8 as f64);
-            return Verdict::Keep;
+            signals.push("c4_lorem_ipsum", lower.contains("lorem ipsum") as u8 as f64);
+            signals.push("c4_curly_bracket", doc.text.contains('{') as u8 as f64);
+            return None;
         }
         match Self::run(cfg, &doc.text, seg) {
             C4Outcome::Drop { reason, lines, sentences } => {
-                if cfg.record_signals {
-                    doc.attributes.insert("c4_lines".into(), lines as f64);
-                    if reason == "c4_too_few_sentences" {
-                        doc.attributes.insert("c4_sentences".into(), sentences as f64);
-                    }
+                signals.push("c4_lines", lines as f64);
+                if reason == "c4_too_few_sentences" {
+                    signals.push("c4_sentences", sentences as f64);
                 }
-                Verdict::Drop(reason.into())
+                Some(Reason::Static(reason))
             }
             C4Outcome::Keep { text, lines, kept, sentences } => {
-                if cfg.record_signals {
-                    let a = &mut doc.attributes;
-                    a.insert("c4_lines".into(), lines as f64);
-                    a.insert("c4_kept_lines".into(), kept as f64);
-                    a.insert("c4_sentences".into(), sentences as f64);
-                    a.insert(
-                        "c4_kept_chars_ratio".into(),
-                        if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 },
-                    );
-                }
+                signals.push("c4_lines", lines as f64);
+                signals.push("c4_kept_lines", kept as f64);
+                signals.push("c4_sentences", sentences as f64);
+                signals.push(
+                    "c4_kept_chars_ratio",
+                    if doc.text.is_empty() { 0.0 } else { char_len(&text) as f64 / char_len(&doc.text) as f64 },
+                );
                 doc.text = text;
-                Verdict::Keep
+                None
             }
         }
     }
@@ -359,12 +371,14 @@ impl Default for C4BadWordsConfig {
 
 impl C4BadWordsConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut e = Vec::new();
-        check_ratio(&mut e, "keep_fraction", Some(self.keep_fraction));
-        e
+        shared::validate(self)
     }
 
-    pub fn build(&self) -> C4BadWords {
+    pub fn build(&self) -> Filtered<C4BadWords> {
+        Filtered::single(self.words(), self.mode())
+    }
+
+    fn words(&self) -> C4BadWords {
         let mut words: Vec<String> = LDNOOBW_EN.lines().map(|l| l.trim().to_lowercase()).filter(|l| !l.is_empty()).collect();
         words.extend(self.extra_words.iter().map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()));
         words.sort();
@@ -447,39 +461,91 @@ impl C4BadWords {
     }
 }
 
-impl DocStage for C4BadWords {
-    fn process(&self, doc: &mut Document) -> Verdict {
+impl FilterConfig for C4BadWordsConfig {
+    type Filter = C4BadWords;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, false)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        check_ratio(&mut e, "keep_fraction", Some(self.keep_fraction));
+        e
+    }
+
+    fn filter(&self) -> Result<C4BadWords, Vec<(String, String)>> {
+        Ok(self.words())
+    }
+}
+
+impl Filter for C4BadWords {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let lang = doc.meta_str("language").unwrap_or(&self.cfg.default_language);
         let has_list = lang == "en" || lang.starts_with("en-");
         if !has_list {
-            if self.cfg.annotate_only {
-                doc.attributes.insert("c4_badwords_no_list".into(), 1.0);
-            }
-            return Verdict::Keep;
+            signals.push("c4_badwords_no_list", 1.0);
+            return None;
         }
         let lower = doc.text.to_lowercase();
-        if self.cfg.annotate_only {
-            let n = self.count(&lower, false);
-            doc.attributes.insert("c4_badwords_count".into(), n as f64);
-            return Verdict::Keep;
+        if signals.all() {
+            signals.push("c4_badwords_count", self.count(&lower, false) as f64);
+            return None;
         }
         if self.count(&lower, true) == 0 {
-            return Verdict::Keep;
+            return None;
         }
         if self.cfg.keep_fraction > 0.0 {
             let h = xxhash_rust::xxh3::xxh3_64_with_seed(doc.id.as_bytes(), self.cfg.seed);
             let u = (h >> 11) as f64 / (1u64 << 53) as f64;
             if u < self.cfg.keep_fraction {
-                return Verdict::Keep;
+                return None;
             }
         }
-        Verdict::Drop("c4_badwords".into())
+        Some(Reason::Static("c4_badwords"))
+    }
+}
+
+impl sluice_pipeline::component::Component for C4QualityConfig {
+    const KIND: &'static str = "c4";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "C4 line-level cleaning (punctuation, javascript, policy, citations, lorem ipsum, braces, sentences); rewrites the text";
+    const SIGNAL_RULES: &'static [sluice_pipeline::component::SignalRule] = C4QualityConfig::SIGNAL_RULES;
+
+    fn validate(&self) -> Vec<(String, String)> {
+        C4QualityConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(C4QualityConfig::build(self)))
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        sluice_pipeline::component::resolved_options(self)
+    }
+}
+
+impl sluice_pipeline::component::Component for C4BadWordsConfig {
+    const KIND: &'static str = "c4_badwords";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "C4 bad-words filter (LDNOOBW English list)";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        C4BadWordsConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(C4BadWordsConfig::build(self)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
     use std::sync::Arc as A;
 
     fn run<S: DocStage>(f: &S, text: &str) -> (Verdict, String) {

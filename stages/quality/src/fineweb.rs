@@ -3,11 +3,12 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_pipeline::filter::{self as shared, Filter, FilterConfig, Filtered, Mode, Signals};
+use sluice_pipeline::{Document, Reason, Scratch};
 
 use crate::gopher::find_duplicates;
-use crate::text::{is_terminal_punctuation, py_strip, word_spans};
-use crate::{char_len, check_ratio, resolve_languages, LanguageOverrides, PerLanguage, SignalRule, Test};
+use crate::text::{is_terminal_punctuation, py_strip, word_spans, Segmenter};
+use crate::{char_len, check_ratio, LanguageOverrides, SignalRule, Test};
 
 fn d_punct() -> f64 {
     0.12
@@ -113,32 +114,50 @@ impl FineWebQualityConfig {
     }
 
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut e = self.validate_one();
-        if let Err(more) = resolve_languages(self, &self.languages, Self::validate_one) {
-            e.extend(more);
-        }
-        e
+        shared::validate(self)
     }
 
-    pub fn build(&self) -> FineWebQuality {
-        let by_lang = resolve_languages(self, &self.languages, Self::validate_one).unwrap_or_default();
-        FineWebQuality { cfgs: PerLanguage { default: self.clone(), by_lang } }
+    /// Build the filter. Call [`validate`](Self::validate) first: invalid
+    /// language overrides are ignored here.
+    pub fn build(&self) -> Filtered<FineWebQuality> {
+        shared::build(self).unwrap_or_else(|_| Filtered::single(FineWebQuality { cfg: self.clone() }, self.mode()))
     }
 }
 
-/// The `fineweb` filter.
+impl FilterConfig for FineWebQualityConfig {
+    type Filter = FineWebQuality;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, self.record_signals)
+    }
+
+    fn languages(&self) -> Option<&LanguageOverrides> {
+        Some(&self.languages)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate_one()
+    }
+
+    fn filter(&self) -> Result<FineWebQuality, Vec<(String, String)>> {
+        Ok(FineWebQuality { cfg: self.clone() })
+    }
+}
+
+/// The `fineweb` filter, for one resolved configuration.
 #[derive(Debug, Clone)]
 pub struct FineWebQuality {
-    cfgs: PerLanguage<FineWebQualityConfig>,
+    cfg: FineWebQualityConfig,
 }
 
-impl DocStage for FineWebQuality {
-    fn process(&self, doc: &mut Document) -> Verdict {
-        let (cfg, seg) = self.cfgs.get(doc);
+impl Filter for FineWebQuality {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+        let cfg = &self.cfg;
+        let seg = Segmenter::for_language(doc.meta_str("language"));
         let text = doc.text.as_str();
         let lines: Vec<&str> = text.split('\n').filter(|l| !py_strip(l).is_empty()).collect();
         if lines.is_empty() {
-            return if cfg.annotate_only { Verdict::Keep } else { Verdict::Drop("fineweb_empty".into()) };
+            return Some(Reason::Static("fineweb_empty"));
         }
         let n = lines.len() as f64;
         let punct = lines.iter().filter(|l| l.chars().next_back().is_some_and(is_terminal_punctuation)).count() as f64 / n;
@@ -146,48 +165,55 @@ impl DocStage for FineWebQuality {
         let (_, dup_chars) = find_duplicates(lines.iter().copied());
         let non_nl = char_len(text) - text.bytes().filter(|&b| b == b'\n').count();
         let dup = if non_nl == 0 { 0.0 } else { dup_chars as f64 / non_nl as f64 };
-        let annotate = cfg.annotate_only;
-        let record = annotate || cfg.record_signals;
-        if record {
-            let a = &mut doc.attributes;
-            a.insert("fineweb_line_punct_ratio".into(), punct);
-            a.insert("fineweb_short_line_ratio".into(), short);
-            a.insert("fineweb_char_dup_ratio".into(), dup);
-        }
-        if !annotate {
+        signals.push("fineweb_line_punct_ratio", punct);
+        signals.push("fineweb_short_line_ratio", short);
+        signals.push("fineweb_char_dup_ratio", dup);
+        if !signals.all() {
             if punct < cfg.line_punct_thr && !(punct == 0.0 && cfg.line_punct_exclude_zero) {
-                return Verdict::Drop("fineweb_line_punct_ratio".into());
+                return Some(Reason::Static("fineweb_line_punct_ratio"));
             }
             if short > cfg.short_line_thr {
-                return Verdict::Drop("fineweb_short_line_ratio".into());
+                return Some(Reason::Static("fineweb_short_line_ratio"));
             }
             if dup > cfg.char_duplicates_ratio {
-                return Verdict::Drop("fineweb_char_dup_ratio".into());
+                return Some(Reason::Static("fineweb_char_dup_ratio"));
             }
         }
-        let text = doc.text.as_str();
         let words = word_spans(text, seg).len();
         let newlines = text.bytes().filter(|&b| b == b'\n').count();
         let list = if words == 0 { f64::INFINITY } else { newlines as f64 / words as f64 };
-        if record {
-            doc.attributes.insert("fineweb_list_ratio".into(), if list.is_finite() { list } else { newlines as f64 });
-        }
-        if annotate {
-            return Verdict::Keep;
-        }
-        if list > cfg.new_line_ratio {
-            return Verdict::Drop("fineweb_list_ratio".into());
-        }
-        Verdict::Keep
+        signals.push("fineweb_list_ratio", if list.is_finite() { list } else { newlines as f64 });
+        (list > cfg.new_line_ratio).then_some(Reason::Static("fineweb_list_ratio"))
+    }
+}
+
+impl sluice_pipeline::component::Component for FineWebQualityConfig {
+    const KIND: &'static str = "fineweb";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "FineWeb filter: terminal-punctuation lines, short lines, duplicated-line characters, newline/word ratio";
+    const SIGNAL_RULES: &'static [sluice_pipeline::component::SignalRule] = FineWebQualityConfig::SIGNAL_RULES;
+
+    fn validate(&self) -> Vec<(String, String)> {
+        FineWebQualityConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(FineWebQualityConfig::build(self)))
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        sluice_pipeline::component::resolved_options(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
     use std::sync::Arc;
 
-    fn run(f: &FineWebQuality, text: &str) -> Verdict {
+    fn run(f: &Filtered<FineWebQuality>, text: &str) -> Verdict {
         f.process(&mut Document::new("d", text, Arc::from("s")))
     }
 

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::{DocStage, Document, Reason, Verdict};
+use sluice_pipeline::filter::{self as shared, Filter, FilterConfig, Filtered, Mode, Signals};
+use sluice_pipeline::{Document, Reason, Scratch};
 
-use crate::text::{is_punctuation, py_splitlines, py_strip, with_words};
-use crate::{char_len, check_ratio, resolve_languages, FxMap, LanguageOverrides, PerLanguage, SignalRule, Test};
+use crate::text::{is_punctuation, py_splitlines, py_strip, with_words, Segmenter};
+use crate::{char_len, check_ratio, FxMap, LanguageOverrides, SignalRule, Test};
 
 // ---------------------------------------------------------------------------
 // Gopher quality
@@ -192,25 +193,40 @@ impl GopherQualityConfig {
     }
 
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut e = self.validate_one();
-        if let Err(more) = resolve_languages(self, &self.languages, Self::validate_one) {
-            e.extend(more);
-        }
-        e
+        shared::validate(self)
     }
 
     /// Build the filter. Call [`validate`](Self::validate) first: invalid
     /// language overrides are ignored here.
-    pub fn build(&self) -> GopherQuality {
-        let by_lang = resolve_languages(self, &self.languages, Self::validate_one).unwrap_or_default();
-        GopherQuality { cfgs: PerLanguage { default: self.clone(), by_lang } }
+    pub fn build(&self) -> Filtered<GopherQuality> {
+        shared::build(self).unwrap_or_else(|_| Filtered::single(GopherQuality { cfg: self.clone() }, self.mode()))
     }
 }
 
-/// The `gopher_quality` filter.
+impl FilterConfig for GopherQualityConfig {
+    type Filter = GopherQuality;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, self.record_signals)
+    }
+
+    fn languages(&self) -> Option<&LanguageOverrides> {
+        Some(&self.languages)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate_one()
+    }
+
+    fn filter(&self) -> Result<GopherQuality, Vec<(String, String)>> {
+        Ok(GopherQuality { cfg: self.clone() })
+    }
+}
+
+/// The `gopher_quality` filter, for one resolved configuration.
 #[derive(Debug, Clone)]
 pub struct GopherQuality {
-    cfgs: PerLanguage<GopherQualityConfig>,
+    cfg: GopherQualityConfig,
 }
 
 /// Every signal of the Gopher quality rules.
@@ -317,28 +333,20 @@ impl GopherQuality {
     }
 }
 
-impl DocStage for GopherQuality {
-    fn process(&self, doc: &mut Document) -> Verdict {
-        let (cfg, seg) = self.cfgs.get(doc);
+impl Filter for GopherQuality {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+        let cfg = &self.cfg;
+        let seg = Segmenter::for_language(doc.meta_str("language"));
         let s = with_words(&doc.text, seg, |words| Self::signals(cfg, &doc.text, words));
-        if cfg.annotate_only || cfg.record_signals {
-            let a = &mut doc.attributes;
-            a.insert("gopher_word_count".into(), s.words as f64);
-            a.insert("gopher_mean_word_length".into(), s.mean_word_length);
-            a.insert("gopher_hash_ratio".into(), s.hash_ratio);
-            a.insert("gopher_ellipsis_ratio".into(), s.ellipsis_ratio);
-            a.insert("gopher_bullet_lines_ratio".into(), s.bullet_lines_ratio);
-            a.insert("gopher_ellipsis_lines_ratio".into(), s.ellipsis_lines_ratio);
-            a.insert("gopher_alpha_words_ratio".into(), s.alpha_words_ratio);
-            a.insert("gopher_stop_words".into(), s.stop_words as f64);
-            if cfg.annotate_only {
-                return Verdict::Keep;
-            }
-        }
-        match Self::verdict(cfg, &s) {
-            Some(r) => Verdict::Drop(r.into()),
-            None => Verdict::Keep,
-        }
+        signals.push("gopher_word_count", s.words as f64);
+        signals.push("gopher_mean_word_length", s.mean_word_length);
+        signals.push("gopher_hash_ratio", s.hash_ratio);
+        signals.push("gopher_ellipsis_ratio", s.ellipsis_ratio);
+        signals.push("gopher_bullet_lines_ratio", s.bullet_lines_ratio);
+        signals.push("gopher_ellipsis_lines_ratio", s.ellipsis_lines_ratio);
+        signals.push("gopher_alpha_words_ratio", s.alpha_words_ratio);
+        signals.push("gopher_stop_words", s.stop_words as f64);
+        Self::verdict(cfg, &s).map(Reason::Static)
     }
 }
 
@@ -483,23 +491,44 @@ impl GopherRepetitionConfig {
     }
 
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut e = self.validate_one();
-        if let Err(more) = resolve_languages(self, &self.languages, Self::validate_one) {
-            e.extend(more);
-        }
-        e
+        shared::validate(self)
     }
 
-    pub fn build(&self) -> GopherRepetition {
-        let by_lang = resolve_languages(self, &self.languages, Self::validate_one).unwrap_or_default();
+    /// Build the filter. Call [`validate`](Self::validate) first: invalid
+    /// language overrides are ignored here.
+    pub fn build(&self) -> Filtered<GopherRepetition> {
+        shared::build(self).unwrap_or_else(|_| Filtered::single(self.repetition(), self.mode()))
+    }
+
+    fn repetition(&self) -> GopherRepetition {
         let mut reasons = FxMap::default();
-        for (n, _) in self.top_n_grams.iter().chain(by_lang.values().flat_map(|c| c.top_n_grams.iter())) {
+        for (n, _) in &self.top_n_grams {
             reasons.entry(("top", *n)).or_insert_with(|| ngram_reason("top", *n));
         }
-        for (n, _) in self.dup_n_grams.iter().chain(by_lang.values().flat_map(|c| c.dup_n_grams.iter())) {
+        for (n, _) in &self.dup_n_grams {
             reasons.entry(("dup", *n)).or_insert_with(|| ngram_reason("dup", *n));
         }
-        GopherRepetition { cfgs: PerLanguage { default: self.clone(), by_lang }, reasons }
+        GopherRepetition { cfg: self.clone(), reasons }
+    }
+}
+
+impl FilterConfig for GopherRepetitionConfig {
+    type Filter = GopherRepetition;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, self.record_signals)
+    }
+
+    fn languages(&self) -> Option<&LanguageOverrides> {
+        Some(&self.languages)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate_one()
+    }
+
+    fn filter(&self) -> Result<GopherRepetition, Vec<(String, String)>> {
+        Ok(self.repetition())
     }
 }
 
@@ -539,7 +568,7 @@ fn ngram_reason(kind: &str, n: usize) -> Reason {
 /// The `gopher_repetition` filter.
 #[derive(Debug, Clone)]
 pub struct GopherRepetition {
-    cfgs: PerLanguage<GopherRepetitionConfig>,
+    cfg: GopherRepetitionConfig,
     reasons: FxMap<(&'static str, usize), Reason>,
 }
 
@@ -735,23 +764,13 @@ impl WordTable {
     }
 }
 
-impl DocStage for GopherRepetition {
-    fn process(&self, doc: &mut Document) -> Verdict {
-        let (cfg, seg) = self.cfgs.get(doc);
+impl Filter for GopherRepetition {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         if doc.text.is_empty() {
-            if cfg.annotate_only {
-                return Verdict::Keep;
-            }
-            return Verdict::Drop("gopher_empty".into());
+            return Some(Reason::Static("gopher_empty"));
         }
-        let mut attrs: Vec<(String, f64)> = Vec::new();
-        let record = cfg.annotate_only || cfg.record_signals;
-        let verdict = self.check(cfg, seg, &doc.text, record.then_some(&mut attrs));
-        doc.attributes.extend(attrs);
-        match verdict {
-            Some(r) if !cfg.annotate_only => Verdict::Drop(r),
-            _ => Verdict::Keep,
-        }
+        let seg = Segmenter::for_language(doc.meta_str("language"));
+        self.check(&self.cfg, seg, &doc.text, signals)
     }
 }
 
@@ -759,20 +778,9 @@ impl GopherRepetition {
     /// The first rule `text` breaks. With `signals`, every signal computed
     /// is pushed there (in annotate mode all of them; otherwise those up to
     /// the first broken rule).
-    fn check(
-        &self,
-        cfg: &GopherRepetitionConfig,
-        seg: crate::text::Segmenter,
-        text: &str,
-        mut signals: Option<&mut Vec<(String, f64)>>,
-    ) -> Option<Reason> {
-        let annotate = cfg.annotate_only;
+    fn check(&self, cfg: &GopherRepetitionConfig, seg: Segmenter, text: &str, signals: &mut Signals) -> Option<Reason> {
+        let annotate = signals.all();
         let len = char_len(text) as f64;
-        let mut push = |name: &str, v: f64| {
-            if let Some(s) = signals.as_deref_mut() {
-                s.push((name.to_string(), v));
-            }
-        };
         let mut first: Option<Reason> = None;
         // In annotate mode every signal is computed; otherwise the first
         // broken rule ends the checks, as in datatrove.
@@ -791,29 +799,29 @@ impl GopherRepetition {
         let (pd, pc) = find_duplicates(paragraphs.iter().copied());
         let para_frac = pd as f64 / paragraphs.len() as f64;
         let para_char = pc as f64 / len;
-        push("gopher_rep_dup_para_frac", para_frac);
+        signals.push("gopher_rep_dup_para_frac", para_frac);
         rule!(cfg.dup_para_frac.is_some_and(|m| para_frac > m), Reason::Static("gopher_dup_para_frac"));
-        push("gopher_rep_dup_para_char_frac", para_char);
+        signals.push("gopher_rep_dup_para_char_frac", para_char);
         rule!(cfg.dup_para_char_frac.is_some_and(|m| para_char > m), Reason::Static("gopher_dup_para_char_frac"));
         let lines = split_on_newline_runs(text, 1);
         let (ld, lc) = find_duplicates(lines.iter().copied());
         let line_frac = ld as f64 / lines.len() as f64;
         let line_char = lc as f64 / len;
-        push("gopher_rep_dup_line_frac", line_frac);
+        signals.push("gopher_rep_dup_line_frac", line_frac);
         rule!(cfg.dup_line_frac.is_some_and(|m| line_frac > m), Reason::Static("gopher_dup_line_frac"));
-        push("gopher_rep_dup_line_char_frac", line_char);
+        signals.push("gopher_rep_dup_line_char_frac", line_char);
         rule!(cfg.dup_line_char_frac.is_some_and(|m| line_char > m), Reason::Static("gopher_dup_line_char_frac"));
         with_words(text, seg, |words| {
             let mut table = WordTable::new(words);
             for &(n, frac) in &cfg.top_n_grams {
                 let Some(top) = table.top_ngram_chars(n) else { continue };
                 let f = top as f64 / len;
-                push(&format!("gopher_rep_top_{n}_gram_frac"), f);
+                signals.push_with(|| format!("gopher_rep_top_{n}_gram_frac"), f);
                 rule!(f > frac, self.reasons[&("top", n)].clone());
             }
             for &(n, frac) in &cfg.dup_n_grams {
                 let f = table.dup_ngram_chars(n) as f64 / len;
-                push(&format!("gopher_rep_dup_{n}_gram_frac"), f);
+                signals.push_with(|| format!("gopher_rep_dup_{n}_gram_frac"), f);
                 rule!(f > frac, self.reasons[&("dup", n)].clone());
             }
             first
@@ -846,9 +854,52 @@ fn split_on_newline_runs(s: &str, k: usize) -> Vec<&str> {
     out
 }
 
+impl sluice_pipeline::component::Component for GopherRepetitionConfig {
+    const KIND: &'static str = "gopher_repetition";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "Gopher repetition filter: duplicate lines/paragraphs, top and duplicated n-gram fractions (datatrove defaults)";
+    const SIGNAL_RULES: &'static [sluice_pipeline::component::SignalRule] = GopherRepetitionConfig::SIGNAL_RULES;
+
+    fn validate(&self) -> Vec<(String, String)> {
+        GopherRepetitionConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(GopherRepetitionConfig::build(self)))
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        sluice_pipeline::component::resolved_options(self)
+    }
+}
+
+impl sluice_pipeline::component::Component for GopherQualityConfig {
+    const KIND: &'static str = "gopher_quality";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "Gopher quality filter: word counts and lengths, symbol ratios, bullets/ellipses, alphabetic words, stop words";
+    const SIGNAL_RULES: &'static [sluice_pipeline::component::SignalRule] = GopherQualityConfig::SIGNAL_RULES;
+
+    fn validate(&self) -> Vec<(String, String)> {
+        GopherQualityConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(GopherQualityConfig::build(self)))
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        sluice_pipeline::component::resolved_options(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
 
     fn run<S: DocStage>(stage: &S, text: &str) -> Verdict {
         stage.process(&mut Document::new("d", text, Arc::from("s")))

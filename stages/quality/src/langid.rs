@@ -15,7 +15,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
+use sluice_pipeline::{Document, Reason, Scratch};
 use whatlang::{Detector, Lang};
 
 fn d_score() -> f64 {
@@ -86,8 +87,24 @@ impl LanguageIdConfig {
         e
     }
 
-    pub fn build(&self) -> LanguageId {
-        LanguageId { cfg: self.clone(), detector: Detector::new() }
+    pub fn build(&self) -> Filtered<LanguageId> {
+        Filtered::single(LanguageId { cfg: self.clone(), detector: Detector::new() }, self.mode())
+    }
+}
+
+impl FilterConfig for LanguageIdConfig {
+    type Filter = LanguageId;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, false)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate()
+    }
+
+    fn filter(&self) -> Result<LanguageId, Vec<(String, String)>> {
+        Ok(LanguageId { cfg: self.clone(), detector: Detector::new() })
     }
 }
 
@@ -274,34 +291,54 @@ impl LanguageId {
     }
 }
 
-impl DocStage for LanguageId {
-    fn process(&self, doc: &mut Document) -> Verdict {
+impl Filter for LanguageId {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+        // The label and its score are written whatever the mode.
         let Some((lab, script, score)) = self.detect(&doc.text) else {
             doc.metadata.insert("language".into(), "unknown".into());
             doc.attributes.insert("language_score".into(), 0.0);
-            return if self.cfg.annotate_only { Verdict::Keep } else { Verdict::Drop("language_unknown".into()) };
+            return Some(Reason::Static("language_unknown"));
         };
         doc.metadata.insert("language".into(), lab.into());
         if let Some(s) = script {
             doc.metadata.insert("zh_script".into(), s.into());
         }
         doc.attributes.insert("language_score".into(), score);
-        if self.cfg.annotate_only {
-            return Verdict::Keep;
+        if signals.all() {
+            return None;
         }
         if !self.kept(lab, script) {
-            return Verdict::Drop("language_not_kept".into());
+            return Some(Reason::Static("language_not_kept"));
         }
-        if score < self.cfg.min_score {
-            return Verdict::Drop("language_low_score".into());
-        }
-        Verdict::Keep
+        (score < self.cfg.min_score).then_some(Reason::Static("language_low_score"))
+    }
+}
+
+impl sluice_pipeline::component::Component for LanguageIdConfig {
+    const KIND: &'static str = "language";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "Language ID (whatlang; zh with hans/hant script): writes `language` and `language_score`, can keep a list above a threshold";
+    const SIGNAL_RULES: &'static [sluice_pipeline::component::SignalRule] = LanguageIdConfig::SIGNAL_RULES;
+
+    fn validate(&self) -> Vec<(String, String)> {
+        LanguageIdConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::doc(LanguageIdConfig::build(self)))
+    }
+
+    fn resolved(&self) -> Option<serde_json::Value> {
+        sluice_pipeline::component::resolved_options(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
     use std::sync::Arc;
 
     fn doc(t: &str) -> Document {

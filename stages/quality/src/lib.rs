@@ -41,133 +41,12 @@ pub use gopher::{GopherQuality, GopherQualityConfig, GopherRepetition, GopherRep
 pub use langid::{LanguageId, LanguageIdConfig};
 pub use url::{UrlBlocklist, UrlBlocklistConfig};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use serde_json::{Map, Value};
-use sluice_pipeline::Document;
+pub use sluice_pipeline::component::{SignalRule, Test};
 
-use text::Segmenter;
-
-/// How a threshold option is tested against a recorded signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Test {
-    /// The document is dropped when the signal is below the threshold.
-    DropBelow,
-    /// The document is dropped when the signal is above the threshold.
-    DropAbove,
-}
-
-/// A threshold option of a filter, the attribute (signal) it is tested on
-/// and the drop reason it gives. Each filter lists its own next to its
-/// config (`GopherQualityConfig::SIGNAL_RULES`, ...), for `sluice stats
-/// --what-if`. An `attribute` with `{n}` belongs to an option whose value
-/// is a list of `[n, threshold]` pairs (the Gopher n-gram rules); the
-/// reason then has `{n}` too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalRule {
-    pub option: &'static str,
-    pub attribute: &'static str,
-    pub test: Test,
-    pub reason: &'static str,
-}
-
-impl SignalRule {
-    /// Whether a signal value passes a threshold (`None`: rule disabled).
-    pub fn passes(&self, value: f64, threshold: Option<f64>) -> bool {
-        match (threshold, self.test) {
-            (None, _) => true,
-            (Some(t), Test::DropBelow) => !(value < t),
-            (Some(t), Test::DropAbove) => !(value > t),
-        }
-    }
-}
-
-/// The threshold options of a stage kind that `--what-if` can re-evaluate.
-pub fn signal_rules(kind: &str) -> &'static [SignalRule] {
-    match kind {
-        "language" => LanguageIdConfig::SIGNAL_RULES,
-        "gopher_quality" => GopherQualityConfig::SIGNAL_RULES,
-        "gopher_repetition" => GopherRepetitionConfig::SIGNAL_RULES,
-        "c4" => C4QualityConfig::SIGNAL_RULES,
-        "fineweb" => FineWebQualityConfig::SIGNAL_RULES,
-        _ => &[],
-    }
-}
-
-/// Per-language overrides of a filter's options: `{zh: {min_doc_words: 100}}`.
-pub type LanguageOverrides = BTreeMap<String, Map<String, Value>>;
-
-/// A filter's resolved configuration for each language it has overrides for.
-#[derive(Debug, Clone)]
-pub(crate) struct PerLanguage<R> {
-    pub default: R,
-    pub by_lang: HashMap<String, R>,
-}
-
-impl<R> PerLanguage<R> {
-    /// The configuration and the word segmenter for a document, keyed by
-    /// its `language` metadata (`zh-Hant` falls back to `zh`).
-    pub fn get(&self, doc: &Document) -> (&R, Segmenter) {
-        let lang = doc.meta_str("language");
-        let seg = Segmenter::for_language(lang);
-        let Some(lang) = lang else { return (&self.default, seg) };
-        if self.by_lang.is_empty() {
-            return (&self.default, seg);
-        }
-        let cfg =
-            self.by_lang.get(lang).or_else(|| lang.split(['-', '_']).next().and_then(|b| self.by_lang.get(b))).unwrap_or(&self.default);
-        (cfg, seg)
-    }
-}
-
-/// Apply each language's overrides on top of `base` (its serialised form,
-/// less the `languages` key) and check every resulting configuration.
-/// Errors name `languages.<lang>.<field>`.
-pub(crate) fn resolve_languages<C: Serialize + DeserializeOwned + schemars::JsonSchema>(
-    base: &C,
-    overrides: &LanguageOverrides,
-    validate: impl Fn(&C) -> Vec<(String, String)>,
-) -> Result<HashMap<String, C>, Vec<(String, String)>> {
-    let mut errors = Vec::new();
-    let mut out = HashMap::new();
-    if overrides.is_empty() {
-        return Ok(out);
-    }
-    let Value::Object(mut base_map) = serde_json::to_value(base).expect("configs serialise") else { unreachable!("configs are structs") };
-    base_map.remove("languages");
-    for (lang, over) in overrides {
-        let mut merged = base_map.clone();
-        let mut ok = true;
-        for (k, v) in over {
-            if k == "languages" || !base_map.contains_key(k) {
-                errors.push((format!("languages.{lang}.{k}"), "unknown option".to_string()));
-                ok = false;
-            } else {
-                merged.insert(k.clone(), v.clone());
-            }
-        }
-        if !ok {
-            continue;
-        }
-        // The schema's ranges apply to overrides as to the options themselves.
-        let at = format!("languages.{lang}");
-        match sluice_pipeline::parse_checked::<C>(&Value::Object(merged), &at) {
-            Ok(c) => {
-                errors.extend(validate(&c).into_iter().map(|(f, m)| (format!("{at}.{f}"), m)));
-                out.insert(lang.clone(), c);
-            }
-            Err(diags) => errors.extend(diags.into_iter().map(|d| (d.path, d.message))),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
+pub use sluice_pipeline::filter::LanguageOverrides;
 
 /// Read a file an option names (a blocklist, a word list): a regular file
 /// of at most [`sluice_pipeline::limits::MAX_OPTION_FILE`] bytes of UTF-8.
@@ -276,6 +155,7 @@ pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
 mod signal_rule_tests {
     use super::*;
     use sluice_pipeline::DocStage;
+    use sluice_pipeline::Document;
     use std::sync::Arc;
 
     /// Every option a `--what-if` can name exists in its kind's config
@@ -309,7 +189,14 @@ mod signal_rule_tests {
             ),
         ];
         for (kind, schema, stage) in kinds {
-            let rules = signal_rules(kind);
+            use sluice_pipeline::Component;
+            let rules = match kind {
+                "language" => LanguageIdConfig::SIGNAL_RULES,
+                "gopher_quality" => <GopherQualityConfig as Component>::SIGNAL_RULES,
+                "gopher_repetition" => <GopherRepetitionConfig as Component>::SIGNAL_RULES,
+                "c4" => <C4QualityConfig as Component>::SIGNAL_RULES,
+                _ => <FineWebQualityConfig as Component>::SIGNAL_RULES,
+            };
             assert!(!rules.is_empty(), "{kind} maps no option");
             let props = schema.as_value()["properties"].as_object().cloned().unwrap_or_default();
             let mut doc = Document::new("d", text.clone(), Arc::from("s"));

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
+use sluice_pipeline::{Document, Reason, Scratch};
 
 fn d_key() -> String {
     "url".to_string()
@@ -59,7 +60,12 @@ impl UrlBlocklistConfig {
     }
 
     /// Read the files and build the filter; errors name the file.
-    pub fn build(&self) -> Result<UrlBlocklist, Vec<(String, String)>> {
+    pub fn build(&self) -> Result<Filtered<UrlBlocklist>, Vec<(String, String)>> {
+        Ok(Filtered::single(self.blocklist()?, self.mode()))
+    }
+
+    /// The blocklist itself (what other stages check URLs against).
+    pub fn blocklist(&self) -> Result<UrlBlocklist, Vec<(String, String)>> {
         let mut domains = HashSet::new();
         let mut urls = HashSet::new();
         let mut errors = Vec::new();
@@ -141,29 +147,51 @@ impl UrlBlocklist {
     }
 }
 
-impl DocStage for UrlBlocklist {
-    fn process(&self, doc: &mut Document) -> Verdict {
+impl FilterConfig for UrlBlocklistConfig {
+    type Filter = UrlBlocklist;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, false)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate()
+    }
+
+    fn filter(&self) -> Result<UrlBlocklist, Vec<(String, String)>> {
+        self.blocklist()
+    }
+}
+
+impl Filter for UrlBlocklist {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let Some(url) = doc.meta_str(&self.cfg.url_key) else {
-            if self.cfg.drop_missing && !self.cfg.annotate_only {
-                return Verdict::Drop("url_missing".into());
-            }
-            return Verdict::Keep;
+            return self.cfg.drop_missing.then_some(Reason::Static("url_missing"));
         };
         let r = self.check(url);
-        if self.cfg.annotate_only {
-            doc.attributes.insert("url_blocked".into(), r.is_some() as u8 as f64);
-            return Verdict::Keep;
-        }
-        match r {
-            Some(r) => Verdict::Drop(r.into()),
-            None => Verdict::Keep,
-        }
+        signals.push("url_blocked", r.is_some() as u8 as f64);
+        r.map(Reason::Static)
+    }
+}
+
+impl sluice_pipeline::component::Component for UrlBlocklistConfig {
+    const KIND: &'static str = "url_blocklist";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Drops documents whose `url` is on a blocklist of domains (with subdomains) and URLs read from files";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        UrlBlocklistConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        UrlBlocklistConfig::build(self).map(sluice_pipeline::component::Built::doc).map_err(|e| sluice_pipeline::component::located(cx, e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
     use std::sync::Arc;
 
     fn doc(url: Option<&str>) -> Document {

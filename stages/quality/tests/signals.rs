@@ -8,6 +8,18 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sluice_pipeline::{DocStage, Document, SinkContext, SinkFactory, Verdict};
 use sluice_quality::signals::{run_cli, RunOutput, SignalStats};
+
+/// The quality kinds, as the binary's registry lists them.
+fn kinds() -> sluice_pipeline::Kinds {
+    use sluice_pipeline::Kind;
+    sluice_pipeline::Kinds::new(vec![
+        Kind::of::<sluice_quality::LanguageIdConfig>(),
+        Kind::of::<sluice_quality::GopherQualityConfig>(),
+        Kind::of::<sluice_quality::GopherRepetitionConfig>(),
+        Kind::of::<sluice_quality::C4QualityConfig>(),
+        Kind::of::<sluice_quality::FineWebQualityConfig>(),
+    ])
+}
 use sluice_quality::GopherQualityConfig;
 use sluice_writers::{JsonlWriterConfig, ParquetWriterConfig};
 
@@ -94,7 +106,7 @@ fn signals_read_the_same_from_parquet_and_jsonl() {
 fn what_if(dir: &Path, args: &[&str]) -> Value {
     let mut out = Vec::new();
     let a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    run_cli(dir, false, &a, None, true, &mut out).unwrap();
+    run_cli(&kinds(), dir, false, &a, None, true, &mut out).unwrap();
     serde_json::from_slice::<Value>(&out).unwrap()["what_if"].clone()
 }
 
@@ -153,7 +165,7 @@ fn what_if_errors_name_the_problem() {
     make_run(tmp.path());
     let run = |a: &str| {
         let mut out = Vec::new();
-        run_cli(tmp.path(), false, &[a.to_string()], None, false, &mut out).unwrap_err().to_string()
+        run_cli(&kinds(), tmp.path(), false, &[a.to_string()], None, false, &mut out).unwrap_err().to_string()
     };
     assert!(run("gq.min_words=80").contains("not a re-evaluable option of `gopher_quality`"), "{}", run("gq.min_words=80"));
     assert!(run("nope.min_doc_words=80").contains("no stage or kind `nope`"));

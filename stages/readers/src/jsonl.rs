@@ -359,6 +359,18 @@ impl Iterator for Lines<'_> {
     }
 }
 
+impl sluice_pipeline::component::Component for JsonlReaderConfig {
+    const KIND: &'static str = "jsonl";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Reader;
+    const ABOUT: &'static str = "JSON Lines (.jsonl, .jsonl.gz, .jsonl.zst): one JSON object per line";
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        JsonlReaderConfig::build(self, cx.source, cx.seed)
+            .map(sluice_pipeline::component::Built::reader)
+            .map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,4 +14,4 @@ pub use files::FilesConfig;
 pub use jsonl::{JsonlReader, JsonlReaderConfig};
 pub use parquet::{ParquetReader, ParquetReaderConfig};
 pub use text::{TextReader, TextReaderConfig};
-pub use warc::{Flavor, WarcFileReader, WarcReaderConfig};
+pub use warc::{Flavor, WarcFileReader, WarcReaderConfig, WetReaderConfig};

@@ -262,6 +262,18 @@ impl Iterator for Rows<'_> {
     }
 }
 
+impl sluice_pipeline::component::Component for ParquetReaderConfig {
+    const KIND: &'static str = "parquet";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Reader;
+    const ABOUT: &'static str = "Parquet files, one document per row";
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        ParquetReaderConfig::build(self, cx.source, cx.seed)
+            .map(sluice_pipeline::component::Built::reader)
+            .map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

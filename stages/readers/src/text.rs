@@ -268,6 +268,23 @@ pub fn decode_text(bytes: &[u8], enc: TextEncoding) -> std::result::Result<(Stri
     }
 }
 
+impl sluice_pipeline::component::Component for TextReaderConfig {
+    const KIND: &'static str = "text";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Reader;
+    const ABOUT: &'static str =
+        "A directory of text/markdown/HTML/compressed files, one document per file or (`split`) per paragraph-aligned piece";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        TextReaderConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        TextReaderConfig::build(self, cx.source, cx.seed)
+            .map(sluice_pipeline::component::Built::reader)
+            .map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,3 +136,33 @@ impl Reader for WarcFileReader {
         Ok(Decoded::Doc(doc))
     }
 }
+
+impl sluice_pipeline::component::Component for WarcReaderConfig {
+    const KIND: &'static str = "warc";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Reader;
+    const ABOUT: &'static str = "WARC (.warc, .warc.gz) HTTP responses, with charset decoding and HTML main-text extraction";
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        WarcReaderConfig::build(self, Flavor::Warc, cx.source, cx.seed)
+            .map(sluice_pipeline::component::Built::reader)
+            .map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
+/// The options of the `wet` reader: those of `warc`.
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct WetReaderConfig(pub WarcReaderConfig);
+
+impl sluice_pipeline::component::Component for WetReaderConfig {
+    const KIND: &'static str = "wet";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Reader;
+    const ABOUT: &'static str = "Common Crawl WET (.wet, .wet.gz) plain-text conversion records";
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        self.0
+            .build(Flavor::Wet, cx.source, cx.seed)
+            .map(sluice_pipeline::component::Built::reader)
+            .map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}

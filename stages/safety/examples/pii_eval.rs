@@ -16,7 +16,7 @@ fn main() {
         use std::io::BufRead;
         let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let r: Box<dyn std::io::Read> = if path.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(f)) } else { Box::new(f) };
-        let pii = PiiConfig::default().build(0);
+        let pii = PiiConfig::default().scrubber(0);
         let mut n = std::collections::BTreeMap::new();
         for line in std::io::BufReader::new(r).lines() {
             let v: serde_json::Value = serde_json::from_str(&line.expect("line")).expect("JSON");
@@ -44,7 +44,7 @@ fn main() {
     let data = testset::data_dir();
     let set = testset::build(&data, opt("--seed", 1), opt("--docs", 600) as usize, opt("--per-doc", 3) as usize)
         .unwrap_or_else(|e| panic!("{e}"));
-    let pii = PiiConfig::default().build(0);
+    let pii = PiiConfig::default().scrubber(0);
     let ev = testset::evaluate(&pii, &set);
     print!("{}", testset::table(&ev));
     let n = opt("--errors", 20) as usize;

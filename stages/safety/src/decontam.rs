@@ -22,9 +22,10 @@ use std::sync::OnceLock;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
 use sluice_pipeline::limits::{read_file_limited, MAX_OPTION_FILE};
 use sluice_pipeline::output::AtomicFile;
-use sluice_pipeline::{DocStage, Document, TaskContext, Verdict};
+use sluice_pipeline::{Document, Reason, Scratch, TaskContext};
 
 use crate::pii::narrow;
 
@@ -148,8 +149,13 @@ impl DecontamConfig {
     }
 
     /// Load or build the index, and the stage. Nothing is written here:
-    /// `save_index` is written by the run ([`DocStage::prepare`]).
-    pub fn build(&self) -> Result<Decontaminate, Vec<(String, String)>> {
+    /// `save_index` is written by the run ([`sluice_pipeline::DocStage::prepare`]).
+    pub fn build(&self) -> Result<Filtered<Decontaminate>, Vec<(String, String)>> {
+        Ok(Filtered::single(self.decontaminate()?, self.mode()))
+    }
+
+    /// The matcher itself, without the stage.
+    pub fn decontaminate(&self) -> Result<Decontaminate, Vec<(String, String)>> {
         let err = |f: &str, m: String| vec![(f.to_string(), m)];
         let mask = benchmark_mask(&self.benchmarks);
         let index = match &self.index {
@@ -669,7 +675,23 @@ impl Decontaminate {
     }
 }
 
-impl DocStage for Decontaminate {
+impl FilterConfig for DecontamConfig {
+    type Filter = Decontaminate;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, false)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate()
+    }
+
+    fn filter(&self) -> Result<Decontaminate, Vec<(String, String)>> {
+        self.decontaminate()
+    }
+}
+
+impl Filter for Decontaminate {
     fn prepare(&self, ctx: &TaskContext) -> sluice_pipeline::Result<()> {
         self.saved
             .get_or_init(|| self.save_into(&ctx.output))
@@ -677,11 +699,12 @@ impl DocStage for Decontaminate {
             .map_err(|message| sluice_pipeline::Error::Stage { node: "decontaminate".into(), message })
     }
 
-    fn process(&self, doc: &mut Document) -> Verdict {
+    /// The n-gram hits per benchmark are counts, written whatever the mode.
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, _: &mut Signals) -> Option<Reason> {
         let counts = self.index.matches(&doc.text);
         let total: usize = counts.iter().sum();
         if total == 0 {
-            return Verdict::Keep;
+            return None;
         }
         let mut best = 0;
         for (i, &c) in counts.iter().enumerate() {
@@ -695,8 +718,8 @@ impl DocStage for Decontaminate {
                 }
             }
         }
-        if self.cfg.annotate_only || counts.iter().max().copied().unwrap_or(0) < self.cfg.min_matches {
-            return Verdict::Keep;
+        if counts.iter().max().copied().unwrap_or(0) < self.cfg.min_matches {
+            return None;
         }
         const REASONS: [&str; BENCHMARKS.len()] = [
             "contaminated_hellaswag",
@@ -707,7 +730,7 @@ impl DocStage for Decontaminate {
             "contaminated_mmlu",
             "contaminated_ceval",
         ];
-        Verdict::Drop(REASONS[best].into())
+        Some(Reason::Static(REASONS[best]))
     }
 
     fn counted_attributes(&self) -> Vec<String> {
@@ -715,9 +738,28 @@ impl DocStage for Decontaminate {
     }
 }
 
+impl sluice_pipeline::component::Component for DecontamConfig {
+    const KIND: &'static str = "decontaminate";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Drops or marks documents sharing 13-grams with HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval (index built from the eval sets, or loaded; `save_index` keeps it in the output for later runs)";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        DecontamConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        // `save_index` is a file the run writes under its output directory.
+        if let Some(rel) = &self.save_index {
+            cx.claim_output("save_index", rel).map_err(|d| vec![d])?;
+        }
+        DecontamConfig::build(self).map(sluice_pipeline::component::Built::doc).map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
 
     fn tiny_eval() -> PathBuf {
         let d = std::env::temp_dir().join(format!(

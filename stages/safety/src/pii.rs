@@ -17,7 +17,8 @@ const DFA_CACHE: usize = 32 << 20;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_pipeline::filter::{Filter, Filtered, Mode, Signals};
+use sluice_pipeline::{Document, Reason, Scratch};
 
 /// What to do with each match of a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -218,7 +219,12 @@ impl PiiConfig {
     }
 
     /// Build the stage; `seed` keys the hash when `hash_key_env` is unset.
-    pub fn build(&self, seed: u64) -> Pii {
+    pub fn build(&self, seed: u64) -> Filtered<Pii> {
+        Filtered::single(self.scrubber(seed), Mode::of(self.annotate_only, false))
+    }
+
+    /// The scrubber itself (finding and replacing, without the stage).
+    pub fn scrubber(&self, seed: u64) -> Pii {
         let key: [u8; 32] = match self.hash_key_env.as_ref().and_then(std::env::var_os) {
             Some(v) => Sha256::digest(v.as_encoded_bytes()).into(),
             None => Sha256::digest([b"sluice-pii".as_slice(), &seed.to_le_bytes()].concat()).into(),
@@ -1109,19 +1115,21 @@ impl Pii {
     }
 }
 
-impl DocStage for Pii {
-    fn process(&self, doc: &mut Document) -> Verdict {
+impl Filter for Pii {
+    /// PII never drops a document: it counts what it found (`pii_<kind>`,
+    /// whatever the mode) and, unless only annotating, scrubs it.
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let matches = self.find(&doc.text);
         if matches.is_empty() {
-            return Verdict::Keep;
+            return None;
         }
         for (k, n) in Pii::counts(&matches) {
             doc.attributes.insert(format!("pii_{}", k.name()), n as f64);
         }
-        if !self.cfg.annotate_only {
+        if !signals.all() {
             doc.text = self.scrub(&doc.text, &matches);
         }
-        Verdict::Keep
+        None
     }
 
     fn counted_attributes(&self) -> Vec<String> {
@@ -1129,11 +1137,26 @@ impl DocStage for Pii {
     }
 }
 
+impl sluice_pipeline::component::Component for PiiConfig {
+    const KIND: &'static str = "pii";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Scrubs PII and secrets (emails, phones, public IPs, cards, IBANs, US SSNs, Chinese IDs, keys/tokens, URL credentials): placeholder, mask or keyed hash per kind; `pii_<kind>` counts";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        PiiConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        Ok(sluice_pipeline::component::Built::doc(PiiConfig::build(self, cx.seed)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
 
-    fn stage() -> Pii {
+    fn stage() -> Filtered<Pii> {
         PiiConfig::default().build(7)
     }
 

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use aho_corasick::{AhoCorasick, MatchKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sluice_pipeline::{DocStage, Document, Verdict};
+use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
+use sluice_pipeline::{Document, Reason, Scratch};
 use sluice_quality::text::{split_words, Segmenter};
 use sluice_quality::{UrlBlocklist, UrlBlocklistConfig, LDNOOBW_EN};
 
@@ -277,7 +278,12 @@ impl ToxicityConfig {
     }
 
     /// Read the files and build the stage; errors name the file.
-    pub fn build(&self) -> Result<Toxicity, Vec<(String, String)>> {
+    pub fn build(&self) -> Result<Filtered<Toxicity>, Vec<(String, String)>> {
+        Ok(Filtered::single(self.toxicity()?, self.mode()))
+    }
+
+    /// The scorer itself.
+    pub fn toxicity(&self) -> Result<Toxicity, Vec<(String, String)>> {
         let mut words: BTreeMap<String, Vec<String>> = BTreeMap::new();
         words.insert("en".into(), entries(LDNOOBW_EN).map(String::from).collect());
         words.insert("zh".into(), entries(ZH_LIST).map(String::from).collect());
@@ -307,7 +313,7 @@ impl ToxicityConfig {
                 url_key: self.url_key.clone(),
                 ..Default::default()
             };
-            match cfg.build() {
+            match cfg.blocklist() {
                 Ok(b) => Some(b),
                 Err(errs) => {
                     errors.extend(errs.into_iter().map(|(f, m)| (f.replace("paths", "blocklist_paths"), m)));
@@ -378,27 +384,38 @@ impl Toxicity {
     }
 }
 
-impl DocStage for Toxicity {
-    fn process(&self, doc: &mut Document) -> Verdict {
+impl FilterConfig for ToxicityConfig {
+    type Filter = Toxicity;
+
+    fn mode(&self) -> Mode {
+        Mode::of(self.annotate_only, false)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        self.validate()
+    }
+
+    fn filter(&self) -> Result<Toxicity, Vec<(String, String)>> {
+        self.toxicity()
+    }
+}
+
+impl Filter for Toxicity {
+    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let s = self.score(&doc.text, doc.meta_str("language"), doc.meta_str(&self.cfg.url_key));
+        // A count: written whatever the mode, and totalled in the stats.
         if s.flagged > 0 {
             doc.attributes.insert("toxicity_flagged".into(), s.flagged as f64);
         }
-        if self.cfg.annotate_only {
-            doc.attributes.insert("toxicity_fraction".into(), if s.words == 0 { 0.0 } else { s.flagged as f64 / s.words as f64 });
-            doc.attributes.insert("toxicity_url".into(), s.url.is_some() as u8 as f64);
-            if !s.has_list {
-                doc.attributes.insert("toxicity_no_list".into(), 1.0);
-            }
-            return Verdict::Keep;
+        signals.push("toxicity_fraction", if s.words == 0 { 0.0 } else { s.flagged as f64 / s.words as f64 });
+        signals.push("toxicity_url", s.url.is_some() as u8 as f64);
+        if !s.has_list {
+            signals.push("toxicity_no_list", 1.0);
         }
         if let Some(r) = s.url {
-            return Verdict::Drop(r.into());
+            return Some(r.into());
         }
-        if self.is_toxic(&s) {
-            return Verdict::Drop("toxicity_words".into());
-        }
-        Verdict::Keep
+        self.is_toxic(&s).then_some(Reason::Static("toxicity_words"))
     }
 
     fn counted_attributes(&self) -> Vec<String> {
@@ -406,9 +423,25 @@ impl DocStage for Toxicity {
     }
 }
 
+impl sluice_pipeline::component::Component for ToxicityConfig {
+    const KIND: &'static str = "toxicity";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "Toxicity/NSFW filter: fraction of flagged words (LDNOOBW English, Chinese list, your lists) and an adult URL/domain blocklist";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        ToxicityConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        ToxicityConfig::build(self).map(sluice_pipeline::component::Built::doc).map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
 
     fn doc(text: &str, lang: Option<&str>, url: Option<&str>) -> Document {
         let mut d = Document::new("d", text, "s".into());

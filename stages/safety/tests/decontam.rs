@@ -83,16 +83,16 @@ fn planted_items_are_caught_and_clean_documents_are_not() {
     let t = std::time::Instant::now();
     let stage = cfg.build().unwrap();
     let built = t.elapsed();
-    stage.save_into(&out).unwrap();
-    println!("index: {} n-grams, built in {built:.2?}", stage.index().len());
-    for (b, i) in &stage.index().info {
+    stage.filter().save_into(&out).unwrap();
+    println!("index: {} n-grams, built in {built:.2?}", stage.filter().index().len());
+    for (b, i) in &stage.filter().index().info {
         println!("  {b:<11} items {:>6} segments {:>6} short {:>6} ngrams {:>8}", i.items, i.segments, i.short_segments, i.ngrams);
     }
     // reload from the file
     let t = std::time::Instant::now();
     let loaded = DecontamConfig { eval_dir: None, ..cfg.clone() }.build().unwrap();
     println!("reloaded in {:.2?}", t.elapsed());
-    assert_eq!(loaded.index().len(), stage.index().len());
+    assert_eq!(loaded.filter().index().len(), stage.filter().index().len());
     std::fs::remove_dir_all(&out).unwrap();
 
     let docs = cc_docs(&data);

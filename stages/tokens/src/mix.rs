@@ -347,3 +347,18 @@ pub fn drive(stage: &dyn GlobalStage, base: &GlobalContext, tasks: &[Vec<Documen
     }
     Ok(outs)
 }
+
+impl sluice_pipeline::component::Component for MixConfig {
+    const KIND: &'static str = "mix";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str =
+        "Global: samples sources to token weights under a token budget with per-source epoch caps; writes reports/<node>/mix.json";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        MixConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        Ok(sluice_pipeline::component::Built::global(MixConfig::build(self, cx.name)))
+    }
+}

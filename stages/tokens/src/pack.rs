@@ -769,6 +769,25 @@ impl GlobalStage for PackStage {
     }
 }
 
+impl sluice_pipeline::component::Component for PackConfig {
+    const KIND: &'static str = "pack";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Global: packs tokenized documents into seq_len sequences, shuffles, splits train/val by document, writes llm.c or Megatron shards + manifest.json";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        PackConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let stage = PackConfig::build(self, cx.name);
+        // Shards go to OUT/<dir>, by default OUT/<node>: another pack, a
+        // writer, another node's folder or sluice's own folders must not
+        // share it (`compile` reports collisions).
+        cx.claim_output("dir", self.dir.as_deref().unwrap_or(cx.name)).map_err(|d| vec![d])?;
+        Ok(sluice_pipeline::component::Built::global(stage))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

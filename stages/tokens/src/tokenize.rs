@@ -78,6 +78,20 @@ impl DocStage for Tokenize {
     }
 }
 
+impl sluice_pipeline::component::Component for TokenizeConfig {
+    const KIND: &'static str = "tokenize";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Encodes each document with a tokenizer.json: ids in metadata.tokens, count in attributes.tokens";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        TokenizeConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        TokenizeConfig::build(self).map(sluice_pipeline::component::Built::doc).map_err(|e| sluice_pipeline::component::located(cx, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -375,3 +375,20 @@ impl GlobalStage for TokenizerTrainStage {
         Ok(Box::new(TrainDecider { tokenizer }))
     }
 }
+
+impl sluice_pipeline::component::Component for TokenizerTrainConfig {
+    const KIND: &'static str = "tokenizer_train";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
+    const ABOUT: &'static str = "Global: trains a byte-level BPE tokenizer on a per-source byte-budget sample of the stream (OUT/<node>/tokenizer.json); can tokenize what passes on";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        TokenizerTrainConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let stage = TokenizerTrainConfig::build(self, cx.name);
+        // It writes OUT/<node>/tokenizer.json.
+        cx.claim_output("folder", cx.name).map_err(|d| vec![d])?;
+        Ok(sluice_pipeline::component::Built::global(stage))
+    }
+}

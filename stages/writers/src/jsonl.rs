@@ -240,6 +240,21 @@ impl Sink for JsonlSink {
     }
 }
 
+impl sluice_pipeline::component::Component for JsonlWriterConfig {
+    const KIND: &'static str = "jsonl";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Writer;
+    const ABOUT: &'static str = "Sharded JSON Lines, zstd (default) or gzip compressed";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        JsonlWriterConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::writer(JsonlWriterConfig::build(self)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -604,6 +604,21 @@ fn to_record_batch(schema: &SchemaRef, docs: &[Document]) -> std::result::Result
     RecordBatch::try_new(schema.clone(), cols)
 }
 
+impl sluice_pipeline::component::Component for ParquetWriterConfig {
+    const KIND: &'static str = "parquet";
+    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Writer;
+    const ABOUT: &'static str = "Sharded Parquet (id, text, source, metadata JSON, attributes map)";
+
+    fn validate(&self) -> Vec<(String, String)> {
+        ParquetWriterConfig::validate(self)
+    }
+
+    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
+        let _ = cx;
+        Ok(sluice_pipeline::component::Built::writer(ParquetWriterConfig::build(self)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -361,7 +361,16 @@ pub(crate) fn num(v: Option<f64>) -> String {
 
 /// `sluice stats OUT --signals [--what-if A ...]`: print the quantiles of
 /// every attribute and/or the what-if tables.
-pub fn run_cli(out: &Path, signals: bool, what_if: &[String], writer: Option<&str>, json: bool, w: &mut dyn Write) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+pub fn run_cli(
+    kinds: &sluice_pipeline::Kinds,
+    out: &Path,
+    signals: bool,
+    what_if: &[String],
+    writer: Option<&str>,
+    json: bool,
+    w: &mut dyn Write,
+) -> Result<()> {
     let run = RunOutput::open(out)?;
     let writer = run.writer(writer)?;
     let io = |e: std::io::Error| SignalsError(e.to_string());
@@ -377,7 +386,7 @@ pub fn run_cli(out: &Path, signals: bool, what_if: &[String], writer: Option<&st
         }
     }
     if !what_if.is_empty() {
-        let assignments = what_if.iter().map(|a| parse_assignment(&run.recipe, a)).collect::<Result<Vec<_>>>()?;
+        let assignments = what_if.iter().map(|a| parse_assignment(kinds, &run.recipe, a)).collect::<Result<Vec<_>>>()?;
         let result = whatif::evaluate(&run, &writer, &assignments)?;
         if json {
             report.insert("what_if".into(), result.to_json());

@@ -4,12 +4,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{err, num, Record, Result, RunOutput, SignalsError};
-use crate::{signal_rules, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig, Test};
+use crate::Test;
+use sluice_pipeline::Kinds;
 
 /// Keys of a stage's recipe entry that belong to the engine, not the config.
 const ENGINE_KEYS: &[&str] = &["kind", "inputs", "exclusions"];
@@ -45,30 +44,6 @@ pub struct Assignment {
     rules: Vec<Rule>,
 }
 
-fn full_config<C: DeserializeOwned + Serialize>(
-    v: Value,
-    validate: impl Fn(&C) -> Vec<(String, String)>,
-) -> std::result::Result<Value, String> {
-    let c: C = serde_json::from_value(v).map_err(|e| e.to_string())?;
-    let errors = validate(&c);
-    if !errors.is_empty() {
-        return Err(errors.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "));
-    }
-    serde_json::to_value(&c).map_err(|e| e.to_string())
-}
-
-/// The stage's configuration with every default filled in, checked.
-fn resolved(kind: &str, v: Value) -> std::result::Result<Value, String> {
-    match kind {
-        "language" => full_config::<LanguageIdConfig>(v, |c| c.validate()),
-        "gopher_quality" => full_config::<GopherQualityConfig>(v, |c| c.validate()),
-        "gopher_repetition" => full_config::<GopherRepetitionConfig>(v, |c| c.validate()),
-        "c4" => full_config::<C4QualityConfig>(v, |c| c.validate()),
-        "fineweb" => full_config::<FineWebQualityConfig>(v, |c| c.validate()),
-        other => Err(format!("`{other}` has no re-evaluable thresholds")),
-    }
-}
-
 /// A scalar threshold, or the one for `n` in a list of `[n, threshold]`.
 fn threshold(v: &Value, n: Option<usize>) -> Option<f64> {
     match n {
@@ -80,7 +55,7 @@ fn threshold(v: &Value, n: Option<usize>) -> Option<f64> {
 /// Parse `NODE.OPTION=VALUE` against the run's recipe. NODE is a stage
 /// name, or a kind that exactly one stage has; VALUE is JSON (`80`,
 /// `0.5`, `null` to disable, `[[2, 0.25]]` for the n-gram lists).
-pub fn parse_assignment(recipe: &Value, text: &str) -> Result<Assignment> {
+pub fn parse_assignment(kinds: &Kinds, recipe: &Value, text: &str) -> Result<Assignment> {
     let bad = |m: String| SignalsError(format!("--what-if `{text}`: {m}"));
     let (lhs, rhs) = text.split_once('=').ok_or_else(|| bad("expected NODE.OPTION=VALUE".into()))?;
     let (node, option) = lhs.trim().split_once('.').ok_or_else(|| bad("expected NODE.OPTION=VALUE".into()))?;
@@ -108,7 +83,7 @@ pub fn parse_assignment(recipe: &Value, text: &str) -> Result<Assignment> {
     };
     let stage = &stages[&node];
     let kind = stage["kind"].as_str().unwrap_or_default().to_string();
-    let rules = signal_rules(&kind);
+    let rules = kinds.signal_rules(&kind);
     if !rules.iter().any(|r| r.option == option) {
         let mut opts: Vec<&str> = rules.iter().map(|r| r.option).collect();
         opts.dedup();
@@ -123,10 +98,11 @@ pub fn parse_assignment(recipe: &Value, text: &str) -> Result<Assignment> {
     for k in ENGINE_KEYS {
         cfg.remove(*k);
     }
-    let base = resolved(&kind, Value::Object(cfg.clone())).map_err(|e| bad(format!("the run's configuration of `{node}`: {e}")))?;
+    let resolved = |v: Value| kinds.stage(&kind).ok_or_else(|| format!("unknown stage kind `{kind}`"))?.resolve(&v);
+    let base = resolved(Value::Object(cfg.clone())).map_err(|e| bad(format!("the run's configuration of `{node}`: {e}")))?;
     let mut changed = cfg.clone();
     changed.insert(option.to_string(), value);
-    let new = resolved(&kind, Value::Object(changed)).map_err(|e| bad(e))?;
+    let new = resolved(Value::Object(changed)).map_err(|e| bad(e))?;
     let overrides = cfg
         .get("languages")
         .and_then(|l| l.as_object())
