@@ -307,13 +307,19 @@ for name in runs:
     if failed or differ or compared == 0:
         any_diff = True
     state = "FAILED RUN" if failed else ("DIFFER" if differ else ("NO FILES" if compared == 0 else "same"))
-    rows.append((name, f"{rb[1]}/{ra[1]}", compared, identical, normalized, len(differ), ignored, f"{gb}/{ga}", state))
-    for rel, why in differ:
+    n_int = sum(d[0].startswith("_sluice/") for d in differ)
+    rows.append((name, f"{rb[1]}/{ra[1]}", compared, identical, normalized, f"{len(differ)} ({n_int})", ignored, f"{gb}/{ga}", state))
+    # outputs first; _sluice/ bookkeeping (resume markers, per-task stats) capped
+    outputs = [d for d in differ if not d[0].startswith("_sluice/")]
+    internal = [d for d in differ if d[0].startswith("_sluice/")]
+    for rel, why in outputs + internal[:5]:
         details.append(f"  {name}: {rel}: {why}")
+    if len(internal) > 5:
+        details.append(f"  {name}: ... and {len(internal) - 5} more files under _sluice/")
     if failed:
         details.append(f"  {name}: exit status before {rb[0]}, after {ra[0]} (logs in {work}/logs)")
 
-head = ("recipe", "run s before/after", "files compared", "identical", "identical w/o timings", "differing", "not compared", "_sluice/global bytes before/after", "")
+head = ("recipe", "run s before/after", "files compared", "identical", "identical w/o timings", "differing (under _sluice/)", "not compared", "_sluice/global bytes before/after", "")
 print()
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))

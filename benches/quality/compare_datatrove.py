@@ -3,10 +3,10 @@
 
 Usage (from the repository root):
 
-    python3 -m venv ../venv15 && ../venv15/bin/pip install "datatrove[processing]==0.10.1" spacy
+    python3 -m venv ../venv15 && ../venv15/bin/pip install "datatrove[processing]==0.10.1" spacy orjson
     cargo build --release
     ../venv15/bin/python benches/quality/compare_datatrove.py [--mode process] [--sluice PATH]
-        [--data DIR] [--input FILE] [--min-mb 100] [--dt-repeat 1] [--threads 1] [--verbose]
+        [--data DIR] [--input FILE] [--min-mb 100] [--dt-repeat 2] [--threads 1] [--verbose]
 
     # the older in-process loop of an example binary:
     cargo build --release -p sluice-quality --example quality_eval
@@ -133,7 +133,7 @@ def read_zst_jsonl(path):
         if not shutil.which("zstd"):
             sys.exit("reading sluice's .jsonl.zst output needs the zstd command or the zstandard module")
         data = subprocess.run(["zstd", "-dcq", path], check=True, capture_output=True).stdout
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in data.decode("utf-8").split("\n") if line.strip()]
 
 
 def read_dir_rows(d):
@@ -194,13 +194,15 @@ def main():
     ap.add_argument("--sluice", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "sluice"),
                     help="--mode process: the sluice binary")
     ap.add_argument("--min-mb", type=float, default=None, help="MB of text for our timing (default: 100 in process mode, 300 in loop mode)")
-    ap.add_argument("--dt-repeat", type=int, default=1, help="copies of the input datatrove is timed on")
+    ap.add_argument("--dt-repeat", type=int, default=None, help="copies of the input datatrove is timed on (default: 2 in process mode, 1 in loop mode)")
     ap.add_argument("--threads", type=int, default=1, help="--mode process: sluice run --threads")
     ap.add_argument("--keep", default=None, help="--mode process: keep the inputs and outputs in this directory")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     if args.min_mb is None:
         args.min_mb = 100 if args.mode == "process" else 300
+    if args.dt_repeat is None:
+        args.dt_repeat = 2 if args.mode == "process" else 1
     if args.dt_repeat < 1 or args.min_mb <= 0 or args.threads < 1:
         sys.exit("--dt-repeat and --threads must be >= 1, --min-mb > 0")
     path = args.input or os.path.join(args.data, "web", "cc-main-2019-30.sample.jsonl.gz")
