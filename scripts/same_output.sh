@@ -22,7 +22,8 @@
 #   --keep               keep the temporary directory
 #   --reuse-before       with --work: do not rerun a recipe with the before
 #                        binary when DIR holds its output from the same binary
-#                        (sha256), recipe file, --threads and --tasks
+#                        (sha256), recipe file, --threads, --tasks and crate
+#                        and doc directories (the quickstart's input)
 #   --compare-only       with --work: compare the outputs already in DIR
 #                        (DIR/before, DIR/after) without running anything
 #   --ignore-key KEY     also drop this JSON key before comparing (repeatable)
@@ -154,6 +155,9 @@ mkdir -p "$work/logs" "$work/stamps"
 rm -rf "$work/after" "$work/run"
 mkdir -p "$work/before" "$work/after" "$work/stamps"
 before_sha="$(sha256sum "$before" | cut -d' ' -f1)"
+# recipes/quickstart.yaml samples files from these trees: a crate that a build
+# downloaded in between would change its input, so --reuse-before checks them
+inputs_sha="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/src/* /usr/share/doc 2>/dev/null | sha256sum | cut -c1-16)"
 
 # The recipes: name -> file.
 recipes=()
@@ -178,7 +182,7 @@ for entry in "${recipes[@]}"; do
     for side in before after; do
         bin="$before"
         [ "$side" = before ] || bin="$after"
-        stamp="$before_sha $(sha256sum "$root/$rel" | cut -d' ' -f1) threads=$threads tasks=$tasks data=$data"
+        stamp="$before_sha $(sha256sum "$root/$rel" | cut -d' ' -f1) threads=$threads tasks=$tasks data=$data inputs=$inputs_sha"
         if [ "$side" = before ] && [ "$reuse" = 1 ] && [ -d "$work/before/$name" ] &&
             [ "$(cat "$work/stamps/$name" 2>/dev/null)" = "$stamp" ]; then
             printf '%s\t%s\t%s\t%s\n' "$name" "$side" 0 reused >>"$timings"
@@ -232,7 +236,7 @@ def strip(v):
 def parse(path, data):
     text = data.decode("utf-8")
     if path.endswith(".jsonl"):
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
     return json.loads(text)
 
 def json_diff(a, b, where="", out=None):
