@@ -10,6 +10,7 @@ pub mod doc;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod fuse;
 pub mod limits;
 mod merge;
 pub mod output;
