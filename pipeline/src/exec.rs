@@ -5,7 +5,10 @@
 //! - a reader emits its task's files in plan order and each file's records
 //!   in file order;
 //! - a document-wise stage maps each batch in parallel but collects results
-//!   in input order, and emits exactly one batch per batch received;
+//!   in input order, and emits exactly one batch per batch received; a
+//!   chain of them runs as one node (see [`crate::fuse`]) whose tail emits
+//!   one batch per batch its head received, the same batches the last stage
+//!   would have sent alone;
 //! - a node with several inputs takes one batch from each live input in
 //!   turn, in the order the recipe lists them.
 //!
