@@ -233,6 +233,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                     ProgressArg::Off => Progress::Off,
                 },
                 output: a.output,
+                fuse: true,
             };
             let summary = sluice_pipeline::run(&recipe, &opts)?;
             if !summary.skipped.is_empty() {

@@ -5,7 +5,10 @@
 //! - a reader emits its task's files in plan order and each file's records
 //!   in file order;
 //! - a document-wise stage maps each batch in parallel but collects results
-//!   in input order, and emits exactly one batch per batch received;
+//!   in input order, and emits exactly one batch per batch received; a
+//!   chain of them runs as one node (see [`crate::fuse`]) whose tail emits
+//!   one batch per batch its head received, the same batches the last stage
+//!   would have sent alone;
 //! - a node with several inputs takes one batch from each live input in
 //!   turn, in the order the recipe lists them.
 //!
@@ -65,11 +68,15 @@ pub struct RunOptions {
     pub progress: Progress,
     /// Override the recipe's output directory.
     pub output: Option<PathBuf>,
+    /// Run each chain of document stages as one node (see [`crate::fuse`]).
+    /// Off runs one thread per stage: the same output, the reference for
+    /// tests. The environment variable `SLUICE_NO_FUSE=1` also turns it off.
+    pub fuse: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { task: None, phase: None, tasks: 1, threads: 1, strict: false, progress: Progress::Off, output: None }
+        RunOptions { task: None, phase: None, tasks: 1, threads: 1, strict: false, progress: Progress::Off, output: None, fuse: true }
     }
 }
 
@@ -352,14 +359,26 @@ pub fn run_task(
     let files = if segment == 0 { plan.files(task) } else { &[] };
     let task_bytes: u64 = files.iter().map(|f| f.file.size).sum();
 
-    // Channels: one bounded channel per edge inside this segment. A
-    // replaying global stage has no inputs here; an observing one has no
-    // outputs here.
+    // Runtime nodes: a chain of document stages runs as one (see `fuse`).
+    // Every group lies in one segment, so its head's mode is the group's.
+    let fuse = opts.fuse && std::env::var_os("SLUICE_NO_FUSE").is_none_or(|v| v.is_empty() || v == "0");
+    let groups: Vec<Vec<usize>> = crate::fuse::runtime_nodes(recipe, fuse).into_iter().filter(|g| modes[g[0]].is_some()).collect();
+    // A fused node's input edge is inside its chain: no channel.
+    let mut inside = vec![false; recipe.nodes.len()];
+    for g in &groups {
+        for &i in &g[1..] {
+            inside[i] = true;
+        }
+    }
+
+    // Channels: one bounded channel per edge inside this segment, except
+    // those inside a chain. A replaying global stage has no inputs here; an
+    // observing one has no outputs here.
     let n = recipe.nodes.len();
     let mut senders: Vec<Vec<Sender<Batch>>> = (0..n).map(|_| Vec::new()).collect();
     let mut receivers: Vec<Vec<Receiver<Batch>>> = (0..n).map(|_| Vec::new()).collect();
     for node in &recipe.nodes {
-        if !matches!(modes[node.id], Some(Mode::Normal | Mode::Observe)) {
+        if !matches!(modes[node.id], Some(Mode::Normal | Mode::Observe)) || inside[node.id] {
             continue;
         }
         for &inp in &node.inputs {
@@ -374,25 +393,32 @@ pub fn run_task(
     let ctx = |node: &Node| TaskContext { task, tasks: plan.tasks, seed: node.seed, output: out.root().to_path_buf() };
 
     let done = AtomicBool::new(false);
-    let results: Vec<Result<(NodeStats, Vec<PathBuf>)>> = std::thread::scope(|scope| {
+    let results: Vec<Result<(Vec<NodeStats>, Vec<PathBuf>)>> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
-        for (node, (tx, rx)) in recipe.nodes.iter().zip(senders.into_iter().zip(receivers)) {
-            let Some(mode) = modes[node.id] else { continue };
+        for group in &groups {
+            let (head, tail) = (&recipe.nodes[group[0]], &recipe.nodes[group[group.len() - 1]]);
+            let mode = modes[head.id].expect("groups are filtered on it");
+            let (tx, rx) = (std::mem::take(&mut senders[tail.id]), std::mem::take(&mut receivers[head.id]));
             let shared = &shared;
-            let cx = ctx(node);
-            let my_files: Vec<&PlannedFile> = files.iter().filter(|f| f.reader == node.id).collect();
+            let my_files: Vec<&PlannedFile> = files.iter().filter(|f| f.reader == head.id).collect();
+            let chain: Vec<&Node> = group.iter().map(|&i| &recipe.nodes[i]).collect();
             let h = std::thread::Builder::new()
-                .name(format!("sluice-{}", node.name))
+                .name(format!("sluice-{}", head.name))
                 .spawn_scoped(scope, move || {
                     let _guard = AbortOnPanic(&shared.abort);
-                    let r = run_node(node, mode, recipe, &cx, out, opts, my_files, tx, rx, shared, pool);
+                    let cxs: Vec<TaskContext> = chain.iter().map(|n| ctx(n)).collect();
+                    let r = if crate::fuse::is_doc_stage(head) {
+                        run_chain(&chain, recipe, &cxs, out, tx, rx, shared, pool)
+                    } else {
+                        run_node(head, mode, recipe, &cxs[0], out, opts, my_files, tx, rx, shared, pool).map(|(s, w)| (vec![s], w))
+                    };
                     if r.is_err() {
                         shared.abort.store(true, Ordering::SeqCst);
                     }
                     r
                 })
                 .map_err(|e| Error::Internal(format!("cannot spawn a thread: {e}")));
-            handles.push((node.name.clone(), h));
+            handles.push((head.name.clone(), h));
         }
         let (done, shared_ref) = (&done, &shared);
         let progress = scope.spawn(move || {
@@ -421,7 +447,7 @@ pub fn run_task(
     for r in results {
         match r {
             Ok((s, files)) => {
-                node_stats.push(s);
+                node_stats.extend(s);
                 written.extend(files);
             }
             Err(Error::Aborted) => {
@@ -439,6 +465,9 @@ pub fn run_task(
     if let Some(e) = first_err {
         return Err(e);
     }
+    // Recipe order, whatever the grouping.
+    let order = |s: &NodeStats| recipe.nodes.iter().position(|n| n.name == s.name);
+    node_stats.sort_by_key(order);
     let errors = shared.errors.into_inner().map_err(|_| Error::Internal("error log poisoned".into()))?;
     if let Some(p) = errors.finish()? {
         written.push(p);
@@ -560,9 +589,22 @@ fn send_all(tx: &[Sender<Batch>], batch: Batch) -> Result<()> {
 /// time spent to `cpu_ns`. With one thread it runs inline: the reference
 /// path, and no thread hops.
 fn par_map<T: Send, U: Send>(pool: &rayon::ThreadPool, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send, cpu_ns: &AtomicU64) -> Vec<U> {
+    par_map_with(pool, items, || (), |_, t| f(t), cpu_ns)
+}
+
+/// [`par_map`] with a per-worker state from `init`, made once per chunk of
+/// items (once in all with one thread) and handed to every call of `f`.
+fn par_map_with<T: Send, U: Send, S>(
+    pool: &rayon::ThreadPool,
+    items: Vec<T>,
+    init: impl Fn() -> S + Sync + Send,
+    f: impl Fn(&mut S, T) -> U + Sync + Send,
+    cpu_ns: &AtomicU64,
+) -> Vec<U> {
     let threads = pool.current_num_threads();
     if threads <= 1 || items.len() <= 1 {
-        return items.into_iter().map(f).collect();
+        let mut state = init();
+        return items.into_iter().map(|t| f(&mut state, t)).collect();
     }
     let per = items.len().div_ceil(threads * 4).max(1);
     let mut chunks: Vec<Vec<T>> = Vec::with_capacity(items.len().div_ceil(per));
@@ -575,13 +617,209 @@ fn par_map<T: Send, U: Send>(pool: &rayon::ThreadPool, items: Vec<T>, f: impl Fn
             .into_par_iter()
             .map(|c| {
                 let t0 = thread_cpu_ns();
-                let r: Vec<U> = c.into_iter().map(&f).collect();
+                let mut state = init();
+                let r: Vec<U> = c.into_iter().map(|t| f(&mut state, t)).collect();
                 cpu_ns.fetch_add(thread_cpu_ns().saturating_sub(t0), Ordering::Relaxed);
                 r
             })
             .collect()
     });
     parts.into_iter().flatten().collect()
+}
+
+/// One stage of a chain as the executor runs it.
+struct Link<'a> {
+    stage: &'a dyn crate::stage::DocStage,
+    counted: Vec<String>,
+    excl: Exclusions,
+    stats: NodeStats,
+    /// CPU time given to this stage so far, in nanoseconds.
+    cpu_ns: u64,
+}
+
+/// What happened to one document in a chain. `bytes[j]` is its size on
+/// entering stage `j`; one more entry (its size on leaving the chain) when
+/// every stage kept it. `nanos[j]` is the time stage `j` took on it (only
+/// measured when the chain has several stages). `counted` holds the
+/// counted attributes of every stage it reached, right after that stage,
+/// stage after stage.
+struct Trace {
+    doc: Document,
+    dropped: Option<crate::doc::Reason>,
+    bytes: Vec<u64>,
+    nanos: Vec<u64>,
+    counted: Vec<Option<f64>>,
+}
+
+/// Run a chain of document stages (one or more, see [`crate::fuse`]) as one
+/// node: documents from the head's inputs go through every stage in turn
+/// on the rayon pool, sharing one [`Scratch`] per document, until a stage
+/// drops them; the tail sends one batch per batch the head received.
+///
+/// Each stage keeps its own stats, exclusions and `prepare`, as if it ran
+/// alone: the documents it saw and passed on, with their sizes at that
+/// point; its drop reasons; the sums of its counted attributes, added in
+/// document order. CPU time: the chain's worker time per batch (thread CPU
+/// clock around the parallel map, as for any node) is split between the
+/// stages in proportion to the monotonic time measured around each stage's
+/// call on each document (two vDSO clock reads per document and stage,
+/// tens of nanoseconds); a stage's exclusion writes are its own, measured
+/// with the thread CPU clock; the rest of the node thread's time (merge,
+/// bookkeeping, sending) goes to the head.
+#[allow(clippy::too_many_arguments)]
+fn run_chain(
+    chain: &[&Node],
+    recipe: &Recipe,
+    cxs: &[TaskContext],
+    out: &OutputDir,
+    tx: Vec<Sender<Batch>>,
+    rx: Vec<Receiver<Batch>>,
+    shared: &Shared,
+    pool: &rayon::ThreadPool,
+) -> Result<(Vec<NodeStats>, Vec<PathBuf>)> {
+    let started = Instant::now();
+    let cpu0 = thread_cpu_ns();
+    let pool_cpu = AtomicU64::new(0);
+    let head = chain[0];
+    let spill = out.meta().join("spill").join(format!("{:05}-{}", cxs[0].task, head.name));
+    let mut merge = Merge::new(rx, head.reconverges, recipe.merge_buffer as usize, spill);
+    let mut links = Vec::with_capacity(chain.len());
+    for (node, cx) in chain.iter().zip(cxs) {
+        let NodeImpl::Stage { stage: StageImpl::Doc(s), exclusions } = &node.imp else {
+            return Err(Error::Internal(format!("`{}` in a chain is not a document stage", node.name)));
+        };
+        let excl = Exclusions::open(exclusions.as_deref(), node, cx, out)?;
+        s.prepare(cx)?;
+        let counted = s.counted_attributes();
+        links.push(Link { stage: s.as_ref(), counted, excl, stats: NodeStats::new(&node.name, &node.kind, node.role), cpu_ns: 0 });
+    }
+    let n = links.len();
+    let timed = n > 1;
+    // What the workers need of each stage (the exclusion sinks stay here).
+    let procs: Vec<(&dyn crate::stage::DocStage, Vec<String>)> = links.iter().map(|l| (l.stage, l.counted.clone())).collect();
+    // Node-thread CPU spent inside the parallel maps and exclusion writes,
+    // already given to a stage.
+    let mut attributed = 0u64;
+    let mut dropped: Vec<Vec<Dropped>> = (0..n).map(|_| Vec::new()).collect();
+    let mut nanos = vec![0u64; n];
+    while let Some(batch) = merge.next()? {
+        let (t0, p0) = (thread_cpu_ns(), pool_cpu.load(Ordering::Relaxed));
+        let stages = &procs;
+        let traces = par_map_with(
+            pool,
+            batch.docs,
+            Scratch::default,
+            |scratch, mut doc| {
+                scratch.clear();
+                let mut bytes = Vec::with_capacity(n + 1);
+                let mut spent = Vec::with_capacity(if timed { n } else { 0 });
+                let mut counted = Vec::new();
+                let mut dropped = None;
+                let mut clock = timed.then(Instant::now);
+                for (stage, names) in stages {
+                    bytes.push(doc.bytes());
+                    let v = stage.process_with(&mut doc, scratch);
+                    if let Some(c) = clock.as_mut() {
+                        let now = Instant::now();
+                        spent.push(now.duration_since(*c).as_nanos() as u64);
+                        *c = now;
+                    }
+                    counted.extend(names.iter().map(|k| doc.attributes.get(k).copied()));
+                    if let Verdict::Drop(reason) = v {
+                        dropped = Some(reason);
+                        break;
+                    }
+                }
+                if dropped.is_none() {
+                    bytes.push(doc.bytes());
+                }
+                Trace { doc, dropped, bytes, nanos: spent, counted }
+            },
+            &pool_cpu,
+        );
+        let inline = thread_cpu_ns().saturating_sub(t0);
+        let work = inline + pool_cpu.load(Ordering::Relaxed).saturating_sub(p0);
+        attributed += inline;
+        nanos.iter_mut().for_each(|x| *x = 0);
+        let mut kept = Vec::with_capacity(traces.len());
+        for t in traces {
+            let reached = if t.dropped.is_some() { t.bytes.len() } else { n };
+            let mut c = t.counted.iter();
+            for (j, l) in links[..reached].iter_mut().enumerate() {
+                let s = &mut l.stats;
+                s.docs_in += 1;
+                s.bytes_in += t.bytes[j];
+                if let Some(&b) = t.bytes.get(j + 1) {
+                    s.docs_out += 1;
+                    s.bytes_out += b;
+                }
+                for k in &l.counted {
+                    if let Some(Some(v)) = c.next() {
+                        *s.sums.entry(k.clone()).or_default() += v;
+                    }
+                }
+                if timed {
+                    nanos[j] += t.nanos[j];
+                }
+            }
+            match t.dropped {
+                Some(reason) => {
+                    let s = &mut links[reached - 1].stats;
+                    *s.dropped.entry(reason.as_str().to_string()).or_default() += 1;
+                    dropped[reached - 1].push(Dropped { doc: t.doc, reason });
+                }
+                None => kept.push(t.doc),
+            }
+        }
+        // This batch's worker time, split by the measured time per stage.
+        let total: u64 = nanos.iter().sum();
+        for (j, l) in links.iter_mut().enumerate() {
+            l.cpu_ns += if total == 0 {
+                // One stage, or nothing measured: all of it to the head.
+                if j == 0 {
+                    work
+                } else {
+                    0
+                }
+            } else {
+                (work as u128 * nanos[j] as u128 / total as u128) as u64
+            };
+        }
+        for (l, d) in links.iter_mut().zip(&mut dropped) {
+            if !d.is_empty() {
+                let t = thread_cpu_ns();
+                l.excl.write(std::mem::take(d))?;
+                let spent = thread_cpu_ns().saturating_sub(t);
+                l.cpu_ns += spent;
+                attributed += spent;
+            }
+        }
+        send_all(&tx, Batch::new(kept))?;
+    }
+    if shared.abort.load(Ordering::SeqCst) {
+        return Err(Error::Aborted);
+    }
+    let mut written = Vec::new();
+    let mut finished = Vec::with_capacity(n);
+    for l in links {
+        let t = thread_cpu_ns();
+        written.extend(l.excl.finish()?);
+        let spent = thread_cpu_ns().saturating_sub(t);
+        attributed += spent;
+        finished.push((l.stats, l.cpu_ns + spent));
+    }
+    let rest = thread_cpu_ns().saturating_sub(cpu0).saturating_sub(attributed);
+    let wall = started.elapsed().as_secs_f64();
+    let stats = finished
+        .into_iter()
+        .enumerate()
+        .map(|(j, (mut s, ns))| {
+            s.wall_secs = wall;
+            s.cpu_secs = (ns + if j == 0 { rest } else { 0 }) as f64 / 1e9;
+            s
+        })
+        .collect();
+    Ok((stats, written))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -610,41 +848,8 @@ fn run_node(
         NodeImpl::Stage { stage, exclusions } => {
             let mut excl = Exclusions::open(exclusions.as_deref(), node, cx, out)?;
             match stage {
-                crate::stage::StageImpl::Doc(s) => {
-                    s.prepare(cx)?;
-                    let counted = s.counted_attributes();
-                    while let Some(batch) = merge.next()? {
-                        stats.docs_in += batch.len() as u64;
-                        stats.bytes_in += batch.bytes();
-                        let stage = s.as_ref();
-                        let results = par_map(
-                            pool,
-                            batch.docs,
-                            |mut d| match stage.process_with(&mut d, &mut Scratch::default()) {
-                                Verdict::Keep => Ok(d),
-                                Verdict::Drop(reason) => Err(Dropped { doc: d, reason }),
-                            },
-                            &pool_cpu,
-                        );
-                        let mut kept = Vec::with_capacity(results.len());
-                        let mut dropped = Vec::new();
-                        for r in results {
-                            let d = match &r {
-                                Ok(d) => d,
-                                Err(d) => &d.doc,
-                            };
-                            for k in &counted {
-                                if let Some(v) = d.attributes.get(k) {
-                                    *stats.sums.entry(k.clone()).or_default() += v;
-                                }
-                            }
-                            match r {
-                                Ok(d) => kept.push(d),
-                                Err(d) => dropped.push(d),
-                            }
-                        }
-                        emit(&mut stats, &mut excl, kept, dropped, &tx)?;
-                    }
+                crate::stage::StageImpl::Doc(_) => {
+                    return Err(Error::Internal(format!("document stage `{}` must run as a chain", node.name)));
                 }
                 crate::stage::StageImpl::Global(g) if mode == Mode::Observe => {
                     let gcx = global_context(node, cx.task, out, opts);

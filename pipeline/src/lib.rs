@@ -12,6 +12,7 @@ pub mod env;
 pub mod error;
 pub mod exec;
 pub mod filter;
+pub mod fuse;
 pub mod limits;
 mod merge;
 pub mod output;

@@ -1,7 +1,10 @@
 //! Executor tests on in-memory components: ordering, fan-in/fan-out,
 //! stream stages, backpressure and failure.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sluice_pipeline::stage::{InputFile, RecordIter};
@@ -33,17 +36,59 @@ impl Reader for Gen {
     }
 }
 
-/// Keeps documents whose record number is even.
+/// Keeps documents whose record number (from the id) is even.
 struct Even;
 impl DocStage for Even {
     fn process(&self, d: &mut Document) -> Verdict {
-        let n: usize = d.text.rsplit('r').next().unwrap().parse().unwrap();
+        let n: usize = d.id.rsplit('r').next().unwrap().parse().unwrap();
         if n % 2 == 0 {
             d.attributes.insert("n".into(), n as f64);
             Verdict::Keep
         } else {
             Verdict::Drop("odd".into())
         }
+    }
+}
+
+/// How often a [`Words`] stage was prepared and computed its word count.
+#[derive(Default)]
+struct Calls {
+    prepared: AtomicUsize,
+    computed: AtomicUsize,
+}
+
+/// The word count of the text, shared through the scratch.
+struct WordCount(usize);
+
+/// Writes the word count as attribute `words` (a counted attribute), taking
+/// it from the scratch when an earlier stage of its chain computed it; then
+/// appends `append` to the text.
+struct Words {
+    calls: Arc<Calls>,
+    append: String,
+}
+impl DocStage for Words {
+    fn process(&self, d: &mut Document) -> Verdict {
+        self.process_with(d, &mut Scratch::default())
+    }
+    fn process_with(&self, d: &mut Document, scratch: &mut Scratch) -> Verdict {
+        let text = &d.text;
+        let n = scratch
+            .get_or_insert_with(text, || {
+                self.calls.computed.fetch_add(1, Ordering::Relaxed);
+                WordCount(text.split(' ').count())
+            })
+            .0;
+        d.attributes.insert("words".into(), n as f64);
+        d.text.push_str(&self.append);
+        Verdict::Keep
+    }
+    fn prepare(&self, _: &TaskContext) -> Result<()> {
+        self.calls.prepared.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    fn counted_attributes(&self) -> Vec<String> {
+        vec!["words".into()]
     }
 }
 
@@ -103,6 +148,7 @@ impl Sink for CollectSink {
 
 struct Reg {
     sinks: Mutex<std::collections::HashMap<String, Collect>>,
+    calls: Mutex<std::collections::HashMap<String, Arc<Calls>>>,
     fail_at: Option<usize>,
 }
 
@@ -110,7 +156,7 @@ impl Registry for Reg {
     fn kinds(&self, role: Role) -> Vec<&'static str> {
         match role {
             Role::Reader => vec!["gen"],
-            Role::Stage => vec!["even", "reverse"],
+            Role::Stage => vec!["even", "reverse", "words"],
             Role::Writer => vec!["collect"],
         }
     }
@@ -122,9 +168,14 @@ impl Registry for Reg {
             fail_at: self.fail_at,
         }))
     }
-    fn build_stage(&self, kind: &str, _: &Value, _: &BuildContext) -> Result<StageImpl, Vec<Diagnostic>> {
+    fn build_stage(&self, kind: &str, v: &Value, cx: &BuildContext) -> Result<StageImpl, Vec<Diagnostic>> {
         Ok(match kind {
             "even" => StageImpl::Doc(Arc::new(Even)),
+            "words" => {
+                let calls = Arc::new(Calls::default());
+                self.calls.lock().unwrap().insert(cx.name.to_string(), calls.clone());
+                StageImpl::Doc(Arc::new(Words { calls, append: v["append"].as_str().unwrap_or("").to_string() }))
+            }
             _ => StageImpl::Stream(Arc::new(Reverse)),
         })
     }
@@ -140,7 +191,7 @@ impl Registry for Reg {
 }
 
 fn run_recipe(text: &str, threads: usize, fail_at: Option<usize>) -> (Result<RunSummary>, std::collections::HashMap<String, Vec<String>>) {
-    let reg = Reg { sinks: Mutex::new(Default::default()), fail_at };
+    let reg = Reg { sinks: Mutex::new(Default::default()), calls: Mutex::new(Default::default()), fail_at };
     let dir = tempfile::tempdir().unwrap();
     let recipe = compile(text, &reg).unwrap();
     let opts = RunOptions { threads, output: Some(dir.path().join("out")), ..Default::default() };
@@ -234,4 +285,111 @@ fn malformed_records_are_counted_not_fatal() {
     let a = s.stats.nodes.iter().find(|n| n.name == "a").unwrap();
     assert_eq!(a.malformed["invalid_json"], 3);
     assert_eq!(a.docs_in, 30);
+}
+
+/// A chain of three document stages (the middle one drops, with
+/// exclusions) whose tail fans out to a stream stage, a document stage and
+/// a writer.
+const CHAIN: &str = "
+output: unused
+batch_size: 7
+channel_capacity: 1
+readers:
+  a: {kind: gen, files: 3, per_file: 50}
+stages:
+  tag: {kind: words, inputs: [a]}
+  even: {kind: even, inputs: [tag], exclusions: {kind: collect}}
+  up: {kind: words, inputs: [even]}
+  rev: {kind: reverse, inputs: [up]}
+  after: {kind: words, inputs: [up]}
+writers:
+  direct: {kind: collect, inputs: [up]}
+  reversed: {kind: collect, inputs: [rev]}
+  late: {kind: collect, inputs: [after]}
+";
+
+/// What a run of `text` gave: its stats (timings zeroed), what each sink
+/// received (exclusions under the stage's name) and each `words` stage's
+/// calls as (prepared, computed).
+type Outcome = (Vec<sluice_pipeline::stats::NodeStats>, Ids, BTreeMap<String, (usize, usize)>);
+type Ids = std::collections::HashMap<String, Vec<String>>;
+
+fn run_chain(text: &str, threads: usize, tasks: usize, fuse: bool) -> Outcome {
+    let reg = Reg { sinks: Mutex::new(Default::default()), calls: Mutex::new(Default::default()), fail_at: None };
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = compile(text, &reg).unwrap();
+    let opts = RunOptions { threads, tasks, fuse, output: Some(dir.path().join("out")), ..Default::default() };
+    let summary = run(&recipe, &opts).unwrap();
+    assert!(summary.complete);
+    let mut stats = summary.stats.nodes;
+    for s in &mut stats {
+        assert!(s.cpu_secs >= 0.0 && s.wall_secs >= 0.0, "{s:?}");
+        s.cpu_secs = 0.0;
+        s.wall_secs = 0.0;
+    }
+    let ids = reg.sinks.lock().unwrap().iter().map(|(k, c)| (k.clone(), c.ids.lock().unwrap().clone())).collect();
+    let calls = reg
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, c)| (k.clone(), (c.prepared.load(Ordering::Relaxed), c.computed.load(Ordering::Relaxed))))
+        .collect();
+    (stats, ids, calls)
+}
+
+#[test]
+fn a_chain_of_document_stages_runs_as_one_node_with_per_stage_stats() {
+    let reg = Reg { sinks: Mutex::new(Default::default()), calls: Mutex::new(Default::default()), fail_at: None };
+    let recipe = compile(CHAIN, &reg).unwrap();
+    let groups = sluice_pipeline::fuse::runtime_node_names(&recipe, true);
+    let chain = vec!["tag".to_string(), "even".into(), "up".into()];
+    assert!(groups.contains(&chain), "{groups:?}");
+    // Everything else runs alone: `after` has one input, but `up` has three
+    // consumers.
+    assert_eq!(groups.len(), recipe.nodes.len() - 2, "{groups:?}");
+    let unfused = sluice_pipeline::fuse::runtime_node_names(&recipe, false);
+    assert_eq!(unfused.len(), recipe.nodes.len());
+
+    let (stats, ids, calls) = run_chain(CHAIN, 1, 1, false);
+    let node = |n: &str| stats.iter().find(|s| s.name == n).unwrap().clone();
+    assert_eq!(node("tag").docs_in, 150);
+    assert_eq!(node("even").dropped["odd"], 75);
+    assert_eq!(node("up").docs_in, 75);
+    assert_eq!(node("up").sums["words"], 75.0);
+    assert_eq!(ids["even"].len(), 75);
+    assert_eq!(ids["direct"].len(), 75);
+    // Unfused, every stage has a fresh scratch: `up` counts again.
+    assert_eq!(calls["tag"], (1, 150));
+    assert_eq!(calls["up"], (1, 75));
+
+    for (threads, tasks) in [(1, 1), (2, 1), (4, 1), (2, 2)] {
+        let (fstats, fids, fcalls) = run_chain(CHAIN, threads, tasks, true);
+        let (ustats, uids, _) = run_chain(CHAIN, threads, tasks, false);
+        assert_eq!(fstats, ustats, "threads={threads} tasks={tasks}");
+        assert_eq!(fids, uids, "threads={threads} tasks={tasks}");
+        if tasks == 1 {
+            assert_eq!(fstats, stats, "threads={threads}");
+            assert_eq!(fids, ids, "threads={threads}");
+        }
+        // Fused, `up` finds the count `tag` left in the shared scratch;
+        // `after` runs on its own and counts again. Each stage is prepared
+        // once per task.
+        assert_eq!(fcalls["tag"], (tasks, 150), "threads={threads} tasks={tasks}");
+        assert_eq!(fcalls["up"], (tasks, 0), "threads={threads} tasks={tasks}");
+        assert_eq!(fcalls["after"], (tasks, 75), "threads={threads} tasks={tasks}");
+    }
+
+    // A stage that rewrites the text makes the scratch stale: the next one
+    // counts again, and sees the new text.
+    let rewrite = CHAIN.replace("tag: {kind: words, inputs: [a]}", "tag: {kind: words, inputs: [a], append: \" x\"}");
+    let (fstats, fids, fcalls) = run_chain(&rewrite, 2, 1, true);
+    let (ustats, uids, _) = run_chain(&rewrite, 2, 1, false);
+    assert_eq!(fstats, ustats);
+    assert_eq!(fids, uids);
+    assert_eq!(fcalls["tag"], (1, 150));
+    assert_eq!(fcalls["up"], (1, 75));
+    let node = |n: &str| fstats.iter().find(|s| s.name == n).unwrap().clone();
+    assert_eq!(node("up").sums["words"], 150.0);
+    assert_eq!(node("tag").bytes_out, node("tag").bytes_in + 2 * 150);
 }
