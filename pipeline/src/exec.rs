@@ -831,7 +831,10 @@ impl ReplayReader {
         }
         let mut buf = vec![0u8; u64::from_le_bytes(len) as usize];
         self.dec.read_exact(&mut buf).map_err(|e| Error::io(&self.path, e))?;
-        crate::merge::decode_batch(&buf).map(Some).ok_or_else(|| Error::Internal(format!("corrupt replay file {}", self.path.display())))
+        crate::merge::decode_batch(&buf).map(Some).map_err(|m| Error::Output {
+            dir: self.path.clone(),
+            message: format!("cannot replay the documents kept between phases: {m}; run the recipe again into a fresh output directory"),
+        })
     }
 }
 

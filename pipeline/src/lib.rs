@@ -19,6 +19,7 @@ pub mod recipe;
 pub mod size;
 pub mod stage;
 pub mod stats;
+pub mod tokens;
 
 pub use doc::{Batch, DocPos, Document, Dropped, Metadata, Reason};
 pub use error::{Error, Locator, RecordError, Result};
@@ -28,3 +29,4 @@ pub use stage::{
     Decoded, DocStage, GlobalContext, GlobalStage, GlobalStep, InputFile, Observer, Payload, RawRecord, Reader, RecordIter, Sink,
     SinkContext, SinkFactory, StageImpl, StageOutput, StreamStage, StreamStageFactory, TaskContext, Verdict,
 };
+pub use tokens::{Tokens, TOKENS_KEY};
