@@ -664,10 +664,11 @@ fn run_node(
                     })?;
                     let mut observer = observer.expect("set above");
                     let mut replay = ReplayWriter::create(&replay_path(out, node, cx.task))?;
-                    while let Some(batch) = merge.next()? {
+                    while let Some(mut batch) = merge.next()? {
                         stats.docs_in += batch.len() as u64;
                         stats.bytes_in += batch.bytes();
                         in_pool(&mut || observer.observe(&batch.docs))?;
+                        in_pool(&mut || observer.trim_for_replay(&mut batch.docs))?;
                         replay.write(&batch)?;
                     }
                     if shared.abort.load(Ordering::SeqCst) {
