@@ -19,7 +19,7 @@ pub const TOKENS_KEY: &str = "tokens";
 /// Prefix of the narrow text form.
 const U16_PREFIX: &str = "u16:";
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Ids {
     U16(Box<[u16]>),
     U32(Box<[u32]>),
@@ -31,8 +31,12 @@ enum Ids {
 /// when the ids were set, so a writer asked to write them puts the key
 /// where it always stood, before keys later stages added.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tokens {
-    ids: Arc<Ids>,
+pub struct Tokens(Arc<Inner>);
+
+/// Behind one pointer, so `Option<Tokens>` adds 8 bytes to a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
+    ids: Ids,
     slot: usize,
 }
 
@@ -44,11 +48,11 @@ impl Tokens {
         } else {
             Ids::U32(ids.into())
         };
-        Tokens { ids: Arc::new(ids), slot: 0 }
+        Tokens(Arc::new(Inner { ids, slot: 0 }))
     }
 
     pub fn len(&self) -> usize {
-        match &*self.ids {
+        match &self.0.ids {
             Ids::U16(v) => v.len(),
             Ids::U32(v) => v.len(),
         }
@@ -60,12 +64,12 @@ impl Tokens {
 
     /// Whether the ids are stored (and written) as u16.
     pub fn is_narrow(&self) -> bool {
-        matches!(&*self.ids, Ids::U16(_))
+        matches!(&self.0.ids, Ids::U16(_))
     }
 
     /// The ids in order.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        let (a, b) = match &*self.ids {
+        let (a, b) = match &self.0.ids {
             Ids::U16(v) => (Some(v.iter().map(|&t| t as u32)), None),
             Ids::U32(v) => (None, Some(v.iter().copied())),
         };
@@ -74,7 +78,7 @@ impl Tokens {
 
     /// The ids as a new list.
     pub fn to_vec(&self) -> Vec<u32> {
-        match &*self.ids {
+        match &self.0.ids {
             Ids::U16(v) => v.iter().map(|&t| t as u32).collect(),
             Ids::U32(v) => v.to_vec(),
         }
@@ -84,7 +88,7 @@ impl Tokens {
     /// building the whole list as u32.
     pub fn for_each_chunk<E>(&self, mut f: impl FnMut(&[u32]) -> Result<(), E>) -> Result<(), E> {
         const CHUNK: usize = 8192;
-        match &*self.ids {
+        match &self.0.ids {
             Ids::U32(v) => {
                 for c in v.chunks(CHUNK) {
                     f(c)?;
@@ -105,29 +109,29 @@ impl Tokens {
     /// The first `n` ids (all of them when there are fewer), narrowed again
     /// when they fit, at the same metadata slot.
     pub fn prefix(&self, n: usize) -> Tokens {
-        let slot = self.slot;
-        let mut t = match &*self.ids {
-            Ids::U16(v) => Tokens { ids: Arc::new(Ids::U16(v[..n.min(v.len())].into())), slot },
+        let t = match &self.0.ids {
+            Ids::U16(v) => Tokens(Arc::new(Inner { ids: Ids::U16(v[..n.min(v.len())].into()), slot: 0 })),
             Ids::U32(v) => Tokens::from_ids(&v[..n.min(v.len())]),
         };
-        t.slot = slot;
-        t
+        t.with_slot(self.0.slot)
     }
 
     /// Where `metadata.tokens` goes in the document's metadata order.
     pub fn slot(&self) -> usize {
-        self.slot
+        self.0.slot
     }
 
     pub(crate) fn with_slot(mut self, slot: usize) -> Tokens {
-        self.slot = slot;
+        if self.0.slot != slot {
+            Arc::make_mut(&mut self.0).slot = slot;
+        }
         self
     }
 
     /// The binary form, appended to `out`: a width byte (2 or 4), the count
     /// as u64 and the ids, little-endian.
     pub fn write_binary(&self, out: &mut Vec<u8>) {
-        match &*self.ids {
+        match &self.0.ids {
             Ids::U16(v) => {
                 out.push(2);
                 out.extend_from_slice(&(v.len() as u64).to_le_bytes());
@@ -145,7 +149,7 @@ impl Tokens {
                 }
             }
         }
-        out.extend_from_slice(&(self.slot as u64).to_le_bytes());
+        out.extend_from_slice(&(self.0.slot as u64).to_le_bytes());
     }
 
     /// Read the binary form from the front of `buf`, advancing it; `None`
@@ -165,7 +169,7 @@ impl Tokens {
             _ => return None,
         };
         let slot = usize::try_from(u64::from_le_bytes(take(buf, 8)?.try_into().ok()?)).ok()?;
-        Some(Tokens { ids: Arc::new(ids), slot })
+        Some(Tokens(Arc::new(Inner { ids, slot })))
     }
 
     /// The `metadata.tokens` text form.
@@ -223,7 +227,7 @@ impl Tokens {
         } else {
             Ids::U32(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
         };
-        Some(Tokens { ids: Arc::new(ids), slot: 0 })
+        Some(Tokens(Arc::new(Inner { ids, slot: 0 })))
     }
 }
 
@@ -258,7 +262,7 @@ fn b64_value(c: u8) -> Option<u32> {
 /// Decode base64 `b` (a multiple of 4 characters, padding only at the end)
 /// into `out`.
 fn b64_decode_into(b: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     let groups = b.len() / 4;
@@ -370,6 +374,7 @@ mod tests {
     fn clones_share_the_ids() {
         let t = Tokens::from_ids(&(0..100_000).collect::<Vec<u32>>());
         let c = t.clone();
-        assert!(Arc::ptr_eq(&t.ids, &c.ids));
+        assert!(Arc::ptr_eq(&t.0, &c.0));
+        assert_eq!(std::mem::size_of::<Option<Tokens>>(), 8);
     }
 }
