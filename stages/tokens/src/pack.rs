@@ -794,7 +794,7 @@ fn strip_tokens(d: &mut Document) {
     match d.tokens.take() {
         Some(t) => {
             let slot = t.slot();
-            if slot + 1 <= d.metadata.len() {
+            if slot < d.metadata.len() {
                 let last = d.metadata.keys().next_back().cloned().expect("not empty");
                 let v = d.metadata.shift_remove(&last).expect("present");
                 d.metadata.shift_insert(slot, last, v);
