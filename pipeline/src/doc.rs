@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::tokens::{Tokens, TOKENS_KEY};
+
 /// Free-form metadata a reader saw (url, dates, headers, ...). Insertion
 /// ordered, so the same input always serialises to the same bytes.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
@@ -33,6 +35,11 @@ pub struct Document {
     /// Not serialised: it is a position in this run's file list.
     #[serde(skip)]
     pub pos: DocPos,
+    /// The token ids a `tokenize` stage (or `tokenizer_train` with
+    /// `tokenize: true`) set. Not serialised: writers write them to
+    /// `metadata.tokens` only when asked to ([`Document::metadata_with_tokens`]).
+    #[serde(skip)]
+    pub tokens: Option<Tokens>,
 }
 
 /// A document's position in the run's input: reader node, file index in that
@@ -63,7 +70,65 @@ impl Document {
             metadata: Metadata::new(),
             attributes: BTreeMap::new(),
             pos: DocPos::default(),
+            tokens: None,
         }
+    }
+
+    /// Set the document's token ids and their count (`attributes.tokens`,
+    /// which the engine totals). A `metadata.tokens` the document already
+    /// had (read from sluice's own output) is replaced: the ids take its
+    /// place in the metadata order when written.
+    pub fn set_tokens(&mut self, tokens: Tokens) {
+        let slot = match self.metadata.keys().position(|k| k == TOKENS_KEY) {
+            Some(i) => {
+                self.metadata.shift_remove(TOKENS_KEY);
+                i
+            }
+            None => match &self.tokens {
+                Some(t) => t.slot(),
+                None => self.metadata.len(),
+            },
+        };
+        self.attributes.insert(TOKENS_KEY.into(), tokens.len() as f64);
+        self.tokens = Some(tokens.with_slot(slot));
+    }
+
+    /// The metadata as writers asked for the ids write it: with
+    /// `metadata.tokens` (the text form) at the place it had when the ids
+    /// were set. Borrowed when the document has no ids.
+    pub fn metadata_with_tokens(&self) -> std::borrow::Cow<'_, Metadata> {
+        match &self.tokens {
+            None => std::borrow::Cow::Borrowed(&self.metadata),
+            Some(t) => {
+                let mut m = self.metadata.clone();
+                m.shift_insert(t.slot().min(m.len()), TOKENS_KEY.into(), t.to_text().into());
+                std::borrow::Cow::Owned(m)
+            }
+        }
+    }
+
+    /// The document serialised as JSON the way writers do (`id`, `text`,
+    /// `source`, then `metadata` and `attributes` when not empty), with
+    /// `metadata.tokens` when `with_tokens` and the document has ids.
+    pub fn to_json_writer<W: std::io::Write>(&self, w: W, with_tokens: bool) -> serde_json::Result<()> {
+        if !with_tokens || self.tokens.is_none() {
+            return serde_json::to_writer(w, self);
+        }
+        #[derive(Serialize)]
+        struct View<'a> {
+            id: &'a str,
+            text: &'a str,
+            source: &'a str,
+            #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+            metadata: &'a Metadata,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            attributes: &'a BTreeMap<String, f64>,
+        }
+        let metadata = self.metadata_with_tokens();
+        serde_json::to_writer(
+            w,
+            &View { id: &self.id, text: &self.text, source: &self.source, metadata: &metadata, attributes: &self.attributes },
+        )
     }
 
     /// Size used by the stats: the UTF-8 length of the text.
@@ -161,6 +226,33 @@ mod tests {
         assert_eq!(s, r#"{"id":"a","text":"hello","source":"web","metadata":{"url":"http://x"},"attributes":{"a":2.0,"z":1.0}}"#);
         let back: Document = serde_json::from_str(&s).unwrap();
         assert_eq!(back, d);
+    }
+
+    #[test]
+    fn tokens_are_written_only_when_asked_and_where_they_stood() {
+        let mut d = Document::new("a", "hi", Arc::from("s"));
+        d.metadata.insert("url".into(), "u".into());
+        d.set_tokens(Tokens::from_ids(&[1, 2]));
+        // a later stage adds a key after the ids
+        d.metadata.insert("mix_copy".into(), 1.into());
+        let plain = serde_json::to_string(&d).unwrap();
+        let mut without = Vec::new();
+        d.to_json_writer(&mut without, false).unwrap();
+        assert_eq!(String::from_utf8(without).unwrap(), plain);
+        assert!(!plain.contains("u16:"));
+        let mut with = Vec::new();
+        d.to_json_writer(&mut with, true).unwrap();
+        assert_eq!(
+            String::from_utf8(with).unwrap(),
+            r#"{"id":"a","text":"hi","source":"s","metadata":{"url":"u","tokens":"u16:AQACAA==","mix_copy":1},"attributes":{"tokens":2.0}}"#
+        );
+        // re-tokenizing a document read back with its ids keeps their place
+        let mut r: Document =
+            serde_json::from_str(r#"{"id":"a","text":"hi","source":"s","metadata":{"tokens":"u16:AQA=","x":1}}"#).unwrap();
+        r.set_tokens(Tokens::from_ids(&[3]));
+        assert!(!r.metadata.contains_key("tokens"));
+        assert_eq!(r.metadata_with_tokens().keys().collect::<Vec<_>>(), ["tokens", "x"]);
+        assert_eq!(r.metadata_with_tokens()["tokens"], "u16:AwA=");
     }
 
     #[test]

@@ -870,10 +870,11 @@ fn run_node(
                     })?;
                     let mut observer = observer.expect("set above");
                     let mut replay = ReplayWriter::create(&replay_path(out, node, cx.task))?;
-                    while let Some(batch) = merge.next()? {
+                    while let Some(mut batch) = merge.next()? {
                         stats.docs_in += batch.len() as u64;
                         stats.bytes_in += batch.bytes();
                         in_pool(&mut || observer.observe(&batch.docs))?;
+                        in_pool(&mut || observer.trim_for_replay(&mut batch.docs))?;
                         replay.write(&batch)?;
                     }
                     if shared.abort.load(Ordering::SeqCst) {
@@ -1037,7 +1038,10 @@ impl ReplayReader {
         }
         let mut buf = vec![0u8; u64::from_le_bytes(len) as usize];
         self.dec.read_exact(&mut buf).map_err(|e| Error::io(&self.path, e))?;
-        crate::merge::decode_batch(&buf).map(Some).ok_or_else(|| Error::Internal(format!("corrupt replay file {}", self.path.display())))
+        crate::merge::decode_batch(&buf).map(Some).map_err(|m| Error::Output {
+            dir: self.path.clone(),
+            message: format!("cannot replay the documents kept between phases: {m}; run the recipe again into a fresh output directory"),
+        })
     }
 }
 

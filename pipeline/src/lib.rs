@@ -23,6 +23,7 @@ pub mod scratch;
 pub mod size;
 pub mod stage;
 pub mod stats;
+pub mod tokens;
 
 pub use component::{Built, Component, Kind, Kinds, SignalRule, Test};
 pub use doc::{Batch, DocPos, Document, Dropped, Metadata, Reason};
@@ -34,3 +35,4 @@ pub use stage::{
     Decoded, DocStage, GlobalContext, GlobalStage, GlobalStep, InputFile, Observer, Payload, RawRecord, Reader, RecordIter, Sink,
     SinkContext, SinkFactory, StageImpl, StageOutput, StreamStage, StreamStageFactory, TaskContext, Verdict,
 };
+pub use tokens::{Tokens, TOKENS_KEY};

@@ -149,7 +149,7 @@ impl Merge {
                 file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&*path, e))?;
                 let mut buf = vec![0u8; len as usize];
                 BufReader::new(&mut *file).read_exact(&mut buf).map_err(|e| Error::io(&*path, e))?;
-                decode_batch(&buf).ok_or_else(|| Error::Internal(format!("corrupt spill file {}", path.display())))
+                decode_batch(&buf).map_err(|m| Error::Internal(format!("corrupt spill file {}: {m}", path.display())))
             }
         }
     }
@@ -170,10 +170,17 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// First bytes of every encoded batch: the format's name and version. An
+/// older sluice wrote a batch's document count here (a small number, so its
+/// high bytes are zero): a replay file left by a killed run of another
+/// version is refused instead of misread.
+const BATCH_MAGIC: [u8; 8] = *b"sluiceB2";
+
 /// A compact, exact encoding of a batch (attributes keep their f64 bits,
-/// NaN included, which JSON could not).
+/// NaN included, which JSON could not; token ids are binary, u16 or u32).
 pub(crate) fn encode_batch(b: &Batch) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.bytes() as usize + 64 * b.len());
+    out.extend_from_slice(&BATCH_MAGIC);
     out.extend_from_slice(&(b.len() as u64).to_le_bytes());
     for d in &b.docs {
         put_str(&mut out, &d.id);
@@ -187,46 +194,73 @@ pub(crate) fn encode_batch(b: &Batch) -> Vec<u8> {
         }
         out.extend_from_slice(&(((d.pos.reader as u64) << 32) | d.pos.file as u64).to_le_bytes());
         out.extend_from_slice(&d.pos.record.to_le_bytes());
+        match &d.tokens {
+            None => out.push(0),
+            Some(t) => {
+                out.push(1);
+                t.write_binary(&mut out);
+            }
+        }
     }
     out
 }
 
-pub(crate) fn decode_batch(mut buf: &[u8]) -> Option<Batch> {
+/// Decode [`encode_batch`]'s bytes, or say why they are not a batch.
+pub(crate) fn decode_batch(mut buf: &[u8]) -> std::result::Result<Batch, String> {
     fn u64_(buf: &mut &[u8]) -> Option<u64> {
         let (a, b) = buf.split_at_checked(8)?;
         *buf = b;
         Some(u64::from_le_bytes(a.try_into().ok()?))
     }
     fn str_(buf: &mut &[u8]) -> Option<String> {
-        let n = u64_(buf)? as usize;
+        let n = usize::try_from(u64_(buf)?).ok()?;
         let (a, b) = buf.split_at_checked(n)?;
         *buf = b;
         String::from_utf8(a.to_vec()).ok()
     }
-    let n = u64_(&mut buf)?;
-    let mut docs = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        let id = str_(&mut buf)?;
-        let text = str_(&mut buf)?;
-        let source: Arc<str> = Arc::from(str_(&mut buf)?);
+    fn doc(buf: &mut &[u8]) -> Option<Document> {
+        let id = str_(buf)?;
+        let text = str_(buf)?;
+        let source: Arc<str> = Arc::from(str_(buf)?);
         let mut d = Document::new(id, text, source);
-        d.metadata = serde_json::from_str(&str_(&mut buf)?).ok()?;
-        let na = u64_(&mut buf)?;
+        d.metadata = serde_json::from_str(&str_(buf)?).ok()?;
+        let na = u64_(buf)?;
         for _ in 0..na {
-            let k = str_(&mut buf)?;
-            let v = f64::from_bits(u64_(&mut buf)?);
+            let k = str_(buf)?;
+            let v = f64::from_bits(u64_(buf)?);
             d.attributes.insert(k, v);
         }
-        let rf = u64_(&mut buf)?;
-        d.pos = crate::doc::DocPos { reader: (rf >> 32) as u32, file: rf as u32, record: u64_(&mut buf)? };
-        docs.push(d);
+        let rf = u64_(buf)?;
+        d.pos = crate::doc::DocPos { reader: (rf >> 32) as u32, file: rf as u32, record: u64_(buf)? };
+        let (&has_tokens, rest) = buf.split_first()?;
+        *buf = rest;
+        d.tokens = match has_tokens {
+            0 => None,
+            1 => Some(crate::tokens::Tokens::read_binary(buf)?),
+            _ => return None,
+        };
+        Some(d)
     }
-    Some(Batch::new(docs))
+    match buf.split_at_checked(BATCH_MAGIC.len()) {
+        Some((m, rest)) if m == BATCH_MAGIC => buf = rest,
+        _ => return Err("not a batch of this version of sluice (written by another version, or damaged)".into()),
+    }
+    let n = u64_(&mut buf).ok_or("truncated batch")?;
+    // a corrupt count must not reserve memory: every document takes >= 57 bytes
+    let mut docs = Vec::with_capacity((n as usize).min(buf.len() / 57));
+    for i in 0..n {
+        docs.push(doc(&mut buf).ok_or_else(|| format!("document {i} of the batch is truncated or malformed"))?);
+    }
+    if !buf.is_empty() {
+        return Err(format!("{} stray bytes after the batch", buf.len()));
+    }
+    Ok(Batch::new(docs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tokens::Tokens;
 
     #[test]
     fn batch_codec_is_exact() {
@@ -240,6 +274,45 @@ mod tests {
         assert!(back.docs[0].attributes["nan"].is_nan());
         assert_eq!(back.docs[0].attributes["x"].to_bits(), (0.1f64 + 0.2).to_bits());
         assert_eq!(back.docs[0].text, d.text);
-        assert!(decode_batch(&encode_batch(&b)[..20]).is_none());
+        assert!(decode_batch(&encode_batch(&b)[..20]).is_err());
+    }
+
+    #[test]
+    fn batch_codec_keeps_token_ids_in_binary() {
+        let mut docs = Vec::new();
+        for ids in [vec![], vec![1u32, 2, 65535], vec![7, 70000, 0]] {
+            let mut d = Document::new(format!("d{}", ids.len()), "text", Arc::from("s"));
+            d.metadata.insert("url".into(), "u".into());
+            d.set_tokens(Tokens::from_ids(&ids));
+            d.metadata.insert("after".into(), 1.into());
+            docs.push(d);
+        }
+        docs.push(Document::new("none", "x", Arc::from("s")));
+        let b = Batch::new(docs);
+        let bytes = encode_batch(&b);
+        let back = decode_batch(&bytes).unwrap();
+        assert_eq!(back, b);
+        assert_eq!(back.docs[2].tokens.as_ref().unwrap().to_vec(), vec![7, 70000, 0]);
+        assert!(back.docs[1].tokens.as_ref().unwrap().is_narrow());
+        // the ids are stored once, as binary, not as base64 text
+        assert!(!String::from_utf8_lossy(&bytes).contains("u16:"));
+        // every truncation is an error, never a panic
+        for cut in 0..bytes.len() {
+            assert!(decode_batch(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        // stray bytes and flipped token flags are errors
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(decode_batch(&extra).is_err());
+    }
+
+    #[test]
+    fn batches_of_the_previous_format_are_refused() {
+        // the previous format: the document count first, no magic
+        let mut old = Vec::new();
+        old.extend_from_slice(&1u64.to_le_bytes());
+        old.extend_from_slice(&[0; 64]);
+        assert!(decode_batch(&old).unwrap_err().contains("another version"));
+        assert!(decode_batch(&[]).unwrap_err().contains("another version"));
     }
 }

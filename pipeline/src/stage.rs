@@ -254,6 +254,15 @@ pub struct GlobalContext {
 /// Sees one task's documents during a global stage's observe phase.
 pub trait Observer: Send {
     fn observe(&mut self, docs: &[Document]) -> Result<()>;
+    /// Trim `docs`, the batch just observed, to what the engine must keep
+    /// on disk for the decide phase. The default keeps everything. A stage
+    /// whose decider can restore a field from its own files, or would drop
+    /// it anyway, clears it here (`pack` clears the token ids, which its
+    /// shards hold, and the text wherever the ids decode back to it).
+    fn trim_for_replay(&mut self, docs: &mut [Document]) -> Result<()> {
+        let _ = docs;
+        Ok(())
+    }
     /// Publish this task's state under [`GlobalContext::dir`].
     fn finish(self: Box<Self>) -> Result<()>;
 }

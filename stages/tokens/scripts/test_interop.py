@@ -84,6 +84,7 @@ writers:
     kind: jsonl
     inputs: [tok]
     compression: gzip
+    tokens: true
   docs:
     kind: jsonl
     inputs: [shards]

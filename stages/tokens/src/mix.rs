@@ -273,8 +273,8 @@ impl StreamStage for MixDecider {
                     x.metadata.insert(COPY_KEY.into(), c.into());
                 }
                 if let (true, Some(n)) = (c + 1 == copies, last) {
-                    let ids = codec::get_tokens(&x).map_err(|m| stage_err(&self.node, m))?;
-                    codec::set_tokens(&mut x, &ids[..n as usize]);
+                    let ids = codec::tokens(&x).map_err(|m| stage_err(&self.node, m))?;
+                    x.set_tokens(ids.prefix(n as usize));
                     x.metadata.insert("mix_truncated_tokens".into(), n.into());
                 }
                 out.keep(x);
@@ -319,12 +319,19 @@ pub fn drive(stage: &dyn GlobalStage, base: &GlobalContext, tasks: &[Vec<Documen
     std::fs::create_dir_all(&base.dir).map_err(|e| Error::io(&base.dir, e))?;
     std::fs::create_dir_all(&base.reports).map_err(|e| Error::io(&base.reports, e))?;
     let cx = |unit: usize| GlobalContext { unit, tasks: tasks.len(), ..base.clone() };
+    // what the engine keeps for decide: each observed batch, trimmed
+    let mut replay = Vec::new();
     for (t, docs) in tasks.iter().enumerate() {
         let mut o = stage.observer(&cx(t))?;
+        let mut kept = Vec::new();
         for b in docs.chunks(batch.max(1)) {
             o.observe(b)?;
+            let mut b = b.to_vec();
+            o.trim_for_replay(&mut b)?;
+            kept.push(b);
         }
         o.finish()?;
+        replay.push(kept);
     }
     for (i, s) in stage.steps(tasks.len()).iter().enumerate() {
         for u in 0..s.units {
@@ -332,12 +339,12 @@ pub fn drive(stage: &dyn GlobalStage, base: &GlobalContext, tasks: &[Vec<Documen
         }
     }
     let mut outs = Vec::new();
-    for (t, docs) in tasks.iter().enumerate() {
+    for (t, batches) in replay.into_iter().enumerate() {
         let mut d = stage.decider(&cx(t))?;
         let mut kept = Vec::new();
-        for b in docs.chunks(batch.max(1)) {
+        for b in batches {
             let mut o = StageOutput::default();
-            d.process(Batch::new(b.to_vec()), &mut o)?;
+            d.process(Batch::new(b), &mut o)?;
             kept.extend(o.kept);
         }
         let mut o = StageOutput::default();

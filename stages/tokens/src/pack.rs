@@ -14,6 +14,13 @@
 //! 3. **decide**: documents pass on without their ids (the shards hold them),
 //!    with the metadata `split`: `"train"` or `"val"`.
 //!
+//! What the engine keeps between observe and decide: the documents without
+//! their ids (the task's token file holds them) and, wherever the ids decode
+//! back to the exact text (byte-level BPE: almost always), without the text
+//! either; the decider decodes it again from the token file. The observer
+//! checks each document byte for byte, and keeps the text of any that does
+//! not round-trip, so the output is the same.
+//!
 //! Layouts (`mode`):
 //! - `split`: documents joined with EOS after each, cut every `seq_len`
 //!   tokens; a document may continue into the next sequence. Nothing is
@@ -35,10 +42,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use sluice_pipeline::output::{write_atomic, AtomicFile};
-use sluice_pipeline::{Batch, Document, Error, GlobalContext, GlobalStage, GlobalStep, Observer, Result, StageOutput, StreamStage};
+use sluice_pipeline::{Batch, Document, Error, GlobalContext, GlobalStage, GlobalStep, Observer, Result, StageOutput, StreamStage, Tokens};
 
 use crate::bpe;
 use crate::codec;
@@ -234,8 +242,14 @@ struct Entry {
     offset: u64,
     len: u32,
     val: bool,
+    /// The text was left out of the replay: the decider decodes it from the ids.
+    restored: bool,
     task: u32,
 }
+
+/// Index entry bits above the task-local source number.
+const VAL_BIT: u32 = 1 << 31;
+const RESTORED_BIT: u32 = 1 << 30;
 
 impl Entry {
     fn to_bytes(self) -> [u8; ENTRY] {
@@ -243,8 +257,9 @@ impl Entry {
         b[0..16].copy_from_slice(&self.pos.to_le_bytes());
         b[16..20].copy_from_slice(&self.copy.to_le_bytes());
         b[20..28].copy_from_slice(&self.id_hash.to_le_bytes());
-        // source: 23 bits, val flag: top bit
-        b[28..32].copy_from_slice(&(self.source | (self.val as u32) << 31).to_le_bytes());
+        // source: 30 bits, then the restored and val flags
+        let flags = if self.val { VAL_BIT } else { 0 } | if self.restored { RESTORED_BIT } else { 0 };
+        b[28..32].copy_from_slice(&(self.source | flags).to_le_bytes());
         b[32..36].copy_from_slice(&(self.offset as u32).to_le_bytes());
         b[36..40].copy_from_slice(&self.len.to_le_bytes());
         b
@@ -259,24 +274,70 @@ struct PackObserver {
     index: AtomicFile,
     sources: Vec<String>,
     offset: u64,
+    /// How ids decode to bytes, when the tokenizer could be read.
+    table: Option<Arc<ByteTable>>,
+    /// For each document of the batch just observed: its text is restored
+    /// from its ids at decide time, so the replay need not hold it.
+    restored: Vec<bool>,
 }
 
-/// Documents with more tokens than this are decoded straight into the task's
-/// token file in small chunks instead of as one list (a single huge document
-/// must not need several copies of its ids in memory).
-const STREAM_TOKENS: u64 = 1 << 20;
+/// The bytes of every token id, for tokenizers whose ids concatenate back
+/// to the text (byte-level BPE: each character of a token stands for one
+/// byte). Ids without such bytes are `None`.
+struct ByteTable {
+    bytes: Vec<Option<Box<[u8]>>>,
+}
+
+impl ByteTable {
+    fn new(tok: &tokenizers::Tokenizer) -> ByteTable {
+        let mut inverse = std::collections::HashMap::new();
+        for (b, c) in crate::fast::byte_chars().into_iter().enumerate() {
+            inverse.insert(c, b as u8);
+        }
+        let bytes = (0..bpe::vocab_size(tok) as u32)
+            .map(|id| {
+                let s = tok.id_to_token(id)?;
+                s.chars().map(|c| inverse.get(&c).copied()).collect::<Option<Vec<u8>>>().map(Vec::into_boxed_slice)
+            })
+            .collect();
+        ByteTable { bytes }
+    }
+
+    fn get(&self, id: u32) -> Option<&[u8]> {
+        self.bytes.get(id as usize)?.as_deref()
+    }
+
+    /// Whether `ids` decode to exactly `text`; compared as it goes, without
+    /// building the decoded text.
+    fn round_trips(&self, ids: &Tokens, text: &str) -> bool {
+        let mut rest = text.as_bytes();
+        for id in ids.iter() {
+            match self.get(id).and_then(|b| rest.strip_prefix(b)) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+}
 
 impl Observer for PackObserver {
     fn observe(&mut self, docs: &[Document]) -> Result<()> {
-        // Small documents: decode in parallel; large ones are streamed below.
-        let decoded: Vec<Option<std::result::Result<Vec<u32>, String>>> = docs
+        // Typed ids are shared, not copied; ids read back from metadata
+        // text are decoded here, in parallel.
+        let table = self.table.clone();
+        let decoded: Vec<std::result::Result<(Tokens, bool), String>> = docs
             .par_iter()
-            .map(|d| match codec::token_count(d) {
-                Ok(n) if n > STREAM_TOKENS => None,
-                _ => Some(codec::get_tokens(d)),
+            .map(|d| {
+                let t = codec::tokens(d)?;
+                let restored = table.as_ref().is_some_and(|tb| tb.round_trips(&t, &d.text));
+                Ok((t, restored))
             })
             .collect();
+        self.restored.clear();
         for (d, ids) in docs.iter().zip(decoded) {
+            let (ids, restored) = ids.map_err(|m| stage_err(&self.node, m))?;
+            self.restored.push(restored);
             let source = match self.sources.iter().position(|s| **s == *d.source) {
                 Some(i) => i,
                 None => {
@@ -284,11 +345,15 @@ impl Observer for PackObserver {
                     self.sources.len() - 1
                 }
             } as u32;
+            if source >= RESTORED_BIT {
+                return Err(stage_err(&self.node, "more than 2^30 sources in one task"));
+            }
             let p = self.tokens.path().to_path_buf();
             let offset = self.offset;
             let mut written = 0u64;
             let mut buf = Vec::new();
-            let mut put = |ids: &[u32], tokens: &mut AtomicFile| -> std::result::Result<(), String> {
+            let tokens = &mut self.tokens;
+            ids.for_each_chunk(|ids: &[u32]| -> std::result::Result<(), String> {
                 written += ids.len() as u64;
                 if offset + written > u32::MAX as u64 {
                     return Err("one task holds more than 4G tokens; run with more --tasks".into());
@@ -298,17 +363,8 @@ impl Observer for PackObserver {
                     buf.extend_from_slice(&t.to_le_bytes());
                 }
                 tokens.write_all(&buf).map_err(|e| format!("{}: {e}", p.display()))
-            };
-            match ids {
-                Some(ids) => {
-                    let ids = ids.map_err(|m| stage_err(&self.node, m))?;
-                    put(&ids, &mut self.tokens).map_err(|m| stage_err(&self.node, m))?;
-                }
-                None => {
-                    let tokens = &mut self.tokens;
-                    codec::for_each_token_chunk(d, |ids| put(ids, tokens)).map_err(|m| stage_err(&self.node, m))?;
-                }
-            }
+            })
+            .map_err(|m| stage_err(&self.node, m))?;
             let copy = d.metadata.get(crate::mix::COPY_KEY).and_then(|v| v.as_u64()).unwrap_or(0) as u32;
             let e = Entry {
                 pos: d.pos.key(),
@@ -318,11 +374,25 @@ impl Observer for PackObserver {
                 offset: self.offset,
                 len: u32::try_from(written).map_err(|_| stage_err(&self.node, format!("document {} has over 4G tokens", d.id)))?,
                 val: is_val(self.seed, &d.pos, self.val_fraction),
+                restored,
                 task: 0,
             };
             let p = self.index.path().to_path_buf();
             self.index.write_all(&e.to_bytes()).map_err(|e| Error::io(p, e))?;
             self.offset += written;
+        }
+        Ok(())
+    }
+
+    fn trim_for_replay(&mut self, docs: &mut [Document]) -> Result<()> {
+        if docs.len() != self.restored.len() {
+            return Err(Error::Internal(format!("pack `{}`: trim_for_replay got another batch than observe", self.node)));
+        }
+        for (d, &restored) in docs.iter_mut().zip(&self.restored) {
+            strip_tokens(d);
+            if restored {
+                d.text = String::new();
+            }
         }
         Ok(())
     }
@@ -533,7 +603,7 @@ impl PackStage {
             }
             for b in bytes.chunks_exact(ENTRY) {
                 let sv = u32::from_le_bytes(b[28..32].try_into().unwrap());
-                let local = (sv & 0x7fff_ffff) as usize;
+                let local = (sv & !(VAL_BIT | RESTORED_BIT)) as usize;
                 let name = per_task_sources[t].get(local).ok_or_else(|| err(format!("{}: bad source index", ip.display())))?;
                 entries.push(Entry {
                     pos: u128::from_le_bytes(b[0..16].try_into().unwrap()),
@@ -542,7 +612,8 @@ impl PackStage {
                     source: names.binary_search(name).expect("collected") as u32,
                     offset: u32::from_le_bytes(b[32..36].try_into().unwrap()) as u64,
                     len: u32::from_le_bytes(b[36..40].try_into().unwrap()),
-                    val: sv >> 31 == 1,
+                    val: sv & VAL_BIT != 0,
+                    restored: sv & RESTORED_BIT != 0,
                     task: t as u32,
                 });
             }
@@ -716,17 +787,93 @@ pub fn bounds_path(shard: &Path) -> PathBuf {
 /// `"val"`, the split its tokens went to.
 pub const SPLIT_KEY: &str = "split";
 
-/// The decide step: drops the token ids (the shards hold them) and records
-/// each document's split.
-struct StripTokens {
-    seed: u64,
-    val_fraction: f64,
+/// Drop a document's ids (the shards hold them). The metadata ends up as
+/// when the ids were `metadata.tokens` and were removed with
+/// `serde_json::Map::remove`: the last key moves into their place.
+fn strip_tokens(d: &mut Document) {
+    match d.tokens.take() {
+        Some(t) => {
+            let slot = t.slot();
+            if slot < d.metadata.len() {
+                let last = d.metadata.keys().next_back().cloned().expect("not empty");
+                let v = d.metadata.shift_remove(&last).expect("present");
+                d.metadata.shift_insert(slot, last, v);
+            }
+        }
+        None => {
+            d.metadata.remove(codec::TOKENS_KEY);
+        }
+    }
 }
 
-impl StreamStage for StripTokens {
+/// The decide step: gives back the text the replay left out (decoded from
+/// the task's token file) and records each document's split. The ids are
+/// gone already ([`strip_tokens`], before the replay).
+struct Decide {
+    node: String,
+    seed: u64,
+    val_fraction: f64,
+    /// The task's index, read in step with the replay, and its token file.
+    index: std::io::BufReader<File>,
+    index_path: PathBuf,
+    tokens: File,
+    tokens_path: PathBuf,
+    /// Loaded at the first document whose text is to be restored.
+    table: Option<ByteTable>,
+    tokenizer: PathBuf,
+}
+
+impl Decide {
+    fn next_entry(&mut self) -> Result<(u64, u64, u32, bool)> {
+        let mut b = [0u8; ENTRY];
+        self.index.read_exact(&mut b).map_err(|e| Error::io(&self.index_path, e))?;
+        let id_hash = u64::from_le_bytes(b[20..28].try_into().expect("8 bytes"));
+        let sv = u32::from_le_bytes(b[28..32].try_into().expect("4 bytes"));
+        let offset = u32::from_le_bytes(b[32..36].try_into().expect("4 bytes")) as u64;
+        let len = u32::from_le_bytes(b[36..40].try_into().expect("4 bytes"));
+        Ok((id_hash, offset, len, sv & RESTORED_BIT != 0))
+    }
+
+    /// The text of `len` ids at `offset` of the token file.
+    fn restore(&mut self, offset: u64, len: u32) -> Result<String> {
+        let err = |m: String| stage_err(&self.node, m);
+        if self.table.is_none() {
+            let tok = bpe::load(&self.tokenizer).map_err(err)?;
+            self.table = Some(ByteTable::new(&tok));
+        }
+        let table = self.table.as_ref().expect("loaded above");
+        const CHUNK: u64 = 1 << 16;
+        let mut text = Vec::new();
+        let mut scratch = Vec::new();
+        let mut at = 0u64;
+        while at < len as u64 {
+            let n = CHUNK.min(len as u64 - at);
+            scratch.resize(n as usize * 4, 0);
+            self.tokens.read_exact_at(&mut scratch, (offset + at) * 4).map_err(|e| Error::io(&self.tokens_path, e))?;
+            for c in scratch.chunks_exact(4) {
+                let id = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                let b = table.get(id).ok_or_else(|| err(format!("{}: token id {id} has no bytes", self.tokens_path.display())))?;
+                text.extend_from_slice(b);
+            }
+            at += n;
+        }
+        String::from_utf8(text).map_err(|_| err(format!("{}: restored text is not UTF-8", self.tokens_path.display())))
+    }
+}
+
+impl StreamStage for Decide {
     fn process(&mut self, batch: Batch, out: &mut StageOutput) -> Result<()> {
         for mut d in batch.docs {
-            d.metadata.remove(codec::TOKENS_KEY);
+            let (id_hash, offset, len, restored) = self.next_entry()?;
+            if id_hash != xxhash_rust::xxh3::xxh3_64(d.id.as_bytes()) {
+                return Err(stage_err(
+                    &self.node,
+                    format!("{}: the kept documents and the index disagree at document {}", self.index_path.display(), d.id),
+                ));
+            }
+            if restored {
+                d.text = self.restore(offset, len)?;
+            }
             // the split the observer put the document in (same hash), so a
             // writer after the stage can tell held-out documents apart
             let val = is_val(self.seed, &d.pos, self.val_fraction);
@@ -750,6 +897,10 @@ impl GlobalStage for PackStage {
             index: AtomicFile::create(&task_file(&cx.dir, cx.unit, "index.bin"))?,
             sources: Vec::new(),
             offset: 0,
+            // Without a readable tokenizer every text stays in the replay
+            // (the pack step reports the tokenizer's problem).
+            table: bpe::load(&self.tokenizer_path(cx)).ok().map(|t| Arc::new(ByteTable::new(&t))),
+            restored: Vec::new(),
         }))
     }
 
@@ -765,7 +916,21 @@ impl GlobalStage for PackStage {
     }
 
     fn decider(&self, cx: &GlobalContext) -> Result<Box<dyn StreamStage>> {
-        Ok(Box::new(StripTokens { seed: cx.seed, val_fraction: self.cfg.val_fraction }))
+        let index_path = task_file(&cx.dir, cx.unit, "index.bin");
+        let tokens_path = task_file(&cx.dir, cx.unit, "tokens.bin");
+        let index = std::io::BufReader::new(File::open(&index_path).map_err(|e| Error::io(&index_path, e))?);
+        let tokens = File::open(&tokens_path).map_err(|e| Error::io(&tokens_path, e))?;
+        Ok(Box::new(Decide {
+            node: self.node.clone(),
+            seed: cx.seed,
+            val_fraction: self.cfg.val_fraction,
+            index,
+            index_path,
+            tokens,
+            tokens_path,
+            table: None,
+            tokenizer: self.tokenizer_path(cx),
+        }))
     }
 }
 

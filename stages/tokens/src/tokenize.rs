@@ -2,8 +2,9 @@
 //!
 //! A document stage, so the engine runs it on rayon over each batch and
 //! keeps the order: the output is the same whatever `--threads`. The ids go
-//! to `metadata.tokens` and the count to `attributes.tokens` (see
-//! [`crate::codec`]); the engine sums the counts into the node's stats.
+//! to the document's typed `tokens` field and the count to
+//! `attributes.tokens` (see [`crate::codec`]); the engine sums the counts
+//! into the node's stats.
 
 use std::path::PathBuf;
 

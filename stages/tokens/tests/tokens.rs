@@ -126,7 +126,19 @@ fn pack_run(docs: &[Document], tasks: usize, seed: u64, cfg: serde_json::Value, 
     let out = drive(&st, &context(dir, "pack", seed), &split(docs, tasks), 7).unwrap();
     // the decider passes every document on, without its ids
     assert_eq!(out.iter().map(Vec::len).sum::<usize>(), docs.len());
-    assert!(out.iter().flatten().all(|d| d.meta_str("tokens").is_none() && d.attributes.contains_key("tokens")));
+    assert!(out.iter().flatten().all(|d| d.tokens.is_none() && d.meta_str("tokens").is_none() && d.attributes.contains_key("tokens")));
+    // with their text and metadata as they came, though the replay left out
+    // every text the ids decode back to
+    let mut want: Vec<(String, String, Vec<String>)> =
+        docs.iter().map(|d| (d.id.clone(), d.text.clone(), d.metadata.keys().filter(|k| *k != "tokens").cloned().collect())).collect();
+    let mut got: Vec<(String, String, Vec<String>)> = out
+        .iter()
+        .flatten()
+        .map(|d| (d.id.clone(), d.text.clone(), d.metadata.keys().filter(|k| *k != "split").cloned().collect()))
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
     // and tells which split each went to: the manifest's counts, by the
     // same seeded hash of its input position
     let m: Manifest = serde_json::from_slice(&std::fs::read(dir.join("pack/manifest.json")).unwrap()).unwrap();
@@ -333,7 +345,7 @@ fn tokenizer_stage_samples_by_budget_and_tokenizes_independently_of_tasks() {
         for d in out.iter().take(50) {
             assert_eq!(bpe::decode(&t, &codec::get_tokens(d).unwrap()).unwrap(), d.text.clone());
         }
-        outs.push((tjson, out.iter().map(|d| d.meta_str("tokens").unwrap().to_string()).collect::<Vec<_>>()));
+        outs.push((tjson, out.iter().map(|d| d.tokens.as_ref().unwrap().to_text()).collect::<Vec<_>>()));
     }
     assert_eq!(outs[0], outs[1], "same tokenizer and ids whatever the task split");
 }
@@ -465,4 +477,67 @@ fn inspect_errors_on_truncated_index_and_escaping_tokenizer() {
         let e = format!("{:#}", inspect(&args(&dir.join("a.bin"))).unwrap_err());
         assert!(e.contains("manifest.json") && e.contains(bad), "{e}");
     }
+}
+
+/// Issue 15: `pack` keeps neither the ids nor (where the ids decode back to
+/// it) the text for its decide phase, gives the text back exactly, keeps
+/// the text of a document whose ids do not round-trip (NFC changes it), and
+/// leaves the metadata in the order it had when the ids were metadata text.
+#[test]
+fn pack_replay_leaves_out_ids_and_restorable_text() {
+    use sluice_pipeline::GlobalStage;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = spec().train(corpus().iter().map(|d| d.text.as_str())).unwrap();
+    let tpath = tmp.path().join("tokenizer.json");
+    std::fs::write(&tpath, bpe::to_json(&t).unwrap()).unwrap();
+    let texts = ["the river flows under a bridge", "e\u{301} is not NFC", "中文 and 😀 emoji\r\n"];
+    let mut docs = Vec::new();
+    for (i, s) in texts.iter().enumerate() {
+        let mut d = Document::new(format!("d{i}"), *s, Arc::from("s"));
+        d.pos = DocPos { reader: 0, file: 0, record: i as u64 };
+        d.metadata.insert("a".into(), 1.into());
+        docs.push(d);
+    }
+    let mut docs = tokenized(&t, &docs);
+    for d in &mut docs {
+        d.metadata.insert("b".into(), 2.into());
+        d.metadata.insert("c".into(), 3.into());
+    }
+    let cfg: PackConfig = serde_json::from_value(serde_json::json!({"tokenizer": tpath, "seq_len": 16, "val_fraction": 0.0})).unwrap();
+    let st = cfg.build("pack");
+    let cx = context(tmp.path(), "pack", 1);
+    std::fs::create_dir_all(&cx.dir).unwrap();
+    std::fs::create_dir_all(&cx.reports).unwrap();
+    let mut o = st.observer(&cx).unwrap();
+    o.observe(&docs).unwrap();
+    let mut kept = docs.clone();
+    o.trim_for_replay(&mut kept).unwrap();
+    o.finish().unwrap();
+    assert!(kept.iter().all(|d| d.tokens.is_none()));
+    let texts_kept: Vec<&str> = kept.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(texts_kept, ["", "e\u{301} is not NFC", ""]);
+    // `Map::remove` swapped the last key into the ids' place
+    assert!(kept.iter().all(|d| d.metadata.keys().collect::<Vec<_>>() == ["a", "c", "b"]));
+    // a batch that is not the one observed is refused
+    assert!(o_trim_mismatch(&st, &cx, &docs));
+    st.run_step(0, &cx).unwrap();
+    let mut dec = st.decider(&cx).unwrap();
+    let mut out = sluice_pipeline::StageOutput::default();
+    dec.process(sluice_pipeline::Batch::new(kept), &mut out).unwrap();
+    let back: Vec<&str> = out.kept.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(back, texts);
+    assert!(out.kept.iter().all(|d| d.metadata.keys().collect::<Vec<_>>() == ["a", "c", "b", "split"]));
+    // a replay that does not match the index is an error, not wrong text
+    let mut dec = st.decider(&cx).unwrap();
+    let err = dec.process(sluice_pipeline::Batch::new(vec![docs[1].clone()]), &mut sluice_pipeline::StageOutput::default()).unwrap_err();
+    assert!(err.to_string().contains("disagree"), "{err}");
+}
+
+fn o_trim_mismatch(st: &dyn sluice_pipeline::GlobalStage, cx: &GlobalContext, docs: &[Document]) -> bool {
+    let mut cx = cx.clone();
+    cx.unit = 7;
+    let mut o = st.observer(&cx).unwrap();
+    o.observe(docs).unwrap();
+    let mut fewer = docs[..1].to_vec();
+    o.trim_for_replay(&mut fewer).is_err()
 }

@@ -52,11 +52,17 @@ pub struct JsonlWriterConfig {
     #[serde(default = "crate::default_shard_bytes")]
     #[schemars(extend("x-min-bytes" = 1u64, "x-max-bytes" = 1099511627776u64))]
     pub max_shard_bytes: ByteSize,
+    /// Write each document's token ids (set by `tokenize`, or by
+    /// `tokenizer_train` with `tokenize: true`) to `metadata.tokens`: `u16:`
+    /// then base64 of the little-endian u16 ids when every id fits, else
+    /// base64 of the u32 ids. Off by default: `pack` shards hold the ids.
+    #[serde(default)]
+    pub tokens: bool,
 }
 
 impl Default for JsonlWriterConfig {
     fn default() -> Self {
-        JsonlWriterConfig { compression: Compression::Zstd, level: None, max_shard_bytes: crate::default_shard_bytes() }
+        JsonlWriterConfig { compression: Compression::Zstd, level: None, max_shard_bytes: crate::default_shard_bytes(), tokens: false }
     }
 }
 
@@ -213,7 +219,7 @@ impl Sink for JsonlSink {
                 self.open_shard();
             }
             self.line.clear();
-            serde_json::to_writer(&mut self.line, d).map_err(|e| Error::stage(&self.ctx.node, e))?;
+            d.to_json_writer(&mut self.line, self.config.tokens).map_err(|e| Error::stage(&self.ctx.node, e))?;
             self.line.push(b'\n');
             let open = self.current.as_mut().expect("opened above");
             if open.enc.is_none() {
@@ -256,7 +262,7 @@ impl sluice_pipeline::component::Component for JsonlWriterConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
     use std::sync::Arc;
@@ -275,11 +281,50 @@ mod tests {
         BufReader::new(r).lines().map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect()
     }
 
+    /// A tokenized document as the pipeline carries it (typed ids, a key
+    /// added after them), and the same document as it was before ids were
+    /// typed (`metadata.tokens` text, written by hand here).
+    pub(crate) fn tokenized_pair(ids: &[u32], text_form: &str) -> (Document, Document) {
+        let mut now = Document::new("t", "tokenized", Arc::from("s"));
+        now.metadata.insert("url".into(), "http://e".into());
+        now.set_tokens(sluice_pipeline::Tokens::from_ids(ids));
+        now.metadata.insert("mix_copy".into(), 1.into());
+        let mut before = Document::new("t", "tokenized", Arc::from("s"));
+        before.metadata.insert("url".into(), "http://e".into());
+        before.metadata.insert("tokens".into(), text_form.into());
+        before.metadata.insert("mix_copy".into(), 1.into());
+        before.attributes.insert("tokens".into(), ids.len() as f64);
+        (now, before)
+    }
+
+    #[test]
+    fn token_ids_are_written_only_when_asked_and_as_before() {
+        for (ids, text_form) in [(vec![1u32, 2, 65535], "u16:AQACAP//"), (vec![1, 65536], "AQAAAAAAAQA=")] {
+            let (now, before) = tokenized_pair(&ids, text_form);
+            let write = |doc: &Document, tokens: bool| {
+                let dir = tempfile::tempdir().unwrap();
+                let ctx = SinkContext { dir: dir.path().to_path_buf(), task: 0, node: "w".into() };
+                let cfg = JsonlWriterConfig { compression: Compression::Zstd, tokens, ..Default::default() };
+                let mut sink = cfg.build().open(&ctx).unwrap();
+                sink.write(std::slice::from_ref(doc)).unwrap();
+                let files = sink.finish().unwrap();
+                (std::fs::read(&files[0]).unwrap(), read_all(&files[0]))
+            };
+            // asked: the bytes sluice wrote when ids travelled in metadata
+            assert_eq!(write(&now, true).0, write(&before, false).0);
+            // not asked: no ids, everything else as it was
+            let (_, plain) = write(&now, false);
+            assert!(!plain[0].metadata.contains_key("tokens"));
+            assert_eq!(plain[0].metadata.keys().collect::<Vec<_>>(), ["url", "mix_copy"]);
+            assert_eq!(plain[0].attributes["tokens"], ids.len() as f64);
+        }
+    }
+
     #[test]
     fn rolls_over_and_round_trips_in_every_compression() {
         for compression in [Compression::Zstd, Compression::Gzip, Compression::None] {
             let dir = tempfile::tempdir().unwrap();
-            let cfg = JsonlWriterConfig { compression, level: None, max_shard_bytes: ByteSize(500) };
+            let cfg = JsonlWriterConfig { compression, level: None, max_shard_bytes: ByteSize(500), tokens: false };
             let ctx = SinkContext { dir: dir.path().join("w"), task: 2, node: "w".into() };
             let mut sink = cfg.build().open(&ctx).unwrap();
             let input = docs(40);
@@ -388,7 +433,7 @@ mod tests {
         ];
         for compression in [Compression::Zstd, Compression::Gzip, Compression::None] {
             for (i, (input, max)) in cases.iter().enumerate() {
-                let cfg = JsonlWriterConfig { compression, level: None, max_shard_bytes: ByteSize(*max) };
+                let cfg = JsonlWriterConfig { compression, level: None, max_shard_bytes: ByteSize(*max), tokens: false };
                 let dir = tempfile::tempdir().unwrap();
                 let ctx = SinkContext { dir: dir.path().join("w"), task: 0, node: "w".into() };
                 let mut sink = cfg.build().open(&ctx).unwrap();

@@ -46,6 +46,12 @@ pub struct ParquetWriterConfig {
     #[serde(default = "default_level")]
     #[schemars(range(min = 1, max = 22))]
     pub zstd_level: i32,
+    /// Write each document's token ids (set by `tokenize`, or by
+    /// `tokenizer_train` with `tokenize: true`) to `metadata.tokens`: `u16:`
+    /// then base64 of the little-endian u16 ids when every id fits, else
+    /// base64 of the u32 ids. Off by default: `pack` shards hold the ids.
+    #[serde(default)]
+    pub tokens: bool,
 }
 
 fn default_row_group() -> ByteSize {
@@ -58,7 +64,12 @@ fn default_level() -> i32 {
 
 impl Default for ParquetWriterConfig {
     fn default() -> Self {
-        ParquetWriterConfig { max_shard_bytes: crate::default_shard_bytes(), row_group_bytes: default_row_group(), zstd_level: 3 }
+        ParquetWriterConfig {
+            max_shard_bytes: crate::default_shard_bytes(),
+            row_group_bytes: default_row_group(),
+            zstd_level: 3,
+            tokens: false,
+        }
     }
 }
 
@@ -203,7 +214,7 @@ impl ParquetSink {
     }
 
     fn write_rows(&mut self, docs: &[Document]) -> Result<()> {
-        let batch = to_record_batch(&self.schema, docs).map_err(|e| self.err(e))?;
+        let batch = to_record_batch(&self.schema, docs, self.config.tokens).map_err(|e| self.err(e))?;
         let row_group_bytes = self.config.row_group_bytes.0 as usize;
         let schema = self.schema.clone();
         let open = self.current.as_mut().expect("open");
@@ -573,7 +584,7 @@ impl std::io::Read for Segments {
     }
 }
 
-fn to_record_batch(schema: &SchemaRef, docs: &[Document]) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+fn to_record_batch(schema: &SchemaRef, docs: &[Document], tokens: bool) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
     let cap: usize = docs.iter().map(|d| d.text.len()).sum();
     let mut id = StringBuilder::with_capacity(docs.len(), docs.len() * 16);
     let mut text = StringBuilder::with_capacity(docs.len(), cap);
@@ -584,10 +595,11 @@ fn to_record_batch(schema: &SchemaRef, docs: &[Document]) -> std::result::Result
         id.append_value(&d.id);
         text.append_value(&d.text);
         source.append_value(&*d.source);
-        if d.metadata.is_empty() {
+        let metadata = if tokens { d.metadata_with_tokens() } else { std::borrow::Cow::Borrowed(&d.metadata) };
+        if metadata.is_empty() {
             meta.append_null();
         } else {
-            meta.append_value(serde_json::to_string(&d.metadata).expect("JSON map serialises"));
+            meta.append_value(serde_json::to_string(&*metadata).expect("JSON map serialises"));
         }
         if d.attributes.is_empty() {
             attrs.append(false)?;
@@ -636,6 +648,27 @@ mod tests {
                 d
             })
             .collect()
+    }
+
+    #[test]
+    fn token_ids_are_written_only_when_asked_and_as_before() {
+        let (now, before) = crate::jsonl::tests::tokenized_pair(&[1, 2, 65535], "u16:AQACAP//");
+        let write = |doc: &Document, tokens: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let ctx = SinkContext { dir: dir.path().to_path_buf(), task: 0, node: "w".into() };
+            let cfg = ParquetWriterConfig { tokens, ..Default::default() };
+            let mut sink = cfg.build().open(&ctx).unwrap();
+            sink.write(std::slice::from_ref(doc)).unwrap();
+            let files = sink.finish().unwrap();
+            let bytes = std::fs::read(&files[0]).unwrap();
+            let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&files[0]).unwrap()).unwrap().build().unwrap();
+            let b = r.into_iter().next().unwrap().unwrap();
+            let meta = b.column(3).as_any().downcast_ref::<StringArray>().unwrap().value(0).to_string();
+            (bytes, meta)
+        };
+        assert_eq!(write(&now, true).0, write(&before, false).0);
+        assert_eq!(write(&now, true).1, r#"{"url":"http://e","tokens":"u16:AQACAP//","mix_copy":1}"#);
+        assert_eq!(write(&now, false).1, r#"{"url":"http://e","mix_copy":1}"#);
     }
 
     #[test]
