@@ -191,7 +191,8 @@ fn shards_hold_every_token_once_in_seed_order_and_are_reproducible() {
             let s = shard::parse_llmc(&e.file, &bytes).unwrap();
             assert_eq!(s.tokens.len() as u64, e.tokens);
             assert_eq!(&bytes[0..4], &20240520i32.to_le_bytes());
-            let b = shard::parse_bounds(&std::fs::read(a.join("pack").join(format!("{}.bounds", e.file))).unwrap()).unwrap();
+            let b =
+                shard::parse_bounds(&e.file, &std::fs::read(a.join("pack").join(format!("{}.bounds", e.file))).unwrap(), e.tokens).unwrap();
             assert_eq!(b[0], 0);
             total_bounds += b.len();
             got.extend(s.tokens);
