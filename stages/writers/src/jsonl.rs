@@ -1,7 +1,7 @@
 //! JSON Lines shards, zstd- or gzip-compressed.
 //!
 //! One document per line: `{"id", "text", "source", "metadata", "attributes"}`
-//! (empty metadata and attributes are omitted). Output bytes depend only on
+//! (empty metadata and attributes are omitted; see `sluice_format::rows`). Output bytes depend only on
 //! the documents: compression runs single-threaded at a fixed level, and
 //! gzip headers carry no timestamp.
 
@@ -213,8 +213,7 @@ impl Sink for JsonlSink {
                 self.open_shard();
             }
             self.line.clear();
-            serde_json::to_writer(&mut self.line, d).map_err(|e| Error::stage(&self.ctx.node, e))?;
-            self.line.push(b'\n');
+            sluice_format::rows::write_json_row(&mut self.line, &crate::row(d)).map_err(|e| Error::stage(&self.ctx.node, e))?;
             let open = self.current.as_mut().expect("opened above");
             if open.enc.is_none() {
                 if open.pending.len() + self.line.len() < PENDING_BYTES {
