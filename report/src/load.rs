@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::Value;
 use sluice_format::rows::{self, Columns, Row};
+use sluice_format::shard::Manifest;
 use sluice_pipeline::output::OutputDir;
 use sluice_pipeline::stats::RunStats;
 
@@ -87,7 +88,7 @@ pub struct RunData {
     /// (node, file name, JSON) of `reports/<node>/*.json`.
     pub reports: Vec<(String, String, Value)>,
     /// (directory relative to the output, manifest) of token shard directories.
-    pub shards: Vec<(String, Value)>,
+    pub shards: Vec<(String, Manifest)>,
     pub training: Vec<TrainingRun>,
     /// Files that could not be read, with why; shown on the page.
     pub warnings: Vec<String>,
@@ -298,9 +299,15 @@ pub fn load(root: &Path, budget: &Budget, extra_training: &[PathBuf]) -> Result<
     let mut mdirs = Vec::new();
     dirs_with(root, "manifest.json", 3, &mut mdirs);
     for m in mdirs {
-        match read_json(&m.join("manifest.json")) {
+        // Another tool's manifest.json is not ours to show; a sluice one that
+        // does not read is a warning.
+        let path = m.join("manifest.json");
+        match read_json(&path) {
             Ok(v) if v.get("format").and_then(Value::as_str).is_some_and(|f| f.starts_with("sluice-shards/")) => {
-                d.shards.push((rel(root, &m), v))
+                match Manifest::read(&path) {
+                    Ok(manifest) => d.shards.push((rel(root, &m), manifest)),
+                    Err(e) => d.warnings.push(e.to_string()),
+                }
             }
             Ok(_) => {}
             Err(e) => d.warnings.push(format!("{e:#}")),
