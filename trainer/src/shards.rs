@@ -446,4 +446,32 @@ mod tests {
         // the size is checked before the file is read
         assert!(e.contains("manifest's 5 Uint16 tokens need 1034"), "{e}");
     }
+
+    /// The trainer reads through `sluice_format::shard`: a shard, its
+    /// `.bounds` or the manifest cut at any offset is an error naming the
+    /// file, never a panic (a `.bounds` cut at a multiple of 8 is a shorter
+    /// valid list).
+    #[test]
+    fn every_truncation_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let shard = shard_bytes(&[1, 2, 3, 0, 4], TokenDtype::Uint16).unwrap();
+        let bounds = sluice_format::shard::bounds_bytes(&[0, 4]);
+        let m = serde_json::json!({"format": MANIFEST_FORMAT, "vocab_size": 8, "eos_id": 0, "dtype": "uint16",
+            "shards": [{"file": "train-0.bin", "split": "train", "tokens": 5, "sha256": hex_sha256(&shard)}]});
+        let manifest = serde_json::to_vec(&m).unwrap();
+        let files: [(&str, &[u8]); 3] = [("train-0.bin", &shard), ("train-0.bin.bounds", &bounds), ("manifest.json", &manifest)];
+        let write_all = || files.iter().for_each(|(n, b)| std::fs::write(dir.path().join(n), b).unwrap());
+        write_all();
+        assert_eq!(ShardSet::open(dir.path()).unwrap().load("train").unwrap().doc_starts, vec![0, 4]);
+        for (name, bytes) in &files {
+            for cut in 0..bytes.len() {
+                write_all();
+                std::fs::write(dir.path().join(name), &bytes[..cut]).unwrap();
+                match ShardSet::open(dir.path()).and_then(|s| s.load("train")) {
+                    Ok(_) => assert!(name.ends_with(".bounds") && cut % 8 == 0, "{name} cut at {cut} was accepted"),
+                    Err(e) => assert!(e.to_string().contains(name), "{name} cut at {cut}: {e}"),
+                }
+            }
+        }
+    }
 }
