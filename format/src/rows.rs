@@ -390,7 +390,12 @@ mod tests {
     use super::*;
     use parquet::arrow::ArrowWriter;
 
-    fn rows() -> Vec<(String, String, String, Metadata, BTreeMap<String, f64>)> {
+    /// id, text, source, metadata, attributes
+    type Doc = (String, String, String, Metadata, BTreeMap<String, f64>);
+    /// id, text, source, metadata keys, attributes as read back
+    type ReadRow = (Option<String>, Option<String>, String, RowMeta, Vec<(String, f64)>);
+
+    fn rows() -> Vec<Doc> {
         (0..5)
             .map(|i| {
                 let mut m = Metadata::new();
@@ -412,7 +417,7 @@ mod tests {
             .collect()
     }
 
-    fn refs(rows: &[(String, String, String, Metadata, BTreeMap<String, f64>)]) -> Vec<RowRef<'_>> {
+    fn refs(rows: &[Doc]) -> Vec<RowRef<'_>> {
         rows.iter().map(|(id, t, s, m, a)| RowRef { id, text: t, source: s, metadata: m, attributes: a }).collect()
     }
 
@@ -435,7 +440,7 @@ mod tests {
         assert_eq!(out, b"{\"id\":\"b\",\"text\":\"t\",\"source\":\"s\"}\n");
     }
 
-    fn read_all(path: &Path, cols: Columns) -> Vec<(Option<String>, Option<String>, String, RowMeta, Vec<(String, f64)>)> {
+    fn read_all(path: &Path, cols: Columns) -> Vec<ReadRow> {
         let mut out = Vec::new();
         for_each_row(path, cols, None, &mut |r| {
             out.push((r.id.map(String::from), r.text.map(String::from), r.source.to_string(), r.meta, r.attributes));

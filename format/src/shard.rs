@@ -392,7 +392,7 @@ pub fn parse_megatron_idx(name: &str, b: &[u8]) -> Result<MegatronIdx> {
 /// strictly increasing, none past the end of the shard.
 pub fn parse_bounds(name: &str, bytes: &[u8], tokens: u64) -> Result<Vec<u64>> {
     let bad = |reason: String| FormatError::invalid(name, reason);
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(bad(format!("length {} is not a multiple of 8", bytes.len())));
     }
     let mut out = Vec::with_capacity(bytes.len() / 8);

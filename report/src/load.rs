@@ -180,7 +180,7 @@ pub fn sample_drops(stage: &str, dir: &Path, b: &Budget) -> (StageDrops, Vec<Str
                     source: row.source.to_string(),
                     url: row.meta.url,
                     chars: text.chars().count(),
-                    text: crate::html::truncate(&text, b.snippet_chars),
+                    text: crate::html::truncate(text, b.snippet_chars),
                 });
             }
             true

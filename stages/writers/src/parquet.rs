@@ -407,7 +407,7 @@ fn write_zigzag_i32(v: i32, out: &mut Vec<u8>) {
 /// page first, every header carrying its page's CRC, and `close` (offsets,
 /// sizes, offset index) updated to match.
 fn with_page_checksums(blobs: Vec<Bytes>, mut close: ColumnCloseResult) -> PqResult<(Pages, ColumnCloseResult)> {
-    if blobs.len() % 2 != 0 {
+    if !blobs.len().is_multiple_of(2) {
         return Err(ParquetError::General("captured pages do not pair headers with data".into()));
     }
     let before: usize = blobs.iter().map(Bytes::len).sum();
