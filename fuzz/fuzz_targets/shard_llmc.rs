@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(want, shard.len(), "a parsed shard accounts for every byte");
     }
     if let Some(b) = parts[1] {
-        let _ = parse_bounds(b);
+        let _ = parse_bounds("fuzz", b, u64::MAX);
     }
     let dir = fresh_dir("shard");
     let path = dir.join("train_000000.bin");

@@ -9,13 +9,9 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::{Array, RecordBatch};
-use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
 use serde_json::Value;
+use sluice_format::rows::{self, Columns, Row};
+use sluice_format::shard::Manifest;
 use sluice_pipeline::output::OutputDir;
 use sluice_pipeline::stats::RunStats;
 
@@ -92,7 +88,7 @@ pub struct RunData {
     /// (node, file name, JSON) of `reports/<node>/*.json`.
     pub reports: Vec<(String, String, Value)>,
     /// (directory relative to the output, manifest) of token shard directories.
-    pub shards: Vec<(String, Value)>,
+    pub shards: Vec<(String, Manifest)>,
     pub training: Vec<TrainingRun>,
     /// Files that could not be read, with why; shown on the page.
     pub warnings: Vec<String>,
@@ -119,8 +115,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn is_doc_file(p: &Path) -> bool {
-    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    n.ends_with(".parquet") || n.ends_with(".jsonl") || n.ends_with(".jsonl.zst") || n.ends_with(".jsonl.gz")
+    rows::is_row_file(p)
 }
 
 /// At most `max` of `files`, evenly spaced.
@@ -131,106 +126,11 @@ fn spread(files: Vec<PathBuf>, max: usize) -> Vec<PathBuf> {
     (0..max).map(|i| files[i * files.len() / max].clone()).collect()
 }
 
-/// The fields the report reads from a document.
-struct Row {
-    id: String,
-    text: Option<String>,
-    source: String,
-    metadata: serde_json::Map<String, Value>,
-    attributes: Vec<(String, f64)>,
-}
-
-/// Call `f` on up to `limit` rows of a writer's file (Parquet or JSONL).
-/// `with_text` reads the text and id columns too.
-fn for_rows(path: &Path, limit: usize, with_text: bool, f: &mut dyn FnMut(Row) -> bool) -> Result<u64> {
-    let name = path.to_string_lossy();
-    let mut n = 0u64;
-    if name.ends_with(".parquet") {
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let b =
-            ParquetRecordBatchReaderBuilder::try_new(file).with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
-        let wanted: &[&str] =
-            if with_text { &["id", "text", "source", "metadata", "attributes"] } else { &["source", "metadata", "attributes"] };
-        let idx: Vec<usize> =
-            b.schema().fields().iter().enumerate().filter(|(_, f)| wanted.contains(&f.name().as_str())).map(|(i, _)| i).collect();
-        let mask = ProjectionMask::roots(b.parquet_schema(), idx);
-        let reader = b.with_projection(mask).with_limit(limit).with_batch_size(4096).build()?;
-        for batch in reader {
-            let batch = batch.with_context(|| format!("reading {}", path.display()))?;
-            for i in 0..batch.num_rows() {
-                n += 1;
-                if !f(parquet_row(&batch, i)) {
-                    return Ok(n);
-                }
-            }
-        }
-    } else {
-        let r = sluice_readers::files::open_decompressed(path).with_context(|| format!("cannot open {}", path.display()))?;
-        for (lineno, line) in r.lines().enumerate() {
-            if n as usize >= limit {
-                break;
-            }
-            let line = line.with_context(|| format!("{} line {}", path.display(), lineno + 1))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let v: Value = serde_json::from_str(&line).with_context(|| format!("{} line {}: not JSON", path.display(), lineno + 1))?;
-            n += 1;
-            let row = Row {
-                id: v.get("id").map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string())).unwrap_or_default(),
-                text: v.get("text").and_then(Value::as_str).map(String::from),
-                source: v.get("source").and_then(Value::as_str).unwrap_or("").to_string(),
-                metadata: v.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default(),
-                attributes: v
-                    .get("attributes")
-                    .and_then(Value::as_object)
-                    .map(|m| m.iter().filter_map(|(k, x)| x.as_f64().map(|x| (k.clone(), x))).collect())
-                    .unwrap_or_default(),
-            };
-            if !f(row) {
-                break;
-            }
-        }
-    }
-    Ok(n)
-}
-
-fn col_str(b: &RecordBatch, name: &str, i: usize) -> Option<String> {
-    let c = b.column_by_name(name)?;
-    if c.is_null(i) {
-        return None;
-    }
-    match c.data_type() {
-        DataType::Utf8 => Some(c.as_string::<i32>().value(i).to_string()),
-        DataType::LargeUtf8 => Some(c.as_string::<i64>().value(i).to_string()),
-        DataType::Utf8View => Some(c.as_string_view().value(i).to_string()),
-        _ => None,
-    }
-}
-
-fn parquet_row(b: &RecordBatch, i: usize) -> Row {
-    let mut attributes = Vec::new();
-    if let Some(c) = b.column_by_name("attributes") {
-        if matches!(c.data_type(), DataType::Map(..)) && !c.is_null(i) {
-            let entries = c.as_map().value(i);
-            let (keys, vals) = (entries.column(0), entries.column(1));
-            if keys.data_type() == &DataType::Utf8 && vals.data_type() == &DataType::Float64 {
-                let (keys, vals) = (keys.as_string::<i32>(), vals.as_primitive::<Float64Type>());
-                for j in 0..entries.len() {
-                    if !vals.is_null(j) {
-                        attributes.push((keys.value(j).to_string(), vals.value(j)));
-                    }
-                }
-            }
-        }
-    }
-    Row {
-        id: col_str(b, "id", i).unwrap_or_default(),
-        text: col_str(b, "text", i),
-        source: col_str(b, "source", i).unwrap_or_default(),
-        metadata: col_str(b, "metadata", i).and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
-        attributes,
-    }
+/// Call `f` on up to `limit` rows of a writer's file (Parquet or JSONL),
+/// read by `sluice_format::rows`. `with_text` reads the text and id too.
+fn for_rows(path: &Path, limit: usize, with_text: bool, f: &mut dyn FnMut(Row<'_>) -> bool) -> Result<u64> {
+    let cols = Columns { id: with_text, text: with_text };
+    Ok(rows::for_each_row(path, cols, Some(limit as u64), f)?)
 }
 
 /// Sample a writer's output directory.
@@ -245,10 +145,10 @@ pub fn sample_writer(name: &str, kind: &str, dir: &Path, budget: usize) -> (Writ
             for (k, v) in row.attributes {
                 s.attributes.entry(k).or_default().push(v);
             }
-            if let Some(l) = row.metadata.get("language").and_then(Value::as_str) {
-                *s.languages.entry(l.to_string()).or_default() += 1;
+            if let Some(l) = row.meta.language {
+                *s.languages.entry(l).or_default() += 1;
             }
-            *s.sources.entry(row.source).or_default() += 1;
+            *s.sources.entry(row.source.to_string()).or_default() += 1;
             true
         });
         match r {
@@ -271,16 +171,16 @@ pub fn sample_drops(stage: &str, dir: &Path, b: &Budget) -> (StageDrops, Vec<Str
     let quota = (b.rows_per_exclusion / chosen.len().max(1)).max(1);
     for p in &chosen {
         let r = for_rows(p, quota, true, &mut |row| {
-            let reason = row.metadata.get("drop_reason").and_then(Value::as_str).unwrap_or("(none)").to_string();
+            let reason = row.meta.drop_reason.unwrap_or_else(|| "(none)".to_string());
             let list = d.by_reason.entry(reason).or_default();
             if list.len() < b.examples_per_reason {
                 let text = row.text.unwrap_or_default();
                 list.push(Example {
-                    id: row.id,
-                    source: row.source,
-                    url: row.metadata.get("url").and_then(Value::as_str).map(String::from),
+                    id: row.id.unwrap_or_default().to_string(),
+                    source: row.source.to_string(),
+                    url: row.meta.url,
                     chars: text.chars().count(),
-                    text: crate::html::truncate(&text, b.snippet_chars),
+                    text: crate::html::truncate(text, b.snippet_chars),
                 });
             }
             true
@@ -399,9 +299,15 @@ pub fn load(root: &Path, budget: &Budget, extra_training: &[PathBuf]) -> Result<
     let mut mdirs = Vec::new();
     dirs_with(root, "manifest.json", 3, &mut mdirs);
     for m in mdirs {
-        match read_json(&m.join("manifest.json")) {
+        // Another tool's manifest.json is not ours to show; a sluice one that
+        // does not read is a warning.
+        let path = m.join("manifest.json");
+        match read_json(&path) {
             Ok(v) if v.get("format").and_then(Value::as_str).is_some_and(|f| f.starts_with("sluice-shards/")) => {
-                d.shards.push((rel(root, &m), v))
+                match Manifest::read(&path) {
+                    Ok(manifest) => d.shards.push((rel(root, &m), manifest)),
+                    Err(e) => d.warnings.push(e.to_string()),
+                }
             }
             Ok(_) => {}
             Err(e) => d.warnings.push(format!("{e:#}")),

@@ -440,21 +440,22 @@ const MAX_SHARD_ROWS: usize = 100;
 fn shards(d: &RunData) -> String {
     let mut s = String::new();
     for (dir, m) in &d.shards {
-        let list = m.get("shards").and_then(Value::as_array).cloned().unwrap_or_default();
+        let list = &m.shards;
         let mut per_split: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for x in &list {
-            let e = per_split.entry(st(x, "split").to_string()).or_default();
+        for x in list {
+            let e = per_split.entry(x.split.clone()).or_default();
             e.0 += 1;
-            e.1 += u(x, "tokens");
+            e.1 += x.tokens;
         }
+        let dtype = serde_json::to_value(m.dtype).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let _ = write!(
             s,
             "<h3>{}</h3><p>Vocabulary {}, eos {}, dtype {}{}. ",
             esc(dir),
-            int(u(m, "vocab_size")),
-            u(m, "eos_id"),
-            esc(&m.get("dtype").map(|x| x.as_str().map(String::from).unwrap_or_else(|| x.to_string())).unwrap_or_default()),
-            m.get("seq_len").and_then(Value::as_u64).map(|l| format!(", sequence length {}", int(l))).unwrap_or_default()
+            int(m.vocab_size as u64),
+            m.eos_id,
+            esc(&dtype),
+            m.seq_len.map(|l| format!(", sequence length {}", int(l as u64))).unwrap_or_default()
         );
         for (split, (n, t)) in &per_split {
             let _ = write!(s, "{}: {} shards, {} tokens. ", esc(split), int(*n), int(*t));
@@ -464,9 +465,9 @@ fn shards(d: &RunData) -> String {
             let _ = write!(
                 s,
                 r#"<tr><td><code>{}</code></td><td>{}</td><td class="n">{}</td></tr>"#,
-                esc(st(x, "file")),
-                esc(st(x, "split")),
-                int(u(x, "tokens"))
+                esc(&x.file),
+                esc(&x.split),
+                int(x.tokens)
             );
         }
         if list.len() > MAX_SHARD_ROWS {

@@ -57,21 +57,10 @@ pub const MAX_OPTION_FILE: u64 = 256 << 20;
 /// Devices (`/dev/zero`), FIFOs and directories are refused before any read,
 /// and a file that grows while it is read stops at `max + 1` bytes and fails.
 pub(crate) fn read_file_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| TrainError::io(path, e))?;
-    let meta = f.metadata().map_err(|e| TrainError::io(path, e))?;
-    if !meta.is_file() {
-        return Err(TrainError::io(path, std::io::Error::other("not a regular file")));
-    }
-    if meta.len() > max {
-        return Err(TrainError::io(path, std::io::Error::other(format!("{} bytes, over the limit of {max} bytes", meta.len()))));
-    }
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    f.take(max + 1).read_to_end(&mut out).map_err(|e| TrainError::io(path, e))?;
-    if out.len() as u64 > max {
-        return Err(TrainError::io(path, std::io::Error::other(format!("grew past the limit of {max} bytes while being read"))));
-    }
-    Ok(out)
+    sluice_format::read_file_limited(path, max).map_err(|e| match e {
+        sluice_format::FormatError::Io { path, source } => TrainError::Io { path, source },
+        other => TrainError::io(path, std::io::Error::other(other.reason())),
+    })
 }
 
 /// Read a whole regular file of at most [`MAX_OPTION_FILE`] bytes (eval data, reference texts).

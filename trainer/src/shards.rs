@@ -5,186 +5,41 @@
 //! magic 20240520 / version 1 for uint16 tokens, magic 20240801 / version 7 for
 //! uint32 tokens, `header[2]` = number of tokens.
 
-use crate::error::{read_file_limited, Result, TrainError};
+use crate::error::{Result, TrainError};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
+use sluice_format::shard::{self as format, Listing};
+use sluice_format::FormatError;
 use std::path::{Path, PathBuf};
 
-pub const MAGIC_U16: i32 = 20240520;
-pub const VERSION_U16: i32 = 1;
-pub const MAGIC_U32: i32 = 20240801;
-pub const VERSION_U32: i32 = 7;
-pub const HEADER_BYTES: usize = 256 * 4;
-pub const MANIFEST_FORMAT: &str = "sluice-shards/1";
+/// The shard format itself (header, manifest, confinement) is `sluice-format`'s,
+/// shared with the `pack` stage and `sluice inspect`.
+pub use sluice_format::shard::{
+    bounds_path, confined, sha256_hex as hex_sha256, Manifest, ShardEntry, TokenDtype, HEADER_BYTES, MAGIC_U16, MAGIC_U32, MANIFEST_FORMAT,
+    MAX_SHARD_FILE, VERSION_U16, VERSION_U32,
+};
 
-/// Token width on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenDtype {
-    Uint16,
-    Uint32,
+/// A shard file that failed its checks, as a trainer error naming it.
+fn shard_err(e: FormatError) -> TrainError {
+    match e {
+        FormatError::Io { path, source } => TrainError::Io { path, source },
+        FormatError::Invalid { file, reason } => TrainError::Shard { path: file.into(), msg: reason },
+    }
 }
-
-/// One entry of `manifest.json`'s `shards` list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShardEntry {
-    /// File name relative to the shard directory.
-    pub file: String,
-    /// `train` or `val`.
-    pub split: String,
-    /// Number of tokens in the file (checked against the header).
-    pub tokens: u64,
-    /// Hex SHA-256 of the whole file; checked when present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-}
-
-/// `manifest.json` of a shard directory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// Always `sluice-shards/1`.
-    pub format: String,
-    /// Size of the token vocabulary the shards were written with.
-    pub vocab_size: usize,
-    /// End-of-document token; documents are separated by it.
-    pub eos_id: u32,
-    /// Beginning-of-document token, if the tokenizer has one.
-    #[serde(default)]
-    pub bos_id: Option<u32>,
-    /// On-disk token width.
-    pub dtype: TokenDtype,
-    /// Tokenizer file relative to the shard directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokenizer: Option<String>,
-    /// Sequence length the packer aimed for, if any.
-    #[serde(default)]
-    pub seq_len: Option<usize>,
-    pub shards: Vec<ShardEntry>,
-    /// Optional (sluice-tokens): hex SHA-256 of the tokenizer file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokenizer_sha256: Option<String>,
-    /// Optional (sluice-tokens): the run's recipe hash (`_sluice/run.json`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipe_hash: Option<String>,
-    /// Optional (sluice-tokens): document tokens per source, both splits.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub tokens_per_source: std::collections::BTreeMap<String, u64>,
-    /// Optional (sluice-tokens): documents per split.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub documents: std::collections::BTreeMap<String, u64>,
-    /// Optional (sluice-tokens): how the sequences were packed (mode,
-    /// plus_one, sequence_tokens, shuffle, seed, val_fraction, format).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packing: Option<serde_json::Value>,
-}
-
-/// Largest shard file: an int32 token count of 4-byte tokens plus the header.
-pub const MAX_SHARD_FILE: u64 = (i32::MAX as u64) * 4 + HEADER_BYTES as u64;
 
 /// Read one shard, validating its header and length against the file size.
 pub fn read_shard(path: &Path) -> Result<Vec<u32>> {
-    let bytes = read_file_limited(path, MAX_SHARD_FILE)?;
-    parse_shard(path, &bytes)
-}
-
-/// Resolve `rel`, a file name read from a manifest (or a checkpoint), inside
-/// `dir`: it must be relative, made of plain components (no `..`, `.`, root or
-/// empty parts), and, once every symlink is resolved, still a regular file
-/// inside `dir`. A manifest is data from a shared filesystem: it must never make
-/// the trainer open (or copy into a run) a file elsewhere, such as
-/// `/etc/shadow` or `../../secret`. Returns the resolved path. The same rule is
-/// in `sluice-tokens` (`shard::confined`), which `sluice inspect` uses.
-pub fn confined(dir: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
-    if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") || rel.contains('\\') || rel.contains('\0') {
-        return Err(format!("{rel:?} must be a relative path of plain components inside the shard directory"));
-    }
-    let p = Path::new(rel);
-    if !p.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
-        return Err(format!("{rel:?} must be a relative path of plain components inside the shard directory"));
-    }
-    let root = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
-    let full = root.join(p).canonicalize().map_err(|e| format!("{rel:?}: {e}"))?;
-    if !full.starts_with(&root) {
-        return Err(format!("{rel:?} resolves to {}, outside the shard directory {}", full.display(), root.display()));
-    }
-    let meta = std::fs::metadata(&full).map_err(|e| format!("{rel:?}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{rel:?} is not a regular file"));
-    }
-    Ok(full)
-}
-
-fn shard_err(path: &Path, msg: impl Into<String>) -> TrainError {
-    TrainError::Shard { path: path.to_path_buf(), msg: msg.into() }
-}
-
-fn parse_shard(path: &Path, bytes: &[u8]) -> Result<Vec<u32>> {
-    if bytes.len() < HEADER_BYTES {
-        return Err(shard_err(path, format!("file has {} bytes, shorter than the 1024-byte header", bytes.len())));
-    }
-    let h = |i: usize| i32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
-    let (magic, version, n) = (h(0), h(1), h(2));
-    let width = match (magic, version) {
-        (MAGIC_U16, VERSION_U16) => 2,
-        (MAGIC_U32, VERSION_U32) => 4,
-        (MAGIC_U16, v) | (MAGIC_U32, v) => return Err(shard_err(path, format!("magic {magic} with unsupported version {v}"))),
-        _ => return Err(shard_err(path, format!("bad magic {magic} (expected {MAGIC_U16} or {MAGIC_U32})"))),
-    };
-    if n < 0 {
-        return Err(shard_err(path, format!("negative token count {n} in header")));
-    }
-    let expected = HEADER_BYTES + n as usize * width;
-    if bytes.len() != expected {
-        return Err(shard_err(
-            path,
-            format!("header says {n} tokens of {width} bytes ({expected} bytes in all) but the file has {} bytes", bytes.len()),
-        ));
-    }
-    let body = &bytes[HEADER_BYTES..];
-    Ok(if width == 2 {
-        body.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect()
-    } else {
-        body.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()
-    })
+    format::read_llmc(path, None).map(|s| s.tokens).map_err(shard_err)
 }
 
 /// Serialise tokens as an llm.c shard.
 pub fn shard_bytes(tokens: &[u32], dtype: TokenDtype) -> Result<Vec<u8>> {
-    let (magic, version, width) = match dtype {
-        TokenDtype::Uint16 => (MAGIC_U16, VERSION_U16, 2),
-        TokenDtype::Uint32 => (MAGIC_U32, VERSION_U32, 4),
-    };
-    let n = i32::try_from(tokens.len()).map_err(|_| TrainError::Config(format!("{} tokens do not fit one shard", tokens.len())))?;
-    let mut out = Vec::with_capacity(HEADER_BYTES + tokens.len() * width);
-    let mut header = [0i32; 256];
-    header[0] = magic;
-    header[1] = version;
-    header[2] = n;
-    for v in header {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    for &t in tokens {
-        match dtype {
-            TokenDtype::Uint16 => {
-                let t = u16::try_from(t).map_err(|_| TrainError::Config(format!("token {t} does not fit uint16")))?;
-                out.extend_from_slice(&t.to_le_bytes())
-            }
-            TokenDtype::Uint32 => out.extend_from_slice(&t.to_le_bytes()),
-        }
-    }
-    Ok(out)
+    format::llmc_bytes(tokens, dtype).map_err(TrainError::Config)
 }
 
 pub fn write_shard(path: &Path, tokens: &[u32], dtype: TokenDtype) -> Result<String> {
     let bytes = shard_bytes(tokens, dtype)?;
     crate::error::write_atomic(path, &bytes)?;
     Ok(hex_sha256(&bytes))
-}
-
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The train and val files of a shard directory plus what the manifest says about them.
@@ -206,14 +61,11 @@ impl ShardSet {
     pub fn open(dir: &Path) -> Result<ShardSet> {
         let mpath = dir.join("manifest.json");
         if mpath.exists() {
-            let m: Manifest = crate::error::read_json(&mpath)?;
             let merr = |msg: String| TrainError::Manifest { path: mpath.clone(), msg };
-            if m.format != MANIFEST_FORMAT {
-                return Err(merr(format!("format is {:?}, expected {MANIFEST_FORMAT:?}", m.format)));
-            }
-            if m.eos_id as usize >= m.vocab_size {
-                return Err(merr(format!("eos_id {} is outside vocab_size {}", m.eos_id, m.vocab_size)));
-            }
+            let m = Manifest::read(&mpath).map_err(|e| match e {
+                FormatError::Io { path, source } => TrainError::Io { path, source },
+                FormatError::Invalid { reason, .. } => merr(reason),
+            })?;
             if let Some(t) = &m.tokenizer {
                 confined(dir, t).map_err(|e| merr(format!("tokenizer {e}")))?;
             }
@@ -271,7 +123,7 @@ impl ShardSet {
     /// when the manifest records it (sluice's `pack` always does).
     pub fn tokenizer_bytes(&self) -> Result<Option<(PathBuf, Vec<u8>)>> {
         let Some(p) = self.tokenizer_path()? else { return Ok(None) };
-        let bytes = read_file_limited(&p, crate::error::MAX_OPTION_FILE)?;
+        let bytes = crate::error::read_file_limited(&p, crate::error::MAX_OPTION_FILE)?;
         if let Some(want) = self.manifest.as_ref().and_then(|m| m.tokenizer_sha256.as_ref()) {
             let got = hex_sha256(&bytes);
             if !got.eq_ignore_ascii_case(want) {
@@ -284,71 +136,20 @@ impl ShardSet {
         Ok(Some((p, bytes)))
     }
 
-    /// Load a split into memory, checking every shard against the manifest:
-    /// its size (before reading it), its sha256 when recorded, its token count
-    /// and that every token is inside the vocabulary.
+    /// Load a split into memory, checking every shard against the manifest
+    /// (`sluice_format::shard::read_llmc`): its size (before reading it), its
+    /// sha256 when recorded, its token count and width, and that every token
+    /// is inside the vocabulary; and its `.bounds` when there is one.
     pub fn load(&self, split: &str) -> Result<TokenStream> {
         let files = if split == "train" { &self.train } else { &self.val };
         let mut tokens = Vec::new();
         let mut bounds = Vec::new();
         for f in files {
-            let entry = self.entries.get(f);
-            if let (Some(e), Some(m)) = (entry, &self.manifest) {
-                let width = match m.dtype {
-                    TokenDtype::Uint16 => 2u64,
-                    TokenDtype::Uint32 => 4,
-                };
-                let want = e.tokens.checked_mul(width).and_then(|b| b.checked_add(HEADER_BYTES as u64));
-                let got = std::fs::metadata(f).map_err(|err| TrainError::io(f, err))?.len();
-                if want != Some(got) {
-                    return Err(shard_err(
-                        f,
-                        format!(
-                            "file has {got} bytes but the manifest's {} {:?} tokens need {}",
-                            e.tokens,
-                            m.dtype,
-                            want.map_or("more than 2^64".to_string(), |w| w.to_string())
-                        ),
-                    ));
-                }
-            }
-            let bytes = read_file_limited(f, MAX_SHARD_FILE)?;
-            if let Some(want) = entry.and_then(|e| e.sha256.as_ref()) {
-                let got = hex_sha256(&bytes);
-                if !got.eq_ignore_ascii_case(want) {
-                    return Err(shard_err(f, format!("sha256 is {got} but the manifest says {want}")));
-                }
-            }
-            let toks = parse_shard(f, &bytes)?;
-            drop(bytes);
-            if let Some(m) = &self.manifest {
-                if let Some(e) = entry {
-                    if e.tokens != toks.len() as u64 {
-                        return Err(shard_err(f, format!("has {} tokens but the manifest says {}", toks.len(), e.tokens)));
-                    }
-                }
-                if let Some((i, &t)) = toks.iter().enumerate().find(|(_, &t)| t as usize >= m.vocab_size) {
-                    return Err(shard_err(f, format!("token {t} at position {i} is outside vocab_size {}", m.vocab_size)));
-                }
-            }
+            let listing = self.manifest.as_ref().map(|m| Listing { manifest: m, entry: self.entries.get(f) });
+            let toks = format::read_llmc(f, listing).map_err(shard_err)?.tokens;
             let base = tokens.len() as u64;
-            let bpath = bounds_path(f);
-            if std::fs::symlink_metadata(&bpath).is_ok() {
-                let name = bpath.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let parent = f.parent().unwrap_or(&self.dir);
-                let bpath = confined(parent, &name).map_err(|msg| shard_err(&bpath, msg))?;
-                // 8 bytes a document start, at most one per token.
-                let b = read_file_limited(&bpath, (toks.len() as u64 + 1) * 8)?;
-                if b.len() % 8 != 0 {
-                    return Err(shard_err(&bpath, format!("length {} is not a multiple of 8", b.len())));
-                }
-                for c in b.chunks_exact(8) {
-                    let off = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-                    if off > toks.len() as u64 {
-                        return Err(shard_err(&bpath, format!("document start {off} is past the shard's {} tokens", toks.len())));
-                    }
-                    bounds.push(base + off);
-                }
+            if let Some(b) = format::read_bounds(f, toks.len() as u64).map_err(shard_err)? {
+                bounds.extend(b.into_iter().map(|off| base + off));
             }
             // A shard always starts a new document.
             bounds.push(base);
@@ -358,13 +159,6 @@ impl ShardSet {
         bounds.dedup();
         Ok(TokenStream { tokens, doc_starts: bounds })
     }
-}
-
-/// `<shard>.bounds`: little-endian u64 document start offsets written by the packer.
-pub fn bounds_path(shard: &Path) -> PathBuf {
-    let mut n = shard.as_os_str().to_os_string();
-    n.push(".bounds");
-    PathBuf::from(n)
 }
 
 /// All tokens of one split, concatenated in shard order, with known document starts.
@@ -651,5 +445,33 @@ mod tests {
         let e = ShardSet::open(dir.path()).unwrap().load("train").unwrap_err().to_string();
         // the size is checked before the file is read
         assert!(e.contains("manifest's 5 Uint16 tokens need 1034"), "{e}");
+    }
+
+    /// The trainer reads through `sluice_format::shard`: a shard, its
+    /// `.bounds` or the manifest cut at any offset is an error naming the
+    /// file, never a panic (a `.bounds` cut at a multiple of 8 is a shorter
+    /// valid list).
+    #[test]
+    fn every_truncation_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let shard = shard_bytes(&[1, 2, 3, 0, 4], TokenDtype::Uint16).unwrap();
+        let bounds = sluice_format::shard::bounds_bytes(&[0, 4]);
+        let m = serde_json::json!({"format": MANIFEST_FORMAT, "vocab_size": 8, "eos_id": 0, "dtype": "uint16",
+            "shards": [{"file": "train-0.bin", "split": "train", "tokens": 5, "sha256": hex_sha256(&shard)}]});
+        let manifest = serde_json::to_vec(&m).unwrap();
+        let files: [(&str, &[u8]); 3] = [("train-0.bin", &shard), ("train-0.bin.bounds", &bounds), ("manifest.json", &manifest)];
+        let write_all = || files.iter().for_each(|(n, b)| std::fs::write(dir.path().join(n), b).unwrap());
+        write_all();
+        assert_eq!(ShardSet::open(dir.path()).unwrap().load("train").unwrap().doc_starts, vec![0, 4]);
+        for (name, bytes) in &files {
+            for cut in 0..bytes.len() {
+                write_all();
+                std::fs::write(dir.path().join(name), &bytes[..cut]).unwrap();
+                match ShardSet::open(dir.path()).and_then(|s| s.load("train")) {
+                    Ok(_) => assert!(name.ends_with(".bounds") && cut % 8 == 0, "{name} cut at {cut} was accepted"),
+                    Err(e) => assert!(e.to_string().contains(name), "{name} cut at {cut}: {e}"),
+                }
+            }
+        }
     }
 }

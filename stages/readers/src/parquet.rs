@@ -17,7 +17,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde_json::Value;
 use sluice_pipeline::{Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
 
-use sluice_writers::parquet::{layout_digest, LAYOUT_DIGEST_KEY};
+use sluice_format::rows::{self, layout_digest, LAYOUT_DIGEST_KEY};
 
 use crate::files::FileLister;
 
@@ -142,15 +142,7 @@ struct Rows<'a> {
 }
 
 fn string_at(col: &dyn Array, i: usize) -> Option<String> {
-    if col.is_null(i) {
-        return None;
-    }
-    match col.data_type() {
-        DataType::Utf8 => Some(col.as_string::<i32>().value(i).to_string()),
-        DataType::LargeUtf8 => Some(col.as_string::<i64>().value(i).to_string()),
-        DataType::Utf8View => Some(col.as_string_view().value(i).to_string()),
-        _ => None,
-    }
+    rows::str_at(col, i).map(String::from)
 }
 
 fn scalar_at(col: &dyn Array, i: usize) -> Option<Value> {
@@ -186,30 +178,17 @@ impl Rows<'_> {
                     Value::String(s) => s,
                     other => other.to_string(),
                 });
-            } else if name == "metadata" && is_string(col.data_type()) {
-                if let Some(s) = string_at(col.as_ref(), i) {
-                    match serde_json::from_str::<serde_json::Map<String, Value>>(&s) {
+            } else if name == rows::METADATA && is_string(col.data_type()) {
+                if let Some(s) = rows::str_at(col.as_ref(), i) {
+                    match serde_json::from_str::<serde_json::Map<String, Value>>(s) {
                         Ok(m) => doc.metadata.extend(m),
                         Err(_) => {
-                            doc.metadata.insert("metadata".into(), Value::String(s));
+                            doc.metadata.insert(rows::METADATA.into(), Value::String(s.to_string()));
                         }
                     }
                 }
-            } else if name == "attributes" && matches!(col.data_type(), DataType::Map(..)) {
-                let m = col.as_map();
-                if !m.is_null(i) {
-                    let entries = m.value(i);
-                    let keys = entries.column(0);
-                    let vals = entries.column(1);
-                    if vals.data_type() == &DataType::Float64 {
-                        let vals = vals.as_primitive::<Float64Type>();
-                        for j in 0..entries.len() {
-                            if let Some(k) = string_at(keys.as_ref(), j) {
-                                doc.attributes.insert(k, vals.value(j));
-                            }
-                        }
-                    }
-                }
+            } else if name == rows::ATTRIBUTES && matches!(col.data_type(), DataType::Map(..)) {
+                doc.attributes.extend(rows::attributes_at(col.as_ref(), i));
             } else if let Some(v) = scalar_at(col.as_ref(), i) {
                 doc.metadata.insert(name.clone(), v);
             }

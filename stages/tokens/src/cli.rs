@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::bpe::{self, BpeSpec, Normalization};
-use crate::shard::{self, Manifest};
+use crate::shard::{self, Listing, Manifest};
 
 #[derive(clap::Args)]
 pub struct TokenizerArgs {
@@ -101,7 +101,7 @@ fn int_in(s: &str, lo: usize, hi: usize) -> std::result::Result<usize, String> {
 /// Largest input file (or decompressed input) `sluice tokenizer train|eval` reads.
 pub const MAX_INPUT_FILE: u64 = 16 << 30;
 /// Largest shard `sluice inspect` reads: an int32 count of 4-byte tokens and the header.
-pub const MAX_SHARD_FILE: u64 = (i32::MAX as u64) * 4 + shard::HEADER_BYTES as u64;
+pub use crate::shard::MAX_SHARD_FILE;
 
 fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
     Ok(sluice_pipeline::limits::read_file_limited(path, max)?)
@@ -307,71 +307,52 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The manifest beside a shard, if any.
+/// The manifest beside a shard, if any, read and checked
+/// ([`Manifest::read`]).
 pub fn manifest_for(shard: &Path) -> Result<Option<(PathBuf, Manifest)>> {
-    let dir = shard.parent().unwrap_or(Path::new("."));
+    let dir = match shard.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let mp = dir.join("manifest.json");
     if !mp.exists() {
         return Ok(None);
     }
-    let m: Manifest =
-        serde_json::from_slice(&read_limited(&mp, 64 << 20)?).with_context(|| format!("{}: not a sluice-shards manifest", mp.display()))?;
-    Ok(Some((dir.to_path_buf(), m)))
+    Ok(Some((dir.to_path_buf(), Manifest::read(&mp)?)))
 }
 
+/// `sluice inspect`: read a shard through the same checks as the trainer
+/// (`sluice_format::shard`): header or index, `.bounds`, and the manifest's
+/// size, sha256, token count and vocabulary; then decode a slice.
 pub fn inspect(a: &InspectArgs) -> Result<()> {
     let name = a.shard.display().to_string();
-    let bytes = read_limited(&a.shard, MAX_SHARD_FILE)?;
     let manifest = manifest_for(&a.shard)?;
+    let file = a.shard.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let listing = manifest.as_ref().map(|(_, m)| Listing { manifest: m, entry: m.entry(&file) });
     let idx = a.shard.with_extension("idx");
     let tokens: Vec<u32> = if idx.exists() {
-        let ib = read_limited(&idx, MAX_SHARD_FILE)?;
-        let parsed = shard::parse_megatron_idx(&idx.display().to_string(), &ib).map_err(|e| anyhow!(e))?;
-        let (n, width) = (parsed.lengths.len(), parsed.width as u64);
-        let total: u64 = parsed.lengths.iter().map(|&l| l as u64).sum();
-        if total * width != bytes.len() as u64 {
-            bail!("{name}: the index says {total} tokens ({} bytes) but the file has {} bytes", total * width, bytes.len());
-        }
-        println!("{name}: Megatron, {n} sequences, {total} tokens, {}", if width == 2 { "uint16" } else { "int32" });
-        if width == 2 {
-            bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as u32).collect()
-        } else {
-            bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-        }
+        let s = shard::read_megatron(&a.shard, &idx, listing)?;
+        let width = s.index.width;
+        println!(
+            "{name}: Megatron, {} sequences, {} tokens, {}",
+            s.index.lengths.len(),
+            s.index.total_tokens(),
+            if width == 2 { "uint16" } else { "int32" }
+        );
+        s.tokens
     } else {
-        let s = shard::parse_llmc(&name, &bytes).map_err(|e| anyhow!(e))?;
+        let s = shard::read_llmc(&a.shard, listing)?;
         println!("{name}: llm.c header ok ({:?}), {} tokens", s.dtype, s.tokens.len());
-        let bp = crate::pack::bounds_path(&a.shard);
-        if bp.exists() {
-            let b = read_limited(&bp, (s.tokens.len() as u64 + 1) * 8)?;
-            let bounds = shard::parse_bounds(&b).map_err(|e| anyhow!("{}: {e}", bp.display()))?;
-            if bounds.iter().any(|&o| o > s.tokens.len() as u64) || bounds.windows(2).any(|w| w[0] >= w[1]) {
-                bail!("{}: offsets must increase and stay inside the shard", bp.display());
-            }
-            println!("{}: {} document starts", bp.display(), bounds.len());
+        if let Some(bounds) = shard::read_bounds(&a.shard, s.tokens.len() as u64)? {
+            println!("{}: {} document starts", shard::bounds_path(&a.shard).display(), bounds.len());
         }
         s.tokens
     };
     let mut tok_path = a.tokenizer.clone();
     if let Some((dir, m)) = &manifest {
-        let file = a.shard.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        match m.shards.iter().find(|e| e.file == file) {
-            Some(e) => {
-                if e.tokens != tokens.len() as u64 {
-                    bail!("{name}: {} tokens but the manifest says {}", tokens.len(), e.tokens);
-                }
-                if let Some(want) = &e.sha256 {
-                    let got = crate::util::sha256_hex(&bytes);
-                    if &got != want {
-                        bail!("{name}: sha256 {got} but the manifest says {want}");
-                    }
-                }
-                println!("manifest: split {}, token count and sha256 match", e.split);
-            }
+        match m.entry(&file) {
+            Some(e) => println!("manifest: split {}, token count and sha256 match", e.split),
             None => println!("manifest: this file is not listed"),
-        }
-        if let Some((i, t)) = tokens.iter().enumerate().find(|(_, &t)| t as usize >= m.vocab_size) {
-            bail!("{name}: token {t} at {i} is outside vocab_size {}", m.vocab_size);
         }
         if tok_path.is_none() {
             if let Some(t) = &m.tokenizer {

@@ -11,7 +11,7 @@
 //! - [`pack`]: `pack`, a global stage that packs documents into fixed-length
 //!   sequences, shuffles them, splits train/val by document and writes
 //!   llm.c (or Megatron) shards with a `manifest.json`;
-//! - [`shard`]: the shard file formats;
+//! - [`shard`]: the shard file formats (`sluice-format`'s, re-exported);
 //! - [`cli`]: `sluice tokenizer train|eval` and `sluice inspect`.
 
 pub mod bpe;
@@ -20,10 +20,11 @@ pub mod codec;
 pub mod fast;
 pub mod mix;
 pub mod pack;
-pub mod shard;
 pub mod tokenize;
 pub mod train_stage;
 pub mod util;
+
+pub use sluice_format::shard;
 
 pub use bpe::{BpeSpec, Normalization};
 pub use mix::{MixConfig, MixStage};

@@ -777,11 +777,7 @@ impl PackStage {
 }
 
 /// `<shard>.bounds`.
-pub fn bounds_path(shard: &Path) -> PathBuf {
-    let mut n = shard.as_os_str().to_os_string();
-    n.push(".bounds");
-    PathBuf::from(n)
-}
+pub use crate::shard::bounds_path;
 
 /// Metadata key the stage sets on every document it passes on: `"train"` or
 /// `"val"`, the split its tokens went to.

@@ -1,6 +1,5 @@
 //! Small deterministic helpers: hashing, a seeded RNG, SHA-256, stage errors.
 
-use sha2::Digest;
 use sluice_pipeline::{DocPos, Error};
 
 /// A uniform 64-bit hash of a document position under a seed: the key of
@@ -52,22 +51,8 @@ impl Rng {
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A streaming SHA-256.
-#[derive(Default)]
-pub struct Sha256(sha2::Sha256);
-
-impl Sha256 {
-    pub fn update(&mut self, b: &[u8]) {
-        self.0.update(b)
-    }
-    pub fn hex(self) -> String {
-        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
+/// SHA-256, as the shard format computes it.
+pub use sluice_format::shard::{sha256_hex, Sha256};
 
 pub fn stage_err(node: &str, message: impl Into<String>) -> Error {
     Error::Stage { node: node.to_string(), message: message.into() }

@@ -203,7 +203,8 @@ fn shards_hold_every_token_once_in_seed_order_and_are_reproducible() {
             let s = shard::parse_llmc(&e.file, &bytes).unwrap();
             assert_eq!(s.tokens.len() as u64, e.tokens);
             assert_eq!(&bytes[0..4], &20240520i32.to_le_bytes());
-            let b = shard::parse_bounds(&std::fs::read(a.join("pack").join(format!("{}.bounds", e.file))).unwrap()).unwrap();
+            let b =
+                shard::parse_bounds(&e.file, &std::fs::read(a.join("pack").join(format!("{}.bounds", e.file))).unwrap(), e.tokens).unwrap();
             assert_eq!(b[0], 0);
             total_bounds += b.len();
             got.extend(s.tokens);
@@ -540,4 +541,54 @@ fn o_trim_mismatch(st: &dyn sluice_pipeline::GlobalStage, cx: &GlobalContext, do
     o.observe(docs).unwrap();
     let mut fewer = docs[..1].to_vec();
     o.trim_for_replay(&mut fewer).is_err()
+}
+
+/// `sluice inspect` on a shard directory where one file (the llm.c shard,
+/// its `.bounds`, the manifest, a Megatron `.bin` or `.idx`) is cut at every
+/// offset: an error naming that file, never a panic (issue 15). A `.bounds`
+/// cut at a multiple of 8 bytes is still a valid, shorter list.
+#[test]
+fn inspect_names_the_file_for_every_truncation() {
+    use sluice_tokens::cli::{inspect, InspectArgs};
+    use sluice_tokens::shard::{bounds_bytes, llmc_bytes, megatron_idx, push_tokens, sha256_hex, TokenDtype};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let llmc = llmc_bytes(&[1, 2, 3, 4], TokenDtype::Uint16).unwrap();
+    let bounds = bounds_bytes(&[0, 2]);
+    let mut mbin = Vec::new();
+    push_tokens(&mut mbin, &[5, 6, 7], TokenDtype::Uint16);
+    let midx = megatron_idx(&[1, 2], TokenDtype::Uint16);
+    let manifest = serde_json::to_vec(&serde_json::json!({"format": "sluice-shards/1", "vocab_size": 300, "eos_id": 0, "dtype": "uint16",
+        "shards": [{"file": "a.bin", "split": "train", "tokens": 4, "sha256": sha256_hex(&llmc)},
+                   {"file": "m.bin", "split": "val", "tokens": 3, "sha256": sha256_hex(&mbin)}]}))
+    .unwrap();
+    let files: [(&str, &[u8], &str); 5] = [
+        ("a.bin", &llmc, "a.bin"),
+        ("a.bin.bounds", &bounds, "a.bin"),
+        ("manifest.json", &manifest, "a.bin"),
+        ("m.bin", &mbin, "m.bin"),
+        ("m.idx", &midx, "m.bin"),
+    ];
+    let write_all = || {
+        for (name, bytes, _) in &files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    };
+    let args = |shard: &str| InspectArgs { shard: dir.join(shard), start: 0, count: 10, tokenizer: None };
+    write_all();
+    inspect(&args("a.bin")).unwrap();
+    inspect(&args("m.bin")).unwrap();
+    for (name, bytes, shard) in &files {
+        for cut in 0..bytes.len() {
+            write_all();
+            std::fs::write(dir.join(name), &bytes[..cut]).unwrap();
+            match inspect(&args(shard)) {
+                Ok(()) => assert!(*name == "a.bin.bounds" && cut % 8 == 0, "{name} cut at {cut} was accepted"),
+                Err(e) => {
+                    let e = format!("{e:#}");
+                    assert!(e.contains(name), "{name} cut at {cut}: {e}");
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! JSON Lines shards, zstd- or gzip-compressed.
 //!
 //! One document per line: `{"id", "text", "source", "metadata", "attributes"}`
-//! (empty metadata and attributes are omitted). Output bytes depend only on
+//! (empty metadata and attributes are omitted; see `sluice_format::rows`). Output bytes depend only on
 //! the documents: compression runs single-threaded at a fixed level, and
 //! gzip headers carry no timestamp.
 
@@ -219,8 +219,9 @@ impl Sink for JsonlSink {
                 self.open_shard();
             }
             self.line.clear();
-            d.to_json_writer(&mut self.line, self.config.tokens).map_err(|e| Error::stage(&self.ctx.node, e))?;
-            self.line.push(b'\n');
+            let metadata = if self.config.tokens { d.metadata_with_tokens() } else { std::borrow::Cow::Borrowed(&d.metadata) };
+            let row = sluice_format::rows::RowRef { metadata: &metadata, ..crate::row(d) };
+            sluice_format::rows::write_json_row(&mut self.line, &row).map_err(|e| Error::stage(&self.ctx.node, e))?;
             let open = self.current.as_mut().expect("opened above");
             if open.enc.is_none() {
                 if open.pending.len() + self.line.len() < PENDING_BYTES {

@@ -17,3 +17,8 @@ pub const DEFAULT_SHARD_BYTES: u64 = 256_000_000;
 pub(crate) fn default_shard_bytes() -> sluice_pipeline::size::ByteSize {
     sluice_pipeline::size::ByteSize(DEFAULT_SHARD_BYTES)
 }
+
+/// A document as a row of sluice's output format (`sluice_format::rows`).
+pub(crate) fn row(d: &sluice_pipeline::Document) -> sluice_format::rows::RowRef<'_> {
+    sluice_format::rows::RowRef { id: &d.id, text: &d.text, source: &d.source, metadata: &d.metadata, attributes: &d.attributes }
+}

@@ -9,9 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use arrow_array::builder::{Float64Builder, MapBuilder, StringBuilder};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
@@ -19,11 +18,11 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::column::page_store::{PageKey, PageStore, PageStoreArgs, PageStoreFactory};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{KeyValue, RowGroupMetaData};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::{ColumnPath, SchemaDescriptor};
+use parquet::schema::types::ColumnPath;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sluice_pipeline::output::AtomicFile;
@@ -93,17 +92,8 @@ impl ParquetWriterConfig {
     }
 }
 
-/// The Arrow schema of document shards.
-pub fn document_schema() -> SchemaRef {
-    let map_type = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new()).finish().data_type().clone();
-    Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("text", DataType::Utf8, false),
-        Field::new("source", DataType::Utf8, false),
-        Field::new("metadata", DataType::Utf8, true),
-        Field::new("attributes", map_type, true),
-    ]))
-}
+/// The Arrow schema of document shards, and the footer digest: `sluice-format`'s.
+pub use sluice_format::rows::{document_schema, layout_digest, LAYOUT_DIGEST_KEY};
 
 /// The `parquet` writer's factory.
 #[derive(Debug, Clone)]
@@ -214,7 +204,10 @@ impl ParquetSink {
     }
 
     fn write_rows(&mut self, docs: &[Document]) -> Result<()> {
-        let batch = to_record_batch(&self.schema, docs, self.config.tokens).map_err(|e| self.err(e))?;
+        let metas: Vec<std::borrow::Cow<'_, sluice_pipeline::Metadata>> =
+            docs.iter().map(|d| if self.config.tokens { d.metadata_with_tokens() } else { std::borrow::Cow::Borrowed(&d.metadata) }).collect();
+        let rows = docs.iter().zip(&metas).map(|(d, m)| sluice_format::rows::RowRef { metadata: m, ..crate::row(d) });
+        let batch = sluice_format::rows::record_batch(&self.schema, rows).map_err(|e| self.err(e))?;
         let row_group_bytes = self.config.row_group_bytes.0 as usize;
         let schema = self.schema.clone();
         let open = self.current.as_mut().expect("open");
@@ -302,46 +295,6 @@ impl Open {
         self.row_groups += 1;
         Ok(())
     }
-}
-
-/// The footer key-value entry holding [`layout_digest`].
-pub const LAYOUT_DIGEST_KEY: &str = "sluice.layout_xxh3";
-
-/// A digest of what in a Parquet footer decides which bytes are read and
-/// how they decode: the columns (path, physical type, levels), each row
-/// group's row count and each column chunk's codec, value count, offsets
-/// and sizes, and the key-value metadata (the embedded Arrow schema) other
-/// than this digest itself. Page checksums cover page data; this covers
-/// the footer, where a flipped bit could otherwise drop rows or rename a
-/// column without an error. Written by the `parquet` writer, verified by
-/// the `parquet` reader when present.
-pub fn layout_digest(schema: &SchemaDescriptor, row_groups: &[RowGroupMetaData], key_values: &[KeyValue]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    for c in schema.columns() {
-        let _ = writeln!(s, "column {} {:?} {} {}", c.path().string(), c.physical_type(), c.max_def_level(), c.max_rep_level());
-    }
-    for g in row_groups {
-        let _ = writeln!(s, "group {}", g.num_rows());
-        for c in g.columns() {
-            // the codec without its level: the level is not stored in the file
-            let codec = format!("{:?}", c.compression());
-            let codec = codec.split('(').next().unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "chunk {codec} {} {} {:?} {} {}",
-                c.num_values(),
-                c.data_page_offset(),
-                c.dictionary_page_offset(),
-                c.compressed_size(),
-                c.uncompressed_size()
-            );
-        }
-    }
-    for kv in key_values.iter().filter(|kv| kv.key != LAYOUT_DIGEST_KEY) {
-        let _ = writeln!(s, "kv {:?} {:?}", kv.key, kv.value);
-    }
-    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(s.as_bytes()))
 }
 
 /// Page stores that keep each column chunk's serialized pages for
@@ -468,7 +421,7 @@ fn write_zigzag_i32(v: i32, out: &mut Vec<u8>) {
 /// page first, every header carrying its page's CRC, and `close` (offsets,
 /// sizes, offset index) updated to match.
 fn with_page_checksums(blobs: Vec<Bytes>, mut close: ColumnCloseResult) -> PqResult<(Pages, ColumnCloseResult)> {
-    if blobs.len() % 2 != 0 {
+    if !blobs.len().is_multiple_of(2) {
         return Err(ParquetError::General("captured pages do not pair headers with data".into()));
     }
     let before: usize = blobs.iter().map(Bytes::len).sum();
@@ -584,38 +537,6 @@ impl std::io::Read for Segments {
     }
 }
 
-fn to_record_batch(schema: &SchemaRef, docs: &[Document], tokens: bool) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
-    let cap: usize = docs.iter().map(|d| d.text.len()).sum();
-    let mut id = StringBuilder::with_capacity(docs.len(), docs.len() * 16);
-    let mut text = StringBuilder::with_capacity(docs.len(), cap);
-    let mut source = StringBuilder::with_capacity(docs.len(), docs.len() * 8);
-    let mut meta = StringBuilder::new();
-    let mut attrs = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
-    for d in docs {
-        id.append_value(&d.id);
-        text.append_value(&d.text);
-        source.append_value(&*d.source);
-        let metadata = if tokens { d.metadata_with_tokens() } else { std::borrow::Cow::Borrowed(&d.metadata) };
-        if metadata.is_empty() {
-            meta.append_null();
-        } else {
-            meta.append_value(serde_json::to_string(&*metadata).expect("JSON map serialises"));
-        }
-        if d.attributes.is_empty() {
-            attrs.append(false)?;
-        } else {
-            for (k, v) in &d.attributes {
-                attrs.keys().append_value(k);
-                attrs.values().append_value(*v);
-            }
-            attrs.append(true)?;
-        }
-    }
-    let cols: Vec<ArrayRef> =
-        vec![Arc::new(id.finish()), Arc::new(text.finish()), Arc::new(source.finish()), Arc::new(meta.finish()), Arc::new(attrs.finish())];
-    RecordBatch::try_new(schema.clone(), cols)
-}
-
 impl sluice_pipeline::component::Component for ParquetWriterConfig {
     const KIND: &'static str = "parquet";
     const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Writer;
@@ -634,7 +555,7 @@ impl sluice_pipeline::component::Component for ParquetWriterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{MapArray, StringArray};
+    use arrow_array::{Array, MapArray, StringArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     fn docs(n: usize) -> Vec<Document> {

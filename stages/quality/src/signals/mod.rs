@@ -4,9 +4,9 @@
 //! 'gopher_quality.min_doc_words=80'`), from the recorded attributes,
 //! without running the pipeline again.
 //!
-//! Both read the run's output with bounded memory: Parquet shards with only
-//! the columns they need (arrow), or JSONL shards line by line, one file at
-//! a time. Quantiles come from a mergeable [`sketch::Summary`] per signal
+//! Both read the run's output with bounded memory through
+//! `sluice_format::rows`: Parquet shards with only the columns they need, or
+//! JSONL shards line by line, one file at a time. Quantiles come from a mergeable [`sketch::Summary`] per signal
 //! and group (exact while a signal has at most 4,096 distinct values, 0.5 %
 //! relative error after), so memory grows with the number of sources,
 //! languages and attributes, never with the number of documents.
@@ -15,17 +15,11 @@ pub mod sketch;
 mod whatif;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::Array;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
-use serde::Deserialize;
 use serde_json::Value;
+use sluice_format::rows;
 
 pub use sketch::Summary;
 pub use whatif::{parse_assignment, Assignment};
@@ -143,118 +137,27 @@ fn shard_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn is_data_file(p: &Path) -> bool {
-    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    !n.starts_with('.') && [".parquet", ".jsonl", ".jsonl.zst", ".jsonl.gz"].iter().any(|e| n.ends_with(e))
+    rows::is_row_file(p)
 }
 
-#[derive(Deserialize, Default)]
-struct MetaFields {
-    language: Option<String>,
-    drop_reason: Option<String>,
-    dropped_by: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct JsonRow {
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    metadata: Option<MetaFields>,
-    #[serde(default)]
-    attributes: BTreeMap<String, f64>,
-}
-
-fn record_from_meta(source: String, bytes: u64, meta: Option<MetaFields>, attributes: Vec<(String, f64)>) -> Record {
-    let meta = meta.unwrap_or_default();
-    Record {
-        source,
-        language: meta.language,
-        bytes,
-        attributes,
-        dropped: match (meta.dropped_by, meta.drop_reason) {
-            (Some(by), Some(r)) => Some((by, r)),
-            _ => None,
-        },
-    }
-}
-
+/// The rows of one data file, read by `sluice_format::rows` (the one reader
+/// of sluice's own output): the text is read for its length only.
 fn read_file(path: &Path, f: &mut impl FnMut(Record)) -> Result<()> {
-    let name = path.to_string_lossy();
-    if name.ends_with(".parquet") {
-        return read_parquet(path, f);
-    }
-    let file = File::open(path).map_err(|e| SignalsError(format!("{}: {e}", path.display())))?;
-    let reader: Box<dyn BufRead> = if name.ends_with(".zst") {
-        Box::new(BufReader::new(zstd::Decoder::new(file).map_err(|e| SignalsError(format!("{}: {e}", path.display())))?))
-    } else if name.ends_with(".gz") {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| SignalsError(format!("{} line {}: {e}", path.display(), i + 1)))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: JsonRow = serde_json::from_str(&line).map_err(|e| SignalsError(format!("{} line {}: {e}", path.display(), i + 1)))?;
-        f(record_from_meta(row.source, row.text.len() as u64, row.metadata, row.attributes.into_iter().collect()));
-    }
-    Ok(())
-}
-
-/// Parquet shards as the `parquet` writer writes them: `text`, `source`,
-/// `metadata` (JSON string) and `attributes` (map of f64); only those
-/// columns are decoded.
-fn read_parquet(path: &Path, f: &mut impl FnMut(Record)) -> Result<()> {
-    let e = |x: &dyn std::fmt::Display| SignalsError(format!("{}: {x}", path.display()));
-    let file = File::open(path).map_err(|x| e(&x))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|x| e(&x))?;
-    let schema = builder.schema().clone();
-    let want = ["text", "source", "metadata", "attributes"];
-    let mut roots = Vec::new();
-    for w in want {
-        match schema.index_of(w) {
-            Ok(i) => roots.push(i),
-            Err(_) if w == "source" || w == "text" => return Err(e(&format!("no `{w}` column"))),
-            Err(_) => {}
-        }
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder.with_projection(mask).with_batch_size(4096).build().map_err(|x| e(&x))?;
-    for batch in reader {
-        let batch = batch.map_err(|x| e(&x))?;
-        let col = |n: &str| batch.column_by_name(n);
-        let text = col("text").and_then(|c| c.as_string_opt::<i32>()).ok_or_else(|| e(&"`text` is not a string column"))?;
-        let source = col("source").and_then(|c| c.as_string_opt::<i32>()).ok_or_else(|| e(&"`source` is not a string column"))?;
-        let meta = col("metadata").and_then(|c| c.as_string_opt::<i32>());
-        let attrs = col("attributes").and_then(|c| c.as_map_opt());
-        let (keys, values) = match attrs {
-            Some(m) => (
-                Some(m.keys().as_string_opt::<i32>().ok_or_else(|| e(&"attribute keys are not strings"))?),
-                Some(m.values().as_primitive_opt::<Float64Type>().ok_or_else(|| e(&"attribute values are not f64"))?),
-            ),
-            None => (None, None),
-        };
-        for i in 0..batch.num_rows() {
-            let m: Option<MetaFields> = match meta {
-                Some(m) if m.is_valid(i) => Some(serde_json::from_str(m.value(i)).map_err(|x| e(&format!("row metadata: {x}")))?),
+    rows::for_each_row(path, rows::Columns { id: false, text: true }, None, &mut |r| {
+        f(Record {
+            source: r.source.to_string(),
+            language: r.meta.language,
+            bytes: r.text.map_or(0, |t| t.len() as u64),
+            attributes: r.attributes,
+            dropped: match (r.meta.dropped_by, r.meta.drop_reason) {
+                (Some(by), Some(reason)) => Some((by, reason)),
                 _ => None,
-            };
-            let mut attributes = Vec::new();
-            if let (Some(map), Some(k), Some(v)) = (attrs, keys, values) {
-                if map.is_valid(i) {
-                    let off = map.value_offsets();
-                    for j in off[i] as usize..off[i + 1] as usize {
-                        attributes.push((k.value(j).to_string(), v.value(j)));
-                    }
-                }
-            }
-            f(record_from_meta(source.value(i).to_string(), text.value(i).len() as u64, m, attributes));
-        }
-    }
-    Ok(())
+            },
+        });
+        true
+    })
+    .map(|_| ())
+    .map_err(|e| SignalsError(e.to_string()))
 }
 
 /// The quantiles `--signals` prints.
