@@ -9,11 +9,10 @@ use serde_json::Value;
 use sluice_pipeline::{parse_checked, BuildContext, Diagnostic, Reader, Registry, Role, SinkFactory, StageImpl};
 
 use sluice_dedup::{ExactConfig, LineDedupConfig, MinHashConfig};
-use sluice_filters::{LengthFilterConfig, Passthrough};
 use sluice_perplexity::PerplexityConfig;
 use sluice_quality::{
     C4BadWordsConfig, C4QualityConfig, FineWebQualityConfig, GopherQualityConfig, GopherRepetitionConfig, LanguageIdConfig,
-    UrlBlocklistConfig,
+    LengthFilterConfig, Passthrough, UrlBlocklistConfig,
 };
 use sluice_readers::{Flavor, JsonlReaderConfig, ParquetReaderConfig, TextReaderConfig, WarcReaderConfig};
 use sluice_safety::{DecontamConfig, PiiConfig, ToxicityConfig};

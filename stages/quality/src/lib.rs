@@ -1,5 +1,6 @@
 //! Quality stages: language identification, the Gopher, C4 and FineWeb
-//! heuristic filters, the C4 bad-words filter and a URL blocklist.
+//! heuristic filters, the C4 bad-words filter, a URL blocklist, the
+//! `length` filter and the no-op `passthrough` stage.
 //!
 //! Every filter reproduces the rules and default thresholds of datatrove
 //! 0.10 (`GopherQualityFilter`, `GopherRepetitionFilter`, `C4QualityFilter`,
@@ -31,6 +32,8 @@ mod c4;
 mod fineweb;
 mod gopher;
 mod langid;
+mod length;
+mod passthrough;
 pub mod signals;
 pub mod text;
 mod url;
@@ -39,6 +42,8 @@ pub use c4::{C4BadWords, C4BadWordsConfig, C4Quality, C4QualityConfig, LDNOOBW_E
 pub use fineweb::{FineWebQuality, FineWebQualityConfig};
 pub use gopher::{GopherQuality, GopherQualityConfig, GopherRepetition, GopherRepetitionConfig};
 pub use langid::{LanguageId, LanguageIdConfig};
+pub use length::{LengthFilter, LengthFilterConfig};
+pub use passthrough::Passthrough;
 pub use url::{UrlBlocklist, UrlBlocklistConfig};
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,19 +1,8 @@
-//! Length filters, and the no-op stage used to measure the bare engine.
+//! The `length` filter: bounds on characters and lines.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sluice_pipeline::{DocStage, Document, Verdict};
-
-/// A stage that keeps every document unchanged. Useful to measure the
-/// engine itself, or as a named junction in a graph.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Passthrough;
-
-impl DocStage for Passthrough {
-    fn process(&self, _: &mut Document) -> Verdict {
-        Verdict::Keep
-    }
-}
 
 /// Configuration of the `length` filter. Every bound is optional.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
