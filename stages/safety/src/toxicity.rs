@@ -8,8 +8,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_pipeline::{DocStage, Document, Verdict};
-use sluice_quality::text::{split_words, Segmenter};
-use sluice_quality::{UrlBlocklist, UrlBlocklistConfig, LDNOOBW_EN};
+use sluice_text::url::UrlSet;
+use sluice_text::{split_words, Segmenter, LDNOOBW_EN};
 
 const ZH_LIST: &str = include_str!("../data/zh_badwords.txt");
 const ADULT_DOMAINS: &str = include_str!("../data/adult_domains.txt");
@@ -250,7 +250,7 @@ impl WordList {
 pub struct Toxicity {
     cfg: ToxicityConfig,
     lists: BTreeMap<String, WordList>,
-    blocklist: Option<UrlBlocklist>,
+    blocklist: Option<UrlSet>,
     url_words: HashSet<String>,
 }
 
@@ -264,12 +264,12 @@ impl ToxicityConfig {
             e.push(("min_flagged".into(), "must be at least 1".into()));
         }
         for (lang, p) in &self.word_lists {
-            if let Some(m) = sluice_quality::option_file_problem(p) {
+            if let Some(m) = sluice_text::option_file_problem(p) {
                 e.push((format!("word_lists.{lang}"), format!("cannot read the word list {m}")));
             }
         }
         for (i, p) in self.blocklist_paths.iter().enumerate() {
-            if let Some(m) = sluice_quality::option_file_problem(p) {
+            if let Some(m) = sluice_text::option_file_problem(p) {
                 e.push((format!("blocklist_paths[{i}]"), format!("cannot read the blocklist file {m}")));
             }
         }
@@ -283,7 +283,7 @@ impl ToxicityConfig {
         words.insert("zh".into(), entries(ZH_LIST).map(String::from).collect());
         let mut errors = Vec::new();
         for (lang, p) in &self.word_lists {
-            match sluice_quality::read_option_file(p) {
+            match sluice_text::read_option_file(p) {
                 Ok(s) => words.entry(base_lang(lang).to_string()).or_default().extend(entries(&s).map(String::from)),
                 Err(err) => errors.push((format!("word_lists.{lang}"), format!("cannot read the word list {err}"))),
             }
@@ -301,19 +301,17 @@ impl ToxicityConfig {
             }
         }
         let blocklist = if self.adult_domains || !self.blocklist_paths.is_empty() {
-            let cfg = UrlBlocklistConfig {
-                paths: self.blocklist_paths.clone(),
-                entries: if self.adult_domains { entries(ADULT_DOMAINS).map(String::from).collect() } else { Vec::new() },
-                url_key: self.url_key.clone(),
-                ..Default::default()
-            };
-            match cfg.build() {
-                Ok(b) => Some(b),
-                Err(errs) => {
-                    errors.extend(errs.into_iter().map(|(f, m)| (f.replace("paths", "blocklist_paths"), m)));
-                    None
+            let mut set = UrlSet::default();
+            for (i, p) in self.blocklist_paths.iter().enumerate() {
+                match sluice_text::read_option_file(p) {
+                    Ok(s) => s.lines().for_each(|l| set.add(l)),
+                    Err(err) => errors.push((format!("blocklist_paths[{i}]"), format!("cannot read the blocklist file {err}"))),
                 }
             }
+            if self.adult_domains {
+                entries(ADULT_DOMAINS).for_each(|e| set.add(e));
+            }
+            Some(set)
         } else {
             None
         };
