@@ -17,8 +17,8 @@ pub fn kinds() -> Kinds {
         Kind::of::<sluice_readers::WetReaderConfig>(),
         Kind::of::<sluice_readers::TextReaderConfig>(),
         // document stages
-        Kind::of::<sluice_filters::PassthroughConfig>(),
-        Kind::of::<sluice_filters::LengthFilterConfig>(),
+        Kind::of::<sluice_quality::PassthroughConfig>(),
+        Kind::of::<sluice_quality::LengthFilterConfig>(),
         Kind::of::<sluice_quality::LanguageIdConfig>(),
         Kind::of::<sluice_quality::GopherRepetitionConfig>(),
         Kind::of::<sluice_quality::GopherQualityConfig>(),

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Compare sluice-web's main-text extraction with trafilatura on the same pages.
+"""Compare sluice's main-text extraction (sluice-readers' `web` module) with trafilatura on the same pages.
 
 Usage (from the repository root):
 
     python3 -m venv .venv && .venv/bin/pip install trafilatura lxml_html_clean
-    cargo build --release -p sluice-web --example extract_eval
+    cargo build --release -p sluice-readers --example extract_eval
     .venv/bin/python benches/extract/compare_trafilatura.py [--data DIR] [--bin PATH] [--verbose]
 
 Both systems are scored here, by the same code, on the same 149 pages of the
@@ -96,9 +96,9 @@ def main():
         traf_cpu = min(traf_cpu, time.thread_time() - cpu_start)
     traf, traf_fail = score(pages, texts)
 
-    # sluice-web: the Rust example dumps its texts and times itself.
+    # sluice: the Rust example dumps its texts and times itself.
     if not os.path.exists(args.bin):
-        sys.exit(f"{args.bin} not found: build it with `cargo build --release -p sluice-web --example extract_eval`")
+        sys.exit(f"{args.bin} not found: build it with `cargo build --release -p sluice-readers --example extract_eval`")
     out = subprocess.run([args.bin, "--data", args.data, "--dump", "--repeat", str(args.repeat)],
                          check=True, capture_output=True, text=True).stdout
     dump = json.loads(out)
@@ -115,7 +115,7 @@ def main():
         d["pages_s_cpu"] = len(pages) / cpu
         d["mb_s_cpu"] = total_bytes / 1e6 / cpu
     print(f"{len(pages)} pages, {total_bytes / 1e6:.1f} MB of HTML; trafilatura {trafilatura.__version__}")
-    print(f"{'':<34}{'trafilatura':>14}{'sluice-web':>14}")
+    print(f"{'':<34}{'trafilatura':>14}{'sluice':>14}")
     row("with found (recall)", "with_found")
     row("without absent", "without_absent")
     row("precision TP/(TP+FP)", "precision")
@@ -128,12 +128,12 @@ def main():
     row("MB HTML/s (1 thread, wall)", "mb_s", "{:.2f}")
     row("pages/s (1 thread, CPU time)", "pages_s_cpu", "{:.1f}")
     row("MB HTML/s (1 thread, CPU time)", "mb_s_cpu", "{:.2f}")
-    print(f"speed ratio sluice-web / trafilatura: {ours['mb_s_cpu'] / traf['mb_s_cpu']:.1f}x by CPU time, "
+    print(f"speed ratio sluice / trafilatura: {ours['mb_s_cpu'] / traf['mb_s_cpu']:.1f}x by CPU time, "
           f"{ours['mb_s'] / traf['mb_s']:.1f}x by wall clock")
     print("TP = `with` snippet found, FN = `with` missing, FP = `without` present, TN = `without` absent;"
           " matching on whitespace-normalised text.")
     if args.verbose:
-        for name, fails in (("trafilatura", traf_fail), ("sluice-web", ours_fail)):
+        for name, fails in (("trafilatura", traf_fail), ("sluice", ours_fail)):
             print(f"\n=== {name}: {len(fails)} pages with failures")
             for url, (missing, present) in sorted(fails.items()):
                 print(f"--- {url}")

@@ -138,7 +138,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fixture(d.path());
         // The length kind's rules give the `len.min_chars` mark.
-        let kinds = sluice_pipeline::Kinds::new(vec![sluice_pipeline::Kind::of::<sluice_filters::LengthFilterConfig>()]);
+        let kinds = sluice_pipeline::Kinds::new(vec![sluice_pipeline::Kind::of::<sluice_quality::LengthFilterConfig>()]);
         let page = render(d.path(), &ReportOptions { kinds, ..Default::default() }).unwrap();
         for needle in [
             "funnel-docs",

@@ -76,7 +76,7 @@ mod tests {
             Kind::of::<sluice_quality::GopherQualityConfig>(),
             Kind::of::<sluice_quality::GopherRepetitionConfig>(),
             Kind::of::<sluice_quality::LanguageIdConfig>(),
-            Kind::of::<sluice_filters::LengthFilterConfig>(),
+            Kind::of::<sluice_quality::LengthFilterConfig>(),
         ]);
         let m = marks(&recipe, &kinds);
         let find = |a: &str, o: &str| m.iter().find(|x| x.attribute == a && x.option == o).map(|x| x.value);

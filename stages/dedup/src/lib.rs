@@ -12,7 +12,8 @@ pub mod lines;
 pub mod minhash;
 pub mod store;
 pub mod testing;
-pub mod text;
+/// Text normalisation and shingles ([`sluice_text::normalize`]).
+pub use sluice_text::normalize as text;
 
 pub use bloom::BloomFilter;
 pub use exact::{ExactConfig, ExactDedup, KeepRule};
@@ -21,13 +22,4 @@ pub use minhash::{s_curve, MinHashConfig, MinHashDedup};
 
 /// An error with its chain of causes, `path: reason`, for option checks
 /// whose message is shown without the chain.
-pub(crate) fn error_text(e: &sluice_pipeline::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(x) = src {
-        s.push_str(": ");
-        s.push_str(&x.to_string());
-        src = x.source();
-    }
-    s
-}
+pub(crate) use sluice_text::error_text;

@@ -329,7 +329,7 @@ impl Filter for C4Quality {
 // ---------------------------------------------------------------------------
 
 /// The English LDNOOBW list (one entry per line), shared with the safety stages.
-pub const LDNOOBW_EN: &str = include_str!("../data/ldnoobw_en.txt");
+pub use sluice_text::LDNOOBW_EN;
 
 fn d_en() -> String {
     "en".to_string()

@@ -1,5 +1,6 @@
 //! Quality stages: language identification, the Gopher, C4 and FineWeb
-//! heuristic filters, the C4 bad-words filter and a URL blocklist.
+//! heuristic filters, the C4 bad-words filter, a URL blocklist, the
+//! `length` filter and the no-op `passthrough` stage.
 //!
 //! Every filter reproduces the rules and default thresholds of datatrove
 //! 0.10 (`GopherQualityFilter`, `GopherRepetitionFilter`, `C4QualityFilter`,
@@ -31,58 +32,28 @@ mod c4;
 mod fineweb;
 mod gopher;
 mod langid;
+mod length;
+mod passthrough;
 pub mod signals;
-pub mod text;
 mod url;
+
+/// The text primitives (word split, Python string semantics, punctuation),
+/// from `sluice-text`.
+pub use sluice_text as text;
+pub(crate) use sluice_text::{char_len, FxMap};
+pub use sluice_text::{error_text, option_file_problem, read_option_file};
 
 pub use c4::{C4BadWords, C4BadWordsConfig, C4Quality, C4QualityConfig, LDNOOBW_EN};
 pub use fineweb::{FineWebQuality, FineWebQualityConfig};
 pub use gopher::{GopherQuality, GopherQualityConfig, GopherRepetition, GopherRepetitionConfig};
 pub use langid::{LanguageId, LanguageIdConfig};
+pub use length::{LengthFilter, LengthFilterConfig};
+pub use passthrough::{Passthrough, PassthroughConfig};
 pub use url::{UrlBlocklist, UrlBlocklistConfig};
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 pub use sluice_pipeline::component::{SignalRule, Test};
 
 pub use sluice_pipeline::filter::LanguageOverrides;
-
-/// Read a file an option names (a blocklist, a word list): a regular file
-/// of at most [`sluice_pipeline::limits::MAX_OPTION_FILE`] bytes of UTF-8.
-/// The error reads `path: reason`, so `/dev/zero` fails at once with "not a
-/// regular file" instead of being read for ever.
-pub fn read_option_file(path: &std::path::Path) -> Result<String, String> {
-    sluice_pipeline::limits::read_to_string_limited(path, sluice_pipeline::limits::MAX_OPTION_FILE).map_err(|e| error_text(&e))
-}
-
-/// Why a file an option names cannot be read, checked without reading it
-/// (for `validate`): missing, not a regular file, or over the limit.
-pub fn option_file_problem(path: &std::path::Path) -> Option<String> {
-    match std::fs::metadata(path) {
-        Err(e) => Some(format!("{}: {e}", path.display())),
-        Ok(m) if !m.is_file() => Some(format!("{}: not a regular file", path.display())),
-        Ok(m) if m.len() > sluice_pipeline::limits::MAX_OPTION_FILE => Some(format!(
-            "{}: {} bytes, larger than the limit of {} bytes for a file named by an option",
-            path.display(),
-            m.len(),
-            sluice_pipeline::limits::MAX_OPTION_FILE
-        )),
-        Ok(_) => None,
-    }
-}
-
-/// An error with its chain of causes: `path: reason`.
-pub fn error_text(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        s.push_str(": ");
-        s.push_str(&x.to_string());
-        src = x.source();
-    }
-    s
-}
 
 /// Check that an optional ratio lies in [0, 1].
 pub(crate) fn check_ratio(errors: &mut Vec<(String, String)>, field: &str, v: Option<f64>) {
@@ -92,64 +63,6 @@ pub(crate) fn check_ratio(errors: &mut Vec<(String, String)>, field: &str, v: Op
         }
     }
 }
-
-/// Python's `len(str)`: the number of characters.
-#[inline]
-pub(crate) fn char_len(s: &str) -> usize {
-    // count bytes that are not UTF-8 continuation bytes
-    s.as_bytes().iter().filter(|&&b| (b & 0xC0) != 0x80).count()
-}
-
-/// A small, fast, deterministic hasher for the n-gram tables (FxHash's
-/// multiply-rotate scheme). Inputs are our own word ids, so no DoS concern.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rem = chunks.remainder();
-        if !rem.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rem.len()].copy_from_slice(rem);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
-    }
-}
-
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
-pub(crate) type FxMap<K, V> = HashMap<K, V, FxBuild>;
 
 #[cfg(test)]
 mod signal_rule_tests {

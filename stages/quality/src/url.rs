@@ -1,12 +1,12 @@
 //! A URL/domain blocklist.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
 use sluice_pipeline::{Document, Reason, Scratch};
+use sluice_text::url::UrlSet;
 
 fn d_key() -> String {
     "url".to_string()
@@ -66,21 +66,9 @@ impl UrlBlocklistConfig {
 
     /// The blocklist itself (what other stages check URLs against).
     pub fn blocklist(&self) -> Result<UrlBlocklist, Vec<(String, String)>> {
-        let mut domains = HashSet::new();
-        let mut urls = HashSet::new();
+        let mut set = UrlSet::default();
         let mut errors = Vec::new();
-        let mut add = |entry: &str| {
-            let e = entry.trim();
-            if e.is_empty() || e.starts_with('#') {
-                return;
-            }
-            let n = normalize_url(e);
-            if n.contains('/') {
-                urls.insert(n);
-            } else {
-                domains.insert(n.trim_start_matches("*.").trim_start_matches('.').to_string());
-            }
-        };
+        let mut add = |entry: &str| set.add(entry);
         for (i, p) in self.paths.iter().enumerate() {
             match crate::read_option_file(p) {
                 Ok(s) => s.lines().for_each(&mut add),
@@ -91,7 +79,7 @@ impl UrlBlocklistConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(UrlBlocklist { cfg: self.clone(), domains, urls })
+        Ok(UrlBlocklist { cfg: self.clone(), set })
     }
 }
 
@@ -99,51 +87,13 @@ impl UrlBlocklistConfig {
 #[derive(Debug, Clone)]
 pub struct UrlBlocklist {
     cfg: UrlBlocklistConfig,
-    domains: HashSet<String>,
-    urls: HashSet<String>,
-}
-
-/// `HTTPS://WWW.Example.com:443/a/b/#x` -> `example.com:443/a/b`.
-fn normalize_url(u: &str) -> String {
-    let u = u.trim();
-    let rest = match u.find("://") {
-        Some(i) => &u[i + 3..],
-        None => u.strip_prefix("//").unwrap_or(u),
-    };
-    let rest = rest.split('#').next().unwrap_or(rest);
-    let (host, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let host = host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).trim_end_matches('.');
-    let path = path.trim_end_matches('/');
-    format!("{host}{path}")
-}
-
-/// The host of a normalized URL, without port.
-fn host_of(n: &str) -> &str {
-    let h = n.split(['/', '?']).next().unwrap_or(n);
-    h.split(':').next().unwrap_or(h)
+    set: UrlSet,
 }
 
 impl UrlBlocklist {
-    /// Why a URL is blocked, if it is.
+    /// Why a URL is blocked, if it is ([`UrlSet::check`]).
     pub fn check(&self, url: &str) -> Option<&'static str> {
-        let n = normalize_url(url);
-        if self.urls.contains(&n) {
-            return Some("url_blocklist_url");
-        }
-        let mut host = host_of(&n);
-        loop {
-            if self.domains.contains(host) {
-                return Some("url_blocklist_domain");
-            }
-            match host.find('.') {
-                Some(i) => host = &host[i + 1..],
-                None => return None,
-            }
-        }
+        self.set.check(url)
     }
 }
 

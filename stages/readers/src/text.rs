@@ -192,8 +192,8 @@ impl TextReader {
             return Ok(FileText::Skip("binary"));
         }
         let (text, charset, title) = if is_html {
-            let decoded = sluice_web::charset::decode_html(&bytes, None, None);
-            let ex = sluice_web::extract(&decoded.text, &sluice_web::ExtractOptions::default());
+            let decoded = crate::web::charset::decode_html(&bytes, None, None);
+            let ex = crate::web::extract(&decoded.text, &crate::web::ExtractOptions::default());
             (ex.text, Some(decoded.encoding.name()), ex.title)
         } else {
             let (t, cs) = decode_text(&bytes, self.encoding).map_err(|m| err("invalid_utf8", m))?;

@@ -1,4 +1,4 @@
-//! WARC and WET readers, on top of `sluice-web`.
+//! WARC and WET readers, on top of [`crate::web`].
 //!
 //! The iterator frames records (sequential: it follows the byte stream);
 //! HTTP decoding, charset detection and main-text extraction run in
@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
+use crate::web::warc::WarcReaderOptions;
+use crate::web::{DocumentOptions, WarcReader, WarcRecord};
 use serde_json::Value;
 use sluice_pipeline::size::ByteSize;
 use sluice_pipeline::{Decoded, Document, InputFile, Locator, Payload, RawRecord, Reader, RecordError, RecordIter, Result};
-use sluice_web::warc::WarcReaderOptions;
-use sluice_web::{DocumentOptions, WarcReader, WarcRecord};
 
 use crate::files::FileLister;
 
@@ -102,7 +102,7 @@ impl Reader for WarcFileReader {
         if !wanted {
             return Ok(Decoded::Skip(format!("warc_{}", if kind.is_empty() { "untyped" } else { &kind }).into()));
         }
-        let wd = match sluice_web::response_to_document(&rec, &self.doc_opts) {
+        let wd = match crate::web::response_to_document(&rec, &self.doc_opts) {
             Ok(Some(d)) => d,
             Ok(None) => return Ok(Decoded::Skip("not_html_or_not_ok".into())),
             Err(reason) => return Err(RecordError::new(file.display(), raw.loc, "bad_http", reason)),

@@ -269,7 +269,7 @@ impl Hasher for IdHasher {
 // reading the eval sets
 
 fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = read_file_limited(path, MAX_OPTION_FILE).map_err(|e| format!("cannot read {}", sluice_quality::error_text(&e)))?;
+    let bytes = read_file_limited(path, MAX_OPTION_FILE).map_err(|e| format!("cannot read {}", sluice_text::error_text(&e)))?;
     let s = String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
     Ok(s.trim_start_matches('\u{feff}').to_string())
 }
@@ -574,14 +574,14 @@ impl DecontamIndex {
 
     /// Write the index ([`DecontamIndex::to_bytes`]) atomically.
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        let mut f = AtomicFile::create(path).map_err(|e| format!("cannot write {}", sluice_quality::error_text(&e)))?;
+        let mut f = AtomicFile::create(path).map_err(|e| format!("cannot write {}", sluice_text::error_text(&e)))?;
         f.write_all(&self.to_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        f.commit().map_err(|e| format!("cannot write {}", sluice_quality::error_text(&e)))
+        f.commit().map_err(|e| format!("cannot write {}", sluice_text::error_text(&e)))
     }
 
     /// Load a saved index: a regular file of at most [`MAX_INDEX_BYTES`].
     pub fn load(path: &Path) -> Result<DecontamIndex, String> {
-        let bytes = read_file_limited(path, MAX_INDEX_BYTES).map_err(|e| format!("cannot read {}", sluice_quality::error_text(&e)))?;
+        let bytes = read_file_limited(path, MAX_INDEX_BYTES).map_err(|e| format!("cannot read {}", sluice_text::error_text(&e)))?;
         let nl =
             bytes.iter().position(|&b| b == b'\n').ok_or_else(|| format!("{}: not a decontamination index (no header)", path.display()))?;
         let header: Header =
@@ -669,9 +669,9 @@ impl Decontaminate {
         {
             return Ok(());
         }
-        let mut f = AtomicFile::create(&path).map_err(|e| format!("save_index: cannot write {}", sluice_quality::error_text(&e)))?;
+        let mut f = AtomicFile::create(&path).map_err(|e| format!("save_index: cannot write {}", sluice_text::error_text(&e)))?;
         f.write_all(&bytes).map_err(|e| format!("save_index: cannot write {}: {e}", path.display()))?;
-        f.commit().map_err(|e| format!("save_index: cannot write {}", sluice_quality::error_text(&e)))
+        f.commit().map_err(|e| format!("save_index: cannot write {}", sluice_text::error_text(&e)))
     }
 }
 

@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
 use sluice_pipeline::{Document, Reason, Scratch};
-use sluice_quality::text::{split_words, Segmenter};
-use sluice_quality::{UrlBlocklist, UrlBlocklistConfig, LDNOOBW_EN};
+use sluice_text::url::UrlSet;
+use sluice_text::{split_words, Segmenter, LDNOOBW_EN};
 
 const ZH_LIST: &str = include_str!("../data/zh_badwords.txt");
 const ADULT_DOMAINS: &str = include_str!("../data/adult_domains.txt");
@@ -251,7 +251,7 @@ impl WordList {
 pub struct Toxicity {
     cfg: ToxicityConfig,
     lists: BTreeMap<String, WordList>,
-    blocklist: Option<UrlBlocklist>,
+    blocklist: Option<UrlSet>,
     url_words: HashSet<String>,
 }
 
@@ -265,12 +265,12 @@ impl ToxicityConfig {
             e.push(("min_flagged".into(), "must be at least 1".into()));
         }
         for (lang, p) in &self.word_lists {
-            if let Some(m) = sluice_quality::option_file_problem(p) {
+            if let Some(m) = sluice_text::option_file_problem(p) {
                 e.push((format!("word_lists.{lang}"), format!("cannot read the word list {m}")));
             }
         }
         for (i, p) in self.blocklist_paths.iter().enumerate() {
-            if let Some(m) = sluice_quality::option_file_problem(p) {
+            if let Some(m) = sluice_text::option_file_problem(p) {
                 e.push((format!("blocklist_paths[{i}]"), format!("cannot read the blocklist file {m}")));
             }
         }
@@ -289,7 +289,7 @@ impl ToxicityConfig {
         words.insert("zh".into(), entries(ZH_LIST).map(String::from).collect());
         let mut errors = Vec::new();
         for (lang, p) in &self.word_lists {
-            match sluice_quality::read_option_file(p) {
+            match sluice_text::read_option_file(p) {
                 Ok(s) => words.entry(base_lang(lang).to_string()).or_default().extend(entries(&s).map(String::from)),
                 Err(err) => errors.push((format!("word_lists.{lang}"), format!("cannot read the word list {err}"))),
             }
@@ -307,19 +307,17 @@ impl ToxicityConfig {
             }
         }
         let blocklist = if self.adult_domains || !self.blocklist_paths.is_empty() {
-            let cfg = UrlBlocklistConfig {
-                paths: self.blocklist_paths.clone(),
-                entries: if self.adult_domains { entries(ADULT_DOMAINS).map(String::from).collect() } else { Vec::new() },
-                url_key: self.url_key.clone(),
-                ..Default::default()
-            };
-            match cfg.blocklist() {
-                Ok(b) => Some(b),
-                Err(errs) => {
-                    errors.extend(errs.into_iter().map(|(f, m)| (f.replace("paths", "blocklist_paths"), m)));
-                    None
+            let mut set = UrlSet::default();
+            for (i, p) in self.blocklist_paths.iter().enumerate() {
+                match sluice_text::read_option_file(p) {
+                    Ok(s) => s.lines().for_each(|l| set.add(l)),
+                    Err(err) => errors.push((format!("blocklist_paths[{i}]"), format!("cannot read the blocklist file {err}"))),
                 }
             }
+            if self.adult_domains {
+                entries(ADULT_DOMAINS).for_each(|e| set.add(e));
+            }
+            Some(set)
         } else {
             None
         };

@@ -204,8 +204,10 @@ impl ParquetSink {
     }
 
     fn write_rows(&mut self, docs: &[Document]) -> Result<()> {
-        let metas: Vec<std::borrow::Cow<'_, sluice_pipeline::Metadata>> =
-            docs.iter().map(|d| if self.config.tokens { d.metadata_with_tokens() } else { std::borrow::Cow::Borrowed(&d.metadata) }).collect();
+        let metas: Vec<std::borrow::Cow<'_, sluice_pipeline::Metadata>> = docs
+            .iter()
+            .map(|d| if self.config.tokens { d.metadata_with_tokens() } else { std::borrow::Cow::Borrowed(&d.metadata) })
+            .collect();
         let rows = docs.iter().zip(&metas).map(|(d, m)| sluice_format::rows::RowRef { metadata: m, ..crate::row(d) });
         let batch = sluice_format::rows::record_batch(&self.schema, rows).map_err(|e| self.err(e))?;
         let row_group_bytes = self.config.row_group_bytes.0 as usize;

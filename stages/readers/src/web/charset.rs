@@ -67,7 +67,7 @@ pub fn sniff(bytes: &[u8], content_type: Option<&str>, url: Option<&str>) -> (&'
         return (enc, CharsetSource::Bom);
     }
     let declared = content_type
-        .and_then(crate::http::charset_param)
+        .and_then(crate::web::http::charset_param)
         .and_then(|l| Encoding::for_label(l.as_bytes()))
         .map(|e| (e, CharsetSource::Http))
         .or_else(|| meta_charset(&bytes[..bytes.len().min(META_SCAN_BYTES)]).map(|e| (e, CharsetSource::Meta)));

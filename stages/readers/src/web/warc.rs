@@ -89,7 +89,7 @@ impl Default for WarcReaderOptions {
 /// Streaming iterator over the records of a WARC or WET file.
 ///
 /// ```no_run
-/// use sluice_web::warc::WarcReader;
+/// use sluice_readers::web::warc::WarcReader;
 /// for rec in WarcReader::open("crawl.warc.gz")? {
 ///     match rec {
 ///         Ok(rec) => println!("{} {:?}", rec.warc_type(), rec.target_uri()),

@@ -9,7 +9,7 @@
 //! - [`document`]: all of the above, turning a record into a [`WebDocument`].
 //!
 //! ```
-//! use sluice_web::extract::{extract, ExtractOptions};
+//! use sluice_readers::web::extract::{extract, ExtractOptions};
 //!
 //! let html = r#"<html lang="en"><head><title>Hello</title></head><body>
 //!   <nav><a href="/">Home</a> <a href="/about">About</a></nav>
@@ -32,7 +32,7 @@
 //! handles `.warc.gz` / `.wet.gz`):
 //!
 //! ```
-//! use sluice_web::{response_to_document, DocumentOptions, WarcReader};
+//! use sluice_readers::web::{response_to_document, DocumentOptions, WarcReader};
 //!
 //! let page = "<html><body><article><p>Hello from a crawled page, long enough to be prose.</p></article></body></html>";
 //! let http = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{page}");
@@ -54,7 +54,7 @@
 //!
 //! Extraction quality and speed against trafilatura are measured by
 //! `examples/extract_eval.rs` and `benches/extract/compare_trafilatura.py` (see
-//! this crate's README).
+//! this crate's README, "Web: WARC/WET and HTML extraction").
 
 #![warn(missing_docs)]
 

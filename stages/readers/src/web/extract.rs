@@ -29,7 +29,7 @@
 
 use html5ever::{local_name, LocalName};
 
-use crate::dom::{Dom, NodeData, NodeId, NO_NODE};
+use crate::web::dom::{Dom, NodeData, NodeId, NO_NODE};
 
 /// Extraction settings.
 #[derive(Debug, Clone)]

@@ -4,10 +4,10 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use sluice_web::charset::decode_html;
-use sluice_web::document::{response_to_document, DocumentOptions, WebDocument};
-use sluice_web::extract::{extract, ExtractOptions};
-use sluice_web::warc::{WarcError, WarcReader, WarcRecord};
+use sluice_readers::web::charset::decode_html;
+use sluice_readers::web::document::{response_to_document, DocumentOptions, WebDocument};
+use sluice_readers::web::extract::{extract, ExtractOptions};
+use sluice_readers::web::warc::{WarcError, WarcReader, WarcRecord};
 
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("SLUICE_TEST_DATA")

@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
-use crate::charset::decode_html;
-use crate::extract::{extract, ExtractOptions};
-use crate::http::{mime_of, parse_response};
-use crate::warc::WarcRecord;
+use crate::web::charset::decode_html;
+use crate::web::extract::{extract, ExtractOptions};
+use crate::web::http::{mime_of, parse_response};
+use crate::web::warc::WarcRecord;
 
 /// A web page ready for the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

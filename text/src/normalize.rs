@@ -1,4 +1,5 @@
-//! Text normalisation and shingling shared by the dedup stages.
+//! Text normalisation and shingling of the dedup stages (`sluice-dedup`
+//! re-exports this module as `sluice_dedup::text`).
 //!
 //! [`simplify`] follows datatrove's `simplify_text` (the normaliser of its
 //! MinHash and exact dedup): lowercase, every number becomes `0`,
@@ -11,7 +12,7 @@
 //! for Chinese), so a Chinese document yields real word shingles instead of
 //! one "word" per sentence.
 
-use sluice_quality::text::{split_words, Segmenter};
+use crate::{split_words, Segmenter};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 

@@ -1,7 +1,7 @@
 //! Scores main-text extraction on the trafilatura evaluation set.
 //!
 //! ```text
-//! cargo run --release -p sluice-web --example extract_eval -- [--data DIR] [--verbose] [--json] [--dump] [--repeat N] [--show FILE-SUBSTRING]
+//! cargo run --release -p sluice-readers --example extract_eval -- [--data DIR] [--verbose] [--json] [--dump] [--repeat N] [--show FILE-SUBSTRING]
 //! ```
 //!
 //! `--json` prints the scores as JSON; `--dump` prints `{"seconds", "texts": {url: text}}`
@@ -22,8 +22,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sluice_web::charset::decode_html;
-use sluice_web::extract::{extract, ExtractOptions};
+use sluice_readers::web::charset::decode_html;
+use sluice_readers::web::extract::{extract, ExtractOptions};
 
 fn normalise(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")

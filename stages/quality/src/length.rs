@@ -1,21 +1,10 @@
-//! Length filters, and the no-op stage used to measure the bare engine.
+//! The `length` filter: bounds on characters and lines.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_pipeline::component::{SignalRule, Test};
 use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
-use sluice_pipeline::{DocStage, Document, Reason, Scratch, Verdict};
-
-/// A stage that keeps every document unchanged. Useful to measure the
-/// engine itself, or as a named junction in a graph.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Passthrough;
-
-impl DocStage for Passthrough {
-    fn process(&self, _: &mut Document) -> Verdict {
-        Verdict::Keep
-    }
-}
+use sluice_pipeline::{Document, Reason, Scratch};
 
 /// Configuration of the `length` filter. Every bound is optional.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -117,22 +106,6 @@ impl Filter for LengthFilter {
     }
 }
 
-/// The `passthrough` stage takes no options.
-#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PassthroughConfig {}
-
-impl sluice_pipeline::component::Component for PassthroughConfig {
-    const KIND: &'static str = "passthrough";
-    const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
-    const ABOUT: &'static str = "Keeps every document unchanged (measures the bare engine)";
-
-    fn build(&self, cx: &sluice_pipeline::BuildContext) -> Result<sluice_pipeline::component::Built, Vec<sluice_pipeline::Diagnostic>> {
-        let _ = cx;
-        Ok(sluice_pipeline::component::Built::doc(Passthrough))
-    }
-}
-
 impl sluice_pipeline::component::Component for LengthFilterConfig {
     const KIND: &'static str = "length";
     const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
@@ -156,6 +129,7 @@ impl sluice_pipeline::component::Component for LengthFilterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_pipeline::{DocStage, Verdict};
     use std::sync::Arc;
 
     fn verdict(cfg: &LengthFilterConfig, text: &str) -> Verdict {

@@ -1,11 +1,13 @@
-//! Language-aware text splitting shared by the quality filters.
+//! Language-aware text splitting shared by the quality filters, dedup and
+//! the safety stages, with the Python string semantics and punctuation
+//! sets the datatrove rules are written in.
 //!
 //! The rules of Gopher, C4 and FineWeb count *words*. datatrove 0.10 gets
 //! them from spaCy's blank tokenizer for English (prefix, suffix and infix
 //! punctuation split off, contractions split as `do` + `n't`), from jieba
 //! for Chinese and from Sudachi for Japanese. [`split_words`] reproduces the
 //! English behaviour closely enough that keep/drop decisions agree on real
-//! web text (see the crate README for the measured agreement), segments
+//! web text (see `stages/quality/README.md` for the measured agreement), segments
 //! Chinese with jieba-rs, and splits Japanese by script runs (a kanji, kana
 //! or latin run is one word): not morphological, but it gives word counts
 //! and n-grams of the right order of magnitude instead of "one word per
