@@ -34,6 +34,7 @@ mod gopher;
 mod langid;
 mod length;
 mod passthrough;
+pub mod regex_filter;
 pub mod signals;
 mod url;
 
