@@ -76,6 +76,7 @@ fn minimal(role: &str, kind: &str, f: &Fixtures) -> Option<Value> {
         ("stage", "pack") => json!({"tokenizer": f.tokenizer}),
         ("stage", "mix") => json!({"target_tokens": 1000, "sources": {"in": {"weight": 1.0}}}),
         ("stage", "perplexity") => json!({"model": f.model}),
+        ("stage", "regex_filter") => json!({"patterns": {"lorem": "(?i)lorem ipsum"}}),
         (
             "stage",
             "passthrough" | "length" | "language" | "gopher_repetition" | "gopher_quality" | "c4" | "c4_badwords" | "fineweb" | "pii"
