@@ -51,12 +51,13 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("fineweb_chain", |b| {
         b.iter(|| {
-            // each iteration splits its words anew, as a real stream would
-            sluice_quality::text::clear_word_cache();
+            // one scratch per document, shared by the chain, as in a fused node
+            let mut scratch = sluice_pipeline::Scratch::default();
             let mut kept = 0;
             for d in &docs {
                 let mut d = d.clone();
-                if stages.iter().all(|(_, s)| s.process(&mut d) == Verdict::Keep) {
+                scratch.clear();
+                if stages.iter().all(|(_, s)| s.process_with(&mut d, &mut scratch) == Verdict::Keep) {
                     kept += 1;
                 }
             }
@@ -66,7 +67,6 @@ fn bench(c: &mut Criterion) {
     for (name, s) in &stages {
         g.bench_function(*name, |b| {
             b.iter(|| {
-                sluice_quality::text::clear_word_cache();
                 for d in &docs {
                     let mut d = d.clone();
                     black_box(s.process(&mut d));

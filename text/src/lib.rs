@@ -4,8 +4,8 @@
 //!
 //! - The language-aware word split ([`split_words`], [`Segmenter`]): spaCy-like
 //!   rules, jieba for Chinese, script runs for Japanese, as datatrove's
-//!   `split_into_words`; and the process-wide cache that shares one split
-//!   between the filters of a chain ([`with_words`], [`word_spans`]).
+//!   `split_into_words`; shared between the filters of a fused chain through
+//!   the document's `Scratch` ([`with_words`], [`word_spans`]).
 //! - Python string semantics the datatrove rules are written in
 //!   ([`py_strip`], [`py_splitlines`], [`is_py_space`], [`char_len`]) and
 //!   datatrove's punctuation sets ([`is_punctuation`],

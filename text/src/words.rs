@@ -13,8 +13,9 @@
 //! and n-grams of the right order of magnitude instead of "one word per
 //! line".
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use sluice_pipeline::Scratch;
 
 /// How a language's text is split into words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,77 +66,13 @@ pub fn split_words(text: &str, seg: Segmenter) -> Vec<&str> {
 /// Word boundaries as byte ranges of the text they were split from.
 pub type Spans = Arc<[(u32, u32)]>;
 
-/// Texts longer than this are split on every call instead of cached.
-const CACHE_MAX_TEXT: usize = 256 << 10;
-const CACHE_SHARDS: usize = 64;
-/// Bytes of cached text plus spans per shard: 64 MiB in all.
-const CACHE_SHARD_BYTES: usize = 1 << 20;
-
-struct CacheEntry {
-    hash: u64,
+/// The word split of a document's text, kept in the document's
+/// [`Scratch`] so that the filters of a fused chain (Gopher repetition,
+/// Gopher quality, C4, FineWeb) split it once. The scratch ties it to the
+/// text it was made from: a stage that rewrites the text makes it stale.
+struct WordSplit {
     seg: Segmenter,
-    text: Box<str>,
     spans: Spans,
-}
-
-impl CacheEntry {
-    fn bytes(&self) -> usize {
-        self.text.len() + self.spans.len() * 8 + 64
-    }
-}
-
-#[derive(Default)]
-struct CacheShard {
-    entries: VecDeque<CacheEntry>,
-    bytes: usize,
-}
-
-/// The word split of recent texts. Gopher repetition, Gopher quality, C4
-/// and FineWeb each split the same document into words; the engine runs
-/// them as separate nodes (and threads) and a `Document` has no room for
-/// scratch data, so the split is shared through this process-wide,
-/// bounded cache instead: keyed by an xxh3 hash of the text and the
-/// segmenter, and confirmed by comparing the whole text, so a hit returns
-/// exactly what splitting again would. Oldest entries go first once a
-/// shard holds more than its byte budget.
-fn cache() -> &'static [Mutex<CacheShard>] {
-    static C: OnceLock<Vec<Mutex<CacheShard>>> = OnceLock::new();
-    C.get_or_init(|| (0..CACHE_SHARDS).map(|_| Mutex::default()).collect())
-}
-
-fn cache_key(text: &str, seg: Segmenter) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), seg as u64)
-}
-
-fn cache_get(text: &str, seg: Segmenter, hash: u64) -> Option<Spans> {
-    let shard = cache()[(hash as usize) % CACHE_SHARDS].lock().unwrap_or_else(|e| e.into_inner());
-    shard.entries.iter().rev().find(|e| e.hash == hash && e.seg == seg && *e.text == *text).map(|e| e.spans.clone())
-}
-
-fn cache_put(text: &str, seg: Segmenter, hash: u64, spans: Spans) {
-    let entry = CacheEntry { hash, seg, text: text.into(), spans };
-    let size = entry.bytes();
-    if size > CACHE_SHARD_BYTES {
-        return;
-    }
-    let mut shard = cache()[(hash as usize) % CACHE_SHARDS].lock().unwrap_or_else(|e| e.into_inner());
-    while shard.bytes + size > CACHE_SHARD_BYTES {
-        let Some(old) = shard.entries.pop_front() else { break };
-        shard.bytes -= old.bytes();
-    }
-    shard.bytes += size;
-    shard.entries.push_back(entry);
-}
-
-/// Empty the shared word-split cache. Benchmarks that feed the same
-/// documents again call it between passes, so that a pass never finds the
-/// split of the previous pass.
-pub fn clear_word_cache() {
-    for shard in cache() {
-        let mut s = shard.lock().unwrap_or_else(|e| e.into_inner());
-        s.entries.clear();
-        s.bytes = 0;
-    }
 }
 
 /// Byte ranges of `words`, which are slices of `text`.
@@ -151,39 +88,32 @@ fn spans_of(text: &str, words: &[&str]) -> Spans {
 }
 
 /// The word split of `text` ([`split_words`]) as byte ranges, from the
-/// shared cache when another filter split the same text recently.
-pub fn word_spans(text: &str, seg: Segmenter) -> Spans {
-    if text.len() > CACHE_MAX_TEXT {
-        return spans_of(text, &split_words(text, seg));
+/// scratch when an earlier stage of the chain split the same text with the
+/// same segmenter.
+pub fn word_spans(scratch: &mut Scratch, text: &str, seg: Segmenter) -> Spans {
+    let entry = scratch.get_or_insert_with(text, || WordSplit { seg, spans: spans_of(text, &split_words(text, seg)) });
+    if entry.seg != seg {
+        *entry = WordSplit { seg, spans: spans_of(text, &split_words(text, seg)) };
     }
-    let hash = cache_key(text, seg);
-    if let Some(s) = cache_get(text, seg, hash) {
-        return s;
-    }
-    let spans = spans_of(text, &split_words(text, seg));
-    cache_put(text, seg, hash, spans.clone());
-    spans
+    entry.spans.clone()
 }
 
-/// Record the word split of a text built by a filter (C4 assembles its
-/// output from lines it has already split), so that the next filter finds
-/// it. `spans` must equal `word_spans(text, seg)`; debug builds check it.
-pub fn offer_word_spans(text: &str, seg: Segmenter, spans: Vec<(u32, u32)>) {
+/// Record the word split of a text a filter built (C4 assembles its output
+/// from lines it has already split), for the next stage of the chain.
+/// `spans` must equal the split of `text`; debug builds check it.
+pub fn offer_word_spans(scratch: &mut Scratch, text: &str, seg: Segmenter, spans: Vec<(u32, u32)>) {
     debug_assert_eq!(*spans, *spans_of(text, &split_words(text, seg)), "offered split differs: {text:?}");
-    if text.len() > CACHE_MAX_TEXT {
-        return;
+    let mut spans = Some(Spans::from(spans));
+    let entry = scratch.get_or_insert_with(text, || WordSplit { seg, spans: spans.take().expect("taken once") });
+    if let Some(spans) = spans {
+        *entry = WordSplit { seg, spans };
     }
-    let hash = cache_key(text, seg);
-    cache_put(text, seg, hash, spans.into());
 }
 
 /// Call `f` with the words of `text` ([`split_words`]), shared with the
-/// other filters that split the same text (see [`word_spans`]).
-pub fn with_words<R>(text: &str, seg: Segmenter, f: impl FnOnce(&[&str]) -> R) -> R {
-    if text.len() > CACHE_MAX_TEXT {
-        return f(&split_words(text, seg));
-    }
-    let spans = word_spans(text, seg);
+/// other stages of the chain through the scratch (see [`word_spans`]).
+pub fn with_words<R>(scratch: &mut Scratch, text: &str, seg: Segmenter, f: impl FnOnce(&[&str]) -> R) -> R {
+    let spans = word_spans(scratch, text, seg);
     let words: Vec<&str> = spans.iter().map(|&(a, b)| &text[a as usize..b as usize]).collect();
     f(&words)
 }
@@ -1295,21 +1225,31 @@ mod tests {
     fn shared_split_equals_a_fresh_split() {
         let texts =
             ["Hello, world! It's a test.", "東京タワーに行きました。", "我们今天去北京大学参观。", "", "Hello, world! It's a test."];
+        let mut scratch = Scratch::default();
         for (t, seg) in
             texts.iter().zip([Segmenter::Spacy, Segmenter::ScriptRuns, Segmenter::Jieba, Segmenter::Spacy, Segmenter::ScriptRuns])
         {
             let fresh = split_words(t, seg);
             // miss, then hit: both give the fresh split
             for _ in 0..2 {
-                assert_eq!(with_words(t, seg, |w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>()), fresh, "{t}");
+                assert_eq!(with_words(&mut scratch, t, seg, |w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>()), fresh, "{t}");
             }
         }
+        // the same text with another segmenter is split again
+        let t = "我们今天去北京大学参观。";
+        assert_eq!(*word_spans(&mut scratch, t, Segmenter::Jieba), *spans_of(t, &split_words(t, Segmenter::Jieba)));
+        assert_eq!(*word_spans(&mut scratch, t, Segmenter::Spacy), *spans_of(t, &split_words(t, Segmenter::Spacy)));
         // a text offered by C4 is found by the next filter
         let t = "One line here.\nAnother line there.";
         let spans: Vec<(u32, u32)> = spans_of(t, &split_words(t, Segmenter::Spacy)).to_vec();
-        clear_word_cache();
-        offer_word_spans(t, Segmenter::Spacy, spans.clone());
-        assert_eq!(*word_spans(t, Segmenter::Spacy), *spans);
+        let mut scratch = Scratch::default();
+        offer_word_spans(&mut scratch, t, Segmenter::Spacy, spans.clone());
+        let mut calls = 0;
+        assert!(scratch.get::<WordSplit>(t).is_some_and(|w| {
+            calls += 1;
+            *w.spans == *spans
+        }));
+        assert_eq!(calls, 1);
     }
 
     #[test]

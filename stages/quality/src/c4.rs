@@ -175,14 +175,14 @@ enum C4Outcome {
 }
 
 impl C4Quality {
-    fn run(cfg: &C4QualityConfig, text: &str, seg: Segmenter) -> C4Outcome {
+    fn run(cfg: &C4QualityConfig, text: &str, seg: Segmenter, scratch: &mut Scratch) -> C4Outcome {
         let lines = py_splitlines(text);
         // With a whitespace-first splitter the words of a line are the words
         // of the whole text inside it: take them from the split that the
         // Gopher filters already made, and hand the split of the output on
         // to the next filter.
         let shared = cfg.min_num_sentences.is_some() && seg.splits_on_whitespace();
-        let spans = if shared { Some(word_spans(text, seg)) } else { None };
+        let spans = if shared { Some(word_spans(scratch, text, seg)) } else { None };
         let base = text.as_ptr() as usize;
         let mut out_spans: Vec<(u32, u32)> = Vec::new();
         let mut out_len = 0usize;
@@ -270,14 +270,14 @@ impl C4Quality {
         let text = if stripped.len() == joined.len() { joined } else { stripped.to_string() };
         // (a stripped output moved its words: then let the next filter split it)
         if shared && text.len() == out_len {
-            offer_word_spans(&text, seg, out_spans);
+            offer_word_spans(scratch, &text, seg, out_spans);
         }
         C4Outcome::Keep { text, lines: lines.len(), kept: n_kept, sentences }
     }
 }
 
 impl Filter for C4Quality {
-    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+    fn evaluate(&self, doc: &mut Document, scratch: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let cfg = &self.cfg;
         let seg = Segmenter::for_language(doc.meta_str("language"));
         if signals.all() {
@@ -288,7 +288,7 @@ impl Filter for C4Quality {
             probe.filter_curly_bracket = false;
             probe.min_num_sentences = Some(0);
             let lower = doc.text.to_lowercase();
-            if let C4Outcome::Keep { lines, kept, sentences, text } = Self::run(&probe, &doc.text, seg) {
+            if let C4Outcome::Keep { lines, kept, sentences, text } = Self::run(&probe, &doc.text, seg, scratch) {
                 signals.push("c4_lines", lines as f64);
                 signals.push("c4_kept_lines", kept as f64);
                 signals.push("c4_sentences", sentences as f64);
@@ -301,7 +301,7 @@ impl Filter for C4Quality {
             signals.push("c4_curly_bracket", doc.text.contains('{') as u8 as f64);
             return None;
         }
-        match Self::run(cfg, &doc.text, seg) {
+        match Self::run(cfg, &doc.text, seg, scratch) {
             C4Outcome::Drop { reason, lines, sentences } => {
                 signals.push("c4_lines", lines as f64);
                 if reason == "c4_too_few_sentences" {

@@ -151,7 +151,7 @@ pub struct FineWebQuality {
 }
 
 impl Filter for FineWebQuality {
-    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+    fn evaluate(&self, doc: &mut Document, scratch: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let cfg = &self.cfg;
         let seg = Segmenter::for_language(doc.meta_str("language"));
         let text = doc.text.as_str();
@@ -179,7 +179,7 @@ impl Filter for FineWebQuality {
                 return Some(Reason::Static("fineweb_char_dup_ratio"));
             }
         }
-        let words = word_spans(text, seg).len();
+        let words = word_spans(scratch, text, seg).len();
         let newlines = text.bytes().filter(|&b| b == b'\n').count();
         let list = if words == 0 { f64::INFINITY } else { newlines as f64 / words as f64 };
         signals.push("fineweb_list_ratio", if list.is_finite() { list } else { newlines as f64 });

@@ -334,10 +334,10 @@ impl GopherQuality {
 }
 
 impl Filter for GopherQuality {
-    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+    fn evaluate(&self, doc: &mut Document, scratch: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         let cfg = &self.cfg;
         let seg = Segmenter::for_language(doc.meta_str("language"));
-        let s = with_words(&doc.text, seg, |words| Self::signals(cfg, &doc.text, words));
+        let s = with_words(scratch, &doc.text, seg, |words| Self::signals(cfg, &doc.text, words));
         signals.push("gopher_word_count", s.words as f64);
         signals.push("gopher_mean_word_length", s.mean_word_length);
         signals.push("gopher_hash_ratio", s.hash_ratio);
@@ -765,12 +765,12 @@ impl WordTable {
 }
 
 impl Filter for GopherRepetition {
-    fn evaluate(&self, doc: &mut Document, _: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
+    fn evaluate(&self, doc: &mut Document, scratch: &mut Scratch, signals: &mut Signals) -> Option<Reason> {
         if doc.text.is_empty() {
             return Some(Reason::Static("gopher_empty"));
         }
         let seg = Segmenter::for_language(doc.meta_str("language"));
-        self.check(&self.cfg, seg, &doc.text, signals)
+        self.check(&self.cfg, seg, &doc.text, scratch, signals)
     }
 }
 
@@ -778,7 +778,14 @@ impl GopherRepetition {
     /// The first rule `text` breaks. With `signals`, every signal computed
     /// is pushed there (in annotate mode all of them; otherwise those up to
     /// the first broken rule).
-    fn check(&self, cfg: &GopherRepetitionConfig, seg: Segmenter, text: &str, signals: &mut Signals) -> Option<Reason> {
+    fn check(
+        &self,
+        cfg: &GopherRepetitionConfig,
+        seg: Segmenter,
+        text: &str,
+        scratch: &mut Scratch,
+        signals: &mut Signals,
+    ) -> Option<Reason> {
         let annotate = signals.all();
         let len = char_len(text) as f64;
         let mut first: Option<Reason> = None;
@@ -811,7 +818,7 @@ impl GopherRepetition {
         rule!(cfg.dup_line_frac.is_some_and(|m| line_frac > m), Reason::Static("gopher_dup_line_frac"));
         signals.push("gopher_rep_dup_line_char_frac", line_char);
         rule!(cfg.dup_line_char_frac.is_some_and(|m| line_char > m), Reason::Static("gopher_dup_line_char_frac"));
-        with_words(text, seg, |words| {
+        with_words(scratch, text, seg, |words| {
             let mut table = WordTable::new(words);
             for &(n, frac) in &cfg.top_n_grams {
                 let Some(top) = table.top_ngram_chars(n) else { continue };
