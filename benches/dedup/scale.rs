@@ -140,6 +140,7 @@ fn task_files(n: usize, tasks: usize) -> Vec<Vec<usize>> {
     out
 }
 
+#[allow(clippy::needless_range_loop)] // `i` is the generator's document number as well as an index
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = arg(&args, "--docs").map(|s| s.parse().expect("--docs N")).unwrap_or(2_000_000);

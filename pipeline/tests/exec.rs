@@ -41,7 +41,7 @@ struct Even;
 impl DocStage for Even {
     fn process(&self, d: &mut Document) -> Verdict {
         let n: usize = d.id.rsplit('r').next().unwrap().parse().unwrap();
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             d.attributes.insert("n".into(), n as f64);
             Verdict::Keep
         } else {

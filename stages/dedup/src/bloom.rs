@@ -58,6 +58,8 @@ impl BloomFilter {
 
     /// The bytes of bits of a filter for `capacity` keys at rate `fp`, or
     /// why sluice will not make it; allocates nothing.
+    // `!(x <= max)` also refuses NaN, on purpose.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn check_size(capacity: u64, fp: f64) -> std::result::Result<u64, String> {
         if !(fp > 0.0 && fp < 0.5) {
             return Err(format!("false-positive rate {fp} must be in (0, 0.5)"));

@@ -189,6 +189,8 @@ impl Signer {
 
     /// The `bands × rows` MinHash signature of `text`, or `None` when it
     /// has no words after normalisation.
+    // The index loop over the permutations is the hot loop; it vectorises as is.
+    #[allow(clippy::needless_range_loop)]
     pub fn signature(&self, text: &str, shingles: &mut Vec<u64>) -> Option<Vec<u64>> {
         let simple = simplify(text);
         let w = words(&simple);
@@ -377,6 +379,7 @@ impl MinHashDedup {
         roots.truncate(self.cfg.report_largest);
         let wanted: HashSet<usize> = roots.iter().map(|r| r.2).collect();
         let mut members: HashMap<usize, Vec<(u128, usize)>> = HashMap::new();
+        #[allow(clippy::needless_range_loop)] // `find` mutates `parent` while `g` indexes `pos`
         for g in 0..n {
             let r = find(&mut parent, g);
             if r != g && wanted.contains(&r) {

@@ -427,10 +427,13 @@ pub struct ClusterSummary {
     pub examples: Vec<(u32, u64)>,
 }
 
+/// A cluster in [`TopClusters`]: size, first position (reversed), representative, members.
+type ClusterEntry = (u64, Reverse<u128>, (u32, u64), Vec<(u32, u64)>);
+
 /// Keeps the `k` largest clusters, deterministically (size, then position).
 pub struct TopClusters {
     k: usize,
-    heap: BinaryHeap<Reverse<(u64, Reverse<u128>, (u32, u64), Vec<(u32, u64)>)>>,
+    heap: BinaryHeap<Reverse<ClusterEntry>>,
 }
 
 impl TopClusters {

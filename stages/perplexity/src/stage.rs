@@ -78,6 +78,8 @@ fn d_language_key() -> String {
 }
 
 impl PerplexityConfig {
+    // `!(v > 0.0)` also refuses NaN, on purpose.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         let model = Path::new(&self.model);

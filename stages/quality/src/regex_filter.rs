@@ -32,6 +32,9 @@ const PATTERN_SIZE_LIMIT: usize = 16 << 20;
 const MAX_PATTERN_BYTES: usize = 16 << 10;
 const MAX_PATTERNS: usize = 1000;
 
+/// The compiled patterns, with the attribute each one's count is written to.
+type Compiled = Vec<(String, regex::Regex)>;
+
 /// Options of the `regex_filter` stage.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,7 +61,7 @@ pub struct RegexFilterConfig {
 }
 
 impl RegexFilterConfig {
-    fn compile(&self) -> Result<Vec<(String, regex::Regex)>, Vec<(String, String)>> {
+    fn compile(&self) -> Result<Compiled, Vec<(String, String)>> {
         let mut errors = Vec::new();
         let mut out = Vec::new();
         if self.patterns.is_empty() {
@@ -92,7 +95,7 @@ impl RegexFilterConfig {
 
 /// The `regex_filter` stage's runtime.
 pub struct RegexFilter {
-    patterns: Vec<(String, regex::Regex)>,
+    patterns: Compiled,
     key: Option<String>,
     max_matches: u64,
 }

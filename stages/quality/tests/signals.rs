@@ -110,7 +110,7 @@ fn what_if(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_slice::<Value>(&out).unwrap()["what_if"].clone()
 }
 
-fn total<'a>(v: &'a Value, scenario: usize) -> &'a Value {
+fn total(v: &Value, scenario: usize) -> &Value {
     v["scenarios"][scenario]["sources"].as_array().unwrap().iter().find(|s| s["source"] == "(all)").unwrap()
 }
 

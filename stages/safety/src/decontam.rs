@@ -376,7 +376,7 @@ pub fn read_benchmark(dir: &Path, name: &str) -> Result<Vec<Item>, String> {
             let p = dir.join("hellaswag").join("hellaswag_val_full.txt");
             let text = read_text(&p)?;
             let lines: Vec<&str> = text.lines().collect();
-            if lines.len() % 6 != 0 {
+            if !lines.len().is_multiple_of(6) {
                 return Err(format!("{}: {} lines, not a multiple of 6", p.display(), lines.len()));
             }
             for (k, g) in lines.chunks(6).enumerate() {

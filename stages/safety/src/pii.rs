@@ -628,6 +628,7 @@ fn v_ipv4(t: &str, r: Range<usize>) -> Option<Range<usize>> {
 /// A public IPv6 address: global unicast (2000::/3) outside the
 /// documentation (2001:db8::/32), ORCHIDv2, benchmarking and 6to4-private
 /// blocks, or an IPv4-mapped public address.
+#[allow(clippy::nonminimal_bool)] // written as the list of reserved ranges it excludes
 pub fn ipv6_is_public(a: std::net::Ipv6Addr) -> bool {
     let s = a.segments();
     if let Some(v4) = a.to_ipv4_mapped() {
@@ -674,7 +675,7 @@ pub fn luhn(ds: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Issuer prefix and length. Lengths are those cards are issued in (13
@@ -920,7 +921,7 @@ fn v_cn_id(t: &str, r: Range<usize>) -> Option<Range<usize>> {
 
 fn days_in(y: u32, m: u8) -> u8 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

@@ -33,6 +33,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
+    #[allow(clippy::should_implement_trait)] // an endless generator, not an iterator
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -55,7 +56,7 @@ impl Rng {
     fn digits(&mut self, n: usize) -> String {
         (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
     }
-    fn from_set(&mut self, set: &[u8], n: usize) -> String {
+    fn chars_from(&mut self, set: &[u8], n: usize) -> String {
         (0..n).map(|_| *self.pick(set) as char).collect()
     }
 }
@@ -256,11 +257,11 @@ fn iban_check(country: &str, bban: &str) -> String {
 pub fn gen_iban(r: &mut Rng) -> Gen {
     let (cc, bban) = match r.below(7) {
         0 => ("DE", r.digits(18)),
-        1 => ("GB", format!("{}{}", r.from_set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4), r.digits(14))),
+        1 => ("GB", format!("{}{}", r.chars_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4), r.digits(14))),
         2 => ("FR", r.digits(23)),
-        3 => ("NL", format!("{}{}", r.from_set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4), r.digits(10))),
+        3 => ("NL", format!("{}{}", r.chars_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4), r.digits(10))),
         4 => ("ES", r.digits(20)),
-        5 => ("IT", format!("{}{}", r.from_set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 1), r.digits(22))),
+        5 => ("IT", format!("{}{}", r.chars_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 1), r.digits(22))),
         _ => ("CH", r.digits(17)),
     };
     let compact = format!("{cc}{}{bban}", iban_check(cc, &bban));
@@ -292,19 +293,19 @@ pub fn gen_cn_id(r: &mut Rng) -> Gen {
 
 pub fn gen_secret(r: &mut Rng) -> Gen {
     let v = match r.below(9) {
-        0 => format!("AKIA{}", r.from_set(UPPER_DIGITS, 16)),
-        1 => format!("ghp_{}", r.from_set(ALNUM, 36)),
-        2 => format!("sk_live_{}", r.from_set(ALNUM, 24)),
-        3 => format!("xoxb-{}-{}-{}", r.digits(11), r.digits(13), r.from_set(ALNUM, 24)),
-        4 => format!("AIza{}", r.from_set(ALNUM, 35)),
-        5 => format!("hf_{}", r.from_set(LETTERS, 34)),
-        6 => format!("glpat-{}", r.from_set(ALNUM, 20)),
+        0 => format!("AKIA{}", r.chars_from(UPPER_DIGITS, 16)),
+        1 => format!("ghp_{}", r.chars_from(ALNUM, 36)),
+        2 => format!("sk_live_{}", r.chars_from(ALNUM, 24)),
+        3 => format!("xoxb-{}-{}-{}", r.digits(11), r.digits(13), r.chars_from(ALNUM, 24)),
+        4 => format!("AIza{}", r.chars_from(ALNUM, 35)),
+        5 => format!("hf_{}", r.chars_from(LETTERS, 34)),
+        6 => format!("glpat-{}", r.chars_from(ALNUM, 20)),
         7 => {
             let kind = r.pick(&["RSA ", "EC ", "OPENSSH ", ""]);
-            let lines: Vec<String> = (0..r.range(2, 6)).map(|_| r.from_set(B64, 64)).collect();
+            let lines: Vec<String> = (0..r.range(2, 6)).map(|_| r.chars_from(B64, 64)).collect();
             format!("-----BEGIN {kind}PRIVATE KEY-----\n{}\n-----END {kind}PRIVATE KEY-----", lines.join("\n"))
         }
-        _ => format!("eyJ{}.eyJ{}.{}", r.from_set(ALNUM, 20), r.from_set(ALNUM, 40), r.from_set(ALNUM, 43)),
+        _ => format!("eyJ{}.eyJ{}.{}", r.chars_from(ALNUM, 20), r.chars_from(ALNUM, 40), r.chars_from(ALNUM, 43)),
     };
     whole(v)
 }
@@ -312,7 +313,7 @@ pub fn gen_secret(r: &mut Rng) -> Gen {
 pub fn gen_url_credentials(r: &mut Rng) -> Gen {
     let user = format!("{}{}", r.pick(FIRST), if r.chance(0.5) { r.digits(2) } else { String::new() });
     let len = r.range(6, 14) as usize;
-    let pw = format!("{}{}", r.from_set(ALNUM, len), r.digits(2));
+    let pw = format!("{}{}", r.chars_from(ALNUM, len), r.digits(2));
     let (scheme, host) = *r.pick(&[
         ("https", "git.example-corp.com/repo.git"),
         ("ftp", "ftp.files.net/pub"),
@@ -386,7 +387,7 @@ pub fn gen_negative(r: &mut Rng, zh: bool) -> (String, &'static str) {
                 1 => format!("ORD-{y}-{}", r.digits(7)),
                 2 => format!("invoice {y}-{}", r.digits(6)),
                 3 => format!("订单号：{}{}", y, r.digits(10)),
-                _ => format!("tracking 1Z{}{}", r.from_set(UPPER_DIGITS, 6), r.digits(10)),
+                _ => format!("tracking 1Z{}{}", r.chars_from(UPPER_DIGITS, 6), r.digits(10)),
             };
             (v, "order_number")
         }
@@ -436,7 +437,7 @@ pub fn gen_negative(r: &mut Rng, zh: bool) -> (String, &'static str) {
             (v, "private_ip")
         }
         7 => {
-            let h = |r: &mut Rng, n| r.from_set(b"0123456789abcdef", n);
+            let h = |r: &mut Rng, n| r.chars_from(b"0123456789abcdef", n);
             let v = format!("{}-{}-4{}-{}{}-{}", h(r, 8), h(r, 4), h(r, 3), r.pick(&["8", "9", "a", "b"]), h(r, 3), h(r, 12));
             (v, "uuid")
         }

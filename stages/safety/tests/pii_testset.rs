@@ -106,7 +106,7 @@ fn adversarial(r: &mut Rng) -> String {
             }
             _ => {
                 for _ in 0..r.range(1, 12) {
-                    s.push_str(*r.pick(BITS));
+                    s.push_str(r.pick::<&str>(BITS));
                 }
             }
         }

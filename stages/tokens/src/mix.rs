@@ -183,7 +183,7 @@ impl MixStage {
             let requested = (sw.weight / wsum * self.cfg.target_tokens as f64).round() as u64;
             let cap = (sw.max_epochs * available as f64).floor() as u64;
             let goal = requested.min(cap);
-            let (epochs, rem) = if available == 0 { (0, 0) } else { (goal / available, goal % available) };
+            let (epochs, rem) = goal.checked_div(available).map_or((0, 0), |e| (e, goal % available));
             let mut achieved = epochs * available;
             let mut taken = 0u64;
             for &(_, pos, idh, n) in &docs {

@@ -566,6 +566,7 @@ impl PackStage {
         }
     }
 
+    #[allow(clippy::needless_range_loop)] // `t` is the task number as well as an index
     fn pack(&self, cx: &GlobalContext) -> Result<()> {
         let err = |m: String| stage_err(&self.node, m);
         let tpath = self.tokenizer_path(cx);
@@ -979,6 +980,6 @@ mod tests {
             assert_ne!(lay.seq(i)[0].doc, PAD);
         }
         assert_eq!(lay.truncated, 6);
-        assert_eq!(lay.padding, 1 + 1 + 0 + 2);
+        assert_eq!(lay.padding, (1 + 1) + 2);
     }
 }

@@ -180,7 +180,7 @@ impl SignalStats {
         for g in groups {
             let m = self.groups.entry(g).or_default();
             for (k, v) in &r.attributes {
-                m.entry(k.clone()).or_insert_with(Summary::new).add(*v);
+                m.entry(k.clone()).or_default().add(*v);
             }
         }
     }
@@ -253,7 +253,7 @@ pub(crate) fn num(v: Option<f64>) -> String {
         return format!("{v:.0}");
     }
     let a = v.abs();
-    if a >= 1e6 || a < 1e-3 {
+    if !(1e-3..1e6).contains(&a) {
         format!("{v:.2e}")
     } else if a >= 100.0 {
         format!("{v:.1}")

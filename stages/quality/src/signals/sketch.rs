@@ -89,7 +89,7 @@ impl Summary {
             Some(t) => {
                 *t.entry(OrdF64(v)).or_default() += n;
                 if t.len() > EXACT_LIMIT {
-                    self.to_buckets();
+                    self.switch_to_buckets();
                 }
             }
             None => self.add_bucket(v, n),
@@ -106,7 +106,7 @@ impl Summary {
         }
     }
 
-    fn to_buckets(&mut self) {
+    fn switch_to_buckets(&mut self) {
         if let Some(t) = self.exact.take() {
             for (v, n) in t {
                 self.add_bucket(v.0, n);
@@ -149,7 +149,7 @@ impl Summary {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         if other.exact.is_none() {
-            self.to_buckets();
+            self.switch_to_buckets();
         }
         match (&mut self.exact, &other.exact) {
             (Some(a), Some(b)) => {
@@ -157,7 +157,7 @@ impl Summary {
                     *a.entry(*v).or_default() += n;
                 }
                 if a.len() > EXACT_LIMIT {
-                    self.to_buckets();
+                    self.switch_to_buckets();
                 }
             }
             (None, Some(b)) => {

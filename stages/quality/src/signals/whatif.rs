@@ -102,7 +102,7 @@ pub fn parse_assignment(kinds: &Kinds, recipe: &Value, text: &str) -> Result<Ass
     let base = resolved(Value::Object(cfg.clone())).map_err(|e| bad(format!("the run's configuration of `{node}`: {e}")))?;
     let mut changed = cfg.clone();
     changed.insert(option.to_string(), value);
-    let new = resolved(Value::Object(changed)).map_err(|e| bad(e))?;
+    let new = resolved(Value::Object(changed)).map_err(bad)?;
     let overrides = cfg
         .get("languages")
         .and_then(|l| l.as_object())
