@@ -15,6 +15,9 @@
 #                        reused on the next run)
 #   --threads T          `sluice run --threads T` for both (default 2)
 #   --tasks N            `sluice run --tasks N` for both (default 1)
+#   --before-root DIR    run the before side's recipes from this checkout (a
+#                        `git worktree` of the before commit), for a change that
+#                        also changes a recipe's options
 #   --only NAME[,NAME]   run only these recipes (names as in the table, e.g.
 #                        fineweb,tests-slurm)
 #   --work DIR           keep the outputs and logs in DIR (default: a temporary
@@ -67,7 +70,7 @@ die() {
 }
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-before="" after="" before_ref="" after_ref="" threads=2 tasks=1 only="" work="" keep=0 reuse=0 compare_only=0
+before="" after="" before_ref="" after_ref="" before_root="" threads=2 tasks=1 only="" work="" keep=0 reuse=0 compare_only=0
 ignore_keys=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
     --threads) threads="${2:?}"; shift 2 ;;
     --tasks) tasks="${2:?}"; shift 2 ;;
     --only) only="${2:?}"; shift 2 ;;
+    --before-root) before_root="$(cd "${2:?}" && pwd)"; shift 2 ;;
     --work) work="${2:?}"; shift 2 ;;
     --keep) keep=1; shift ;;
     --reuse-before) reuse=1; shift ;;
@@ -196,7 +200,9 @@ for entry in "${recipes[@]}"; do
         mkdir -p "$work/run"
         t0=$(date +%s.%N)
         rc=0
-        (cd "$root" && env -i PATH="$PATH" HOME="$HOME" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" LANG=C.UTF-8 \
+        side_root="$root"
+        [ "$side" = before ] && [ -n "$before_root" ] && side_root="$before_root"
+        (cd "$side_root" && env -i PATH="$PATH" HOME="$HOME" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" LANG=C.UTF-8 \
             SLUICE_DATA="$data" OUT="$out" SLUICE_OUT="$out" \
             QUICKSTART_MAX_FILES=500 QUICKSTART_TRAIN_STEPS=4 REFERENCE_LM_STEPS=1 \
             "$bin" run --progress off --threads "$threads" --tasks "$tasks" --output "$out" "$rel") \
