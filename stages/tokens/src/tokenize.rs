@@ -82,7 +82,7 @@ impl DocStage for Tokenize {
 impl sluice_pipeline::component::Component for TokenizeConfig {
     const KIND: &'static str = "tokenize";
     const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
-    const ABOUT: &'static str = "Encodes each document with a tokenizer.json: ids in metadata.tokens, count in attributes.tokens";
+    const ABOUT: &'static str = "Encodes each document with a tokenizer.json: typed ids on the document (writers write them as metadata.tokens with `tokens: true`), count in attributes.tokens";
 
     fn validate(&self) -> Vec<(String, String)> {
         TokenizeConfig::validate(self)
