@@ -22,8 +22,9 @@ pub const EXACT_LIMIT: usize = 4096;
 /// Relative accuracy of the bucketed quantiles.
 pub const ALPHA: f64 = 0.005;
 
-/// Quantile summary of one numeric signal.
-#[derive(Debug, Clone, Default)]
+/// Quantile summary of one numeric signal. `Summary::default()` is the
+/// empty summary (exact mode, no value yet), the same as [`Summary::new`].
+#[derive(Debug, Clone)]
 pub struct Summary {
     count: u64,
     sum: f64,
@@ -35,6 +36,12 @@ pub struct Summary {
     pos: BTreeMap<i32, u64>,
     neg: BTreeMap<i32, u64>,
     zero: u64,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary::new()
+    }
 }
 
 /// An f64 with a total order (NaN is never stored).
@@ -69,7 +76,16 @@ fn bucket_value(i: i32) -> f64 {
 
 impl Summary {
     pub fn new() -> Summary {
-        Summary { exact: Some(BTreeMap::new()), min: f64::INFINITY, max: f64::NEG_INFINITY, ..Default::default() }
+        Summary {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            exact: Some(BTreeMap::new()),
+            pos: BTreeMap::new(),
+            neg: BTreeMap::new(),
+            zero: 0,
+        }
     }
 
     /// Add one value; NaN is ignored.
