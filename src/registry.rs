@@ -27,6 +27,8 @@ pub fn kinds() -> Kinds {
         Kind::of::<sluice_quality::FineWebQualityConfig>(),
         Kind::of::<sluice_quality::UrlBlocklistConfig>(),
         Kind::of::<sluice_quality::regex_filter::RegexFilterConfig>(),
+        Kind::of::<sluice_quality::classifier_train::ClassifierTrainConfig>(),
+        Kind::of::<sluice_quality::classifier::ClassifierConfig>(),
         Kind::of::<sluice_safety::PiiConfig>(),
         Kind::of::<sluice_safety::ToxicityConfig>(),
         Kind::of::<sluice_safety::DecontamConfig>(),

@@ -814,3 +814,68 @@ fn dedup_stages_remove_the_same_documents_whatever_the_tasks_and_threads() {
     assert_eq!(report["kind"], "dedup_clusters");
     assert_eq!(report["removed"].as_u64().unwrap() as usize, minhash.len());
 }
+
+/// `recipes/dclm.yaml` as shipped, on the shared data, with the output at `out`.
+fn run_dclm(out: &Path, tasks: &str, threads: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    run_ok(
+        sluice()
+            .current_dir(root)
+            .env("OUT", out)
+            .env("SLUICE_DATA", data_dir())
+            .args(["run", "--progress", "off", "--tasks", tasks, "--threads", threads])
+            .arg(root.join("recipes/dclm.yaml")),
+    );
+}
+
+#[test]
+fn dclm_recipe_trains_scores_and_keeps_the_same_documents_whatever_tasks_and_threads() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    run_dclm(&a, "1", "1");
+    run_dclm(&b, "3", "2");
+    let pick = |root: &Path| -> BTreeMap<String, Vec<u8>> {
+        output_files(root)
+            .into_iter()
+            .filter(|(k, _)| {
+                k.starts_with("kept/")
+                    || k.starts_with("heuristics_only/")
+                    || k.starts_with("excluded/quality/")
+                    || k.starts_with("quality_model/")
+                    || k == "reports/quality/classifier.json"
+            })
+            .collect()
+    };
+    let (fa, fb) = (pick(&a), pick(&b));
+    assert!(fa.contains_key("quality_model/model.bin") && fa.contains_key("reports/quality/classifier.json"), "{:?}", fa.keys());
+    for (k, v) in &fa {
+        assert!(fb.get(k) == Some(v), "{k} differs between --tasks 1 --threads 1 and --tasks 3 --threads 2");
+    }
+    assert_eq!(fa.len(), fb.len());
+    // the training report matches too, but for its timing
+    let train = |root: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join("reports/quality_model/classifier_train.json")).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("train_seconds");
+        v.as_object_mut().unwrap().remove("train");
+        v
+    };
+    let ta = train(&a);
+    assert_eq!(ta, train(&b));
+    // the classifier separates reference text from crawl on held-out documents
+    let auc = ta["heldout"]["positive"]["roc_auc"].as_f64().unwrap();
+    assert!(auc > 0.9, "held-out ROC AUC {auc}: {ta}");
+    // the top 10% of what passed the heuristics is kept, the rest excluded with its reason
+    let rep: serde_json::Value = serde_json::from_slice(&fa["reports/quality/classifier.json"]).unwrap();
+    let (n, kept) = (rep["documents"].as_u64().unwrap(), rep["kept"].as_u64().unwrap());
+    assert!(n > 100 && kept >= n / 10 && kept <= n / 10 + 3, "{n} scored, {kept} kept");
+    assert_eq!(jsonl_docs(&a.join("kept")).len() as u64, kept);
+    assert_eq!(jsonl_docs(&a.join("heuristics_only")).len() as u64, n);
+    let dropped = jsonl_docs(&a.join("excluded/quality"));
+    assert_eq!(dropped.len() as u64, n - kept);
+    assert!(!rep["examples"]["kept"].as_array().unwrap().is_empty() && !rep["examples"]["dropped"].as_array().unwrap().is_empty());
+    // the report renders the classifier section
+    run_ok(sluice().arg("report").arg(&a));
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("Classifiers") && html.contains("Dropped by the score") && html.contains("ROC AUC"), "no classifier section");
+}

@@ -38,6 +38,9 @@ pub fn page(d: &RunData, b: &Budget, kinds: &sluice_pipeline::Kinds) -> String {
     section(&mut body, &mut nav, "dedup", "Deduplication", reports_of(d, "dedup_clusters", dedup));
     section(&mut body, &mut nav, "tokens", "Tokens per source", reports_of(d, "mix", token_mix));
     section(&mut body, &mut nav, "decontamination", "Decontamination", reports_of(d, "decontamination", decontamination));
+    let mut classifiers = reports_of(d, "classifier_train", classifier_train);
+    classifiers.push_str(&reports_of(d, "classifier", classifier));
+    section(&mut body, &mut nav, "classifiers", "Classifiers", classifiers);
     section(&mut body, &mut nav, "other-reports", "Other reports", other_reports(d));
     section(&mut body, &mut nav, "shards", "Token shards", shards(d));
     section(&mut body, &mut nav, "training", "Training", training(d));
@@ -422,11 +425,83 @@ fn decontamination(_node: &str, v: &Value) -> String {
     s
 }
 
+fn f(v: &Value, k: &str) -> f64 {
+    v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+/// A `classifier_train` report: the training set and the held-out metrics.
+fn classifier_train(_node: &str, v: &Value) -> String {
+    let mut s = String::new();
+    let h = v.get("heldout").unwrap_or(&Value::Null);
+    let _ = write!(
+        s,
+        "<p>Trained in {} s; held-out documents: {}, accuracy {}.</p>",
+        num(f(v, "train_seconds")),
+        int(u(h, "documents")),
+        num(f(h, "accuracy"))
+    );
+    s.push_str("<table><tr><th>label</th><th>train</th><th>held out</th><th>precision</th><th>recall</th><th>F1</th><th>ROC AUC</th></tr>");
+    let docs = v.get("documents").and_then(Value::as_object);
+    for (label, m) in h.get("labels").and_then(Value::as_object).into_iter().flatten().take(200) {
+        let c = docs.and_then(|d| d.get(label)).unwrap_or(&Value::Null);
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            esc(&truncate(label, 200)),
+            int(u(c, "train")),
+            int(u(c, "heldout")),
+            num(f(m, "precision")),
+            num(f(m, "recall")),
+            num(f(m, "f1")),
+            num(f(m, "roc_auc"))
+        );
+    }
+    s.push_str("</table>");
+    s
+}
+
+/// A `classifier` report (top fraction): the score histogram with the
+/// threshold, and documents kept and dropped by the score.
+fn classifier(_node: &str, v: &Value) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<p>Score <code>{}</code>: kept {} of {} documents ({}; asked for the top {}), threshold {}.</p>",
+        esc(&truncate(st(v, "attribute"), 200)),
+        int(u(v, "kept")),
+        int(u(v, "documents")),
+        pct(u(v, "kept"), u(v, "documents")),
+        num(f(v, "top_fraction")),
+        num(f(v, "threshold"))
+    );
+    let hist = v.get("histogram").unwrap_or(&Value::Null);
+    let bins: Vec<u64> = hist.get("counts").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_u64).take(1000).collect();
+    let (lo, hi) = (f(hist, "lo"), f(hist, "hi"));
+    if !bins.is_empty() && lo.is_finite() && hi.is_finite() && hi > lo {
+        let h = Histogram { lo, hi, n: bins.iter().sum(), bins };
+        s.push_str(&svg::histogram("classifier", &h, &[(f(v, "threshold"), "threshold".to_string())]));
+    }
+    for (side, title) in [("kept", "Kept by the score"), ("dropped", "Dropped by the score")] {
+        let ex = v.get("examples").and_then(|e| e.get(side)).and_then(Value::as_array);
+        let _ = write!(s, "<h4>{title}</h4>");
+        for e in ex.into_iter().flatten().take(50) {
+            let _ = write!(
+                s,
+                r#"<p class="meta">score {} · most probable label {}</p>"#,
+                num(f(e, "score")),
+                esc(&truncate(st(e, "label"), 200))
+            );
+            s.push_str(&doc_ref(e));
+        }
+    }
+    s
+}
+
 fn other_reports(d: &RunData) -> String {
     let mut s = String::new();
     for (node, file, v) in &d.reports {
         let k = v.get("kind").and_then(Value::as_str).unwrap_or("");
-        if ["dedup_clusters", "mix", "decontamination"].contains(&k) {
+        if ["dedup_clusters", "mix", "decontamination", "classifier", "classifier_train"].contains(&k) {
             continue;
         }
         let text = serde_json::to_string_pretty(v).unwrap_or_default();

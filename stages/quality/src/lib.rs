@@ -29,6 +29,8 @@
 //! ```
 
 mod c4;
+pub mod classifier;
+pub mod classifier_train;
 mod fineweb;
 mod gopher;
 mod langid;
