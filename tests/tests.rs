@@ -834,24 +834,25 @@ fn dclm_recipe_trains_scores_and_keeps_the_same_documents_whatever_tasks_and_thr
     let (a, b) = (d.path().join("a"), d.path().join("b"));
     run_dclm(&a, "1", "1");
     run_dclm(&b, "3", "2");
+    // the model and the scoring report are byte-identical
     let pick = |root: &Path| -> BTreeMap<String, Vec<u8>> {
-        output_files(root)
-            .into_iter()
-            .filter(|(k, _)| {
-                k.starts_with("kept/")
-                    || k.starts_with("heuristics_only/")
-                    || k.starts_with("excluded/quality/")
-                    || k.starts_with("quality_model/")
-                    || k == "reports/quality/classifier.json"
-            })
-            .collect()
+        output_files(root).into_iter().filter(|(k, _)| k.starts_with("quality_model/") || k == "reports/quality/classifier.json").collect()
     };
     let (fa, fb) = (pick(&a), pick(&b));
     assert!(fa.contains_key("quality_model/model.bin") && fa.contains_key("reports/quality/classifier.json"), "{:?}", fa.keys());
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for (k, v) in &fa {
-        assert!(fb.get(k) == Some(v), "{k} differs between --tasks 1 --threads 1 and --tasks 3 --threads 2");
+        assert!(&fb[k] == v, "{k} differs between --tasks 1 --threads 1 and --tasks 3 --threads 2");
     }
-    assert_eq!(fa.len(), fb.len());
+    // and so are the documents kept, dropped by the score, and kept by the heuristics alone
+    for dir in ["kept", "excluded/quality", "heuristics_only"] {
+        let docs = |root: &Path| {
+            let mut v: Vec<String> = jsonl_docs(&root.join(dir)).into_iter().map(|(_, line)| line).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(docs(&a), docs(&b), "{dir} differs between --tasks 1 --threads 1 and --tasks 3 --threads 2");
+    }
     // the training report matches too, but for its timing
     let train = |root: &Path| {
         let mut v: serde_json::Value =
@@ -878,4 +879,69 @@ fn dclm_recipe_trains_scores_and_keeps_the_same_documents_whatever_tasks_and_thr
     run_ok(sluice().arg("report").arg(&a));
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
     assert!(html.contains("Classifiers") && html.contains("Dropped by the score") && html.contains("ROC AUC"), "no classifier section");
+}
+
+#[test]
+fn a_numeric_field_trains_a_score_that_a_later_stage_applies() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let words = [
+        "lol click here buy now",
+        "news today sports weather",
+        "the theorem follows from the lemma",
+        "proof by induction on the derivation",
+    ];
+    let mut lines = String::new();
+    for i in 0..400 {
+        let edu = i % 4;
+        let text = format!("{} {} and {}\nsecond line {}", words[edu], i, words[edu], words[edu]);
+        lines.push_str(&serde_json::json!({"id": i.to_string(), "text": text, "edu": edu as f64 + 0.2}).to_string());
+        lines.push('\n');
+    }
+    std::fs::write(input.join("a.jsonl"), lines).unwrap();
+    let out = d.path().join("out");
+    let recipe = format!(
+        r#"seed: 3
+output: {out}
+readers:
+  web: {{kind: jsonl, paths: ["{input}"]}}
+stages:
+  edu_model:
+    kind: classifier_train
+    inputs: [web]
+    labels: {{field: {{name: edu, numeric: true}}}}
+    preprocess: {{lowercase: true, newlines: eos}}
+    dim: 16
+    bucket: 0
+    epoch: 10
+    lr: 0.5
+  edu:
+    kind: classifier
+    inputs: [edu_model]
+    model_from: edu_model
+    min_score: 1.5
+    exclusions: true
+writers:
+  kept: {{kind: jsonl, inputs: [edu]}}
+"#,
+        out = out.display(),
+        input = input.display()
+    );
+    let r = write_recipe(d.path(), &recipe);
+    run_ok(sluice().args(["run", "--progress", "off"]).arg(&r));
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("reports/edu_model/classifier_train.json")).unwrap()).unwrap();
+    assert_eq!(rep["labels"].as_array().unwrap().len(), 4, "{rep}");
+    assert!(rep["heldout"]["expected_value_mae"].as_f64().unwrap() < 0.5, "{rep}");
+    let card: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("edu_model/model.json")).unwrap()).unwrap();
+    assert_eq!(card["numeric"], true);
+    // documents annotated 2 and 3 are kept, with their expected-value score
+    let kept = jsonl_docs(&out.join("kept"));
+    assert!((180..=220).contains(&kept.len()), "{} kept", kept.len());
+    for (_, line) in &kept {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["metadata"]["edu"].as_f64().unwrap() >= 2.0 && v["attributes"]["edu_score"].as_f64().unwrap() >= 1.5, "{line}");
+    }
+    assert_eq!(jsonl_docs(&out.join("excluded/edu")).len() + kept.len(), 400);
 }

@@ -77,6 +77,8 @@ fn minimal(role: &str, kind: &str, f: &Fixtures) -> Option<Value> {
         ("stage", "mix") => json!({"target_tokens": 1000, "sources": {"in": {"weight": 1.0}}}),
         ("stage", "perplexity") => json!({"model": f.model}),
         ("stage", "regex_filter") => json!({"patterns": {"lorem": "(?i)lorem ipsum"}}),
+        ("stage", "classifier_train") => json!({"labels": {"by_source": {"a": ["in"], "b": ["other"]}}}),
+        ("stage", "classifier") => json!({"model_from": "trainer"}),
         (
             "stage",
             "passthrough" | "length" | "language" | "gopher_repetition" | "gopher_quality" | "c4" | "c4_badwords" | "fineweb" | "pii"

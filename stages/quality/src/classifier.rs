@@ -500,7 +500,7 @@ const BINS: usize = 1 << 20;
 const SALT_EXAMPLES: u64 = 0xc1a5_51f1;
 
 fn bin_of(score: f64, (lo, hi): (f64, f64)) -> usize {
-    if !(hi > lo) || score.is_nan() {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) || score.is_nan() {
         return 0;
     }
     let x = ((score - lo) / (hi - lo)).clamp(0.0, 1.0);
