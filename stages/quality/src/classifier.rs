@@ -213,40 +213,29 @@ pub struct ClassifierConfig {
 const MAX_ATTRIBUTE_LABELS: usize = 1000;
 
 impl ClassifierConfig {
+    /// Every check, the model file's included (it is loaded).
     pub fn validate(&self) -> Vec<(String, String)> {
+        let mut e = self.check_options();
+        if let (Some(p), None) = (&self.model, &self.model_from) {
+            match load_model(p) {
+                Ok(m) => e.extend(self.check_model(&m)),
+                Err(m) => e.push(("model".into(), m)),
+            }
+        }
+        e
+    }
+
+    /// The checks that do not need the model.
+    fn check_options(&self) -> Vec<(String, String)> {
         let mut e = Vec::new();
         match (&self.model, &self.model_from) {
             (None, None) | (Some(_), Some(_)) => {
                 e.push(("model".into(), "set exactly one of `model` (a fastText file) and `model_from` (a classifier_train stage)".into()))
             }
-            (Some(p), None) => match load_model(p) {
-                Ok(m) => {
-                    if let Err(m) = score_of(&m, &self.label_names(&m), self.score_label.as_deref(), None, false) {
-                        e.push(("score_label".into(), m));
-                    }
-                    let names = self.label_names(&m);
-                    for (i, l) in self.keep_labels.iter().enumerate() {
-                        if !names.contains(l) {
-                            e.push((
-                                format!("keep_labels[{i}]"),
-                                format!("`{l}` is not a label of the model (labels: {})", names.join(", ")),
-                            ));
-                        }
-                    }
-                    if self.probabilities && names.len() > MAX_ATTRIBUTE_LABELS {
-                        e.push((
-                            "probabilities".into(),
-                            format!("the model has {} labels; at most {MAX_ATTRIBUTE_LABELS} can be attributes", names.len()),
-                        ));
-                    }
-                }
-                Err(m) => e.push(("model".into(), m)),
-            },
-            (None, Some(_)) => {
-                if self.preprocess.is_some() {
-                    e.push(("preprocess".into(), "comes from the classifier_train stage named by `model_from`; do not set it here".into()));
-                }
+            (None, Some(_)) if self.preprocess.is_some() => {
+                e.push(("preprocess".into(), "comes from the classifier_train stage named by `model_from`; do not set it here".into()));
             }
+            _ => {}
         }
         if let Some(t) = self.min_score {
             if !t.is_finite() || t.abs() > 1e12 {
@@ -269,8 +258,25 @@ impl ClassifierConfig {
         e
     }
 
-    fn label_names(&self, m: &Model) -> Vec<String> {
-        label_names(m)
+    /// The checks against a loaded model file.
+    fn check_model(&self, m: &Model) -> Vec<(String, String)> {
+        let mut e = Vec::new();
+        let names = label_names(m);
+        if let Err(m) = score_of(&names, self.score_label.as_deref(), None, false) {
+            e.push(("score_label".into(), m));
+        }
+        for (i, l) in self.keep_labels.iter().enumerate() {
+            if !names.contains(l) {
+                e.push((format!("keep_labels[{i}]"), format!("`{l}` is not a label of the model (labels: {})", names.join(", "))));
+            }
+        }
+        if self.probabilities && names.len() > MAX_ATTRIBUTE_LABELS {
+            e.push((
+                "probabilities".into(),
+                format!("the model has {} labels; at most {MAX_ATTRIBUTE_LABELS} can be attributes", names.len()),
+            ));
+        }
+        e
     }
 }
 
@@ -323,14 +329,7 @@ impl ScoreOf {
     }
 }
 
-fn score_of(
-    m: &Model,
-    names: &[String],
-    score_label: Option<&str>,
-    positive: Option<&str>,
-    numeric: bool,
-) -> std::result::Result<ScoreOf, String> {
-    let _ = m;
+fn score_of(names: &[String], score_label: Option<&str>, positive: Option<&str>, numeric: bool) -> std::result::Result<ScoreOf, String> {
     if let Some(l) = score_label.or(positive) {
         return names
             .iter()
@@ -432,8 +431,18 @@ impl Classifier {
             }
             (None, None) => return Err("no model".into()),
         };
+        self.scorer_of(model, preprocess, positive, numeric)
+    }
+
+    fn scorer_of(
+        &self,
+        model: Model,
+        preprocess: Preprocess,
+        positive: Option<String>,
+        numeric: bool,
+    ) -> std::result::Result<Scorer, String> {
         let names = label_names(&model);
-        let score = score_of(&model, &names, self.cfg.score_label.as_deref(), positive.as_deref(), numeric)?;
+        let score = score_of(&names, self.cfg.score_label.as_deref(), positive.as_deref(), numeric)?;
         for l in &self.cfg.keep_labels {
             if !names.contains(l) {
                 return Err(format!("keep_labels: `{l}` is not a label of the model (labels: {})", names.join(", ")));
@@ -787,19 +796,26 @@ impl Component for ClassifierConfig {
     const ABOUT: &'static str =
         "Scores documents with a fastText model (a file, or a classifier_train stage's); keeps by threshold, label or top fraction";
 
+    /// The options alone: `build` loads the model (once) and checks the
+    /// options against it.
     fn validate(&self) -> Vec<(String, String)> {
-        ClassifierConfig::validate(self)
+        self.check_options()
     }
 
     fn build(&self, cx: &BuildContext) -> std::result::Result<Built, Vec<Diagnostic>> {
-        let errs = ClassifierConfig::validate(self);
+        let errs = self.check_options();
         if !errs.is_empty() {
             return Err(located(cx, errs));
         }
         let mut c = Classifier::new(self, cx.name);
         if let Some(p) = &self.model {
-            // load now, so that a bad file fails the recipe, not the run
-            let s = c.load(Path::new("")).map_err(|m| located(cx, vec![("model".into(), format!("{}: {m}", p.display()))]))?;
+            // load now, so that a bad file or label fails the recipe, not the run
+            let m = load_model(p).map_err(|m| located(cx, vec![("model".into(), m)]))?;
+            let errs = self.check_model(&m);
+            if !errs.is_empty() {
+                return Err(located(cx, errs));
+            }
+            let s = c.scorer_of(m, self.preprocess.unwrap_or_default(), None, false).map_err(|m| located(cx, vec![("model".into(), m)]))?;
             c.keep = c.keep_indices(&s);
             let _ = c.scorer.set(Ok(Arc::new(s)));
         }
