@@ -944,4 +944,9 @@ writers:
         assert!(v["metadata"]["edu"].as_f64().unwrap() >= 2.0 && v["attributes"]["edu_score"].as_f64().unwrap() >= 1.5, "{line}");
     }
     assert_eq!(jsonl_docs(&out.join("excluded/edu")).len() + kept.len(), 400);
+    // the threshold is a signal rule on the stage's own attribute: --what-if re-evaluates it
+    let o = run_ok(sluice().args(["stats", "--what-if", "edu.min_score=2.5", "--json"]).arg(&out));
+    let w: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = w.to_string();
+    assert!(text.contains("edu_score") && text.contains("classifier_low_score"), "{text}");
 }

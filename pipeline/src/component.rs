@@ -71,6 +71,18 @@ pub struct SignalRule {
 }
 
 impl SignalRule {
+    /// The attribute this rule tests at the node `node`, whose resolved
+    /// options are `options`: `{attribute}` in [`SignalRule::attribute`]
+    /// stands for the node's `attribute` option, or its name when that is
+    /// unset (a classifier's `<attribute>_score`).
+    pub fn attribute_at(&self, node: &str, options: &Value) -> String {
+        if !self.attribute.contains("{attribute}") {
+            return self.attribute.to_string();
+        }
+        let a = options.get("attribute").and_then(Value::as_str).unwrap_or(node);
+        self.attribute.replace("{attribute}", a)
+    }
+
     /// Whether a signal value passes a threshold (`None`: rule disabled).
     pub fn passes(&self, value: f64, threshold: Option<f64>) -> bool {
         match (threshold, self.test) {

@@ -52,7 +52,12 @@ pub fn marks(recipe: &Value, kinds: &Kinds) -> Vec<Mark> {
                     });
                 }
             } else if let Some(v) = v.as_f64() {
-                out.push(Mark { attribute: rule.attribute.to_string(), stage: name.clone(), option: rule.option.to_string(), value: v });
+                out.push(Mark {
+                    attribute: rule.attribute_at(name, &opts),
+                    stage: name.clone(),
+                    option: rule.option.to_string(),
+                    value: v,
+                });
             }
         }
     }

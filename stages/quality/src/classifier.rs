@@ -35,7 +35,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sluice_fasttext::Model;
-use sluice_pipeline::component::{located, resolved_options, Built, Component};
+use sluice_pipeline::component::{located, resolved_options, Built, Component, SignalRule, Test};
 use sluice_pipeline::output::AtomicFile;
 use sluice_pipeline::stage::TaskContext;
 use sluice_pipeline::{
@@ -795,6 +795,8 @@ impl Component for ClassifierConfig {
     const ROLE: Role = Role::Stage;
     const ABOUT: &'static str =
         "Scores documents with a fastText model (a file, or a classifier_train stage's); keeps by threshold, label or top fraction";
+    const SIGNAL_RULES: &'static [SignalRule] =
+        &[SignalRule { option: "min_score", attribute: "{attribute}_score", test: Test::DropBelow, reason: "classifier_low_score" }];
 
     /// The options alone: `build` loads the model (once) and checks the
     /// options against it.

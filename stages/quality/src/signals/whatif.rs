@@ -130,7 +130,7 @@ pub fn parse_assignment(kinds: &Kinds, recipe: &Value, text: &str) -> Result<Ass
             }
         } else {
             out.push(Rule {
-                attribute: r.attribute.into(),
+                attribute: r.attribute_at(&node, &base),
                 test: r.test,
                 reason: r.reason.into(),
                 n: None,
