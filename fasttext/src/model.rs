@@ -333,7 +333,10 @@ impl Model {
         if ids.is_empty() {
             return false;
         }
-        for &id in ids {
+        for (k, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(k + 8) {
+                self.input.prefetch_row(next as usize);
+            }
             self.input.add_row_to(&mut s.hidden, id as usize);
         }
         // fastText: hidden.mul(1.0 / input.size()), the factor rounded to float.
