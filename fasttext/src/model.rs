@@ -18,6 +18,8 @@ pub const MAGIC: i32 = 793712314;
 pub const VERSION: i32 = 12;
 
 const MAX_SIGMOID: i32 = 8;
+/// Input rows fetched ahead of the one being added.
+const PREFETCH_AHEAD: usize = 12;
 /// Deepest hierarchical-softmax path accepted (a Huffman tree over i64 counts is < 100 deep).
 const MAX_HS_DEPTH: usize = 4096;
 const SIGMOID_TABLE_SIZE: i32 = 512;
@@ -337,7 +339,7 @@ impl Model {
             return false;
         }
         for (k, &id) in ids.iter().enumerate() {
-            if let Some(&next) = ids.get(k + 8) {
+            if let Some(&next) = ids.get(k + PREFETCH_AHEAD) {
                 self.input.prefetch_row(next as usize);
             }
             self.input.add_row_to(&mut s.hidden, id as usize);
