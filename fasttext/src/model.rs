@@ -746,6 +746,13 @@ mod tests {
     }
 
     #[test]
+    fn model_is_shareable_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Model>();
+        send_sync::<Scratch>();
+    }
+
+    #[test]
     fn sigmoid_table_matches_fasttext() {
         assert_eq!(sigmoid(-9.0), 0.0);
         assert_eq!(sigmoid(9.0), 1.0);
