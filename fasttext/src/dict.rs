@@ -327,7 +327,8 @@ impl Dictionary {
         }
         // Each entry takes at least 10 bytes: a NUL, an i64 count and a type byte.
         src.need(size as u64 * 10, "dictionary entries")?;
-        let mut entries = Vec::with_capacity(size as usize);
+        // Grown as entries arrive: a stream's length is not known in advance.
+        let mut entries = Vec::with_capacity((size as usize).min(1 << 16));
         let mut word = Vec::new();
         for i in 0..size {
             src.cstring(&mut word, "dictionary word")?;
@@ -355,7 +356,7 @@ impl Dictionary {
             if n > i32::MAX as u64 {
                 return Err(src.format(format!("pruneidx_size {pruneidx_size} is too large")));
             }
-            pairs.reserve(n as usize);
+            pairs.reserve((n as usize).min(1 << 16));
             for _ in 0..n {
                 let a = src.i32("pruneidx key")?;
                 let b = src.i32("pruneidx value")?;

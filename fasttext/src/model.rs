@@ -445,7 +445,7 @@ impl Model {
     /// [`Model::predict`] with a reusable scratch.
     pub fn predict_with(&self, text: &str, k: usize, threshold: f32, s: &mut Scratch) -> Vec<(usize, f32)> {
         let n = self.labels.len();
-        let k = if k == 0 { n } else { k };
+        let k = if k == 0 { n } else { k.min(n) };
         if !self.hidden(text.as_bytes(), s) {
             return Vec::new();
         }
@@ -618,6 +618,7 @@ mod tests {
                     assert!((prob - p[i]).abs() < 1e-6, "{loss:?} {text:?}: {prob} vs {}", p[i]);
                 }
                 assert!(all[0].1 >= all[1].1);
+                assert_eq!(m.predict(text, usize::MAX, 0.0), all);
                 let top1 = m.predict(text, 1, 0.0);
                 assert_eq!(top1, all[..1].to_vec());
                 // A threshold above every probability leaves nothing.
