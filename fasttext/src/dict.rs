@@ -592,6 +592,30 @@ mod tests {
         assert_ne!(hash("é".as_bytes()), textbook);
     }
 
+    #[test]
+    fn ngram_buckets_match_fasttext() {
+        // Bucket rows (id - nwords) that Python fastText 0.9.2's `get_subwords`
+        // reported for these n-grams of a model with bucket = 100000.
+        let known = [
+            ("<h", 65417),
+            ("<hé", 74101),
+            ("<hél", 53051),
+            ("hé", 72015),
+            ("hél", 13657),
+            ("héll", 24047),
+            ("<日", 52687),
+            ("<日本", 58587),
+            ("<日本語", 4581),
+            ("日本", 87409),
+            ("日本語", 35559),
+            ("<zz", 77867),
+            ("zzqx", 57820),
+        ];
+        for (gram, bucket) in known {
+            assert_eq!(hash(gram.as_bytes()) % 100_000, bucket, "{gram}");
+        }
+    }
+
     fn args(minn: i32, maxn: i32, word_ngrams: i32, bucket: i32) -> crate::Args {
         let mut a = crate::TrainArgs::default().to_file_args();
         a.minn = minn;
