@@ -458,6 +458,16 @@ impl Dictionary {
     /// `</s>` token), or to the end of the text. Fills `lb.ids` with the
     /// features and `lb.labels` with the known labels.
     pub(crate) fn line(&self, text: &[u8], lb: &mut LineBuf) -> LineInfo {
+        self.read_line(text, lb, false)
+    }
+
+    /// A whole document as one line: '\n' is whitespace and a `</s>` ends
+    /// the text, i.e. fastText's view of `text.replace('\n', ' ') + '\n'`.
+    pub(crate) fn document(&self, text: &[u8], lb: &mut LineBuf) -> LineInfo {
+        self.read_line(text, lb, true)
+    }
+
+    fn read_line(&self, text: &[u8], lb: &mut LineBuf, document: bool) -> LineInfo {
         lb.ids.clear();
         lb.labels.clear();
         lb.word_hashes.clear();
@@ -468,10 +478,13 @@ impl Dictionary {
         let mut i = 0;
         let mask = self.table.len() - 1;
         loop {
-            while i < n && text[i] != b'\n' && is_space(text[i]) {
+            while i < n && (document || text[i] != b'\n') && is_space(text[i]) {
                 i += 1;
             }
             if i >= n {
+                if document {
+                    lb.toks.push((i, i, hash(EOS)));
+                }
                 break;
             }
             if text[i] == b'\n' {
@@ -654,6 +667,20 @@ mod tests {
         // An empty line is just </s>.
         d.line(b"\n", &mut lb);
         assert_eq!(lb.ids, vec![2]);
+    }
+
+    #[test]
+    fn a_document_reads_as_one_line_with_newlines_as_spaces() {
+        let a = args(0, 0, 2, 1000);
+        let d = dict(&["a", "b", "</s>", "c"], &["__label__x"], &a);
+        let (mut x, mut y) = (LineBuf::default(), LineBuf::default());
+        for text in ["a b\nc\n\nb a", "a", "", "\n\n", "a </s> b\nc", "c\t\nb\n"] {
+            let info = d.document(text.as_bytes(), &mut x);
+            let mut flat = text.replace('\n', " ");
+            flat.push('\n');
+            let reference = d.line(flat.as_bytes(), &mut y);
+            assert_eq!((&x.ids, &x.labels, info.ntokens), (&y.ids, &y.labels, reference.ntokens), "{text:?}");
+        }
     }
 
     #[test]
