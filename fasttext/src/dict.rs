@@ -57,7 +57,7 @@ struct Slot {
 const INLINE: usize = 8;
 
 /// Most precomputed word features (4 bytes each) kept in memory.
-const MAX_SUBWORDS: u64 = 1 << 28;
+const MAX_SUBWORDS: u64 = 1 << 26;
 
 /// Slice equality without a `memcmp` call for the short words that dominate text.
 #[inline]
