@@ -18,6 +18,8 @@ pub const MAGIC: i32 = 793712314;
 pub const VERSION: i32 = 12;
 
 const MAX_SIGMOID: i32 = 8;
+/// Input rows fetched ahead of the one being added.
+const PREFETCH_AHEAD: usize = 12;
 /// Deepest hierarchical-softmax path accepted (a Huffman tree over i64 counts is < 100 deep).
 const MAX_HS_DEPTH: usize = 4096;
 const SIGMOID_TABLE_SIZE: i32 = 512;
@@ -330,6 +332,10 @@ impl Model {
     /// Returns false when the text has no feature.
     fn hidden(&self, text: &[u8], s: &mut Scratch) -> bool {
         self.dict.line(text, &mut s.line);
+        self.average(s)
+    }
+
+    fn average(&self, s: &mut Scratch) -> bool {
         let ids = &s.line.ids;
         s.hidden.clear();
         s.hidden.resize(self.args.dim as usize, 0.0);
@@ -337,7 +343,7 @@ impl Model {
             return false;
         }
         for (k, &id) in ids.iter().enumerate() {
-            if let Some(&next) = ids.get(k + 8) {
+            if let Some(&next) = ids.get(k + PREFETCH_AHEAD) {
                 self.input.prefetch_row(next as usize);
             }
             self.input.add_row_to(&mut s.hidden, id as usize);
@@ -392,7 +398,8 @@ impl Model {
     /// `text` is read as fastText reads one line: tokens up to the first
     /// `'\n'` (which is the `</s>` token) or the end of the text. Python's
     /// `model.predict(text)` appends a `'\n'`; pass `text` with a trailing
-    /// `'\n'` to score as it does. A text with no known feature (fastText
+    /// `'\n'` to score as it does, or use [`Model::predict_document_into`] for
+    /// a multi-line document. A text with no known feature (fastText
     /// returns no prediction) gives 0 for every label.
     pub fn predict_into(&self, text: &str, scratch: &mut Scratch, probs: &mut Vec<f32>) {
         self.predict_bytes_into(text.as_bytes(), scratch, probs)
@@ -400,10 +407,25 @@ impl Model {
 
     /// [`Model::predict_into`] on raw bytes (fastText reads bytes; text need not be UTF-8).
     pub fn predict_bytes_into(&self, text: &[u8], scratch: &mut Scratch, probs: &mut Vec<f32>) {
+        self.dict.line(text, &mut scratch.line);
+        self.probs_of_line(scratch, probs)
+    }
+
+    /// Probabilities of a whole multi-line document read as one line, its
+    /// newlines as spaces: what Python's `model.predict(text.replace("\n", " "))`
+    /// gives (datatrove's and DCLM's way of scoring documents), without
+    /// copying the text.
+    pub fn predict_document_into(&self, text: &str, scratch: &mut Scratch, probs: &mut Vec<f32>) {
+        self.dict.document(text.as_bytes(), &mut scratch.line);
+        self.probs_of_line(scratch, probs)
+    }
+
+    /// Fills `probs` from the features already in `scratch.line`.
+    fn probs_of_line(&self, scratch: &mut Scratch, probs: &mut Vec<f32>) {
         let n = self.labels.len();
         probs.clear();
         probs.resize(n, 0.0);
-        if !self.hidden(text, scratch) {
+        if !self.average(scratch) {
             return;
         }
         match &self.hs {
@@ -443,7 +465,7 @@ impl Model {
     /// [`Model::predict`] with a reusable scratch.
     pub fn predict_with(&self, text: &str, k: usize, threshold: f32, s: &mut Scratch) -> Vec<(usize, f32)> {
         let n = self.labels.len();
-        let k = if k == 0 { n } else { k };
+        let k = if k == 0 { n } else { k.min(n) };
         if !self.hidden(text.as_bytes(), s) {
             return Vec::new();
         }
@@ -616,6 +638,7 @@ mod tests {
                     assert!((prob - p[i]).abs() < 1e-6, "{loss:?} {text:?}: {prob} vs {}", p[i]);
                 }
                 assert!(all[0].1 >= all[1].1);
+                assert_eq!(m.predict(text, usize::MAX, 0.0), all);
                 let top1 = m.predict(text, 1, 0.0);
                 assert_eq!(top1, all[..1].to_vec());
                 // A threshold above every probability leaves nothing.
@@ -626,6 +649,21 @@ mod tests {
             if loss != Loss::OneVsAll {
                 assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
             }
+        }
+    }
+
+    #[test]
+    fn documents_score_as_their_flattened_line() {
+        for loss in [Loss::Softmax, Loss::HierarchicalSoftmax] {
+            let m = train_small(loss, 0);
+            let (mut s, mut p1, mut p2) = (Scratch::new(), Vec::new(), Vec::new());
+            let doc = "good day\nlovely\n\nbad awful";
+            m.predict_document_into(doc, &mut s, &mut p1);
+            m.predict_into(&format!("{}\n", doc.replace('\n', " ")), &mut s, &mut p2);
+            assert_eq!(p1, p2);
+            // Whereas predict_into stops at the first newline.
+            m.predict_into(doc, &mut s, &mut p2);
+            assert_ne!(p1, p2);
         }
     }
 
@@ -741,6 +779,13 @@ mod tests {
         // One label: the root is the leaf.
         let one = HsTree::build(&[7]).unwrap();
         assert!(one.paths[0].is_empty());
+    }
+
+    #[test]
+    fn model_is_shareable_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Model>();
+        send_sync::<Scratch>();
     }
 
     #[test]
