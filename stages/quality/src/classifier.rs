@@ -365,8 +365,13 @@ impl Scorer {
     pub fn score(&self, text: &str, probs: &mut Vec<f32>) -> f64 {
         BUFS.with(|b| {
             let (scratch, buf) = &mut *b.borrow_mut();
-            let line = self.preprocess.apply(text, buf);
-            self.model.predict_into(line, scratch, probs);
+            if self.preprocess == Preprocess::default() {
+                // newlines as spaces, nothing else: no copy of the text
+                self.model.predict_document_into(text, scratch, probs);
+            } else {
+                let line = self.preprocess.apply(text, buf);
+                self.model.predict_into(line, scratch, probs);
+            }
         });
         self.score.score(probs)
     }
@@ -868,6 +873,29 @@ mod tests {
         let p = Preprocess::default();
         p.training_line("__label__hq", "One\nTwo", "__label__", &mut out);
         assert_eq!(out, "__label__hq One Two");
+    }
+
+    #[test]
+    fn the_default_preparation_scores_like_the_copied_line() {
+        let dir = std::env::temp_dir().join(format!("sluice-clf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = dir.join("t.txt");
+        let mut lines = String::new();
+        for i in 0..50 {
+            lines.push_str(&format!("__label__a red green blue {i}\n__label__b one two three {i}\n"));
+        }
+        std::fs::write(&data, lines).unwrap();
+        let args = sluice_fasttext::TrainArgs { dim: 4, epoch: 2, bucket: 1000, word_ngrams: 2, ..Default::default() };
+        let (model, _) = sluice_fasttext::train(&data, &args).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let s = Scorer { names: label_names(&model), model, preprocess: Preprocess::default(), score: ScoreOf::Label(0) };
+        let (mut a, mut b, mut buf) = (Vec::new(), Vec::new(), String::new());
+        for text in ["red green\nblue one", "\n\ntwo\r\nthree  red\n", "", "unknown words only"] {
+            s.score(text, &mut a);
+            let line = Preprocess::default().apply(text, &mut buf);
+            s.model.predict_into(line, &mut sluice_fasttext::Scratch::new(), &mut b);
+            assert_eq!(a, b, "{text:?}");
+        }
     }
 
     #[test]
