@@ -31,7 +31,7 @@
 mod c4;
 mod fineweb;
 mod gopher;
-mod langid;
+pub mod langid;
 mod length;
 mod passthrough;
 pub mod regex_filter;
