@@ -212,7 +212,10 @@ impl FilterConfig for LanguageIdConfig {
                 return Err(vec![("backend".into(), "`lingua` needs a sluice built with the `lingua` cargo feature".into())])
             }
             Backend::Fasttext => {
-                return Err(vec![("backend".into(), "fasttext: not wired yet".into())]);
+                let Some(m) = &self.model else {
+                    return Err(vec![("model".into(), "backend `fasttext` needs `model: PATH`".into())]);
+                };
+                Engine::FastText(fasttext_backend::FastTextLid::load(std::path::Path::new(m)).map_err(|e| vec![("model".into(), e)])?)
             }
         };
         Ok(LanguageId { cfg: self.clone(), engine })
@@ -236,6 +239,7 @@ enum Engine {
     Whatlang(Detector),
     #[cfg(feature = "lingua")]
     Lingua(lingua_backend::Lingua),
+    FastText(fasttext_backend::FastTextLid),
 }
 
 const ISO1: &[(&str, &str)] = &[
@@ -670,6 +674,12 @@ impl LanguageId {
                 let script = (code == "zh").then(|| chinese_script(sample));
                 Some((code, script, score))
             }
+            Engine::FastText(ft) => {
+                let sample = middle(text, self.cfg.max_chars);
+                let (m, score) = ft.detect(sample)?;
+                let script = if m.code == "zh" { Some(m.script.unwrap_or_else(|| chinese_script(sample))) } else { None };
+                Some((m.code.as_str(), script, score))
+            }
         }
     }
 
@@ -690,6 +700,54 @@ impl LanguageId {
                 (Some(_), None) => base_ok,
             }
         })
+    }
+}
+
+mod fasttext_backend {
+    use super::labels::{map_label, Mapped};
+    use std::cell::RefCell;
+
+    /// A fastText LID model and its labels mapped to language codes.
+    pub struct FastTextLid {
+        model: sluice_fasttext::Model,
+        mapped: Vec<Mapped>,
+    }
+
+    thread_local! {
+        /// Per-thread buffers: the one-line text, fastText's scratch, the probabilities.
+        static BUF: RefCell<(String, sluice_fasttext::Scratch, Vec<f32>)> = RefCell::new(Default::default());
+    }
+
+    impl FastTextLid {
+        pub fn load(path: &std::path::Path) -> Result<FastTextLid, String> {
+            let model = sluice_fasttext::Model::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let prefix = model.label_prefix().to_string();
+            if model.labels().is_empty() {
+                return Err(format!("{}: the model has no labels", path.display()));
+            }
+            let mapped = model.labels().iter().map(|l| map_label(l.strip_prefix(prefix.as_str()).unwrap_or(l))).collect();
+            Ok(FastTextLid { model, mapped })
+        }
+
+        /// The most probable label and its probability, for the text as one
+        /// line (newlines become spaces, as datatrove's fastText LID does;
+        /// the trailing newline is the `</s>` Python's `predict` adds).
+        /// `None` when the text has no feature the model knows.
+        pub fn detect(&self, s: &str) -> Option<(&Mapped, f64)> {
+            BUF.with(|b| {
+                let (line, scratch, probs) = &mut *b.borrow_mut();
+                line.clear();
+                line.extend(s.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+                line.push('\n');
+                self.model.predict_into(line, scratch, probs);
+                if scratch.n_features() == 0 {
+                    return None;
+                }
+                // highest probability, ties to the lower label index
+                let (i, p) = probs.iter().enumerate().fold((0, f32::MIN), |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) });
+                Some((&self.mapped[i], p as f64))
+            })
+        }
     }
 }
 
