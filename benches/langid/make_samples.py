@@ -15,13 +15,17 @@ How each label is established (never by a language detector):
 - de, es, fr, pl, hu, en-web: trafilatura eval pages, labelled by the page's
   declared `<html lang>`; text = the gold `with` snippets (main text a human
   marked) and the page's <p> paragraphs. A page can quote another language:
-  that is label noise, kept (it is what a detector meets), and said in the README.
+  that is label noise, kept (it is what a detector meets). Pages whose
+  declared language is not the language of their text (found by reading every
+  non-German page) are listed in web_exclude.tsv and left out.
 - it, pt, nl, ru, fr, de, es (cc): Common Crawl sample documents whose host is a
   language edition (`it.wikipedia.org`) or a country TLD of a one-language
   country (.it, .de/.at, .fr, .br/.pt, .nl, .ru, .pl, .es), segments that are
   mostly letters of the language's script (Cyrillic for ru, Latin otherwise).
   Host-labelled crawl text is noisier (English menus on a .de site): these
-  rows are reported as their own source.
+  rows are reported as their own source. Documents whose text is mostly in
+  another language than the host suggests, found by reading every
+  host-labelled document, are listed in cc_exclude.tsv and left out.
 
 Every sample is text, not a code: letters are at least 60% of its non-space
 characters (ISBNs, dates, prices, phone numbers are left out).
@@ -181,6 +185,7 @@ class Paras(html.parser.HTMLParser):
             self.buf.append(d)
 
 
+WEB_EXCLUDE = {l.split("\t")[0] for l in open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "web_exclude.tsv"), encoding="utf-8") if l.strip() and not l.startswith("#")}
 gold = json.load(open(os.path.join(DATA, "html/trafilatura-eval/gold.json"), encoding="utf-8"))
 WEB = {"de", "en", "es", "fr", "pl", "hu"}
 for url, g in sorted(gold.items()):
@@ -192,13 +197,14 @@ for url, g in sorted(gold.items()):
     except UnicodeDecodeError:
         p.feed(raw.decode("latin-1"))
     lang = (p.lang or "").lower().replace("_", "-").split("-")[0]
-    if lang not in WEB:
+    if lang not in WEB or g["file"] in WEB_EXCLUDE:
         continue
     src = "web-en" if lang == "en" else "web"
     text = "\n".join(g.get("with", []) + p.out)
     add(lang, src, g["file"], text, keep=lambda s: letters_share(s, latin) > 0.9)
 
 # Common Crawl sample
+EXCLUDE = [l.split("\t")[0] for l in open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cc_exclude.tsv"), encoding="utf-8") if l.strip() and not l.startswith("#")]
 HOST = {"it": "it", "de": "de", "at": "de", "fr": "fr", "br": "pt", "pt": "pt", "nl": "nl", "ru": "ru", "pl": "pl", "es": "es"}
 for line in gzip.open(os.path.join(DATA, "web/cc-main-2019-30.sample.jsonl.gz"), "rt", encoding="utf-8"):
     d = json.loads(line)
@@ -211,7 +217,7 @@ for line in gzip.open(os.path.join(DATA, "web/cc-main-2019-30.sample.jsonl.gz"),
         continue
     sub = host.split(".")[0]
     lang = sub if ("wikipedia" in host or "wiki" in host) and sub in HOST.values() else HOST.get(host.rsplit(".", 1)[-1])
-    if lang:
+    if lang and not any(d["id"].startswith(x) for x in EXCLUDE):
         keep = (lambda s: letters_share(s, cyrillic) > 0.9) if lang == "ru" else (lambda s: letters_share(s, latin) > 0.9)
         add(lang, "cc", d["id"], t, keep=keep)
 

@@ -15,7 +15,8 @@ pub(super) const WORDS: &[(&str, &str)] = &[
          than do could our my me him only other also your these then some cannot how should just because any after over such \
          very get like where here why those does did said each most make many well way through being both between while \
          before must may now us am i a don doesn didn isn wasn aren haven won let \
-         people time year years new first last good great best little know see use used work world life day back down even still own week today home page read click free please email online contact privacy policy help search news blog posted comments reply share follow login sign account order shipping price buy product products service services information ve ll whom whose yes got made take found find think thing things want need look going really right much every same another around without within against during under until upon though although however therefore since became become born known called named including later early several three two four five second third old young long high small large city country school government history war team season game film album song band book story family house man men woman women children child father mother name place part number end area company group system water food money business market health support available enter address below above added cart open days thanks thank love comment apply terms conditions full article",
+         people time year years new first last good great best little know see use used work world life day back down even still own week today home page read click free please email online contact privacy policy help search news blog posted comments reply share follow login sign account order shipping price buy product products service services information ve ll whom whose yes got made take found find think thing things want need look going really right much every same another around without within against during under until upon though although however therefore since became become born known called named including later early several three two four five second third old young long high small large city country school government history war team season game film album song band book story family house man men woman women children child father mother name place part number end area company group system water food money business market health support available enter address below above added cart open days thanks thank love comment apply terms conditions full article \
+         t according asked told says went came took gave began became although whether against among throughout following until",
     ),
     (
         "deu",
@@ -27,10 +28,10 @@ pub(super) const WORDS: &[(&str, &str)] = &[
     ),
     (
         "fra",
-        "de la le et les des en un du une que est pour qui dans a par plus pas au sur ne se ce il sont avec ou mais elle nous \
-         vous ils aux son sa ses été être cette comme tout leur même très y on je aussi ont fait peut entre avez votre vos \
-         notre nos c l d qu n s j lui sans deux ces dont où tous après bien encore donc ici \
-         avoir faire sous depuis pendant contre chez vers selon avant toujours jamais rien chaque autre autres plusieurs quelques beaucoup trop peu toutes toute celui celle ceux cela ça ceci lequel laquelle était étaient sera serait avait avons êtes sommes suis fut peuvent doit faut ans année jour jours temps monde vie nouveau nouvelle premier première grand grande petit petite voir savoir dire mois aujourd hui là oui merci accueil recherche lire suite",
+    "de la le et les des en un du une que est pour qui dans a par plus pas au sur ne se ce il sont avec ou mais elle nous \
+     vous ils aux son sa ses été être cette comme tout leur même très y on je aussi ont fait peut entre avez votre vos \
+     notre nos c l d qu n j lui sans deux ces dont où tous après bien encore donc ici \
+     avoir faire sous depuis pendant contre chez vers selon avant toujours jamais rien chaque autre autres plusieurs quelques beaucoup trop peu toutes toute celui celle ceux cela ça ceci lequel laquelle était étaient sera serait avait avons êtes sommes suis fut peuvent doit faut ans année jour jours temps monde vie nouveau nouvelle premier première grand grande petit petite voir savoir dire mois aujourd hui là oui merci accueil recherche lire suite",
     ),
     (
         "spa",
@@ -133,9 +134,9 @@ pub(super) const WORDS: &[(&str, &str)] = &[
     ),
     (
         "cat",
-        "de la i el que a en del les per un una amb els es no al com més o se ha va hi ho dels són però seu seva aquest \
-         aquesta també molt tot era fer pot ja quan entre sobre fins sense perquè això així on han ser nostre nostra tots totes \
-         d l s n",
+    "de la i el que a en del les per un una amb els es no al com més o se ha va hi ho dels són però seu seva aquest \
+     aquesta també molt tot era fer pot ja quan entre sobre fins sense perquè això així on han ser nostre nostra tots totes \
+     d l n",
     ),
     (
         "hrv",
