@@ -23,6 +23,9 @@ use std::time::Instant;
 use sluice_quality::langid::Backend;
 use sluice_quality::LanguageIdConfig;
 
+/// (language or `lang (source)` or ALL, length bucket index, split).
+type Key = (String, usize, String);
+
 struct Sample {
     lang: String,
     bucket: String,
@@ -63,7 +66,7 @@ fn main() {
     }
     let samples = samples_path.map(|p| read_samples(&p)).unwrap_or_default();
     let order = ["short", "mid", "long"];
-    let mut table: BTreeMap<(String, usize, String), Vec<(String, usize, usize, usize)>> = BTreeMap::new();
+    let mut table: BTreeMap<Key, Vec<(String, usize, usize, usize)>> = BTreeMap::new();
     let mut stages = Vec::new();
     for b in &backends {
         let backend: Backend = serde_json::from_value(serde_json::json!(b)).expect("backend name");

@@ -215,7 +215,9 @@ impl FilterConfig for LanguageIdConfig {
                 let Some(m) = &self.model else {
                     return Err(vec![("model".into(), "backend `fasttext` needs `model: PATH`".into())]);
                 };
-                Engine::FastText(fasttext_backend::FastTextLid::load(std::path::Path::new(m)).map_err(|e| vec![("model".into(), e)])?)
+                Engine::FastText(Box::new(
+                    fasttext_backend::FastTextLid::load(std::path::Path::new(m)).map_err(|e| vec![("model".into(), e)])?,
+                ))
             }
         };
         Ok(LanguageId { cfg: self.clone(), engine })
@@ -239,7 +241,7 @@ enum Engine {
     Whatlang(Detector),
     #[cfg(feature = "lingua")]
     Lingua(lingua_backend::Lingua),
-    FastText(fasttext_backend::FastTextLid),
+    FastText(Box<fasttext_backend::FastTextLid>),
 }
 
 const ISO1: &[(&str, &str)] = &[
@@ -572,7 +574,7 @@ fn detect_latin(s: &str) -> Option<(Lang, f64)> {
                 m &= m - 1;
             }
         }
-        if n % EARLY_WORDS == 0 {
+        if n.is_multiple_of(EARLY_WORDS) {
             let (b, c) = top2(&score[..t.langs.len()]);
             if score[b] >= EARLY_SCORE && score[b] >= 2.0 * DECIDE_RATIO * score[c] {
                 break;

@@ -27,8 +27,11 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
+/// (label, text) pairs.
+type Labelled = Vec<(&'static str, String)>;
+
 /// English WikiText paragraphs and Chinese CLUE documents: (train, held out).
-fn texts() -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {
+fn texts() -> (Labelled, Labelled) {
     let para = |f: &str| -> Vec<String> {
         read(f).lines().map(str::trim).filter(|l| l.len() > 200 && !l.starts_with('=')).map(|l| l.chars().take(600).collect()).collect()
     };
@@ -114,7 +117,7 @@ fn a_bad_model_file_is_an_error_naming_it() {
     std::fs::write(&bad, b"not a fastText model at all").unwrap();
     let cfg = LanguageIdConfig { backend: Backend::Fasttext, model: Some(bad.to_string_lossy().into_owned()), ..Default::default() };
     assert!(cfg.validate().is_empty(), "the file exists; loading it is what fails");
-    let e = cfg.try_build().err().expect("garbage does not load");
+    let e = cfg.try_build().expect_err("garbage does not load");
     assert_eq!(e[0].0, "model");
     assert!(e[0].1.contains("garbage.bin"), "{e:?}");
     let missing = LanguageIdConfig { model: Some(dir.path().join("nope.bin").to_string_lossy().into_owned()), ..cfg };
