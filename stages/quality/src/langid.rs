@@ -85,7 +85,12 @@ pub struct LanguageIdConfig {
     #[serde(default)]
     pub languages: Vec<String>,
     /// Drop documents whose score is below this (`language_low_score`).
-    /// Default 0.65.
+    /// The score (`language_score`) is the backend's confidence: for
+    /// `builtin`, 1 - exp(-margin / 1.5) with margin the function-word score
+    /// of the best language over the runner-up (whatlang's confidence where
+    /// trigrams decide), times the share of the text's letters in the
+    /// chosen script; `fasttext`'s top probability; whatlang's and lingua's
+    /// own confidence. Default 0.65.
     #[serde(default = "d_score")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub min_score: f64,
