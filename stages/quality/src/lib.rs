@@ -33,7 +33,7 @@ pub mod classifier;
 pub mod classifier_train;
 mod fineweb;
 mod gopher;
-mod langid;
+pub mod langid;
 mod length;
 mod passthrough;
 pub mod regex_filter;
