@@ -1,0 +1,493 @@
+//! fastText's dictionary, tokeniser and feature hashing.
+//!
+//! Everything here reproduces fastText's `Dictionary` (dictionary.cc):
+//! - tokens are split on `' ' '\n' '\t' '\v' '\f' '\r' '\0'`, and a `'\n'`
+//!   yields the end-of-sentence token `</s>` and ends the line;
+//! - tokens and n-grams are hashed with 32-bit FNV-1a over bytes, where each
+//!   byte is sign-extended first (fastText xors `uint32_t(int8_t(c))`);
+//! - character n-grams of `<word>` respect UTF-8 boundaries; word n-grams
+//!   chain the word hashes with `h = h * 116049371 + hash` in 64 bits, the
+//!   32-bit hashes sign-extended as fastText's `std::vector<int32_t>` does;
+//! - quantized (pruned) models remap n-gram buckets through `pruneidx`.
+
+use std::collections::HashMap;
+
+use crate::io::{Dst, Src};
+use crate::Error;
+
+/// The end-of-sentence token fastText emits for each `'\n'`.
+pub const EOS: &[u8] = b"</s>";
+
+const FNV_OFFSET: u32 = 2166136261;
+const FNV_PRIME: u32 = 16777619;
+
+#[inline]
+fn fnv_step(h: u32, b: u8) -> u32 {
+    // fastText: h = h ^ uint32_t(int8_t(c)); bytes >= 0x80 are sign-extended.
+    (h ^ (b as i8 as i32 as u32)).wrapping_mul(FNV_PRIME)
+}
+
+/// fastText's word hash (`Dictionary::hash`).
+pub fn hash(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(FNV_OFFSET, |h, &b| fnv_step(h, b))
+}
+
+/// fastText's whitespace (`Dictionary::readWord`).
+#[inline]
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c | 0)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EntryType {
+    Word,
+    Label,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) word: Vec<u8>,
+    pub(crate) count: i64,
+    pub(crate) kind: EntryType,
+}
+
+/// The features and labels of one line, reused between lines.
+#[derive(Default, Debug)]
+pub(crate) struct LineBuf {
+    /// Input-matrix rows: word ids, char n-gram and word n-gram buckets.
+    pub(crate) ids: Vec<i32>,
+    /// Label indices (0-based among labels) of known labels on the line.
+    pub(crate) labels: Vec<i32>,
+    word_hashes: Vec<i32>,
+    bracketed: Vec<u8>,
+}
+
+/// How a call to [`Dictionary::line`] went.
+pub(crate) struct LineInfo {
+    /// Tokens read (words, labels and `</s>`), as fastText counts them.
+    pub(crate) ntokens: u64,
+    /// Bytes of the text consumed (through the `'\n'` that ended the line).
+    pub(crate) consumed: usize,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Dictionary {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) nwords: i32,
+    pub(crate) nlabels: i32,
+    pub(crate) ntokens: i64,
+    pub(crate) pruneidx_size: i64,
+    /// Pairs as stored, to write them back in the same order.
+    pruneidx_pairs: Vec<(i32, i32)>,
+    pruneidx: HashMap<i32, i32>,
+    /// Open addressing: slot -> entry index + 1 (0 = empty).
+    table: Vec<u32>,
+    hashes: Vec<u32>,
+    label: Vec<u8>,
+    minn: i32,
+    maxn: i32,
+    bucket: u32,
+    word_ngrams: i32,
+}
+
+impl Dictionary {
+    /// A dictionary from entries already sorted as fastText sorts them
+    /// (words first, then labels).
+    pub(crate) fn new(entries: Vec<Entry>, ntokens: i64, args: &crate::Args) -> Dictionary {
+        let nwords = entries.iter().filter(|e| e.kind == EntryType::Word).count() as i32;
+        let nlabels = entries.len() as i32 - nwords;
+        let mut d = Dictionary {
+            entries,
+            nwords,
+            nlabels,
+            ntokens,
+            pruneidx_size: -1,
+            pruneidx_pairs: Vec::new(),
+            pruneidx: HashMap::new(),
+            table: Vec::new(),
+            hashes: Vec::new(),
+            label: args.label.as_bytes().to_vec(),
+            minn: args.minn,
+            maxn: args.maxn,
+            bucket: args.bucket.max(0) as u32,
+            word_ngrams: args.word_ngrams,
+        };
+        d.build_table();
+        d
+    }
+
+    fn build_table(&mut self) {
+        let n = self.entries.len();
+        let size = (n * 2).max(16).next_power_of_two();
+        self.table = vec![0u32; size];
+        self.hashes = self.entries.iter().map(|e| hash(&e.word)).collect();
+        let mask = size - 1;
+        for i in 0..n {
+            let h = self.hashes[i];
+            let mut s = Self::slot(h, mask);
+            loop {
+                let t = self.table[s];
+                if t == 0 {
+                    self.table[s] = i as u32 + 1;
+                    break;
+                }
+                let j = (t - 1) as usize;
+                if self.hashes[j] == h && self.entries[j].word == self.entries[i].word {
+                    // A duplicate word: fastText's table keeps the last one.
+                    self.table[s] = i as u32 + 1;
+                    break;
+                }
+                s = (s + 1) & mask;
+            }
+        }
+    }
+
+    #[inline]
+    fn slot(h: u32, mask: usize) -> usize {
+        ((h as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+    }
+
+    /// The entry id of `word` (hash `h`), if in the dictionary.
+    #[inline]
+    pub(crate) fn find(&self, word: &[u8], h: u32) -> Option<i32> {
+        let mask = self.table.len() - 1;
+        let mut s = Self::slot(h, mask);
+        loop {
+            let t = self.table[s];
+            if t == 0 {
+                return None;
+            }
+            let j = (t - 1) as usize;
+            if self.hashes[j] == h && self.entries[j].word == word {
+                return Some(j as i32);
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
+    pub(crate) fn set_label_prefix(&mut self, label: &str) {
+        self.label = label.as_bytes().to_vec();
+    }
+
+    pub(crate) fn label_entries(&self) -> &[Entry] {
+        &self.entries[self.nwords as usize..]
+    }
+
+    pub(crate) fn read(src: &mut Src, args: &crate::Args) -> Result<Dictionary, Error> {
+        let size = src.i32("dictionary size")?;
+        let nwords = src.i32("dictionary nwords")?;
+        let nlabels = src.i32("dictionary nlabels")?;
+        let ntokens = src.i64("dictionary ntokens")?;
+        let pruneidx_size = src.i64("dictionary pruneidx_size")?;
+        if size < 0 || nwords < 0 || nlabels < 0 || size as i64 != nwords as i64 + nlabels as i64 {
+            return Err(src.format(format!("dictionary sizes are inconsistent: size {size}, nwords {nwords}, nlabels {nlabels}")));
+        }
+        // Each entry takes at least 10 bytes: a NUL, an i64 count and a type byte.
+        src.need(size as u64 * 10, "dictionary entries")?;
+        let mut entries = Vec::with_capacity(size as usize);
+        let mut word = Vec::new();
+        for i in 0..size {
+            src.cstring(&mut word, "dictionary word")?;
+            let count = src.i64("dictionary word count")?;
+            let kind = match src.u8("dictionary entry type")? {
+                0 => EntryType::Word,
+                1 => EntryType::Label,
+                t => return Err(src.format(format!("dictionary entry {i} has type {t} (not 0 = word or 1 = label)"))),
+            };
+            let expect = if i < nwords { EntryType::Word } else { EntryType::Label };
+            if kind != expect {
+                return Err(src.format(format!(
+                    "dictionary entry {i} is a {kind:?} but fastText stores {nwords} words first, then {nlabels} labels"
+                )));
+            }
+            entries.push(Entry { word: word.clone(), count, kind });
+        }
+        let mut pairs = Vec::new();
+        if pruneidx_size > 0 {
+            let n = pruneidx_size as u64;
+            src.need(n.saturating_mul(8), "dictionary pruneidx")?;
+            if n > i32::MAX as u64 {
+                return Err(src.format(format!("pruneidx_size {pruneidx_size} is too large")));
+            }
+            pairs.reserve(n as usize);
+            for _ in 0..n {
+                let a = src.i32("pruneidx key")?;
+                let b = src.i32("pruneidx value")?;
+                if b < 0 {
+                    return Err(src.format(format!("pruneidx maps {a} to negative row {b}")));
+                }
+                pairs.push((a, b));
+            }
+        }
+        let mut d = Dictionary::new(entries, ntokens, args);
+        d.pruneidx_size = pruneidx_size;
+        d.pruneidx = pairs.iter().copied().collect();
+        d.pruneidx_pairs = pairs;
+        Ok(d)
+    }
+
+    pub(crate) fn write(&self, d: &mut Dst) -> Result<(), Error> {
+        d.i32(self.entries.len() as i32)?;
+        d.i32(self.nwords)?;
+        d.i32(self.nlabels)?;
+        d.i64(self.ntokens)?;
+        d.i64(self.pruneidx_size)?;
+        for e in &self.entries {
+            d.raw(&e.word)?;
+            d.u8(0)?;
+            d.i64(e.count)?;
+            d.u8(match e.kind {
+                EntryType::Word => 0,
+                EntryType::Label => 1,
+            })?;
+        }
+        for &(a, b) in &self.pruneidx_pairs {
+            d.i32(a)?;
+            d.i32(b)?;
+        }
+        Ok(())
+    }
+
+    /// The largest input-matrix row a feature can name, plus one.
+    pub(crate) fn rows_needed(&self, args: &crate::Args) -> i64 {
+        let hashed = if !args.hashes_ngrams() || self.pruneidx_size == 0 {
+            0
+        } else if self.pruneidx_size > 0 {
+            self.pruneidx_pairs.iter().map(|&(_, b)| b as i64 + 1).max().unwrap_or(0)
+        } else {
+            self.bucket as i64
+        };
+        self.nwords as i64 + hashed
+    }
+
+    #[inline]
+    fn push_hash(&self, ids: &mut Vec<i32>, id: i32) {
+        if self.pruneidx_size == 0 || id < 0 {
+            return;
+        }
+        let id = if self.pruneidx_size > 0 {
+            match self.pruneidx.get(&id) {
+                Some(&v) => v,
+                None => return,
+            }
+        } else {
+            id
+        };
+        ids.push(self.nwords + id);
+    }
+
+    /// Character n-grams of `<token>` (fastText's `computeSubwords`).
+    fn char_ngrams(&self, token: &[u8], buf: &mut Vec<u8>, ids: &mut Vec<i32>) {
+        if self.maxn <= 0 {
+            return;
+        }
+        buf.clear();
+        buf.push(b'<');
+        buf.extend_from_slice(token);
+        buf.push(b'>');
+        let w = &buf[..];
+        let len = w.len();
+        let maxn = self.maxn as usize;
+        for i in 0..len {
+            if w[i] & 0xC0 == 0x80 {
+                continue;
+            }
+            let mut h = FNV_OFFSET;
+            let mut j = i;
+            let mut n = 1usize;
+            while j < len && n <= maxn {
+                h = fnv_step(h, w[j]);
+                j += 1;
+                while j < len && w[j] & 0xC0 == 0x80 {
+                    h = fnv_step(h, w[j]);
+                    j += 1;
+                }
+                if n as i64 >= self.minn as i64 && !(n == 1 && (i == 0 || j == len)) {
+                    self.push_hash(ids, (h % self.bucket) as i32);
+                }
+                n += 1;
+            }
+        }
+    }
+
+    /// Reads one line of `text` as fastText's `Dictionary::getLine` does:
+    /// tokens up to and including the first `</s>` (a `'\n'`, or a literal
+    /// `</s>` token), or to the end of the text. Fills `lb.ids` with the
+    /// features and `lb.labels` with the known labels.
+    pub(crate) fn line(&self, text: &[u8], lb: &mut LineBuf) -> LineInfo {
+        lb.ids.clear();
+        lb.labels.clear();
+        lb.word_hashes.clear();
+        let n = text.len();
+        let mut i = 0;
+        let mut ntokens = 0u64;
+        loop {
+            while i < n && text[i] != b'\n' && is_space(text[i]) {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            let token: &[u8] = if text[i] == b'\n' {
+                i += 1;
+                EOS
+            } else {
+                let start = i;
+                while i < n && !is_space(text[i]) {
+                    i += 1;
+                }
+                &text[start..i]
+            };
+            ntokens += 1;
+            let h = hash(token);
+            let wid = self.find(token, h);
+            let kind = match wid {
+                Some(w) => self.entries[w as usize].kind,
+                None if token.starts_with(&self.label) => EntryType::Label,
+                None => EntryType::Word,
+            };
+            match kind {
+                EntryType::Word => {
+                    match wid {
+                        None => {
+                            if token != EOS {
+                                self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids);
+                            }
+                        }
+                        Some(w) => {
+                            lb.ids.push(w);
+                            if token != EOS {
+                                self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids);
+                            }
+                        }
+                    }
+                    lb.word_hashes.push(h as i32);
+                }
+                EntryType::Label => {
+                    if let Some(w) = wid {
+                        lb.labels.push(w - self.nwords);
+                    }
+                }
+            }
+            if token == EOS {
+                break;
+            }
+        }
+        self.word_ngrams(lb);
+        LineInfo { ntokens, consumed: i }
+    }
+
+    /// Hashed word n-grams (fastText's `addWordNgrams`).
+    fn word_ngrams(&self, lb: &mut LineBuf) {
+        let n = self.word_ngrams as i64;
+        if n <= 1 {
+            return;
+        }
+        let hs = &lb.word_hashes;
+        let bucket = self.bucket as u64;
+        for i in 0..hs.len() {
+            let mut h = hs[i] as i64 as u64;
+            let end = (i as i64 + n).min(hs.len() as i64) as usize;
+            for &hj in &hs[i + 1..end] {
+                h = h.wrapping_mul(116049371).wrapping_add(hj as i64 as u64);
+                self.push_hash(&mut lb.ids, (h % bucket) as i32);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_fasttext_values() {
+        // FNV-1a 32-bit of ASCII equals the published FNV-1a values.
+        assert_eq!(hash(b""), 2166136261);
+        assert_eq!(hash(b"a"), 0xe40c292c);
+        assert_eq!(hash(b"foobar"), 0xbf9cf968);
+        // Non-ASCII: fastText sign-extends each byte before xoring, so the
+        // hash differs from textbook FNV-1a. "é" = C3 A9:
+        // h = (2166136261 ^ 0xFFFFFFC3) * 16777619; h = (h ^ 0xFFFFFFA9) * 16777619.
+        let mut h: u32 = 2166136261;
+        h = (h ^ 0xFFFF_FFC3).wrapping_mul(16777619);
+        h = (h ^ 0xFFFF_FFA9).wrapping_mul(16777619);
+        assert_eq!(hash("é".as_bytes()), h);
+        let textbook = "é".as_bytes().iter().fold(2166136261u32, |h, &b| (h ^ b as u32).wrapping_mul(16777619));
+        assert_ne!(hash("é".as_bytes()), textbook);
+    }
+
+    fn args(minn: i32, maxn: i32, word_ngrams: i32, bucket: i32) -> crate::Args {
+        let mut a = crate::TrainArgs::default().to_file_args();
+        a.minn = minn;
+        a.maxn = maxn;
+        a.word_ngrams = word_ngrams;
+        a.bucket = bucket;
+        a
+    }
+
+    fn dict(words: &[&str], labels: &[&str], a: &crate::Args) -> Dictionary {
+        let mut e: Vec<Entry> = words.iter().map(|w| Entry { word: w.as_bytes().to_vec(), count: 1, kind: EntryType::Word }).collect();
+        e.extend(labels.iter().map(|w| Entry { word: w.as_bytes().to_vec(), count: 1, kind: EntryType::Label }));
+        Dictionary::new(e, 0, a)
+    }
+
+    #[test]
+    fn tokenisation_follows_read_word() {
+        let a = args(0, 0, 1, 0);
+        let d = dict(&["a", "b", "</s>", "c"], &["__label__x"], &a);
+        let mut lb = LineBuf::default();
+        // Whitespace of every kind separates; '\n' yields </s> and ends the line.
+        let text = b"__label__x a\tb\x0bc\x0c\r\0 __label__unknown zzz\nb c\n";
+        let info = d.line(text, &mut lb);
+        assert_eq!(lb.ids, vec![0, 1, 3, 2]); // a b c </s>; zzz unknown, labels not features
+        assert_eq!(lb.labels, vec![0]);
+        assert_eq!(info.ntokens, 7);
+        assert_eq!(&text[info.consumed..], b"b c\n");
+        // No trailing newline: no </s>.
+        let info = d.line(b"  b  ", &mut lb);
+        assert_eq!(lb.ids, vec![1]);
+        assert_eq!(info.ntokens, 1);
+        // A literal </s> token ends the line too.
+        let info = d.line(b"a </s> b", &mut lb);
+        assert_eq!(lb.ids, vec![0, 2]);
+        assert_eq!(info.consumed, 6);
+        // An empty line is just </s>.
+        d.line(b"\n", &mut lb);
+        assert_eq!(lb.ids, vec![2]);
+    }
+
+    #[test]
+    fn char_ngrams_follow_compute_subwords() {
+        let a = args(2, 3, 1, 1000);
+        let d = dict(&["ab"], &["__label__x"], &a);
+        let mut lb = LineBuf::default();
+        d.line(b"ab", &mut lb);
+        // <ab>: n-grams of 2..3 chars: "<a" "<ab" "ab" "ab>" "b>"
+        let expect: Vec<i32> = ["<a", "<ab", "ab", "ab>", "b>"].iter().map(|g| 1 + (hash(g.as_bytes()) % 1000) as i32).collect();
+        let mut got = lb.ids.clone();
+        assert_eq!(got.remove(0), 0);
+        let mut e = expect.clone();
+        e.sort();
+        got.sort();
+        assert_eq!(got, e);
+        // UTF-8: "é" is one char; n-grams never split it. 1-grams exclude "<" and ">".
+        let a = args(1, 1, 1, 1000);
+        let d = dict(&[], &["__label__x"], &a);
+        d.line("é".as_bytes(), &mut lb);
+        assert_eq!(lb.ids, vec![(hash("é".as_bytes()) % 1000) as i32]);
+    }
+
+    #[test]
+    fn word_ngrams_sign_extend_hashes() {
+        let a = args(0, 0, 2, 2_000_000);
+        let d = dict(&["x", "y"], &["__label__x"], &a);
+        let mut lb = LineBuf::default();
+        d.line(b"x y", &mut lb);
+        let (hx, hy) = (hash(b"x") as i32, hash(b"y") as i32);
+        let h = (hx as i64 as u64).wrapping_mul(116049371).wrapping_add(hy as i64 as u64);
+        assert_eq!(lb.ids, vec![0, 1, 2 + (h % 2_000_000) as i32]);
+        // hash("x") has its top bit set, so the sign extension matters here.
+        assert!(hx < 0 || hy < 0);
+    }
+}
