@@ -10,6 +10,7 @@ use sluice_pipeline::output::OutputDir;
 use sluice_pipeline::stats::RunStats;
 use sluice_pipeline::{Error, Progress, RunOptions};
 
+mod classifier_cli;
 mod registry;
 mod slurm;
 mod train_section;
@@ -90,6 +91,8 @@ enum Command {
     Inspect(sluice_tokens::cli::InspectArgs),
     /// Perplexity with a reference LM: calibrate CCNet buckets, score, AUC, bench.
     Ppl(sluice_perplexity::cli::PplArgs),
+    /// Train, apply or evaluate a fastText classifier (`.bin`/`.ftz` models).
+    Classifier(classifier_cli::ClassifierArgs),
     /// List component kinds, or describe one kind's options.
     Kinds {
         /// A kind name (e.g. `jsonl`); without it, list every kind.
@@ -339,6 +342,10 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Ppl(a) => {
             sluice_perplexity::cli::run(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Classifier(a) => {
+            classifier_cli::run(&a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Kinds { name, json } => {

@@ -38,6 +38,33 @@ pub fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c | 0)
 }
 
+/// A hash-table slot: the word's hash, its id + 1 (0: empty), and the word
+/// itself when it fits (else its place in the arena), so that looking up a
+/// short word touches one cache line.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(align(32))]
+struct Slot {
+    hash: u32,
+    id1: u32,
+    len: u32,
+    start: u32,
+    inline: [u8; INLINE],
+}
+
+const INLINE: usize = 16;
+
+/// Slice equality without a `memcmp` call for the short words that dominate text.
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 32 {
+        return a == b;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EntryType {
     Word,
@@ -60,6 +87,8 @@ pub(crate) struct LineBuf {
     pub(crate) labels: Vec<i32>,
     word_hashes: Vec<i32>,
     bracketed: Vec<u8>,
+    /// Tokens of the line: (start, end, hash); `</s>` from a '\n' has start == end.
+    toks: Vec<(usize, usize, u32)>,
 }
 
 /// How a call to [`Dictionary::line`] went.
@@ -80,14 +109,45 @@ pub(crate) struct Dictionary {
     /// Pairs as stored, to write them back in the same order.
     pruneidx_pairs: Vec<(i32, i32)>,
     pruneidx: HashMap<i32, i32>,
-    /// Open addressing: slot -> entry index + 1 (0 = empty).
-    table: Vec<u32>,
-    hashes: Vec<u32>,
+    /// Open addressing, one cache line or less per probe.
+    table: Vec<Slot>,
+    /// All words, concatenated; word i is `arena[starts[i]..starts[i + 1]]`.
+    arena: Vec<u8>,
+    starts: Vec<usize>,
     label: Vec<u8>,
     minn: i32,
     maxn: i32,
     bucket: u32,
+    /// Lemire's fastmod constant for `bucket`.
+    bucket_m: u64,
     word_ngrams: i32,
+}
+
+/// The fastmod constant of `d` (> 1; 0 for 1, which [`fastmod`] special-cases).
+fn fastmod_m(d: u32) -> u64 {
+    (u64::MAX / d as u64).wrapping_add(1)
+}
+
+/// `a % d` by multiplications (Lemire, Kaser & Kurz, "Faster remainder by
+/// direct computation"), exact for all 32-bit `a` and `d > 0`; `m = u64::MAX / d + 1`.
+#[inline]
+fn fastmod(a: u32, m: u64, d: u32) -> u32 {
+    if d == 1 {
+        return 0;
+    }
+    let low = m.wrapping_mul(a as u64);
+    ((low as u128 * d as u128) >> 64) as u32
+}
+
+#[inline]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching has no effect on memory; `p` is a valid reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl Dictionary {
@@ -105,11 +165,13 @@ impl Dictionary {
             pruneidx_pairs: Vec::new(),
             pruneidx: HashMap::new(),
             table: Vec::new(),
-            hashes: Vec::new(),
+            arena: Vec::new(),
+            starts: Vec::new(),
             label: args.label.as_bytes().to_vec(),
             minn: args.minn,
             maxn: args.maxn,
             bucket: args.bucket.max(0) as u32,
+            bucket_m: if args.bucket > 0 { fastmod_m(args.bucket as u32) } else { 0 },
             word_ngrams: args.word_ngrams,
         };
         d.build_table();
@@ -118,28 +180,43 @@ impl Dictionary {
 
     fn build_table(&mut self) {
         let n = self.entries.len();
+        self.arena = Vec::with_capacity(self.entries.iter().map(|e| e.word.len()).sum());
+        self.starts = Vec::with_capacity(n + 1);
+        for e in &self.entries {
+            self.starts.push(self.arena.len());
+            self.arena.extend_from_slice(&e.word);
+        }
+        self.starts.push(self.arena.len());
         let size = (n * 2).max(16).next_power_of_two();
-        self.table = vec![0u32; size];
-        self.hashes = self.entries.iter().map(|e| hash(&e.word)).collect();
+        self.table = vec![Slot::default(); size];
         let mask = size - 1;
         for i in 0..n {
-            let h = self.hashes[i];
+            let w = &self.entries[i].word;
+            let h = hash(w);
+            let mut slot = Slot { hash: h, id1: i as u32 + 1, len: w.len() as u32, start: self.starts[i] as u32, inline: [0; INLINE] };
+            if w.len() <= INLINE {
+                slot.inline[..w.len()].copy_from_slice(w);
+            }
             let mut s = Self::slot(h, mask);
             loop {
                 let t = self.table[s];
-                if t == 0 {
-                    self.table[s] = i as u32 + 1;
+                if t.id1 == 0 {
+                    self.table[s] = slot;
                     break;
                 }
-                let j = (t - 1) as usize;
-                if self.hashes[j] == h && self.entries[j].word == self.entries[i].word {
+                if t.hash == h && self.word((t.id1 - 1) as usize) == &w[..] {
                     // A duplicate word: fastText's table keeps the last one.
-                    self.table[s] = i as u32 + 1;
+                    self.table[s] = slot;
                     break;
                 }
                 s = (s + 1) & mask;
             }
         }
+    }
+
+    #[inline]
+    fn word(&self, i: usize) -> &[u8] {
+        &self.arena[self.starts[i]..self.starts[i + 1]]
     }
 
     #[inline]
@@ -153,13 +230,20 @@ impl Dictionary {
         let mask = self.table.len() - 1;
         let mut s = Self::slot(h, mask);
         loop {
-            let t = self.table[s];
-            if t == 0 {
+            let t = &self.table[s];
+            if t.id1 == 0 {
                 return None;
             }
-            let j = (t - 1) as usize;
-            if self.hashes[j] == h && self.entries[j].word == word {
-                return Some(j as i32);
+            if t.hash == h && t.len as usize == word.len() {
+                let same = if word.len() <= INLINE {
+                    bytes_eq(&t.inline[..word.len()], word)
+                } else {
+                    let st = t.start as usize;
+                    self.arena[st..st + word.len()] == *word
+                };
+                if same {
+                    return Some(t.id1 as i32 - 1);
+                }
             }
             s = (s + 1) & mask;
         }
@@ -201,6 +285,9 @@ impl Dictionary {
                 )));
             }
             entries.push(Entry { word: word.clone(), count, kind });
+        }
+        if entries.iter().map(|e: &Entry| e.word.len() as u64).sum::<u64>() > u32::MAX as u64 {
+            return Err(src.format("dictionary words take more than 4 GiB"));
         }
         let mut pairs = Vec::new();
         if pruneidx_size > 0 {
@@ -303,7 +390,7 @@ impl Dictionary {
                     j += 1;
                 }
                 if n as i64 >= self.minn as i64 && !(n == 1 && (i == 0 || j == len)) {
-                    self.push_hash(ids, (h % self.bucket) as i32);
+                    self.push_hash(ids, fastmod(h, self.bucket_m, self.bucket) as i32);
                 }
                 n += 1;
             }
@@ -318,9 +405,12 @@ impl Dictionary {
         lb.ids.clear();
         lb.labels.clear();
         lb.word_hashes.clear();
+        lb.toks.clear();
+        // Pass 1: split and hash, and ask for each token's table slot early so
+        // that the lookups' cache misses overlap.
         let n = text.len();
         let mut i = 0;
-        let mut ntokens = 0u64;
+        let mask = self.table.len() - 1;
         loop {
             while i < n && text[i] != b'\n' && is_space(text[i]) {
                 i += 1;
@@ -328,38 +418,43 @@ impl Dictionary {
             if i >= n {
                 break;
             }
-            let token: &[u8] = if text[i] == b'\n' {
+            if text[i] == b'\n' {
                 i += 1;
-                EOS
-            } else {
-                let start = i;
-                while i < n && !is_space(text[i]) {
-                    i += 1;
-                }
-                &text[start..i]
-            };
-            ntokens += 1;
-            let h = hash(token);
+                let h = hash(EOS);
+                lb.toks.push((i, i, h));
+                break;
+            }
+            let start = i;
+            let mut h = FNV_OFFSET;
+            while i < n && !is_space(text[i]) {
+                h = fnv_step(h, text[i]);
+                i += 1;
+            }
+            lb.toks.push((start, i, h));
+            prefetch(&self.table[Self::slot(h, mask)]);
+            if &text[start..i] == EOS {
+                break;
+            }
+        }
+        // Pass 2: look up, and compute the features as getLine does.
+        for k in 0..lb.toks.len() {
+            let (start, end, h) = lb.toks[k];
+            let token: &[u8] = if start == end { EOS } else { &text[start..end] };
             let wid = self.find(token, h);
             let kind = match wid {
-                Some(w) => self.entries[w as usize].kind,
+                // Words come first, then labels (checked when reading).
+                Some(w) if w < self.nwords => EntryType::Word,
+                Some(_) => EntryType::Label,
                 None if token.starts_with(&self.label) => EntryType::Label,
                 None => EntryType::Word,
             };
             match kind {
                 EntryType::Word => {
-                    match wid {
-                        None => {
-                            if token != EOS {
-                                self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids);
-                            }
-                        }
-                        Some(w) => {
-                            lb.ids.push(w);
-                            if token != EOS {
-                                self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids);
-                            }
-                        }
+                    if let Some(w) = wid {
+                        lb.ids.push(w);
+                    }
+                    if token != EOS {
+                        self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids);
                     }
                     lb.word_hashes.push(h as i32);
                 }
@@ -369,12 +464,9 @@ impl Dictionary {
                     }
                 }
             }
-            if token == EOS {
-                break;
-            }
         }
         self.word_ngrams(lb);
-        LineInfo { ntokens, consumed: i }
+        LineInfo { ntokens: lb.toks.len() as u64, consumed: i }
     }
 
     /// Hashed word n-grams (fastText's `addWordNgrams`).
@@ -476,6 +568,16 @@ mod tests {
         let d = dict(&[], &["__label__x"], &a);
         d.line("é".as_bytes(), &mut lb);
         assert_eq!(lb.ids, vec![(hash("é".as_bytes()) % 1000) as i32]);
+    }
+
+    #[test]
+    fn fastmod_is_exact() {
+        for d in [1u32, 2, 3, 7, 1000, 100_000, 2_000_000, i32::MAX as u32] {
+            let m = fastmod_m(d);
+            for a in [0u32, 1, 2, 999, 1000, 1001, 123_456_789, u32::MAX - 1, u32::MAX, hash(b"abc"), hash(b"<ab")] {
+                assert_eq!(fastmod(a, m, d), a % d, "{a} % {d}");
+            }
+        }
     }
 
     #[test]

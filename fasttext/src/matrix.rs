@@ -229,6 +229,22 @@ impl Matrix {
         matches!(self, Matrix::Quant(_))
     }
 
+    /// Hints the CPU to fetch row i (dense rows of a large matrix are cache misses).
+    #[inline]
+    pub(crate) fn prefetch_row(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Matrix::Dense(m) = self {
+            if let Some(r) = m.data.get(i * m.n..(i + 1) * m.n) {
+                for c in r.chunks(16) {
+                    // SAFETY: prefetching a valid address has no effect on memory.
+                    unsafe { std::arch::x86_64::_mm_prefetch(c.as_ptr() as *const i8, std::arch::x86_64::_MM_HINT_T0) };
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
+
     /// x += row i.
     #[inline]
     pub(crate) fn add_row_to(&self, x: &mut [f32], i: usize) {

@@ -140,6 +140,12 @@ impl Scratch {
     pub fn n_features(&self) -> usize {
         self.line.ids.len()
     }
+
+    /// The known labels (label indices) that the last text scored carried,
+    /// as fastText's `getLine` collects them (e.g. the gold labels of a test line).
+    pub fn labels(&self) -> &[i32] {
+        &self.line.labels
+    }
 }
 
 /// A candidate in a top-k heap: the heap's top is the worst (lowest score,
@@ -327,7 +333,10 @@ impl Model {
         if ids.is_empty() {
             return false;
         }
-        for &id in ids {
+        for (k, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(k + 8) {
+                self.input.prefetch_row(next as usize);
+            }
             self.input.add_row_to(&mut s.hidden, id as usize);
         }
         // fastText: hidden.mul(1.0 / input.size()), the factor rounded to float.
@@ -383,10 +392,15 @@ impl Model {
     /// `'\n'` to score as it does. A text with no known feature (fastText
     /// returns no prediction) gives 0 for every label.
     pub fn predict_into(&self, text: &str, scratch: &mut Scratch, probs: &mut Vec<f32>) {
+        self.predict_bytes_into(text.as_bytes(), scratch, probs)
+    }
+
+    /// [`Model::predict_into`] on raw bytes (fastText reads bytes; text need not be UTF-8).
+    pub fn predict_bytes_into(&self, text: &[u8], scratch: &mut Scratch, probs: &mut Vec<f32>) {
         let n = self.labels.len();
         probs.clear();
         probs.resize(n, 0.0);
-        if !self.hidden(text.as_bytes(), scratch) {
+        if !self.hidden(text, scratch) {
             return;
         }
         match &self.hs {

@@ -324,6 +324,9 @@ fn build_dictionary(input: &Path, args: &TrainArgs, file_args: &Args) -> Result<
         }
     }
     c.threshold(args.min_count as i64, args.min_count_label as i64);
+    if c.entries.iter().map(|e| e.word.len() as u64).sum::<u64>() > u32::MAX as u64 {
+        return Err(Error::Input { path: input.into(), line: lines, msg: "the vocabulary's words take more than 4 GiB".into() });
+    }
     let nwords = c.entries.iter().filter(|e| e.kind == EntryType::Word).count();
     if nwords == 0 {
         return Err(Error::Input { path: input.into(), line: lines, msg: "empty vocabulary: no word reaches min_count".into() });
