@@ -15,8 +15,8 @@ fi
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-# The tests call fastText's multilinePredict directly: its Python predict's
-# np.array(..., copy=False) fails under numpy 2, and numpy is not pinned here
-# (the venv may be shared with the other interop scripts).
+# numpy is not pinned (the venv may be shared with the other interop scripts):
+# the tests call fastText's per-line `f.predict`, which returns plain floats;
+# the wheel's list predict is broken under numpy 2.
 "$venv/bin/pip" install -q fasttext-wheel numpy pytest
 "$venv/bin/python" -m pytest -q "$here/test_interop.py"

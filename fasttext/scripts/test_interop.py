@@ -146,11 +146,15 @@ def sluice_probs(model, texts, tmp):
 
 
 def python_probs(model, texts):
-    # What `model.predict(texts, k=-1, threshold=0.0)` does (it appends the "\n" that
-    # fastText reads as EOS), without its numpy conversion, which numpy 2 refuses.
-    assert not any("\n" in t for t in texts)
-    labels, probs = model.f.multilinePredict([t + "\n" for t in texts], -1, 0.0, "strict")
-    return [{l: float(p) for l, p in zip(ls, ps)} for ls, ps in zip(labels, probs)]
+    """Python fastText's probabilities of every label, as `model.predict(text, k=-1, threshold=0.0)`
+    gives them (it appends the "\n" that fastText reads as EOS), one text at a time through
+    `model.f.predict`, which returns plain floats: the wheel's list path (`multilinePredict`)
+    returns corrupted probabilities under numpy 2 (every label gets the top one's value)."""
+    out = []
+    for t in texts:
+        assert "\n" not in t
+        out.append({label: float(p) for p, label in model.f.predict(t + "\n", -1, 0.0, "strict")})
+    return out
 
 
 def assert_same(expected, got, ids, what):
