@@ -209,6 +209,13 @@ def main():
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
     ap.add_argument("--repeat", type=int, default=3, help="runs of each timed command; the figures are the least CPU-seconds")
     args = ap.parse_args()
+    try:
+        import fasttext  # noqa: F401
+        import numpy
+    except ImportError as e:
+        sys.exit(f"error: {e}; run this with a Python that has fasttext-wheel and numpy<2 (see --help)")
+    if int(numpy.__version__.split(".")[0]) >= 2:
+        sys.exit(f"error: numpy {numpy.__version__}: fastText 0.9.2's list predict needs numpy<2 (under numpy 2 it fails or returns wrong probabilities)")
     os.makedirs(args.work, exist_ok=True)
     train = os.path.join(args.data, "train.txt")
     test = os.path.join(args.data, "test.txt")
@@ -286,6 +293,10 @@ def main():
                     mb_per_cpu_s_loop=speed_mb / max(cpu - load_cpu, 1e-9),
                     mb_per_cpu_s_process=speed_mb / cpu,
                 )
+        # sluice's own metrics (sluice classifier test) on its model, against the Python code above
+        _, _, o = run_child([sluice_bin(), "classifier", "test", "--model", sl_model, "--input", test, "--positive", "__label__hq"])
+        own = json.loads(o)["labels"]["__label__hq"]
+        r["sluice_test_cli"] = dict(auc=own["roc_auc"], f1_hq=own["f1"])
         # agreement between the two tools' models (different trainings: not expected to be equal)
         fp, sp = r["fasttext_probs"], r["sluice_probs"]
         top = lambda p: max(p, key=p.get)
@@ -310,7 +321,9 @@ def main():
               f"{ss['mb_per_cpu_s_loop'] / fs['mb_per_cpu_s_loop']:15.2f}x  (target: >= 3x)")
         print(f"{'score MB/CPU-s (process)':28} {fs['mb_per_cpu_s_process']:18.2f} {ss['mb_per_cpu_s_process']:12.2f} "
               f"{ss['mb_per_cpu_s_process'] / fs['mb_per_cpu_s_process']:15.2f}x")
-        print(f"top label agreement {r['top_label_agreement']:.4f}, max |P(hq) difference| {r['max_abs_diff_p_hq']:.4g}", flush=True)
+        print(f"top label agreement {r['top_label_agreement']:.4f}, max |P(hq) difference| {r['max_abs_diff_p_hq']:.4g}")
+        print(f"sluice classifier test on the sluice model: ROC AUC {r['sluice_test_cli']['auc']:.6f} (this script: {sq['auc']:.6f}), "
+              f"F1 hq {r['sluice_test_cli']['f1_hq']:.6f} (this script: {sq['f1_hq']:.6f})", flush=True)
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"\nwrote {os.path.join(args.work, 'results.json')}")
