@@ -48,10 +48,16 @@ struct Slot {
     id1: u32,
     len: u32,
     start: u32,
+    /// The word's precomputed features: `subwords[sub_start..sub_start + sub_len]`.
+    sub_start: u32,
+    sub_len: u32,
     inline: [u8; INLINE],
 }
 
-const INLINE: usize = 16;
+const INLINE: usize = 8;
+
+/// Most precomputed word features (4 bytes each) kept in memory.
+const MAX_SUBWORDS: u64 = 1 << 28;
 
 /// Slice equality without a `memcmp` call for the short words that dominate text.
 #[inline]
@@ -89,6 +95,8 @@ pub(crate) struct LineBuf {
     bracketed: Vec<u8>,
     /// Tokens of the line: (start, end, hash); `</s>` from a '\n' has start == end.
     toks: Vec<(usize, usize, u32)>,
+    /// Per token: entry id (-1: unknown), start and length of its precomputed features.
+    found: Vec<(i32, u32, u32)>,
 }
 
 /// How a call to [`Dictionary::line`] went.
@@ -118,6 +126,10 @@ pub(crate) struct Dictionary {
     minn: i32,
     maxn: i32,
     bucket: u32,
+    /// Word i's features are `subwords[sub_starts[i]..sub_starts[i + 1]]`
+    /// (empty when the model has no char n-grams or they were not precomputed).
+    subwords: Vec<i32>,
+    sub_starts: Vec<usize>,
     /// Lemire's fastmod constant for `bucket`.
     bucket_m: u64,
     word_ngrams: i32,
@@ -154,6 +166,10 @@ impl Dictionary {
     /// A dictionary from entries already sorted as fastText sorts them
     /// (words first, then labels).
     pub(crate) fn new(entries: Vec<Entry>, ntokens: i64, args: &crate::Args) -> Dictionary {
+        Self::with_pruneidx(entries, ntokens, args, -1, Vec::new())
+    }
+
+    fn with_pruneidx(entries: Vec<Entry>, ntokens: i64, args: &crate::Args, pruneidx_size: i64, pairs: Vec<(i32, i32)>) -> Dictionary {
         let nwords = entries.iter().filter(|e| e.kind == EntryType::Word).count() as i32;
         let nlabels = entries.len() as i32 - nwords;
         let mut d = Dictionary {
@@ -161,10 +177,12 @@ impl Dictionary {
             nwords,
             nlabels,
             ntokens,
-            pruneidx_size: -1,
-            pruneidx_pairs: Vec::new(),
-            pruneidx: HashMap::new(),
+            pruneidx_size,
+            pruneidx: pairs.iter().copied().collect(),
+            pruneidx_pairs: pairs,
             table: Vec::new(),
+            subwords: Vec::new(),
+            sub_starts: Vec::new(),
             arena: Vec::new(),
             starts: Vec::new(),
             label: args.label.as_bytes().to_vec(),
@@ -175,7 +193,40 @@ impl Dictionary {
             word_ngrams: args.word_ngrams,
         };
         d.build_table();
+        d.init_subwords();
         d
+    }
+
+    /// Precomputes each word's features (its id, then its char n-grams), as
+    /// fastText's `initNgrams` does, unless they would take more than
+    /// `MAX_SUBWORDS` entries (then they are computed per token).
+    fn init_subwords(&mut self) {
+        if self.maxn <= 0 {
+            return;
+        }
+        let span = (self.maxn as i64 - self.minn.max(1) as i64 + 1).max(0) as u64;
+        let estimate: u64 = self.entries[..self.nwords as usize].iter().map(|e| 1 + (e.word.len() as u64 + 2) * span).sum();
+        if estimate > MAX_SUBWORDS {
+            return;
+        }
+        let mut subwords = Vec::with_capacity(estimate as usize);
+        let mut starts = Vec::with_capacity(self.nwords as usize + 1);
+        let mut buf = Vec::new();
+        for i in 0..self.nwords as usize {
+            starts.push(subwords.len());
+            subwords.push(i as i32);
+            if self.entries[i].word != EOS {
+                self.char_ngrams(&self.entries[i].word, &mut buf, &mut subwords);
+            }
+        }
+        starts.push(subwords.len());
+        for slot in self.table.iter_mut().filter(|t| t.id1 != 0 && t.id1 <= self.nwords as u32) {
+            let w = (slot.id1 - 1) as usize;
+            slot.sub_start = starts[w] as u32;
+            slot.sub_len = (starts[w + 1] - starts[w]) as u32;
+        }
+        self.subwords = subwords;
+        self.sub_starts = starts;
     }
 
     fn build_table(&mut self) {
@@ -193,7 +244,15 @@ impl Dictionary {
         for i in 0..n {
             let w = &self.entries[i].word;
             let h = hash(w);
-            let mut slot = Slot { hash: h, id1: i as u32 + 1, len: w.len() as u32, start: self.starts[i] as u32, inline: [0; INLINE] };
+            let mut slot = Slot {
+                hash: h,
+                id1: i as u32 + 1,
+                len: w.len() as u32,
+                start: self.starts[i] as u32,
+                sub_start: 0,
+                sub_len: 0,
+                inline: [0; INLINE],
+            };
             if w.len() <= INLINE {
                 slot.inline[..w.len()].copy_from_slice(w);
             }
@@ -224,9 +283,9 @@ impl Dictionary {
         ((h as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
     }
 
-    /// The entry id of `word` (hash `h`), if in the dictionary.
+    /// The table slot of `word` (hash `h`), if in the dictionary.
     #[inline]
-    pub(crate) fn find(&self, word: &[u8], h: u32) -> Option<i32> {
+    fn find_slot(&self, word: &[u8], h: u32) -> Option<&Slot> {
         let mask = self.table.len() - 1;
         let mut s = Self::slot(h, mask);
         loop {
@@ -242,7 +301,7 @@ impl Dictionary {
                     self.arena[st..st + word.len()] == *word
                 };
                 if same {
-                    return Some(t.id1 as i32 - 1);
+                    return Some(t);
                 }
             }
             s = (s + 1) & mask;
@@ -268,7 +327,8 @@ impl Dictionary {
         }
         // Each entry takes at least 10 bytes: a NUL, an i64 count and a type byte.
         src.need(size as u64 * 10, "dictionary entries")?;
-        let mut entries = Vec::with_capacity(size as usize);
+        // Grown as entries arrive: a stream's length is not known in advance.
+        let mut entries = Vec::with_capacity((size as usize).min(1 << 16));
         let mut word = Vec::new();
         for i in 0..size {
             src.cstring(&mut word, "dictionary word")?;
@@ -296,7 +356,7 @@ impl Dictionary {
             if n > i32::MAX as u64 {
                 return Err(src.format(format!("pruneidx_size {pruneidx_size} is too large")));
             }
-            pairs.reserve(n as usize);
+            pairs.reserve((n as usize).min(1 << 16));
             for _ in 0..n {
                 let a = src.i32("pruneidx key")?;
                 let b = src.i32("pruneidx value")?;
@@ -306,11 +366,7 @@ impl Dictionary {
                 pairs.push((a, b));
             }
         }
-        let mut d = Dictionary::new(entries, ntokens, args);
-        d.pruneidx_size = pruneidx_size;
-        d.pruneidx = pairs.iter().copied().collect();
-        d.pruneidx_pairs = pairs;
-        Ok(d)
+        Ok(Dictionary::with_pruneidx(entries, ntokens, args, pruneidx_size, pairs))
     }
 
     pub(crate) fn write(&self, d: &mut Dst) -> Result<(), Error> {
@@ -402,6 +458,16 @@ impl Dictionary {
     /// `</s>` token), or to the end of the text. Fills `lb.ids` with the
     /// features and `lb.labels` with the known labels.
     pub(crate) fn line(&self, text: &[u8], lb: &mut LineBuf) -> LineInfo {
+        self.read_line(text, lb, false)
+    }
+
+    /// A whole document as one line: '\n' is whitespace and a `</s>` ends
+    /// the text, i.e. fastText's view of `text.replace('\n', ' ') + '\n'`.
+    pub(crate) fn document(&self, text: &[u8], lb: &mut LineBuf) -> LineInfo {
+        self.read_line(text, lb, true)
+    }
+
+    fn read_line(&self, text: &[u8], lb: &mut LineBuf, document: bool) -> LineInfo {
         lb.ids.clear();
         lb.labels.clear();
         lb.word_hashes.clear();
@@ -412,10 +478,13 @@ impl Dictionary {
         let mut i = 0;
         let mask = self.table.len() - 1;
         loop {
-            while i < n && text[i] != b'\n' && is_space(text[i]) {
+            while i < n && (document || text[i] != b'\n') && is_space(text[i]) {
                 i += 1;
             }
             if i >= n {
+                if document {
+                    lb.toks.push((i, i, hash(EOS)));
+                }
                 break;
             }
             if text[i] == b'\n' {
@@ -436,11 +505,26 @@ impl Dictionary {
                 break;
             }
         }
-        // Pass 2: look up, and compute the features as getLine does.
+        // Pass 2: look up, and ask for the words' precomputed features early.
+        lb.found.clear();
+        for &(start, end, h) in &lb.toks {
+            let token: &[u8] = if start == end { EOS } else { &text[start..end] };
+            match self.find_slot(token, h) {
+                Some(t) => {
+                    if t.sub_len > 0 {
+                        prefetch(&self.subwords[t.sub_start as usize]);
+                    }
+                    lb.found.push((t.id1 as i32 - 1, t.sub_start, t.sub_len));
+                }
+                None => lb.found.push((-1, 0, 0)),
+            }
+        }
+        // Pass 3: the features, as getLine computes them.
         for k in 0..lb.toks.len() {
             let (start, end, h) = lb.toks[k];
             let token: &[u8] = if start == end { EOS } else { &text[start..end] };
-            let wid = self.find(token, h);
+            let (id, sub_start, sub_len) = lb.found[k];
+            let wid = (id >= 0).then_some(id);
             let kind = match wid {
                 // Words come first, then labels (checked when reading).
                 Some(w) if w < self.nwords => EntryType::Word,
@@ -450,11 +534,23 @@ impl Dictionary {
             };
             match kind {
                 EntryType::Word => {
-                    if let Some(w) = wid {
-                        lb.ids.push(w);
-                    }
-                    if token != EOS {
-                        self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids);
+                    match wid {
+                        Some(_) if !self.sub_starts.is_empty() => {
+                            let sub = &self.subwords[sub_start as usize..(sub_start + sub_len) as usize];
+                            lb.ids.reserve(sub.len());
+                            // Element by element: short slices, where a memmove call costs more than it copies.
+                            for &x in sub {
+                                lb.ids.push(x);
+                            }
+                        }
+                        Some(w) => {
+                            lb.ids.push(w);
+                            if token != EOS {
+                                self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids);
+                            }
+                        }
+                        None if token != EOS => self.char_ngrams(token, &mut lb.bracketed, &mut lb.ids),
+                        None => {}
                     }
                     lb.word_hashes.push(h as i32);
                 }
@@ -509,6 +605,30 @@ mod tests {
         assert_ne!(hash("é".as_bytes()), textbook);
     }
 
+    #[test]
+    fn ngram_buckets_match_fasttext() {
+        // Bucket rows (id - nwords) that Python fastText 0.9.2's `get_subwords`
+        // reported for these n-grams of a model with bucket = 100000.
+        let known = [
+            ("<h", 65417),
+            ("<hé", 74101),
+            ("<hél", 53051),
+            ("hé", 72015),
+            ("hél", 13657),
+            ("héll", 24047),
+            ("<日", 52687),
+            ("<日本", 58587),
+            ("<日本語", 4581),
+            ("日本", 87409),
+            ("日本語", 35559),
+            ("<zz", 77867),
+            ("zzqx", 57820),
+        ];
+        for (gram, bucket) in known {
+            assert_eq!(hash(gram.as_bytes()) % 100_000, bucket, "{gram}");
+        }
+    }
+
     fn args(minn: i32, maxn: i32, word_ngrams: i32, bucket: i32) -> crate::Args {
         let mut a = crate::TrainArgs::default().to_file_args();
         a.minn = minn;
@@ -547,6 +667,20 @@ mod tests {
         // An empty line is just </s>.
         d.line(b"\n", &mut lb);
         assert_eq!(lb.ids, vec![2]);
+    }
+
+    #[test]
+    fn a_document_reads_as_one_line_with_newlines_as_spaces() {
+        let a = args(0, 0, 2, 1000);
+        let d = dict(&["a", "b", "</s>", "c"], &["__label__x"], &a);
+        let (mut x, mut y) = (LineBuf::default(), LineBuf::default());
+        for text in ["a b\nc\n\nb a", "a", "", "\n\n", "a </s> b\nc", "c\t\nb\n"] {
+            let info = d.document(text.as_bytes(), &mut x);
+            let mut flat = text.replace('\n', " ");
+            flat.push('\n');
+            let reference = d.line(flat.as_bytes(), &mut y);
+            assert_eq!((&x.ids, &x.labels, info.ntokens), (&y.ids, &y.labels, reference.ntokens), "{text:?}");
+        }
     }
 
     #[test]

@@ -140,6 +140,26 @@ pub(crate) struct Quant {
 }
 
 impl Quant {
+    #[cfg(test)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn for_test(
+        m: usize,
+        n: usize,
+        codes: Vec<u8>,
+        nsubq: i32,
+        dsub: i32,
+        lastdsub: i32,
+        centroids: Vec<f32>,
+        norm: Option<(Vec<u8>, Vec<f32>)>,
+    ) -> Quant {
+        let pq = ProductQuantizer { dim: n as i32, nsubq, dsub, lastdsub, centroids };
+        let (qnorm, norm_codes, npq) = match norm {
+            Some((c, cent)) => (true, c, Some(ProductQuantizer { dim: 1, nsubq: 1, dsub: 1, lastdsub: 1, centroids: cent })),
+            None => (false, Vec::new(), None),
+        };
+        Quant { qnorm, m, n, codesize: (m * nsubq as usize) as i32, codes, pq, norm_codes, npq }
+    }
+
     fn read(src: &mut Src) -> Result<Quant, Error> {
         let qnorm = src.bool("quantized matrix qnorm")?;
         let m = src.i64("quantized matrix rows")?;

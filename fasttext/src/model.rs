@@ -18,6 +18,8 @@ pub const MAGIC: i32 = 793712314;
 pub const VERSION: i32 = 12;
 
 const MAX_SIGMOID: i32 = 8;
+/// Input rows fetched ahead of the one being added.
+const PREFETCH_AHEAD: usize = 12;
 /// Deepest hierarchical-softmax path accepted (a Huffman tree over i64 counts is < 100 deep).
 const MAX_HS_DEPTH: usize = 4096;
 const SIGMOID_TABLE_SIZE: i32 = 512;
@@ -86,7 +88,10 @@ impl HsTree {
         for i in osz..total {
             let mut mini = [0usize; 2];
             for m in mini.iter_mut() {
-                if leaf >= 0 && count[leaf as usize] < count[node] {
+                // fastText compares against node's count even when node is not
+                // built yet (count 1e15); with counts from a corrupt file that
+                // could run past the built nodes, so an unbuilt node is never taken.
+                if leaf >= 0 && (node >= i || count[leaf as usize] < count[node]) {
                     *m = leaf as usize;
                     leaf -= 1;
                 } else {
@@ -327,6 +332,10 @@ impl Model {
     /// Returns false when the text has no feature.
     fn hidden(&self, text: &[u8], s: &mut Scratch) -> bool {
         self.dict.line(text, &mut s.line);
+        self.average(s)
+    }
+
+    fn average(&self, s: &mut Scratch) -> bool {
         let ids = &s.line.ids;
         s.hidden.clear();
         s.hidden.resize(self.args.dim as usize, 0.0);
@@ -334,7 +343,7 @@ impl Model {
             return false;
         }
         for (k, &id) in ids.iter().enumerate() {
-            if let Some(&next) = ids.get(k + 8) {
+            if let Some(&next) = ids.get(k + PREFETCH_AHEAD) {
                 self.input.prefetch_row(next as usize);
             }
             self.input.add_row_to(&mut s.hidden, id as usize);
@@ -389,7 +398,8 @@ impl Model {
     /// `text` is read as fastText reads one line: tokens up to the first
     /// `'\n'` (which is the `</s>` token) or the end of the text. Python's
     /// `model.predict(text)` appends a `'\n'`; pass `text` with a trailing
-    /// `'\n'` to score as it does. A text with no known feature (fastText
+    /// `'\n'` to score as it does, or use [`Model::predict_document_into`] for
+    /// a multi-line document. A text with no known feature (fastText
     /// returns no prediction) gives 0 for every label.
     pub fn predict_into(&self, text: &str, scratch: &mut Scratch, probs: &mut Vec<f32>) {
         self.predict_bytes_into(text.as_bytes(), scratch, probs)
@@ -397,10 +407,25 @@ impl Model {
 
     /// [`Model::predict_into`] on raw bytes (fastText reads bytes; text need not be UTF-8).
     pub fn predict_bytes_into(&self, text: &[u8], scratch: &mut Scratch, probs: &mut Vec<f32>) {
+        self.dict.line(text, &mut scratch.line);
+        self.probs_of_line(scratch, probs)
+    }
+
+    /// Probabilities of a whole multi-line document read as one line, its
+    /// newlines as spaces: what Python's `model.predict(text.replace("\n", " "))`
+    /// gives (datatrove's and DCLM's way of scoring documents), without
+    /// copying the text.
+    pub fn predict_document_into(&self, text: &str, scratch: &mut Scratch, probs: &mut Vec<f32>) {
+        self.dict.document(text.as_bytes(), &mut scratch.line);
+        self.probs_of_line(scratch, probs)
+    }
+
+    /// Fills `probs` from the features already in `scratch.line`.
+    fn probs_of_line(&self, scratch: &mut Scratch, probs: &mut Vec<f32>) {
         let n = self.labels.len();
         probs.clear();
         probs.resize(n, 0.0);
-        if !self.hidden(text, scratch) {
+        if !self.average(scratch) {
             return;
         }
         match &self.hs {
@@ -440,7 +465,7 @@ impl Model {
     /// [`Model::predict`] with a reusable scratch.
     pub fn predict_with(&self, text: &str, k: usize, threshold: f32, s: &mut Scratch) -> Vec<(usize, f32)> {
         let n = self.labels.len();
-        let k = if k == 0 { n } else { k };
+        let k = if k == 0 { n } else { k.min(n) };
         if !self.hidden(text.as_bytes(), s) {
             return Vec::new();
         }
@@ -497,5 +522,279 @@ impl Model {
             s.stack.push((r, score + std_log(f)));
             s.stack.push((l, score + std_log((1.0 - f as f64) as f32)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{train, TrainArgs};
+
+    const TRAIN: &str = "__label__pos good great fine lovely nice\n\
+        __label__neg bad awful poor terrible\n\
+        __label__pos great lovely good day\n\
+        __label__neg awful bad day poor\n\
+        __label__pos __label__neg mixed good bad\n\
+        __label__pos nice fine good\n\
+        __label__neg terrible poor awful\n";
+
+    fn train_small(loss: Loss, seed: u64) -> Model {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("train.txt");
+        std::fs::write(&p, TRAIN.repeat(20)).unwrap();
+        let a = TrainArgs { dim: 8, epoch: 5, lr: 0.5, word_ngrams: 2, minn: 2, maxn: 3, bucket: 500, loss, seed, ..Default::default() };
+        train(&p, &a).unwrap().0
+    }
+
+    fn bytes(m: &Model) -> Vec<u8> {
+        let mut v = Vec::new();
+        m.write(&mut v).unwrap();
+        v
+    }
+
+    /// A quantized copy (one sub-quantizer per dimension, with a norm
+    /// quantizer): exercises the `.ftz` layout without fastText's k-means.
+    fn quantized(m: &Model) -> Model {
+        use crate::matrix::{Dense, Quant};
+        let Matrix::Dense(d) = &m.input else { panic!() };
+        let grid = |k: usize| -1.0 + 2.0 * k as f32 / 255.0;
+        let n = d.n;
+        let mut cent = Vec::new();
+        for _ in 0..n {
+            cent.extend((0..256).map(grid));
+        }
+        let mut codes = Vec::new();
+        let mut norm_codes = Vec::new();
+        for i in 0..d.m {
+            let r = Dense::row(d, i);
+            let norm = r.iter().map(|x| x.abs()).fold(1e-9f32, f32::max);
+            norm_codes.push(255u8);
+            let _ = norm;
+            codes.extend(r.iter().map(|&x| (((x.clamp(-1.0, 1.0) + 1.0) / 2.0 * 255.0).round()) as u8));
+        }
+        let q = Quant::for_test(d.m, n, codes, n as i32, 1, 1, cent, Some((norm_codes, (0..256).map(|k| k as f32 / 255.0).collect())));
+        let mut out = m.clone();
+        out.input = Matrix::Quant(q);
+        out.dict.pruneidx_size = 0; // no n-gram row survives in this copy
+        out
+    }
+
+    #[test]
+    fn write_read_write_is_identical() {
+        for loss in [Loss::Softmax, Loss::OneVsAll, Loss::HierarchicalSoftmax] {
+            let m = train_small(loss, 0);
+            let b = bytes(&m);
+            let m2 = Model::read(&mut &b[..]).unwrap();
+            assert_eq!(bytes(&m2), b);
+            let (mut s, mut p1, mut p2) = (Scratch::new(), Vec::new(), Vec::new());
+            for line in TRAIN.lines() {
+                m.predict_into(line, &mut s, &mut p1);
+                m2.predict_into(line, &mut s, &mut p2);
+                assert_eq!(p1, p2);
+            }
+            // Atomic save, then load from the file.
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.bin");
+            m.save(&path).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b);
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+            assert_eq!(bytes(&Model::load(&path).unwrap()), b);
+        }
+        let q = quantized(&train_small(Loss::Softmax, 0));
+        let b = bytes(&q);
+        assert_eq!(bytes(&Model::read(&mut &b[..]).unwrap()), b);
+    }
+
+    #[test]
+    fn training_is_deterministic() {
+        for loss in [Loss::Softmax, Loss::OneVsAll, Loss::HierarchicalSoftmax] {
+            assert_eq!(bytes(&train_small(loss, 7)), bytes(&train_small(loss, 7)));
+            assert_ne!(bytes(&train_small(loss, 7)), bytes(&train_small(loss, 8)));
+        }
+    }
+
+    #[test]
+    fn trained_models_separate_the_classes() {
+        for loss in [Loss::Softmax, Loss::OneVsAll, Loss::HierarchicalSoftmax] {
+            let m = train_small(loss, 0);
+            let pos = m.labels().iter().position(|l| l == "__label__pos").unwrap();
+            let top = m.predict("lovely good fine\n", 1, 0.0);
+            assert_eq!(top[0].0, pos, "{loss:?}");
+            let top = m.predict("awful terrible\n", 1, 0.0);
+            assert_ne!(top[0].0, pos, "{loss:?}");
+        }
+    }
+
+    #[test]
+    fn predict_agrees_with_predict_into() {
+        for loss in [Loss::Softmax, Loss::OneVsAll, Loss::HierarchicalSoftmax] {
+            let m = train_small(loss, 0);
+            let (mut s, mut p) = (Scratch::new(), Vec::new());
+            for text in ["good day\n", "bad\n", "unknownword\n", "mixed\n"] {
+                m.predict_into(text, &mut s, &mut p);
+                let all = m.predict(text, 0, 0.0);
+                assert_eq!(all.len(), 2);
+                for &(i, prob) in &all {
+                    assert!((prob - p[i]).abs() < 1e-6, "{loss:?} {text:?}: {prob} vs {}", p[i]);
+                }
+                assert!(all[0].1 >= all[1].1);
+                assert_eq!(m.predict(text, usize::MAX, 0.0), all);
+                let top1 = m.predict(text, 1, 0.0);
+                assert_eq!(top1, all[..1].to_vec());
+                // A threshold above every probability leaves nothing.
+                assert!(m.predict(text, 0, 1.5).is_empty());
+            }
+            // Softmax and hs probabilities sum to 1 (plus fastText's 1e-5 per label).
+            m.predict_into("good day\n", &mut s, &mut p);
+            if loss != Loss::OneVsAll {
+                assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn documents_score_as_their_flattened_line() {
+        for loss in [Loss::Softmax, Loss::HierarchicalSoftmax] {
+            let m = train_small(loss, 0);
+            let (mut s, mut p1, mut p2) = (Scratch::new(), Vec::new(), Vec::new());
+            let doc = "good day\nlovely\n\nbad awful";
+            m.predict_document_into(doc, &mut s, &mut p1);
+            m.predict_into(&format!("{}\n", doc.replace('\n', " ")), &mut s, &mut p2);
+            assert_eq!(p1, p2);
+            // Whereas predict_into stops at the first newline.
+            m.predict_into(doc, &mut s, &mut p2);
+            assert_ne!(p1, p2);
+        }
+    }
+
+    #[test]
+    fn text_without_features_predicts_nothing() {
+        let m = train_small(Loss::Softmax, 0);
+        let (mut s, mut p) = (Scratch::new(), vec![1.0; 5]);
+        // Only labels and spaces: no feature (no '\n', so no </s> either).
+        m.predict_into("__label__pos   ", &mut s, &mut p);
+        assert_eq!(p, vec![0.0, 0.0]);
+        assert_eq!(s.n_features(), 0);
+        assert_eq!(s.labels(), &[m.labels().iter().position(|l| l == "__label__pos").unwrap() as i32]);
+        assert!(m.predict("", 1, 0.0).is_empty());
+    }
+
+    #[test]
+    fn quantized_model_scores_close_to_dense() {
+        let m = train_small(Loss::Softmax, 0);
+        let q = quantized(&m);
+        let (mut s, mut p1, mut p2) = (Scratch::new(), Vec::new(), Vec::new());
+        m.predict_into("good lovely day\n", &mut s, &mut p1);
+        q.predict_into("good lovely day\n", &mut s, &mut p2);
+        assert!(p1.iter().zip(&p2).all(|(a, b)| (a - b).abs() < 0.05), "{p1:?} {p2:?}");
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        for m in [train_small(Loss::HierarchicalSoftmax, 0), quantized(&train_small(Loss::Softmax, 0))] {
+            let b = bytes(&m);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.bin");
+            for len in (0..b.len()).step_by(7).chain([b.len() - 1]) {
+                let r = Model::read(&mut &b[..len]);
+                assert!(r.is_err(), "prefix of {len} bytes read as a model");
+                if len % 301 == 0 {
+                    std::fs::write(&path, &b[..len]).unwrap();
+                    let e = Model::load(&path).unwrap_err().to_string();
+                    assert!(e.contains("t.bin"), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_bytes_never_panic() {
+        let b = bytes(&quantized(&train_small(Loss::HierarchicalSoftmax, 0)));
+        let mut x = 0x2545F4914F6CDD1Du64;
+        let mut s = Scratch::new();
+        let mut p = Vec::new();
+        for _ in 0..2000 {
+            let mut c = b.clone();
+            for _ in 0..3 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly the headers, where sizes live.
+                let pos = if x & 1 == 0 { (x >> 8) as usize % 200.min(c.len()) } else { (x >> 8) as usize % c.len() };
+                c[pos] = (x >> 40) as u8;
+            }
+            if let Ok(m) = Model::read(&mut &c[..]) {
+                m.predict_into("good lovely day bad\n", &mut s, &mut p);
+                let _ = m.predict("good lovely day bad\n", 2, 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn huge_announced_sizes_fail_without_allocating() {
+        let b = bytes(&train_small(Loss::Softmax, 0));
+        // The dictionary size (right after magic, version and the 13 args):
+        let at = 8 + 12 * 4 + 8;
+        let mut c = b.clone();
+        c[at..at + 4].copy_from_slice(&i32::MAX.to_le_bytes());
+        assert!(Model::read(&mut &c[..]).is_err());
+        // A matrix announcing 2^40 x 2^20 floats from a stream of unknown length.
+        let m = Model::read(&mut &b[..]).unwrap();
+        let head = {
+            let mut v = Vec::new();
+            let mut d = Dst { w: &mut v };
+            d.i32(MAGIC).unwrap();
+            d.i32(VERSION).unwrap();
+            m.args.write(&mut d).unwrap();
+            m.dict.write(&mut d).unwrap();
+            d.u8(0).unwrap();
+            d.i64(1 << 40).unwrap();
+            d.i64(1 << 20).unwrap();
+            v
+        };
+        let e = Model::read(&mut &head[..]).unwrap_err();
+        assert!(matches!(e, Error::Truncated { .. } | Error::Format { .. }), "{e}");
+        // Not a model at all.
+        let e = Model::read(&mut &b"hello world, not a model"[..]).unwrap_err().to_string();
+        assert!(e.contains("magic"), "{e}");
+    }
+
+    #[test]
+    fn hs_tree_matches_fasttext_construction() {
+        // Counts sorted descending, as fastText's dictionary orders labels.
+        let t = HsTree::build(&[5, 3, 2, 1]).unwrap();
+        // Leaves 0..4; node 4 = (3, 2) with count 3; node 5: the leaf of count 3
+        // is not strictly smaller than node 4's 3, so node 4 comes first: (4, 1);
+        // root 6 = (0, 5).
+        assert_eq!(t.children[4], (3, 2));
+        assert_eq!(t.children[5], (4, 1));
+        assert_eq!(t.children[6], (0, 5));
+        // Label 3: node 4 (row 0) as left, node 5 (row 1) as left, root (row 2) as right.
+        assert_eq!(t.paths[3], vec![0, 1, 2]);
+        assert_eq!(t.codes[3], vec![false, false, true]);
+        assert_eq!(t.paths[1], vec![1, 2]);
+        assert_eq!(t.codes[1], vec![true, true]);
+        assert_eq!(t.paths[0], vec![2]);
+        assert_eq!(t.codes[0], vec![false]);
+        // One label: the root is the leaf.
+        let one = HsTree::build(&[7]).unwrap();
+        assert!(one.paths[0].is_empty());
+    }
+
+    #[test]
+    fn model_is_shareable_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Model>();
+        send_sync::<Scratch>();
+    }
+
+    #[test]
+    fn sigmoid_table_matches_fasttext() {
+        assert_eq!(sigmoid(-9.0), 0.0);
+        assert_eq!(sigmoid(9.0), 1.0);
+        assert!((sigmoid(0.0) - 0.5).abs() < 1e-6);
+        // Index 256 of the 513-entry table is x = 0.
+        assert_eq!(sigmoid_table().len(), 513);
+        assert!((sigmoid(2.0) - 1.0 / (1.0 + (-2.0f32).exp())).abs() < 0.01);
     }
 }
