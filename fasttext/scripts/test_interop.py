@@ -213,11 +213,22 @@ def test_python_model_scored_by_sluice(data, models, name, tmp_path):
 
 
 # Product quantization of every row takes seconds per model here (k-means of 256
-# centroids over ~40k rows), so both variants keep the 1000 most important rows
-# (`cutoff`: a pruned dictionary, .ftz's pruneidx). qout needs >= 256 labels.
-@pytest.mark.parametrize("qargs", [dict(cutoff=1000), dict(cutoff=1000, qnorm=True, dsub=4)], ids=["cutoff", "cutoff_qnorm"])
-def test_python_quantized_model_scored_by_sluice(data, models, qargs, tmp_path):
-    m = fasttext.load_model(str(models("python", "ngrams")))
+# centroids over ~40k rows), so two variants keep the 1000 most important rows
+# (`cutoff`: a pruned dictionary, .ftz's pruneidx) and the third quantizes every
+# row of a model trained on a twelfth of the lines (~6k rows, no pruneidx).
+# qout needs >= 256 labels.
+@pytest.mark.parametrize(
+    "qargs,small",
+    [(dict(cutoff=1000), False), (dict(cutoff=1000, qnorm=True, dsub=4), False), (dict(), True)],
+    ids=["cutoff", "cutoff_qnorm", "every_row"],
+)
+def test_python_quantized_model_scored_by_sluice(data, models, qargs, small, tmp_path):
+    if small:
+        lines = open(data["train"], encoding="utf-8").readlines()[::12]
+        (tmp_path / "small.txt").write_text("".join(lines), encoding="utf-8")
+        m = fasttext.train_supervised(str(tmp_path / "small.txt"), thread=1, verbose=0, seed=0, **dict(CONFIGS["ngrams"], bucket=2000))
+    else:
+        m = fasttext.load_model(str(models("python", "ngrams")))
     m.quantize(**qargs)
     path = tmp_path / "model.ftz"
     m.save_model(str(path))
