@@ -97,6 +97,13 @@ pub(crate) struct LineBuf {
     toks: Vec<(usize, usize, u32)>,
     /// Per token: entry id (-1: unknown), start and length of its precomputed features.
     found: Vec<(i32, u32, u32)>,
+    /// Set by the scorer when the model caches each known word's summed
+    /// feature rows: a known word with precomputed features then goes to
+    /// `words` (its id) instead of `ids` (its features), and `collapsed`
+    /// counts the features it stands for.
+    pub(crate) collapse: bool,
+    pub(crate) words: Vec<i32>,
+    pub(crate) collapsed: usize,
 }
 
 /// How a call to [`Dictionary::line`] went.
@@ -227,6 +234,12 @@ impl Dictionary {
         }
         self.subwords = subwords;
         self.sub_starts = starts;
+    }
+
+    /// Word `w`'s precomputed features (its id and char n-gram rows), when
+    /// the dictionary has them.
+    pub(crate) fn word_features(&self, w: usize) -> Option<&[i32]> {
+        (w + 1 < self.sub_starts.len()).then(|| &self.subwords[self.sub_starts[w]..self.sub_starts[w + 1]])
     }
 
     fn build_table(&mut self) {
@@ -469,6 +482,8 @@ impl Dictionary {
 
     fn read_line(&self, text: &[u8], lb: &mut LineBuf, document: bool) -> LineInfo {
         lb.ids.clear();
+        lb.words.clear();
+        lb.collapsed = 0;
         lb.labels.clear();
         lb.word_hashes.clear();
         lb.toks.clear();
@@ -535,6 +550,10 @@ impl Dictionary {
             match kind {
                 EntryType::Word => {
                     match wid {
+                        Some(w) if !self.sub_starts.is_empty() && lb.collapse => {
+                            lb.words.push(w);
+                            lb.collapsed += sub_len as usize;
+                        }
                         Some(_) if !self.sub_starts.is_empty() => {
                             let sub = &self.subwords[sub_start as usize..(sub_start + sub_len) as usize];
                             lb.ids.reserve(sub.len());

@@ -143,7 +143,7 @@ impl Scratch {
     /// The number of input features of the last text scored (0: fastText
     /// would have returned no prediction).
     pub fn n_features(&self) -> usize {
-        self.line.ids.len()
+        self.line.ids.len() + self.line.collapsed
     }
 
     /// The known labels (label indices) that the last text scored carried,
@@ -182,6 +182,31 @@ pub struct Model {
     pub(crate) output: Matrix,
     pub(crate) labels: Vec<String>,
     pub(crate) hs: Option<HsTree>,
+    /// With char n-grams and a dense input matrix: per known word, the sum
+    /// of its feature rows (its own row and its char n-grams'), so that
+    /// scoring fetches one row per known word instead of one per n-gram.
+    /// Derived, never written. Summing a word's rows first changes the
+    /// float addition order: probabilities move by about 1e-7.
+    word_sums: Option<std::sync::Arc<Vec<f32>>>,
+}
+
+/// Most floats the per-word row sums may take (256 MB); a larger model
+/// scores without them.
+const MAX_WORD_SUM_FLOATS: usize = 1 << 26;
+
+/// The per-word row sums of [`Model::word_sums`], when they apply.
+fn word_sums(args: &Args, dict: &Dictionary, input: &Matrix) -> Option<std::sync::Arc<Vec<f32>>> {
+    let (nwords, dim) = (dict.nwords.max(0) as usize, args.dim.max(0) as usize);
+    if args.maxn <= 0 || input.is_quant() || nwords == 0 || nwords.checked_mul(dim)? > MAX_WORD_SUM_FLOATS {
+        return None;
+    }
+    let mut sums = vec![0.0f32; nwords * dim];
+    for (w, row) in sums.chunks_exact_mut(dim).enumerate() {
+        for &id in dict.word_features(w)? {
+            input.add_row_to(row, id as usize);
+        }
+    }
+    Some(std::sync::Arc::new(sums))
 }
 
 impl Model {
@@ -193,7 +218,8 @@ impl Model {
         } else {
             None
         };
-        Ok(Model { args, dict, input, output, labels, hs })
+        let word_sums = word_sums(&args, &dict, &input);
+        Ok(Model { args, dict, input, output, labels, hs, word_sums })
     }
 
     /// Loads a `.bin` or `.ftz` model, checking every size against the file's length.
@@ -324,6 +350,7 @@ impl Model {
 
     /// The input features of one line, as fastText's `getLine` computes them.
     pub fn features(&self, text: &str, scratch: &mut Scratch) -> Vec<i32> {
+        scratch.line.collapse = false;
         self.dict.line(text.as_bytes(), &mut scratch.line);
         scratch.line.ids.clone()
     }
@@ -331,6 +358,7 @@ impl Model {
     /// Tokenises `text` and averages the input rows into `scratch.hidden`.
     /// Returns false when the text has no feature.
     fn hidden(&self, text: &[u8], s: &mut Scratch) -> bool {
+        s.line.collapse = self.word_sums.is_some();
         self.dict.line(text, &mut s.line);
         self.average(s)
     }
@@ -339,8 +367,15 @@ impl Model {
         let ids = &s.line.ids;
         s.hidden.clear();
         s.hidden.resize(self.args.dim as usize, 0.0);
-        if ids.is_empty() {
+        let n = ids.len() + s.line.collapsed;
+        if n == 0 {
             return false;
+        }
+        if let (Some(sums), false) = (&self.word_sums, s.line.words.is_empty()) {
+            let dim = self.args.dim as usize;
+            for &w in &s.line.words {
+                crate::matrix::add_assign(&mut s.hidden, &sums[w as usize * dim..(w as usize + 1) * dim]);
+            }
         }
         for (k, &id) in ids.iter().enumerate() {
             if let Some(&next) = ids.get(k + PREFETCH_AHEAD) {
@@ -349,7 +384,7 @@ impl Model {
             self.input.add_row_to(&mut s.hidden, id as usize);
         }
         // fastText: hidden.mul(1.0 / input.size()), the factor rounded to float.
-        let a = (1.0f64 / ids.len() as f64) as f32;
+        let a = (1.0f64 / n as f64) as f32;
         for h in s.hidden.iter_mut() {
             *h *= a;
         }
@@ -407,6 +442,7 @@ impl Model {
 
     /// [`Model::predict_into`] on raw bytes (fastText reads bytes; text need not be UTF-8).
     pub fn predict_bytes_into(&self, text: &[u8], scratch: &mut Scratch, probs: &mut Vec<f32>) {
+        scratch.line.collapse = self.word_sums.is_some();
         self.dict.line(text, &mut scratch.line);
         self.probs_of_line(scratch, probs)
     }
@@ -416,6 +452,7 @@ impl Model {
     /// gives (datatrove's and DCLM's way of scoring documents), without
     /// copying the text.
     pub fn predict_document_into(&self, text: &str, scratch: &mut Scratch, probs: &mut Vec<f32>) {
+        scratch.line.collapse = self.word_sums.is_some();
         self.dict.document(text.as_bytes(), &mut scratch.line);
         self.probs_of_line(scratch, probs)
     }
@@ -544,6 +581,34 @@ mod tests {
         std::fs::write(&p, TRAIN.repeat(20)).unwrap();
         let a = TrainArgs { dim: 8, epoch: 5, lr: 0.5, word_ngrams: 2, minn: 2, maxn: 3, bucket: 500, loss, seed, ..Default::default() };
         train(&p, &a).unwrap().0
+    }
+
+    #[test]
+    fn summed_word_rows_score_like_every_row() {
+        for loss in [Loss::Softmax, Loss::OneVsAll, Loss::HierarchicalSoftmax] {
+            let m = train_small(loss, 3);
+            assert!(m.word_sums.is_some(), "a dense model with char n-grams caches its words' rows");
+            let mut plain = m.clone();
+            plain.word_sums = None;
+            let (mut s1, mut s2) = (Scratch::new(), Scratch::new());
+            let (mut p1, mut p2) = (Vec::new(), Vec::new());
+            for text in ["good great day\n", "awful unknownword bad\n", "zzz\n", "", "nice\nbad", "good good good good"] {
+                m.predict_into(text, &mut s1, &mut p1);
+                plain.predict_into(text, &mut s2, &mut p2);
+                assert_eq!(s1.n_features(), s2.n_features(), "{text:?}");
+                assert!(s1.line.collapsed > 0 || s1.n_features() == s1.line.ids.len());
+                for (a, b) in p1.iter().zip(&p2) {
+                    assert!((a - b).abs() < 1e-6, "{loss:?} {text:?}: {p1:?} vs {p2:?}");
+                }
+                m.predict_document_into(text, &mut s1, &mut p1);
+                plain.predict_document_into(text, &mut s2, &mut p2);
+                for (a, b) in p1.iter().zip(&p2) {
+                    assert!((a - b).abs() < 1e-6, "{loss:?} {text:?}: {p1:?} vs {p2:?}");
+                }
+            }
+            // the features API still lists every row
+            assert_eq!(m.features("good day", &mut s1), plain.features("good day", &mut s2));
+        }
     }
 
     fn bytes(m: &Model) -> Vec<u8> {
