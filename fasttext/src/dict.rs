@@ -108,8 +108,9 @@ pub(crate) struct LineBuf {
     /// Set by the scorer when the model caches each known word's summed
     /// feature rows: a known word with precomputed features then goes to
     /// `words` (its id) instead of `ids` (its features), and `collapsed`
-    /// counts the features it stands for.
-    pub(crate) collapse: bool,
+    /// counts the features it stands for. Words with an id below
+    /// `collapse_below` have such a sum (0: none).
+    pub(crate) collapse_below: i32,
     pub(crate) words: Vec<i32>,
     pub(crate) collapsed: usize,
 }
@@ -546,7 +547,7 @@ impl Dictionary {
         // collapsed only on lines short enough that summing each word's
         // rows first stays within 1e-5 of fastText's order (see
         // `COLLAPSE_MAX_TOKENS`).
-        let collapse = lb.collapse && lb.toks.len() <= COLLAPSE_MAX_TOKENS;
+        let collapse_below = if lb.toks.len() <= COLLAPSE_MAX_TOKENS { lb.collapse_below } else { 0 };
         for k in 0..lb.toks.len() {
             let (start, end, h) = lb.toks[k];
             let token: &[u8] = if start == end { EOS } else { &text[start..end] };
@@ -562,7 +563,7 @@ impl Dictionary {
             match kind {
                 EntryType::Word => {
                     match wid {
-                        Some(w) if !self.sub_starts.is_empty() && collapse => {
+                        Some(w) if !self.sub_starts.is_empty() && w < collapse_below => {
                             lb.words.push(w);
                             lb.collapsed += sub_len as usize;
                         }

@@ -196,13 +196,36 @@ pub struct Model {
 /// scores without them.
 const MAX_WORD_SUM_FLOATS: usize = 1 << 26;
 
-/// The per-word row sums of [`Model::word_sums`], when they apply.
+/// Share of the training corpus's word occurrences whose words get a row
+/// sum: fastText sorts words by count, so this is a prefix of the
+/// vocabulary, and the rare words (most of the vocabulary, few of the
+/// tokens) are not worth summing at load.
+const SUMMED_OCCURRENCES: f64 = 0.98;
+
+/// The per-word row sums of [`Model::word_sums`], when they apply: for the
+/// most frequent words, which make up `SUMMED_OCCURRENCES` of the
+/// dictionary's counts.
 fn word_sums(args: &Args, dict: &Dictionary, input: &Matrix) -> Option<std::sync::Arc<Vec<f32>>> {
     let (nwords, dim) = (dict.nwords.max(0) as usize, args.dim.max(0) as usize);
-    if args.maxn <= 0 || input.is_quant() || nwords == 0 || nwords.checked_mul(dim)? > MAX_WORD_SUM_FLOATS {
+    if args.maxn <= 0 || input.is_quant() || nwords == 0 {
         return None;
     }
-    let mut sums = vec![0.0f32; nwords * dim];
+    let counts = || dict.entries[..nwords].iter().map(|e| e.count.max(0) as f64);
+    let total: f64 = counts().sum();
+    let mut acc = 0.0;
+    let mut k = 0;
+    for c in counts() {
+        if acc >= SUMMED_OCCURRENCES * total {
+            break;
+        }
+        acc += c;
+        k += 1;
+    }
+    let k = k.min(MAX_WORD_SUM_FLOATS / dim.max(1));
+    if k == 0 {
+        return None;
+    }
+    let mut sums = vec![0.0f32; k * dim];
     for (w, row) in sums.chunks_exact_mut(dim).enumerate() {
         for &id in dict.word_features(w)? {
             input.add_row_to(row, id as usize);
@@ -212,6 +235,14 @@ fn word_sums(args: &Args, dict: &Dictionary, input: &Matrix) -> Option<std::sync
 }
 
 impl Model {
+    /// Words with an id below this have a row sum (0: none).
+    fn summed_words(&self) -> i32 {
+        match (&self.word_sums, self.args.dim) {
+            (Some(s), d) if d > 0 => (s.len() / d as usize) as i32,
+            _ => 0,
+        }
+    }
+
     pub(crate) fn from_parts(args: Args, dict: Dictionary, input: Matrix, output: Matrix) -> Result<Model, Error> {
         let labels = dict.label_entries().iter().map(|e| String::from_utf8_lossy(&e.word).into_owned()).collect();
         let hs = if args.loss == Loss::HierarchicalSoftmax {
@@ -352,7 +383,7 @@ impl Model {
 
     /// The input features of one line, as fastText's `getLine` computes them.
     pub fn features(&self, text: &str, scratch: &mut Scratch) -> Vec<i32> {
-        scratch.line.collapse = false;
+        scratch.line.collapse_below = 0;
         self.dict.line(text.as_bytes(), &mut scratch.line);
         scratch.line.ids.clone()
     }
@@ -360,7 +391,7 @@ impl Model {
     /// Tokenises `text` and averages the input rows into `scratch.hidden`.
     /// Returns false when the text has no feature.
     fn hidden(&self, text: &[u8], s: &mut Scratch) -> bool {
-        s.line.collapse = self.word_sums.is_some();
+        s.line.collapse_below = self.summed_words();
         self.dict.line(text, &mut s.line);
         self.average(s)
     }
@@ -444,7 +475,7 @@ impl Model {
 
     /// [`Model::predict_into`] on raw bytes (fastText reads bytes; text need not be UTF-8).
     pub fn predict_bytes_into(&self, text: &[u8], scratch: &mut Scratch, probs: &mut Vec<f32>) {
-        scratch.line.collapse = self.word_sums.is_some();
+        scratch.line.collapse_below = self.summed_words();
         self.dict.line(text, &mut scratch.line);
         self.probs_of_line(scratch, probs)
     }
@@ -454,7 +485,7 @@ impl Model {
     /// gives (datatrove's and DCLM's way of scoring documents), without
     /// copying the text.
     pub fn predict_document_into(&self, text: &str, scratch: &mut Scratch, probs: &mut Vec<f32>) {
-        scratch.line.collapse = self.word_sums.is_some();
+        scratch.line.collapse_below = self.summed_words();
         self.dict.document(text.as_bytes(), &mut scratch.line);
         self.probs_of_line(scratch, probs)
     }
