@@ -58,6 +58,22 @@ impl DocPos {
     pub fn key(&self) -> u128 {
         ((self.reader as u128) << 96) | ((self.file as u128) << 64) | self.record as u128
     }
+
+    /// The position from [`DocPos::key`].
+    pub fn from_key(k: u128) -> DocPos {
+        DocPos { reader: (k >> 96) as u32, file: (k >> 64) as u32, record: k as u64 }
+    }
+
+    /// A uniform 64-bit hash of the position under a seed and a salt: the
+    /// key of every seeded per-document decision (sampling, held-out
+    /// splits), so the decision depends on the document and the seed, never
+    /// on the task split.
+    pub fn seeded_hash(&self, seed: u64, salt: u64) -> u64 {
+        let mut b = [0u8; 24];
+        b[..16].copy_from_slice(&self.key().to_le_bytes());
+        b[16..].copy_from_slice(&salt.to_le_bytes());
+        xxhash_rust::xxh3::xxh3_64_with_seed(&b, seed)
+    }
 }
 
 impl Document {

@@ -379,16 +379,17 @@ impl Scorer {
     pub fn labels(&self) -> &[String] {
         &self.names
     }
+}
 
-    fn top_label(probs: &[f32]) -> usize {
-        let mut best = 0;
-        for (i, &p) in probs.iter().enumerate() {
-            if p > probs[best] {
-                best = i;
-            }
+/// The index of the most probable label (the first of equal ones).
+pub(crate) fn top_label(probs: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &p) in probs.iter().enumerate() {
+        if p > probs[best] {
+            best = i;
         }
-        best
     }
+    best
 }
 
 /// The runtime of `classifier` (both shapes).
@@ -477,7 +478,7 @@ impl Classifier {
                 return Some("classifier_low_score");
             }
         }
-        if !keep.is_empty() && !keep.contains(&Scorer::top_label(probs)) {
+        if !keep.is_empty() && !keep.contains(&top_label(probs)) {
             return Some("classifier_label_not_kept");
         }
         None
@@ -552,13 +553,6 @@ struct TopObserver {
     n_labels: usize,
 }
 
-fn pos_hash(seed: u64, pos: &sluice_pipeline::DocPos, salt: u64) -> u64 {
-    let mut b = [0u8; 24];
-    b[..16].copy_from_slice(&pos.key().to_le_bytes());
-    b[16..].copy_from_slice(&salt.to_le_bytes());
-    xxhash_rust::xxh3::xxh3_64_with_seed(&b, seed)
-}
-
 fn snippet(text: &str, max: usize) -> String {
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
@@ -584,7 +578,7 @@ impl Observer for TopObserver {
                 f.write_all(&p.to_le_bytes()).map_err(|e| Error::io(f.path().to_path_buf(), e))?;
             }
             if self.examples_cap > 0 {
-                let h = pos_hash(self.seed, &d.pos, SALT_EXAMPLES);
+                let h = d.pos.seeded_hash(self.seed, SALT_EXAMPLES);
                 let k = (h, d.pos.key());
                 if self.examples.len() < self.examples_cap || self.examples.keys().next_back().is_some_and(|last| k < *last) {
                     self.examples.insert(
@@ -596,7 +590,7 @@ impl Observer for TopObserver {
                             source: d.source.to_string(),
                             url: d.metadata.get("url").and_then(Value::as_str).map(str::to_string),
                             score,
-                            label: self.scorer.names[Scorer::top_label(&probs)].clone(),
+                            label: self.scorer.names[top_label(&probs)].clone(),
                             text: snippet(&d.text, 600),
                         },
                     );
@@ -669,7 +663,7 @@ impl TopStage {
         let (lo, hi) = range;
         let score_at = |b: usize| lo + (hi - lo) * b as f64 / BINS as f64;
         let th = Threshold { bin, score: score_at(bin), documents: total, kept };
-        sluice_pipeline::output::write_atomic(&cx.dir.join("threshold.json"), &serde_json::to_vec(&th).expect("json"))?;
+        sluice_pipeline::output::write_atomic(&task_file(&cx.dir, cx.unit, "threshold.json"), &serde_json::to_vec(&th).expect("json"))?;
 
         // The report: a 50-bin histogram, the threshold, examples.
         const SHOWN: usize = 50;
@@ -736,7 +730,7 @@ impl GlobalStage for TopStage {
 
     fn decider(&self, cx: &GlobalContext) -> Result<Box<dyn StreamStage>> {
         let scorer = self.inner.scorer(&cx.output)?;
-        let tp = cx.dir.join("threshold.json");
+        let tp = task_file(&cx.dir, 0, "threshold.json");
         let th: Threshold = serde_json::from_slice(&std::fs::read(&tp).map_err(|e| Error::io(&tp, e))?)
             .map_err(|e| self.inner.err(format!("{}: {e}", tp.display())))?;
         let pp = task_file(&cx.dir, cx.unit, "probabilities.f32");

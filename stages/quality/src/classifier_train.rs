@@ -336,13 +336,6 @@ struct TrainObserver {
     line: String,
 }
 
-fn pos_hash(seed: u64, pos: &sluice_pipeline::DocPos, salt: u64) -> u64 {
-    let mut b = [0u8; 24];
-    b[..16].copy_from_slice(&pos.key().to_le_bytes());
-    b[16..].copy_from_slice(&salt.to_le_bytes());
-    xxhash_rust::xxh3::xxh3_64_with_seed(&b, seed)
-}
-
 fn cut(text: &str, max: u64) -> &str {
     if text.len() as u64 <= max {
         return text;
@@ -359,7 +352,7 @@ impl Observer for TrainObserver {
         let budget = self.cfg.sample_bytes_per_label.0;
         for d in docs {
             let Some(label) = self.cfg.label_of(d) else { continue };
-            let h = pos_hash(self.seed, &d.pos, SALT_SAMPLE);
+            let h = d.pos.seeded_hash(self.seed, SALT_SAMPLE);
             let heap =
                 self.by_label.entry(label.clone()).or_insert_with(|| Heap { heap: BinaryHeap::new(), lines: BTreeMap::new(), bytes: 0 });
             let k = (h, d.pos.key());
@@ -446,8 +439,10 @@ impl ClassifierTrainStage {
                 readers.push((lines, p, None));
             }
         }
-        let train_path = cx.dir.join("train.txt");
-        let test_path = cx.dir.join("heldout.txt");
+        // the step's own files carry its unit number, as the engine's
+        // clean-up of a killed unit expects
+        let train_path = cx.dir.join(format!("{:05}-train.txt", cx.unit));
+        let test_path = cx.dir.join(format!("{:05}-heldout.txt", cx.unit));
         let mut train = atomic_writer(&train_path)?;
         let mut test = atomic_writer(&test_path)?;
         let budget = self.cfg.sample_bytes_per_label.0;
@@ -468,7 +463,7 @@ impl ClassifierTrainStage {
             }
             *b += ex.line.len() as u64;
             let pos = sluice_pipeline::DocPos { reader: (ex.pos >> 96) as u32, file: (ex.pos >> 64) as u32, record: ex.pos as u64 };
-            let held = crate::classifier_train::unit(pos_hash(cx.seed, &pos, SALT_HOLDOUT)) < self.cfg.holdout;
+            let held = crate::classifier_train::unit(pos.seeded_hash(cx.seed, SALT_HOLDOUT)) < self.cfg.holdout;
             let c = counts.entry(ex.label.clone()).or_default();
             if held {
                 c.1 += 1;
@@ -559,7 +554,7 @@ impl ClassifierTrainStage {
         let mut per_label = serde_json::Map::new();
         for (i, name) in names.iter().enumerate() {
             let scored: Vec<(f64, bool)> = probs_all.iter().zip(truth).map(|(p, t)| (p[i] as f64, t == name)).collect();
-            let predicted: Vec<bool> = probs_all.iter().map(|p| top(p) == i).collect();
+            let predicted: Vec<bool> = probs_all.iter().map(|p| crate::classifier::top_label(p) == i).collect();
             let (tp, fp, fn_) = predicted.iter().zip(truth).fold((0u64, 0u64, 0u64), |(tp, fp, fn_), (&pr, t)| {
                 let pos = t == name;
                 (tp + (pr && pos) as u64, fp + (pr && !pos) as u64, fn_ + (!pr && pos) as u64)
@@ -576,7 +571,8 @@ impl ClassifierTrainStage {
                 }),
             );
         }
-        let accuracy = probs_all.iter().zip(truth).filter(|(p, t)| names[top(p)] == **t).count() as f64 / truth.len() as f64;
+        let accuracy =
+            probs_all.iter().zip(truth).filter(|(p, t)| names[crate::classifier::top_label(p)] == **t).count() as f64 / truth.len() as f64;
         let mut out = json!({"documents": truth.len(), "accuracy": accuracy, "labels": per_label});
         if let Some(p) = &self.cfg.positive {
             if let Some(m) = out["labels"].get(p).cloned() {
@@ -600,16 +596,6 @@ impl ClassifierTrainStage {
         }
         Ok(out)
     }
-}
-
-fn top(p: &[f32]) -> usize {
-    let mut b = 0;
-    for (i, &x) in p.iter().enumerate() {
-        if x > p[b] {
-            b = i;
-        }
-    }
-    b
 }
 
 /// `h` as a uniform number in [0, 1).

@@ -6,10 +6,7 @@ use sluice_pipeline::{DocPos, Error};
 /// every seeded per-document decision (sampling, train/val split), so the
 /// decision depends on the document and the seed, never on the task split.
 pub fn pos_hash(seed: u64, pos: &DocPos, salt: u64) -> u64 {
-    let mut b = [0u8; 24];
-    b[..16].copy_from_slice(&pos.key().to_le_bytes());
-    b[16..].copy_from_slice(&salt.to_le_bytes());
-    xxhash_rust::xxh3::xxh3_64_with_seed(&b, seed)
+    pos.seeded_hash(seed, salt)
 }
 
 /// `h` as a uniform number in [0, 1).
