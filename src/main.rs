@@ -304,15 +304,12 @@ fn output_vars(text: &str) -> Vec<String> {
 /// Name the recipe in an error of its run, and for an output directory that
 /// cannot be continued, the variable that moves it.
 fn run_error(e: impl Into<anyhow::Error>, recipe: &Path, text: &str) -> anyhow::Error {
-    let e: anyhow::Error = e.into();
+    let mut e: anyhow::Error = e.into();
     let vars = output_vars(text);
-    let hint = match e.downcast_ref::<Error>() {
-        Some(Error::Output { .. }) if !vars.is_empty() => {
-            format!(" (this recipe's `output:` reads ${}, so {}=DIR also chooses another directory)", vars[0], vars[0])
-        }
-        _ => String::new(),
-    };
-    e.context(format!("recipe {}{hint}", recipe.display()))
+    if let (Some(Error::Output { .. }), Some(var)) = (e.downcast_ref::<Error>(), vars.first()) {
+        e = anyhow::anyhow!("{e} (or set {var}=DIR: this recipe's `output:` reads ${var})");
+    }
+    e.context(format!("recipe {}", recipe.display()))
 }
 
 fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {

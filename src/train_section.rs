@@ -192,8 +192,7 @@ fn check_with_shards(t: &TrainArgs, recipe: &Recipe, node: &str) -> Vec<Diagnost
     if t.seq_len.is_some() || node.is_empty() {
         return Vec::new();
     }
-    let Some(pack) = recipe.resolved.get("stages").and_then(|s| s.get(node)).and_then(|n| n.get("seq_len")).and_then(Value::as_u64)
-    else {
+    let Some(pack) = recipe.resolved.get("stages").and_then(|s| s.get(node)).and_then(|n| n.get("seq_len")).and_then(Value::as_u64) else {
         return Vec::new();
     };
     let before = t.check();
@@ -204,7 +203,9 @@ fn check_with_shards(t: &TrainArgs, recipe: &Recipe, node: &str) -> Vec<Diagnost
         .map(|m| {
             Diagnostic::new(
                 "train",
-                format!("{m} (without train.seq_len, training uses the shards' seq_len: stages.{node}.seq_len = {pack}; set train.seq_len)"),
+                format!(
+                    "{m} (without train.seq_len, training uses the shards' seq_len: stages.{node}.seq_len = {pack}; set train.seq_len)"
+                ),
             )
         })
         .collect()

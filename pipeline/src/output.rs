@@ -775,7 +775,10 @@ impl OutputDir {
             return Err(self.err(format!("holds a run of a different recipe (or different settings); {START_OVER}")));
         }
         if prev.tasks != info.tasks {
-            return Err(self.err(format!("was started with --tasks {}; re-run with --tasks {} to finish it, or {START_OVER}", prev.tasks, prev.tasks)));
+            return Err(self.err(format!(
+                "was started with --tasks {}; re-run with --tasks {} to finish it, or {START_OVER}",
+                prev.tasks, prev.tasks
+            )));
         }
         if prev.plan_hash != info.plan_hash {
             return Err(self.err(format!(
@@ -1015,8 +1018,7 @@ impl OutputDir {
             ));
         }
         // The owned paths, as lists of components.
-        let mut owned: Vec<Vec<OsString>> =
-            crate::recipe::RESERVED_OUTPUT_NAMES.iter().map(|n| vec![OsString::from(n)]).collect();
+        let mut owned: Vec<Vec<OsString>> = crate::recipe::RESERVED_OUTPUT_NAMES.iter().map(|n| vec![OsString::from(n)]).collect();
         for p in outputs {
             let parts: Vec<OsString> = p.components().map(|c| c.as_os_str().to_os_string()).collect();
             if parts.is_empty() || p.components().any(|c| !matches!(c, Component::Normal(_))) {
@@ -1058,7 +1060,9 @@ impl OutputDir {
                         reached = false;
                         break;
                     }
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => return Err(link_refused(&self.root, &at)),
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                        return Err(link_refused(&self.root, &at))
+                    }
                     Err(e) => return Err(Error::io(&at, e)),
                 }
             }

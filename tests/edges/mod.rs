@@ -80,7 +80,8 @@ fn restart_starts_a_run_over_and_deletes_only_what_sluice_wrote() {
     make_corpus(&input, 2, 60);
     let out = d.path().join("out");
     // `output:` from a variable, as the quickstart's `${SLUICE_OUT:-...}`.
-    let text = corpus_recipe(&input, &out).replace(&format!("output: {}", out.display()), &format!("output: ${{EDGES_OUT:-{}}}", out.display()));
+    let text =
+        corpus_recipe(&input, &out).replace(&format!("output: {}", out.display()), &format!("output: ${{EDGES_OUT:-{}}}", out.display()));
     let recipe = write_recipe(d.path(), &text);
     let run = || {
         let mut c = sluice();
@@ -95,7 +96,7 @@ fn restart_starts_a_run_over_and_deletes_only_what_sluice_wrote() {
     let o = run().output().unwrap();
     assert!(!o.status.success());
     let e = stderr(&o);
-    for want in [&format!("recipe {}", recipe.display()), "input files changed", "--restart", "--output DIR", "EDGES_OUT=DIR"] {
+    for want in [&format!("recipe {}", recipe.display()), "input files changed", "--restart", "--output DIR", "or set EDGES_OUT=DIR"] {
         assert!(e.contains(want), "{want:?} missing from: {e}");
     }
 
@@ -203,10 +204,15 @@ fn train_section_is_checked_by_validate_and_zero_steps_skip_training() {
     let long = train_recipe(&out, "  shards: shards\n  preset: tiny\n").replace("seq_len: 64", "seq_len: 1024");
     let o = sluice().arg("validate").arg(write_recipe(d.path(), &long)).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("seq_len 1024 is over the `tiny` preset's window of 256") && stdout(&o).contains("stages.shards.seq_len"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("seq_len 1024 is over the `tiny` preset's window of 256") && stdout(&o).contains("stages.shards.seq_len"),
+        "{}",
+        stdout(&o)
+    );
 
     // steps: 0 (as `${QUICKSTART_TRAIN_STEPS:-200}` gives) skips training and eval.
-    let zero = train_recipe(&out, "  shards: shards\n  preset: tiny\n  steps: ${EDGES_STEPS:-200}\n  eval: {tasks: [hellaswag], limit: 2}\n");
+    let zero =
+        train_recipe(&out, "  shards: shards\n  preset: tiny\n  steps: ${EDGES_STEPS:-200}\n  eval: {tasks: [hellaswag], limit: 2}\n");
     let recipe = write_recipe(d.path(), &zero);
     let o = sluice().arg("validate").arg(&recipe).env("EDGES_STEPS", "0").output().unwrap();
     assert!(o.status.success() && o.stdout.is_empty(), "{}", stdout(&o));
@@ -255,7 +261,20 @@ fn outputs_follow_the_umask_a_closed_stdout_is_no_error_and_inspect_shows_what_w
     let run2 = d.path().join("run2");
     run_ok(with_umask(
         sluice()
-            .args(["train", "--preset", "tiny", "--steps", "1", "--seq-len", "32", "--batch-tokens", "64", "--eval-batches", "1", "--shards"])
+            .args([
+                "train",
+                "--preset",
+                "tiny",
+                "--steps",
+                "1",
+                "--seq-len",
+                "32",
+                "--batch-tokens",
+                "64",
+                "--eval-batches",
+                "1",
+                "--shards",
+            ])
             .arg(out.join("shards"))
             .arg("--out")
             .arg(&run2),
