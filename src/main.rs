@@ -253,11 +253,14 @@ fn quiet_on_closed_stdout() {
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = Cli::parse();
+    // Every write of `run` to stdout goes through [`Stdout`]; a broken pipe
+    // elsewhere in a run (a subprocess's) is a real error.
+    let is_run = matches!(cli.command, Command::Run(_));
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
             // A closed pipe (`sluice stats out | head`) is not an error.
-            if STDOUT_CLOSED.load(Ordering::Relaxed) || is_broken_pipe(&e) {
+            if STDOUT_CLOSED.load(Ordering::Relaxed) || (!is_run && is_broken_pipe(&e)) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {}", error_text(&e));
