@@ -15,7 +15,13 @@
 //! Options are exactly the flags of `sluice train` and `sluice eval` (parsed
 //! by the same clap definitions), so the two cannot drift apart. The run
 //! directory is always `OUT/train`; a re-run continues an unfinished training
-//! from its latest checkpoint and skips a finished one.
+//! from its latest checkpoint and skips a finished one. `steps: 0` skips
+//! training and evaluation (the quickstart's `QUICKSTART_TRAIN_STEPS=0`).
+//!
+//! `sluice validate` (and `sluice run`, before any stage runs) checks the
+//! whole section: unknown keys, every value's range, the preset, the checks
+//! between options, and those that involve the shards' `seq_len`, which the
+//! recipe's `pack` stage fixes.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +38,8 @@ const FIXED_FLAGS: &[&str] = &["shards", "out", "resume", "checkpoint", "json"];
 /// The parsed section.
 pub struct TrainSection {
     pub shards_node: String,
+    /// `steps: 0`: neither train nor evaluate.
+    pub skip: bool,
     pub train: TrainArgs,
     pub eval: Option<EvalArgs>,
 }
@@ -135,15 +143,28 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
             String::new()
         }
     };
+    // `steps: 0` skips training; the other options are still checked (with
+    // the default step count standing in).
+    let skip = map.get("steps").is_some_and(|v| v.as_u64() == Some(0) || v.as_str().is_some_and(|s| s.trim() == "0"));
+    let mut own: Vec<&str> = OWN_KEYS.to_vec();
+    if skip {
+        own.push("steps");
+    }
     let train_cmd = TrainArgs::augment_args(clap::Command::new("train"));
     let mut targs = vec!["--shards".to_string(), shards_dir(out, recipe, &shards_node).display().to_string()];
     targs.extend(["--out".to_string(), run_dir(out).display().to_string()]);
-    targs.extend(argv(map, "train", &train_cmd, OWN_KEYS, &mut diags));
+    targs.extend(argv(map, "train", &train_cmd, &own, &mut diags));
     let train = parse_args::<TrainArgs>("train", "train", targs, &mut diags);
     // Checks between options (min_lr <= lr, micro-batch size, ...): reported
     // by `validate`, not after the pipeline has run.
     for m in train.iter().flat_map(TrainArgs::check) {
         diags.push(Diagnostic::new("train", m));
+    }
+    if let Some(t) = &train {
+        diags.extend(check_with_shards(t, recipe, &shards_node));
+        if let Some(tok) = t.tokenizer.as_ref().filter(|p| !p.is_file()) {
+            diags.push(Diagnostic::new("train.tokenizer", format!("`{}` is not a file", tok.display())));
+        }
     }
     let eval = match map.get("eval") {
         None => None,
@@ -159,9 +180,35 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
         }
     };
     match (diags.is_empty(), train) {
-        (true, Some(train)) => Ok(TrainSection { shards_node, train, eval }),
+        (true, Some(train)) => Ok(TrainSection { shards_node, skip, train, eval }),
         _ => Err(diags),
     }
+}
+
+/// Without `seq_len`, training takes the shards' (the `pack` stage's
+/// `seq_len` option): check the options against that value now, rather
+/// than when the shards exist.
+fn check_with_shards(t: &TrainArgs, recipe: &Recipe, node: &str) -> Vec<Diagnostic> {
+    if t.seq_len.is_some() || node.is_empty() {
+        return Vec::new();
+    }
+    let Some(pack) = recipe.resolved.get("stages").and_then(|s| s.get(node)).and_then(|n| n.get("seq_len")).and_then(Value::as_u64) else {
+        return Vec::new();
+    };
+    let before = t.check();
+    let with = TrainArgs { seq_len: Some(pack as usize), ..t.clone() };
+    with.check()
+        .into_iter()
+        .filter(|m| !before.contains(m))
+        .map(|m| {
+            Diagnostic::new(
+                "train",
+                format!(
+                    "{m} (without train.seq_len, training uses the shards' seq_len: stages.{node}.seq_len = {pack}; set train.seq_len)"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The shard directory a `pack` stage writes: its `dir` option, or its name.
@@ -173,6 +220,14 @@ pub fn shards_dir(out: &Path, recipe: &Recipe, node: &str) -> PathBuf {
 /// Train (or finish training) and evaluate.
 pub fn run(section: &mut TrainSection, stdout: &mut impl std::io::Write) -> anyhow::Result<()> {
     let dir = section.train.out.clone();
+    if section.skip {
+        writeln!(
+            stdout,
+            "training skipped: train.steps is 0, so the `train:` section neither trains nor evaluates; set steps above 0 and run \
+             the same command again to train on these shards"
+        )?;
+        return Ok(());
+    }
     let done = match sluice_train::checkpoint::latest(&dir)? {
         Some(ck) => {
             let state = sluice_train::checkpoint::load_state(&ck)?;

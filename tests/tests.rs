@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 mod classifier_cli;
 mod cli_security;
+mod edges;
 mod strict;
 
 fn sluice() -> Command {

@@ -330,7 +330,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         }
     };
     let js = serde_json::json!({ "checkpoint": args.checkpoint, "results": results });
-    std::fs::write(&json_path, serde_json::to_vec_pretty(&js)?).with_context(|| format!("writing {}", json_path.display()))?;
+    crate::error::write_atomic(&json_path, &serde_json::to_vec_pretty(&js)?).with_context(|| format!("writing {}", json_path.display()))?;
     eprintln!("results written to {}", json_path.display());
     Ok(())
 }
