@@ -594,7 +594,7 @@ fn classifier(_node: &str, v: &Value) -> String {
     let bins: Vec<u64> = hist.get("counts").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_u64).take(1000).collect();
     let (lo, hi) = (f(hist, "lo"), f(hist, "hi"));
     if !bins.is_empty() && lo.is_finite() && hi.is_finite() && hi > lo {
-        let h = Histogram { lo, hi, n: bins.iter().sum(), bins, log: false };
+        let h = Histogram { lo, hi, n: bins.iter().sum(), bins, scale: svg::Scale::Linear };
         let title = format!("{} (score)", truncate(st(v, "attribute"), 60));
         s.push_str(&svg::histogram("classifier", &h, &title, &[(f(v, "threshold"), "threshold".to_string())]));
     }

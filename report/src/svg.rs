@@ -69,50 +69,92 @@ pub fn hbars(class: &str, rows: &[BarRow], series: &[&str]) -> String {
     s
 }
 
-/// A fixed-bin histogram of values, on a linear or a logarithmic axis.
+/// How a histogram's axis maps values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    Linear,
+    /// Equal-width bins in log10 of the value.
+    Log,
+    /// Equal-width bins in log10(1 + value): a count that is often 0.
+    Log1p,
+}
+
+impl Scale {
+    /// The axis coordinate of `v`; `None` where the scale cannot show it.
+    pub fn fwd(self, v: f64) -> Option<f64> {
+        match self {
+            Scale::Linear => Some(v),
+            Scale::Log => (v > 0.0).then(|| v.log10()),
+            Scale::Log1p => (v >= 0.0).then(|| (1.0 + v).log10()),
+        }
+    }
+
+    /// The value at axis coordinate `x`.
+    pub fn back(self, x: f64) -> f64 {
+        match self {
+            Scale::Linear => x,
+            Scale::Log => 10f64.powf(x),
+            Scale::Log1p => 10f64.powf(x) - 1.0,
+        }
+    }
+
+    pub fn is_log(self) -> bool {
+        self != Scale::Linear
+    }
+}
+
+/// A fixed-bin histogram of values.
 #[derive(Debug, Clone)]
 pub struct Histogram {
     pub lo: f64,
     pub hi: f64,
     pub bins: Vec<u64>,
     pub n: u64,
-    /// Bins of equal width in log10 of the value (see [`use_log`]).
-    pub log: bool,
+    /// See [`scale_for`].
+    pub scale: Scale,
 }
 
-/// Whether a signal is drawn on a log axis: its values are all positive,
-/// span at least two orders of magnitude (max / min >= 100) and are
-/// heavy-tailed: the median lies in the lowest tenth of the linear range,
-/// so linear bins would pile most documents into the first bar or two.
-/// A pure function of the values (their order does not matter).
-pub fn use_log(values: &[f64]) -> bool {
+/// The axis a signal is drawn on, from the values alone (their order does
+/// not matter, so the page stays deterministic). Log when the signal spans
+/// orders of magnitude and is heavy-tailed (linear bins would pile most
+/// documents into the first bar or two):
+/// - all values positive, max / min >= 100 and the median in the lowest
+///   tenth of the range: [`Scale::Log`];
+/// - no negative value, some zero, max >= 100 and the median below a
+///   tenth of the max (counts such as sentences): [`Scale::Log1p`];
+/// - otherwise linear.
+pub fn scale_for(values: &[f64]) -> Scale {
     let mut v: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if v.len() < 2 {
-        return false;
+        return Scale::Linear;
     }
     let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
-    if lo <= 0.0 || hi / lo < 100.0 {
-        return false;
-    }
     let mid = v.len() / 2;
     let (_, median, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
-    *median < lo + (hi - lo) / 10.0
+    let heavy = *median < lo + (hi - lo) / 10.0;
+    if lo > 0.0 && hi / lo >= 100.0 && heavy {
+        Scale::Log
+    } else if lo == 0.0 && hi >= 100.0 && heavy {
+        Scale::Log1p
+    } else {
+        Scale::Linear
+    }
 }
 
 impl Histogram {
-    /// Bin `values` into `nbins` bins spanning their range, on a log axis
-    /// when [`use_log`] says so, widened to include `marks` (thresholds)
-    /// so those can be drawn, unless that would squash the bars.
+    /// Bin `values` into `nbins` bins spanning their range, on the axis
+    /// [`scale_for`] picks, widened to include `marks` (thresholds) so
+    /// those can be drawn, unless that would squash the bars.
     pub fn of(values: &[f64], nbins: usize, marks: &[f64]) -> Histogram {
         let nbins = nbins.max(1);
-        let log = use_log(values);
-        // The axis coordinate of a value: itself, or its log10.
-        let t = |v: f64| if log { v.log10() } else { v };
+        let scale = scale_for(values);
         let finite = values.iter().copied().filter(|v| v.is_finite());
         let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         if !lo.is_finite() {
-            return Histogram { lo: 0.0, hi: 1.0, bins: vec![0; nbins], n: 0, log: false };
+            return Histogram { lo: 0.0, hi: 1.0, bins: vec![0; nbins], n: 0, scale: Scale::Linear };
         }
+        // Every finite value has a coordinate on the scale picked for them.
+        let t = |v: f64| scale.fwd(v).unwrap_or(f64::NAN);
         // Widen the axis to show a threshold, unless that would squash the
         // bars into a sliver (a 100,000-word cap on documents of a few
         // hundred words): a threshold that far off is named as off scale.
@@ -120,9 +162,9 @@ impl Histogram {
         let span = data_b - data_a;
         let magnitude = data_a.abs().max(data_b.abs());
         let (mut lo, mut hi) = (lo, hi);
-        for m in marks.iter().copied().filter(|m| m.is_finite() && (!log || *m > 0.0)) {
+        for m in marks.iter().copied().filter(|m| m.is_finite() && scale.fwd(*m).is_some()) {
             let wide = data_b.max(t(m)) - data_a.min(t(m));
-            let ok = if log { wide <= 2.0 * span.max(0.5) } else { wide <= 10.0 * span || wide <= magnitude };
+            let ok = if scale.is_log() { wide <= 2.0 * span.max(0.5) } else { wide <= 10.0 * span || wide <= magnitude };
             if ok {
                 lo = lo.min(m);
                 hi = hi.max(m);
@@ -139,26 +181,22 @@ impl Histogram {
             bins[x.min(nbins - 1)] += 1;
             n += 1;
         }
-        Histogram { lo, hi, bins, n, log }
+        Histogram { lo, hi, bins, n, scale }
     }
 
     /// Where `v` lies along the axis, 0 at `lo` and 1 at `hi`; `None` for
-    /// a value a log axis cannot show (zero or negative).
+    /// a value a log axis cannot show.
     pub fn frac(&self, v: f64) -> Option<f64> {
-        if self.log {
-            (v > 0.0).then(|| (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10()))
-        } else {
-            Some((v - self.lo) / (self.hi - self.lo))
-        }
+        let (a, b) = (self.scale.fwd(self.lo)?, self.scale.fwd(self.hi)?);
+        Some((self.scale.fwd(v)? - a) / (b - a))
     }
 
     /// The lower edge of bin `i` (`i == bins.len()`: the upper edge).
     pub fn edge(&self, i: usize) -> f64 {
         let f = i as f64 / self.bins.len().max(1) as f64;
-        if self.log {
-            10f64.powf(self.lo.log10() + (self.hi.log10() - self.lo.log10()) * f)
-        } else {
-            self.lo + (self.hi - self.lo) * f
+        match (self.scale.fwd(self.lo), self.scale.fwd(self.hi)) {
+            (Some(a), Some(b)) => self.scale.back(a + (b - a) * f),
+            _ => self.lo + (self.hi - self.lo) * f,
         }
     }
 }
@@ -325,8 +363,8 @@ pub fn histogram(class: &str, h: &Histogram, x_title: &str, marks: &[(f64, Strin
         Placed { x: l, y: t + ph + 14.0, anchor: "start", text: num(h.lo) },
         Placed { x: l + pw, y: t + ph + 14.0, anchor: "end", text: num(h.hi) },
     ];
-    if h.log {
-        let (a, b) = (h.lo.log10().ceil() as i32, h.hi.log10().floor() as i32);
+    if h.scale.is_log() {
+        let (a, b) = (if h.lo > 0.0 { h.lo.log10().ceil() as i32 } else { 0 }, h.hi.log10().floor() as i32);
         let step = ((b - a) / 6).max(1) as usize;
         for k in (a..=b).step_by(step) {
             let v = 10f64.powi(k);
@@ -349,7 +387,7 @@ pub fn histogram(class: &str, h: &Histogram, x_title: &str, marks: &[(f64, Strin
             x = p.x
         );
     }
-    let title = if h.log { format!("{x_title}, log scale") } else { x_title.to_string() };
+    let title = if h.scale.is_log() { format!("{x_title}, log scale") } else { x_title.to_string() };
     let _ = write!(
         s,
         r#"<text class="xtitle" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -525,7 +563,7 @@ mod tests {
     #[test]
     fn histogram_bins_cover_range_and_marks() {
         let h = Histogram::of(&[0.0, 0.5, 1.0, f64::NAN], 4, &[2.0]);
-        assert!(!h.log);
+        assert_eq!(h.scale, Scale::Linear);
         assert_eq!(h.lo, 0.0);
         assert_eq!(h.hi, 2.0);
         assert_eq!(h.n, 3);
@@ -540,46 +578,60 @@ mod tests {
         assert!(svg.contains("cap (off scale, right →)") && svg.contains("class=\"offmark\""), "{svg}");
     }
 
-    /// Heavy-tailed, all positive, over 2+ orders of magnitude: log. A
-    /// bounded fraction, a signal with zeros, a narrow range or a
-    /// symmetric spread: linear. The order of the values does not matter.
+    /// Heavy-tailed over 2+ orders of magnitude: log (log(1 + x) for a
+    /// count with zeros). A bounded fraction, a narrow range, negative
+    /// values or a symmetric spread: linear. The order of the values does
+    /// not matter.
     #[test]
     fn log_bins_are_decided_by_the_range() {
         // Document lengths: most a few hundred characters, a long tail.
         let mut chars: Vec<f64> = (0..1000).map(|i| 200.0 + (i % 50) as f64 * 20.0).collect();
         chars.extend([50_000.0, 120_000.0, 200_000.0]);
-        assert!(use_log(&chars));
+        assert_eq!(scale_for(&chars), Scale::Log);
         let mut rev = chars.clone();
         rev.reverse();
-        assert!(use_log(&rev));
+        assert_eq!(scale_for(&rev), Scale::Log);
         let h = Histogram::of(&chars, 40, &[200.0]);
-        assert!(h.log);
-        assert_eq!((h.lo, h.n), (200.0, 1003));
-        assert!((h.hi - 200_000.0).abs() < 1e-6, "{}", h.hi);
+        assert_eq!(h.scale, Scale::Log);
+        assert_eq!((h.lo, h.hi, h.n), (200.0, 200_000.0, 1003));
         // equal-width bins in log10: the edges are a geometric series
         let r1 = h.edge(1) / h.edge(0);
         let r2 = h.edge(21) / h.edge(20);
         assert!((r1 - r2).abs() < 1e-9 && r1 > 1.1, "{r1} {r2}");
-        // with a log axis most documents are spread over many bins
+        // with a log axis the documents spread over many bins
         assert!(h.bins.iter().filter(|c| **c > 0).count() > 10, "{:?}", h.bins);
         let svg = histogram("hist", &h, "chars (characters)", &[]);
         assert!(svg.contains("chars (characters), log scale"), "{svg}");
         assert!(svg.contains(">1,000<") && svg.contains(">10,000<"), "decade ticks: {svg}");
 
+        // a count that is often 0 with a long tail: log(1 + x), 0 at the left
+        let mut sentences: Vec<f64> = (0..1000).map(|i| (i % 12) as f64).collect();
+        sentences.extend([150.0, 481.0]);
+        assert_eq!(scale_for(&sentences), Scale::Log1p);
+        let h = Histogram::of(&sentences, 40, &[5.0]);
+        assert_eq!((h.lo, h.hi, h.scale), (0.0, 481.0, Scale::Log1p));
+        assert!(h.edge(0) == 0.0 && (h.edge(40) - 481.0).abs() < 1e-9);
+        assert!(h.bins.iter().filter(|c| **c > 0).count() >= 10, "{:?}", h.bins);
+        let svg = histogram("hist", &h, "c4_sentences (sentences)", &[(5.0, "c4.min_num_sentences = 5".into())]);
+        assert!(svg.contains(">0<") && svg.contains(">10<") && svg.contains(">100<") && svg.contains(", log scale"), "{svg}");
+
         // a score near 1 with a few tiny values: 100x span but not heavy-tailed
         let mut score: Vec<f64> = (0..1000).map(|i| 0.8 + (i % 20) as f64 * 0.01).collect();
         score.push(0.005);
-        assert!(!use_log(&score));
-        // a zero can't go on a log axis
-        let mut with_zero = chars.clone();
-        with_zero.push(0.0);
-        assert!(!use_log(&with_zero));
+        assert_eq!(scale_for(&score), Scale::Linear);
+        // a fraction with zeros never reaches 100: linear
+        let frac: Vec<f64> = (0..1000).map(|i| if i % 2 == 0 { 0.0 } else { 0.001 * (i % 7) as f64 }).collect();
+        assert_eq!(scale_for(&frac), Scale::Linear);
+        // a negative value: linear
+        let mut neg = chars.clone();
+        neg.push(-1.0);
+        assert_eq!(scale_for(&neg), Scale::Linear);
         // one order of magnitude only
-        assert!(!use_log(&[10.0, 11.0, 12.0, 500.0]));
-        assert!(!use_log(&[]) && !use_log(&[5.0]));
+        assert_eq!(scale_for(&[10.0, 11.0, 12.0, 500.0]), Scale::Linear);
+        assert!(scale_for(&[]) == Scale::Linear && scale_for(&[5.0]) == Scale::Linear);
         // a threshold a log axis cannot show (<= 0) is off scale, not a panic
         let h = Histogram::of(&chars, 40, &[0.0, -3.0]);
-        assert!(h.log && h.lo == 200.0);
+        assert!(h.scale == Scale::Log && h.lo == 200.0);
         let svg = histogram("hist", &h, "chars", &[(0.0, "zero".into())]);
         assert!(svg.contains("zero (off scale, ← left)"), "{svg}");
     }
