@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Screenshot one section of a sluice report in headless Chromium.
 
-    python3 report/scripts/screenshot.py REPORT.html OUT.png WIDTH [SECTION_ID [MAX_HEIGHT]]
+    python3 report/scripts/screenshot.py REPORT.html OUT.png WIDTH [SELECTOR [MAX_HEIGHT]]
 
 Lays the page out in a window WIDTH px wide and saves the part from the top
-of the section with id SECTION_ID (default: the page's top) down, at most
-MAX_HEIGHT px (default 1600). Chromium's `--screenshot` flag can only take
+of the first element matching the CSS SELECTOR (`#signals`, `#dropped
+h3:nth-of-type(3)`; default: the page's top) down, at most MAX_HEIGHT px
+(default 1600). Chromium's `--screenshot` flag can only take
 the top of a page, so this drives Chromium over the DevTools protocol
 (`--remote-debugging-pipe`, Python's standard library only). The network is
 blocked as in tests/report_browser.rs. The report itself runs no script;
@@ -115,10 +116,11 @@ def main():
             subprocess.run(["sleep", "0.05"])
         expr = (
             "(() => { const e = %s; const r = e.getBoundingClientRect();"
-            " return [r.top + window.scrollY, document.documentElement.scrollHeight]; })()"
-            % (f"document.getElementById({json.dumps(section)})" if section else "document.body")
+            " return [r.top + window.scrollY, document.documentElement.scrollHeight,"
+            " document.documentElement.scrollWidth]; })()"
+            % (f"document.querySelector({json.dumps(section)})" if section else "document.body")
         )
-        top, total = send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, s)["result"]["value"]
+        top, total, page_w = send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, s)["result"]["value"]
         top = max(0, top - 8) if section else 0
         height = min(max_h, total - top)
         shot = send(
@@ -129,6 +131,8 @@ def main():
         with open(out, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
         print(f"{out}: {width}x{height} px from y={top:.0f} of {total} ({os.path.getsize(out)} bytes)")
+        if page_w > width:
+            print(f"note: the page is {page_w} px wide, wider than the window ({width} px): it scrolls sideways")
     finally:
         try:
             send("Browser.close")

@@ -136,7 +136,9 @@ mod tests {
         w(
             "excluded/len/00000-00000.jsonl",
             json!({"id": "x<1>", "text": "<script>alert(1)</script>", "source": "web", "attributes": {"chars": 7},
-                   "metadata": {"url": "http://a/\"b", "drop_reason": "too_few_chars", "dropped_by": "len"}}).to_string() + "\n",
+                   "metadata": {"url": "http://a/\"b", "drop_reason": "too_few_chars", "dropped_by": "len"}})
+            .to_string()
+                + "\n",
         );
         w(
             "reports/decon/summary.json",

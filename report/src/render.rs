@@ -14,12 +14,12 @@ use crate::thresholds::{self, Mark};
 const CSS: &str = r#"
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;padding:16px 24px;color:#222;background:#fff}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
-table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #ddd;padding:3px 8px;vertical-align:top}th{background:#f4f4f4;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:6px 0 12px;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ddd;padding:3px 8px;vertical-align:top}th{background:#f4f4f4;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .chart{display:block;margin:6px 0 10px;font-size:11px;background:#fcfcfc;border:1px solid #eee}
 .chart text{fill:#333}.chart .lbl{font-size:12px}.chart .small{fill:#666}
 .chart .axis{stroke:#999;stroke-width:1}.chart .mark{stroke-width:2}.chart .offmark{fill:none;stroke-width:2}.chart .marklbl{font-weight:600}.chart .xtitle,.chart .ytitle{fill:#444;font-size:11px}
-svg.chart{max-width:100%;height:auto}
+svg.chart{max-width:100%;height:auto}svg.hist rect,svg.classifier rect{fill:#3b6ea8}
 .chart .line{fill:none;stroke-width:1.5}
 .hists{display:flex;flex-wrap:wrap;gap:4px 18px}.hist h4{margin:6px 0 0;font-size:13px;font-family:monospace}
 pre.snippet{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;border-left:3px solid #ccc;padding:6px 8px;margin:4px 0 10px;max-height:16em;overflow:auto;font-size:12px}
@@ -787,7 +787,9 @@ fn drop_value(m: &Mark, attributes: &[(String, f64)], overrides: bool) -> String
         if overrides { " (default; this stage has per-language overrides)" } else { "" }
     );
     match value {
-        Some(v) => format!(r#"<p class="dropval">Dropped by <code>{}</code> = <b>{}</b>, {side} {threshold}</p>"#, esc(&m.attribute), num(v)),
+        Some(v) => {
+            format!(r#"<p class="dropval">Dropped by <code>{}</code> = <b>{}</b>, {side} {threshold}</p>"#, esc(&m.attribute), num(v))
+        }
         None => format!(
             r#"<p class="dropval">Dropped by <code>{}</code> {} {threshold}; its value was not recorded</p>"#,
             esc(&m.attribute),
@@ -820,7 +822,9 @@ mod tests {
         );
         let m = mark("rep", "gopher_rep_dup_line_frac", "dup_line_frac", 0.3, Test::DropAbove);
         let html = drop_value(&m, &[("gopher_rep_dup_line_frac".into(), 0.5)], true);
-        assert!(html.contains("<b>0.500</b>, above <code>rep.dup_line_frac</code> = 0.300 (default; this stage has per-language overrides)"));
+        assert!(
+            html.contains("<b>0.500</b>, above <code>rep.dup_line_frac</code> = 0.300 (default; this stage has per-language overrides)")
+        );
         let html = drop_value(&m, &[], false);
         assert!(html.contains("&gt; <code>rep.dup_line_frac</code> = 0.300; its value was not recorded"), "{html}");
         assert!(!html.contains(" > "));

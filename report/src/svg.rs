@@ -347,11 +347,12 @@ pub fn histogram(class: &str, h: &Histogram, x_title: &str, marks: &[(f64, Strin
         let bh = *c as f64 / max * ph;
         let _ = write!(
             s,
-            r#"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="{}"><title>{} to {}: {}</title></rect>"#,
+            // Filled by the page's CSS (`svg.hist rect`): a histogram's
+            // rects are its bars.
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}"><title>{} to {}: {}</title></rect>"#,
             l + i as f64 * bw + 0.5,
             t + ph - bh,
             (bw - 1.0).max(0.5),
-            PALETTE[0],
             num(h.edge(i)),
             num(h.edge(i + 1)),
             crate::html::int(*c)
