@@ -374,3 +374,27 @@ pub fn load(root: &Path, budget: &Budget, extra_training: &[PathBuf]) -> Result<
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writers fed by the same nodes (in any order) form one document set;
+    /// other inputs, or none known, another. Groups keep the recipe's order.
+    #[test]
+    fn writers_with_the_same_inputs_share_a_set() {
+        let recipe = serde_json::json!({"writers": {
+            "jsonl": {"kind": "jsonl", "inputs": ["a", "b"]},
+            "early": {"kind": "jsonl", "inputs": ["a"]},
+            "parquet": {"kind": "parquet", "inputs": ["b", "a", "a"]},
+            "x": {"kind": "jsonl"},
+            "y": {"kind": "jsonl"},
+        }});
+        let g = writer_groups(&recipe);
+        let names: Vec<Vec<&str>> = g.iter().map(|g| g.writers.iter().map(|(n, _)| n.as_str()).collect()).collect();
+        assert_eq!(names, vec![vec!["jsonl", "parquet"], vec!["early"], vec!["x"], vec!["y"]]);
+        assert_eq!(g[0].inputs, ["a", "b"]);
+        assert_eq!(g[0].writers[1], ("parquet".to_string(), "parquet".to_string()));
+        assert!(writer_groups(&serde_json::Value::Null).is_empty());
+    }
+}

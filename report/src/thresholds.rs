@@ -101,6 +101,8 @@ mod tests {
             "rep": {"kind": "gopher_repetition", "inputs": ["gq"], "top_n_grams": [[2, 0.25]]},
             "lang": {"kind": "language", "inputs": ["rep"], "min_score": 0.5},
             "len": {"kind": "length", "inputs": ["lang"], "min_chars": 100},
+            // a disabled stage draws nothing
+            "off": {"kind": "length", "inputs": ["len"], "enabled": false, "max_chars": 7},
         }});
         use sluice_pipeline::Kind;
         let kinds = Kinds::new(vec![
@@ -120,6 +122,7 @@ mod tests {
         assert_eq!(find("language_score", "min_score"), Some(0.5));
         assert_eq!(find("chars", "min_chars"), Some(100.0));
         assert_eq!(find("chars", "max_chars"), None);
+        assert!(m.iter().all(|x| x.stage != "off"));
         // The reason a rule gives, the direction it cuts and whether the
         // stage drops by it (not annotate-only).
         let top2 = m.iter().find(|x| x.option == "top_n_grams[2]").unwrap();
