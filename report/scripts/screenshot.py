@@ -123,6 +123,33 @@ def main():
         top, total, page_w = send("Runtime.evaluate", {"expression": expr, "returnByValue": True}, s)["result"]["value"]
         top = max(0, top - 8) if section else 0
         height = min(max_h, total - top)
+        # Every label of every histogram inside its chart, and no two
+        # labels of a chart overlapping, as Chromium laid them out.
+        check = """(() => {
+          let charts = 0, outside = [], overlap = [];
+          for (const svg of document.querySelectorAll('svg.chart.hist, svg.chart.classifier')) {
+            charts++;
+            const vb = svg.viewBox.baseVal;
+            const boxes = [];
+            for (const t of svg.querySelectorAll('text')) {
+              const b = t.getBBox();
+              const r = t.transform.baseVal.numberOfItems ? null : b;
+              if (b.x < -0.5 || b.y < -0.5 || b.x + b.width > vb.width + 0.5 || b.y + b.height > vb.height + 0.5) {
+                if (!r) { const c = t.getCTM(); if (c && c.b !== 0) { if (b.width <= vb.height && b.height <= vb.width) continue; } }
+                outside.push(t.textContent.slice(0, 60));
+              }
+              if (r) boxes.push([r, t.textContent.slice(0, 40)]);
+            }
+            for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+              const [a, an] = boxes[i], [b, bn] = boxes[j];
+              if (a.x < b.x + b.width - 0.5 && b.x < a.x + a.width - 0.5 && a.y < b.y + b.height - 0.5 && b.y < a.y + a.height - 0.5)
+                overlap.push(an + ' / ' + bn);
+            }
+          }
+          return [charts, outside.slice(0, 5), outside.length, overlap.slice(0, 5), overlap.length];
+        })()"""
+        charts, outside, n_out, overlap, n_over = send("Runtime.evaluate", {"expression": check, "returnByValue": True}, s)["result"]["value"]
+        print(f"{charts} histograms: {n_out} labels outside their chart {outside}, {n_over} overlapping pairs {overlap}")
         shot = send(
             "Page.captureScreenshot",
             {"format": "png", "captureBeyondViewport": True, "clip": {"x": 0, "y": top, "width": width, "height": height, "scale": 1}},
