@@ -8,12 +8,16 @@
 //!   preset: tiny            # any `sluice train` option, snake_case
 //!   steps: 300
 //!   eval:                   # optional: any `sluice eval` option
-//!     tasks: [hellaswag]
+//!     tasks: [hellaswag, my_test]
 //!     limit: 100
+//!     benchmarks:           # optional: benchmark specs, as `--benchmark` files hold them
+//!       - {name: my_test, format: jsonl, files: [/data/my_test.jsonl], question: q, answer: a, answer_type: text}
 //! ```
 //!
 //! Options are exactly the flags of `sluice train` and `sluice eval` (parsed
-//! by the same clap definitions), so the two cannot drift apart. The run
+//! by the same clap definitions), so the two cannot drift apart. `tasks` may
+//! also name a benchmark that a `decontaminate` stage of the recipe gives by
+//! its spec, so one spec serves both. The run
 //! directory is always `OUT/train`; a re-run continues an unfinished training
 //! from its latest checkpoint and skips a finished one. `steps: 0` skips
 //! training and evaluation (the quickstart's `QUICKSTART_TRAIN_STEPS=0`).
@@ -171,8 +175,16 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
         Some(Value::Object(e)) => {
             let eval_cmd = EvalArgs::augment_args(clap::Command::new("eval"));
             let mut eargs = vec!["--checkpoint".to_string(), run_dir(out).display().to_string()];
-            eargs.extend(argv(e, "train.eval", &eval_cmd, &[], &mut diags));
-            parse_args::<EvalArgs>("eval", "train.eval", eargs, &mut diags)
+            eargs.extend(argv(e, "train.eval", &eval_cmd, &["benchmarks"], &mut diags));
+            let mut args = parse_args::<EvalArgs>("eval", "train.eval", eargs, &mut diags);
+            if let Some(a) = &mut args {
+                a.specs = inline_specs(e.get("benchmarks"), &mut diags);
+                a.known_specs = decontaminate_specs(recipe);
+                if let Err(errs) = a.resolve_tasks() {
+                    diags.extend(errs.into_iter().map(|m| Diagnostic::new("train.eval", m)));
+                }
+            }
+            args
         }
         Some(_) => {
             diags.push(Diagnostic::new("train.eval", "must be a mapping of `sluice eval` options"));
@@ -208,6 +220,46 @@ fn check_with_shards(t: &TrainArgs, recipe: &Recipe, node: &str) -> Vec<Diagnost
                 ),
             )
         })
+        .collect()
+}
+
+/// `train.eval.benchmarks`: a list of benchmark specs.
+fn inline_specs(v: Option<&Value>, diags: &mut Vec<Diagnostic>) -> Vec<sluice_safety::BenchmarkSpec> {
+    let mut out = Vec::new();
+    match v {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("train.eval.benchmarks[{i}]");
+                match serde_json::from_value::<sluice_safety::BenchmarkSpec>(item.clone()) {
+                    Ok(s) => {
+                        let errs = s.validate();
+                        if errs.is_empty() {
+                            out.push(s);
+                        }
+                        diags.extend(errs.into_iter().map(|(f, m)| Diagnostic::new(format!("{at}.{f}"), m)));
+                    }
+                    Err(e) => diags.push(Diagnostic::new(at, e.to_string())),
+                }
+            }
+        }
+        Some(_) => diags.push(Diagnostic::new("train.eval.benchmarks", "must be a list of benchmark specs")),
+    }
+    out
+}
+
+/// The benchmark specs that the recipe's `decontaminate` stages give inline
+/// (their mistakes are the stages' to report).
+fn decontaminate_specs(recipe: &Recipe) -> Vec<sluice_safety::BenchmarkSpec> {
+    let Some(Value::Object(stages)) = recipe.resolved.get("stages") else { return Vec::new() };
+    stages
+        .values()
+        .filter(|n| n.get("kind").and_then(Value::as_str) == Some("decontaminate"))
+        .filter_map(|n| n.get("benchmarks").and_then(Value::as_array))
+        .flatten()
+        .filter(|b| b.is_object())
+        .filter_map(|b| serde_json::from_value::<sluice_safety::BenchmarkSpec>(b.clone()).ok())
+        .filter(|s| s.validate().is_empty())
         .collect()
 }
 
