@@ -1032,7 +1032,7 @@ fn benchmarks_given_by_spec_are_decontaminated_under_their_own_names() {
         .iter()
         .map(|(id, l)| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let reason = v["drop_reason"].as_str().unwrap().to_string();
+            let reason = v["metadata"]["drop_reason"].as_str().unwrap().to_string();
             let b = reason.trim_start_matches("contaminated_");
             assert!(v["attributes"][format!("contam_{b}")].as_f64().unwrap() >= 1.0, "{l}");
             (id.clone(), reason)
@@ -1060,6 +1060,56 @@ fn benchmarks_given_by_spec_are_decontaminated_under_their_own_names() {
         assert!(!o.status.success(), "{spec}: {text}");
         for w in wants {
             assert!(text.contains(w), "{spec}: want {w:?} in {text}");
+        }
+    }
+}
+
+/// Issue 17: one spec serves decontamination and eval. The `train:`
+/// section's eval may name a benchmark that a `decontaminate` stage gives by
+/// spec, or give specs of its own; `validate` checks them all before any
+/// data is read.
+#[test]
+fn train_eval_names_a_decontaminate_spec_and_validate_checks_eval_specs() {
+    let d = tempfile::tempdir().unwrap();
+    let eval = d.path().join("eval");
+    std::fs::create_dir_all(eval.join("private")).unwrap();
+    std::fs::write(
+        eval.join("private/quiz.jsonl"),
+        "{\"stem\": \"Which instrument did the fictional composer Ilse Marrow play in Lisbon in 1911?\", \"options\": [\"viola\", \"harp\"], \"key\": \"B\"}\n",
+    )
+    .unwrap();
+    let input = d.path().join("in.jsonl");
+    std::fs::write(&input, "{\"id\": \"1\", \"text\": \"some text\"}\n").unwrap();
+    let recipe = |eval_section: &str| {
+        format!(
+            "seed: 1\noutput: {out}\nreaders:\n  web: {{kind: jsonl, paths: [{input}]}}\nstages:\n  decontam:\n    kind: decontaminate\n    inputs: [web]\n    eval_dir: {eval}\n    benchmarks:\n      - name: quiz\n        format: jsonl\n        files: [private/quiz.jsonl]\n        question: stem\n        choices: options\n        answer: key\n        answer_type: letter\n  tok: {{kind: tokenizer_train, inputs: [decontam], vocab_size: 300, tokenize: true}}\n  shards: {{kind: pack, inputs: [tok], tokenizer_from: tok}}\nwriters:\n  kept: {{kind: jsonl, inputs: [shards]}}\ntrain:\n  shards: shards\n  preset: tiny\n  steps: 2\n  eval:\n{eval_section}",
+            out = d.path().join("out").display(),
+            input = input.display(),
+            eval = eval.display()
+        )
+    };
+    let inline = "      - {name: quiz2, format: jsonl, files: [private/quiz.jsonl], question: stem, choices: options, answer: key, answer_type: letter}\n";
+    let ok = write_recipe(d.path(), &recipe(&format!("    tasks: [quiz, quiz2, hellaswag]\n    benchmarks:\n{inline}")));
+    let o = sluice().arg("validate").arg(&ok).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    for (section, wants) in [
+        ("    tasks: [quiz, nope]\n".to_string(), vec!["train.eval: unknown task \"nope\""]),
+        (format!("    tasks: [quiz]\n    benchmarks:\n{inline}"), vec!["`quiz2` is given but --tasks does not name it"]),
+        (
+            format!("    benchmarks:\n{}", inline.replace("answer_type: letter", "answer_type: letters")),
+            vec!["train.eval.benchmarks[0]", "letters"],
+        ),
+        (format!("    benchmarks:\n{}", inline.replace("question: stem", "question: stem, prompt: '{context}'")), vec![
+            "train.eval.benchmarks[0].prompt",
+            "no `context` field",
+        ]),
+    ] {
+        let r = write_recipe(d.path(), &recipe(&section));
+        let o = sluice().arg("validate").arg(&r).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success(), "{section}: {text}");
+        for w in wants {
+            assert!(text.contains(w), "{section}: want {w:?} in {text}");
         }
     }
 }

@@ -114,9 +114,9 @@ fn benchmarks_given_by_spec_only_are_evaluated() {
     // The CMMLU and GSM8K built-ins, by name, on data in their layouts.
     let opts = EvalOptions { data_dir: data.clone(), limit: None, shots: 1, save_items: true };
     let cmmlu = sluice_safety::benchmark::builtin("cmmlu").unwrap();
-    let r = run_spec(&scorer, cmmlu, &opts).unwrap();
-    assert_eq!((r.task.as_str(), r.n), ("cmmlu", 4));
-    let first = &r.items.as_ref().unwrap()[0];
+    let res = run_spec(&scorer, cmmlu, &opts).unwrap();
+    assert_eq!((res.task.as_str(), res.n), ("cmmlu", 4));
+    let first = &res.items.as_ref().unwrap()[0];
     assert_eq!(first.gold, 1);
     let prompt = "以下是关于agronomy的单项选择题，请直接给出正确答案的选项。\n\n示例题\nA. 一\nB. 二\nC. 三\nD. 四\n答案是：C\n\n土壤的主要成分是什么？\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案是：";
     let want: Vec<f64> = scorer.score(&["A", "B", "C", "D"].map(|l| scorer.request(prompt, l).unwrap())).unwrap().iter().map(|s| s.logprob).collect();
