@@ -981,14 +981,20 @@ fn benchmarks_given_by_spec_are_decontaminated_under_their_own_names() {
     std::fs::write(eval.join("cmmlu/dev/accountant.csv"), ",Question,A,B,C,D,Answer\n0,短题,一,二,三,四,A\n").unwrap();
     // a private quiz: {"stem", "options": [...], "key": letter}
     let quiz = [
-        ("Which instrument did the fictional composer Ilse Marrow play at the 1911 Lisbon harbour festival according to the archive?", ["viola", "oboe", "harp"], "C"),
-        ("How many lanterns were hung along the old Varnholt bridge on the night the river froze in the winter of 1887?", ["forty", "sixty", "ninety"], "A"),
+        (
+            "Which instrument did the fictional composer Ilse Marrow play at the 1911 Lisbon harbour festival according to the archive?",
+            ["viola", "oboe", "harp"],
+            "C",
+        ),
+        (
+            "How many lanterns were hung along the old Varnholt bridge on the night the river froze in the winter of 1887?",
+            ["forty", "sixty", "ninety"],
+            "A",
+        ),
     ];
     std::fs::create_dir_all(eval.join("private")).unwrap();
-    let quiz_lines: String = quiz
-        .iter()
-        .map(|(q, o, k)| serde_json::json!({"stem": q, "options": o, "key": k}).to_string() + "\n")
-        .collect();
+    let quiz_lines: String =
+        quiz.iter().map(|(q, o, k)| serde_json::json!({"stem": q, "options": o, "key": k}).to_string() + "\n").collect();
     std::fs::write(eval.join("private/quiz.jsonl"), &quiz_lines).unwrap();
 
     // real documents: pairs of English Wikipedia paragraphs (WikiText-2);
@@ -1002,7 +1008,10 @@ fn benchmarks_given_by_spec_are_decontaminated_under_their_own_names() {
         let mut text = format!("{}\n{}", paras[2 * i], paras[2 * i + 1]);
         let plant = match i % 10 {
             3 => Some((planted_cmmlu[i / 10].clone(), "contaminated_cmmlu")),
-            7 => Some((format!("{} {}", quiz[i / 10 % 2].0, quiz[i / 10 % 2].1[(quiz[i / 10 % 2].2.as_bytes()[0] - b'A') as usize]), "contaminated_quiz")),
+            7 => Some((
+                format!("{} {}", quiz[i / 10 % 2].0, quiz[i / 10 % 2].1[(quiz[i / 10 % 2].2.as_bytes()[0] - b'A') as usize]),
+                "contaminated_quiz",
+            )),
             _ => None,
         };
         if let Some((p, reason)) = plant {
@@ -1052,7 +1061,7 @@ fn benchmarks_given_by_spec_are_decontaminated_under_their_own_names() {
         (ceval_on_cmmlu.to_string(), vec!["accountant.csv: line 1 (header): no field `question`", "ignore_header_case"]),
         (quiz_spec.replace("answer_type: letter", "answer_typ: letter"), vec!["unknown field `answer_typ`"]),
         (quiz_spec.replace("answer: key", "answer: solution"), vec!["private/quiz.jsonl: line 1: no field `solution`"]),
-        (format!("      - cmmlu\n      - cmmlu\n"), vec!["stages.decontam.benchmarks[1]", "named twice"]),
+        ("      - cmmlu\n      - cmmlu\n".to_string(), vec!["stages.decontam.benchmarks[1]", "named twice"]),
     ] {
         let r = write_recipe(d.path(), &recipe(&spec));
         let o = sluice().args(["validate"]).arg(&r).output().unwrap();
@@ -1099,10 +1108,10 @@ fn train_eval_names_a_decontaminate_spec_and_validate_checks_eval_specs() {
             format!("    benchmarks:\n{}", inline.replace("answer_type: letter", "answer_type: letters")),
             vec!["train.eval.benchmarks[0]", "letters"],
         ),
-        (format!("    benchmarks:\n{}", inline.replace("question: stem", "question: stem, prompt: '{context}'")), vec![
-            "train.eval.benchmarks[0].prompt",
-            "no `context` field",
-        ]),
+        (
+            format!("    benchmarks:\n{}", inline.replace("question: stem", "question: stem, prompt: '{context}'")),
+            vec!["train.eval.benchmarks[0].prompt", "no `context` field"],
+        ),
     ] {
         let r = write_recipe(d.path(), &recipe(&section));
         let o = sluice().arg("validate").arg(&r).output().unwrap();

@@ -194,8 +194,10 @@ fn data_err(path: &Path, msg: impl Into<String>) -> TrainError {
     TrainError::EvalData { path: path.to_path_buf(), msg: msg.into() }
 }
 
-/// A spec's items, scored file by file: (few-shot prefix, items) per test file.
-fn load_spec(spec: &BenchmarkSpec, eval_dir: &Path, shots: usize, limit: Option<usize>) -> Result<Vec<(String, Vec<Item>)>> {
+/// A spec's items, each with its test file's header and few-shot prefix,
+/// taken round-robin over the test files (subjects) so that a small `limit`
+/// still spans them.
+fn load_spec(spec: &BenchmarkSpec, eval_dir: &Path, shots: usize, limit: Option<usize>) -> Result<Vec<(String, Item)>> {
     let spec_err = |m: String| TrainError::Config(format!("benchmark `{}`: {m}", spec.name));
     let mut per_file = Vec::new();
     for (file, subject) in spec.test_files(eval_dir).map_err(spec_err)? {
@@ -211,45 +213,46 @@ fn load_spec(spec: &BenchmarkSpec, eval_dir: &Path, shots: usize, limit: Option<
         }
         per_file.push((prefix, spec.read_file(&file, &subject).map_err(spec_err)?));
     }
-    // `limit` items in all, taken round-robin over the files (subjects), so
-    // a small limit still spans them.
-    let mut iters: Vec<_> = per_file.into_iter().map(|(p, items)| (p, items.into_iter(), Vec::new())).collect();
-    let mut taken = 0;
+    let mut iters: Vec<_> = per_file.into_iter().map(|(p, items)| (p, items.into_iter())).collect();
+    let mut out = Vec::new();
     loop {
-        let before = taken;
-        for (_, it, out) in iters.iter_mut() {
-            if limit.is_some_and(|l| taken >= l) {
-                break;
+        let before = out.len();
+        for (prefix, it) in iters.iter_mut() {
+            if limit.is_some_and(|l| out.len() >= l) {
+                return Ok(out);
             }
-            if let Some(x) = it.next() {
-                out.push(x);
-                taken += 1;
-            }
+            out.extend(it.next().map(|x| (prefix.clone(), x)));
         }
-        if taken == before || limit.is_some_and(|l| taken >= l) {
-            break;
+        if out.len() == before {
+            return Ok(out);
         }
     }
-    Ok(iters.into_iter().map(|(p, _, out)| (p, out)).filter(|(_, v)| !v.is_empty()).collect())
 }
 
 /// A multiple-choice spec's items as scoring requests: each choice's target
 /// after the prompt (or, with `{choice}` in the prompt, the shared target
 /// after each choice's prompt).
-fn mc_items(spec: &BenchmarkSpec, files: &[(String, Vec<Item>)]) -> Vec<McItem> {
+fn mc_items(spec: &BenchmarkSpec, items: &[(String, Item)]) -> Result<Vec<McItem>> {
     let mut out = Vec::new();
-    for (prefix, items) in files {
-        for it in items {
-            let n = it.choices.len();
-            let contexts = if spec.prompt_per_choice() {
-                (0..n).map(|c| format!("{prefix}{}", spec.render_prompt(it, Some(c)))).collect()
-            } else {
-                vec![format!("{prefix}{}", spec.render_prompt(it, None))]
-            };
-            out.push(McItem { contexts, continuations: (0..n).map(|c| spec.render_target(it, Some(c))).collect(), gold: it.gold });
+    for (prefix, it) in items {
+        if let Some(c) = (0..it.choices.len()).find(|&c| spec.render_target(it, Some(c)).trim().is_empty()) {
+            return Err(TrainError::Config(format!(
+                "benchmark `{}`: the target of choice {} of the item {:?} (subject {:?}) is empty: nothing to score",
+                spec.name,
+                sluice_safety::benchmark::letter(c),
+                it.question,
+                it.subject
+            )));
         }
+        let n = it.choices.len();
+        let contexts = if spec.prompt_per_choice() {
+            (0..n).map(|c| format!("{prefix}{}", spec.render_prompt(it, Some(c)))).collect()
+        } else {
+            vec![format!("{prefix}{}", spec.render_prompt(it, None))]
+        };
+        out.push(McItem { contexts, continuations: (0..n).map(|c| spec.render_target(it, Some(c))).collect(), gold: it.gold });
     }
-    out
+    Ok(out)
 }
 
 /// Score multiple-choice items: acc (argmax log-likelihood) and acc_norm (argmax
@@ -304,16 +307,17 @@ fn argmax(xs: &[f64]) -> usize {
 /// `acc` is the share of items whose whole answer is the greedy
 /// continuation; `perplexity` is lm-eval's, exp of the mean negative
 /// log-likelihood per item.
-fn score_continuation(scorer: &Scorer, spec: &BenchmarkSpec, files: &[(String, Vec<Item>)]) -> Result<TaskResult> {
+fn score_continuation(scorer: &Scorer, spec: &BenchmarkSpec, items: &[(String, Item)]) -> Result<TaskResult> {
     let mut reqs = Vec::new();
-    for (prefix, items) in files {
-        for it in items {
-            let target = spec.render_target(it, None);
-            if target.trim().is_empty() {
-                return Err(TrainError::Config(format!("benchmark `{}`: an item's target is empty", spec.name)));
-            }
-            reqs.push(scorer.request(&format!("{prefix}{}", spec.render_prompt(it, None)), &target)?);
+    for (prefix, it) in items {
+        let target = spec.render_target(it, None);
+        if target.trim().is_empty() {
+            return Err(TrainError::Config(format!(
+                "benchmark `{}`: the target of the item {:?} (subject {:?}) is empty: nothing to score",
+                spec.name, it.question, it.subject
+            )));
         }
+        reqs.push(scorer.request(&format!("{prefix}{}", spec.render_prompt(it, None)), &target)?);
     }
     let scores = scorer.score(&reqs)?;
     let n = scores.len().max(1) as f64;
@@ -359,11 +363,11 @@ pub fn run_spec(scorer: &Scorer, spec: &BenchmarkSpec, o: &EvalOptions) -> Resul
     if !e.is_dir() && spec.files.iter().any(|f| !Path::new(f).is_absolute()) {
         return Err(data_err(&e, "eval data directory not found (set SLUICE_DATA or --data)"));
     }
-    let files = load_spec(spec, &e, o.shots, o.limit)?;
+    let items = load_spec(spec, &e, o.shots, o.limit)?;
     if spec.is_multiple_choice() {
-        score_mc(scorer, &spec.name, &mc_items(spec, &files), spec.acc_norm, o.save_items)
+        score_mc(scorer, &spec.name, &mc_items(spec, &items)?, spec.acc_norm, o.save_items)
     } else {
-        score_continuation(scorer, spec, &files)
+        score_continuation(scorer, spec, &items)
     }
 }
 

@@ -42,7 +42,9 @@ fn benchmarks_given_by_spec_only_are_evaluated() {
     let root = dir.path();
     // A tokenizer, shards and a tiny model trained for two steps.
     let texts: Vec<String> = (0..60)
-        .map(|i| format!("Q: which animal {i} barks at the moon?\nA: the dog. 以下是关于农学的单项选择题 答案是：B. Question: how many {i}?"))
+        .map(|i| {
+            format!("Q: which animal {i} barks at the moon?\nA: the dog. 以下是关于农学的单项选择题 答案是：B. Question: how many {i}?")
+        })
         .collect();
     let tok = sluice_train::refdata::train_bpe(&texts, 300).unwrap();
     let tpath = root.join("tokenizer.json");
@@ -94,7 +96,10 @@ fn benchmarks_given_by_spec_only_are_evaluated() {
     // The scores are those of the prompts the spec describes, built by hand.
     let scorer = Scorer::load(&run, Some(&tpath), &candle_core::Device::Cpu, 4).unwrap();
     let items = res[0]["items"].as_array().unwrap();
-    let hand = [("Q: Which animal barks?\nA:", vec![" the cat", " the dog", " the fish"], 1), ("Q: Which animal swims?\nA:", vec![" the fish", " the dog"], 0)];
+    let hand = [
+        ("Q: Which animal barks?\nA:", vec![" the cat", " the dog", " the fish"], 1),
+        ("Q: Which animal swims?\nA:", vec![" the fish", " the dog"], 0),
+    ];
     let mut correct = 0;
     for (item, (prompt, conts, gold)) in items.iter().zip(hand) {
         let reqs: Vec<_> = conts.iter().map(|c| scorer.request(prompt, c).unwrap()).collect();
@@ -119,14 +124,17 @@ fn benchmarks_given_by_spec_only_are_evaluated() {
     let first = &res.items.as_ref().unwrap()[0];
     assert_eq!(first.gold, 1);
     let prompt = "以下是关于agronomy的单项选择题，请直接给出正确答案的选项。\n\n示例题\nA. 一\nB. 二\nC. 三\nD. 四\n答案是：C\n\n土壤的主要成分是什么？\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案是：";
-    let want: Vec<f64> = scorer.score(&["A", "B", "C", "D"].map(|l| scorer.request(prompt, l).unwrap())).unwrap().iter().map(|s| s.logprob).collect();
+    let want: Vec<f64> =
+        scorer.score(&["A", "B", "C", "D"].map(|l| scorer.request(prompt, l).unwrap())).unwrap().iter().map(|s| s.logprob).collect();
     for (g, w) in first.logprobs.iter().zip(&want) {
         assert!((g - w).abs() < 1e-4, "{:?} vs {want:?}", first.logprobs);
     }
     let gsm = run_spec(&scorer, sluice_safety::benchmark::builtin("gsm8k").unwrap(), &opts).unwrap();
     assert_eq!(gsm.n, 1);
     assert_eq!(gsm.metrics.keys().collect::<Vec<_>>(), vec!["acc", "perplexity"]);
-    let want = scorer.score(&[scorer.request("Question: Tom has 3 apples and buys 2. How many?\nAnswer:", " 3 + 2 = <<3+2=5>>5\n#### 5").unwrap()]).unwrap()[0];
+    let want = scorer
+        .score(&[scorer.request("Question: Tom has 3 apples and buys 2. How many?\nAnswer:", " 3 + 2 = <<3+2=5>>5\n#### 5").unwrap()])
+        .unwrap()[0];
     assert!((gsm.metrics["perplexity"] - (-want.logprob).exp()).abs() < 1e-6 * gsm.metrics["perplexity"]);
 
     // `--tasks` names built-ins and given specs together; mistakes are refused
@@ -146,7 +154,10 @@ fn benchmarks_given_by_spec_only_are_evaluated() {
     let e = a.resolve_tasks().unwrap_err();
     assert!(e[0].contains("bad.yaml") && e[0].contains("unknown field `shuffle`"), "{e:?}");
     // A field the data lacks: the error names the file, the record and the field.
-    write(&eval.join("quiz/items.jsonl"), "{\"stem\": \"Which?\", \"options\": [\"a\", \"b\"], \"key\": \"A\"}\n{\"stem\": \"Which?\", \"options\": [\"a\", \"b\"]}\n");
+    write(
+        &eval.join("quiz/items.jsonl"),
+        "{\"stem\": \"Which?\", \"options\": [\"a\", \"b\"], \"key\": \"A\"}\n{\"stem\": \"Which?\", \"options\": [\"a\", \"b\"]}\n",
+    );
     let spec = sluice_safety::BenchmarkSpec::from_file(&spec).unwrap();
     let e = run_spec(&scorer, &spec, &opts).unwrap_err().to_string();
     assert!(e.contains("quiz/items.jsonl: line 2: no field `key`"), "{e}");

@@ -249,9 +249,9 @@ impl BenchmarkRef {
     /// The spec: a built-in's, or the one given. Errors are (field, message).
     pub fn resolve(&self) -> Result<BenchmarkSpec, Vec<(String, String)>> {
         match self {
-            BenchmarkRef::Name(n) => builtin(n)
-                .cloned()
-                .ok_or_else(|| vec![(String::new(), format!("unknown benchmark `{n}` (built-in: {}; or give a spec)", builtin_names().join(", ")))]),
+            BenchmarkRef::Name(n) => builtin(n).cloned().ok_or_else(|| {
+                vec![(String::new(), format!("unknown benchmark `{n}` (built-in: {}; or give a spec)", builtin_names().join(", ")))]
+            }),
             BenchmarkRef::Spec(s) => {
                 let e = s.validate();
                 if e.is_empty() {
@@ -315,7 +315,10 @@ fn parse_template(t: &str) -> Result<Vec<Part>, String> {
         let close = rest.find('}').ok_or("a `{` without `}` (write `{{` for a brace)")?;
         let name = &rest[..close];
         let var = VARS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| {
-            format!("unknown placeholder `{{{name}}}` (known: {})", VARS.iter().map(|(n, _)| format!("{{{n}}}")).collect::<Vec<_>>().join(", "))
+            format!(
+                "unknown placeholder `{{{name}}}` (known: {})",
+                VARS.iter().map(|(n, _)| format!("{{{n}}}")).collect::<Vec<_>>().join(", ")
+            )
         })?;
         if !lit.is_empty() {
             parts.push(Part::Lit(std::mem::take(&mut lit)));
@@ -364,8 +367,7 @@ fn check_pattern(p: &str) -> Result<(), String> {
 impl BenchmarkSpec {
     /// Parse a spec from YAML (or JSON) text and validate it.
     pub fn from_yaml(text: &str) -> Result<BenchmarkSpec, String> {
-        let v = sluice_pipeline::recipe::load_yaml(text)
-            .map_err(|d| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; "))?;
+        let v = sluice_pipeline::recipe::load_yaml(text).map_err(|d| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; "))?;
         let s: BenchmarkSpec = serde_json::from_value(v).map_err(|e| e.to_string())?;
         let errs = s.validate();
         if errs.is_empty() {
@@ -726,7 +728,9 @@ impl BenchmarkSpec {
         match v.get(f) {
             Some(serde_json::Value::Array(a)) => a
                 .iter()
-                .map(|x| x.as_str().map(|s| self.clean(s)).ok_or_else(|| format!("{at}: field `{f}` holds a {}, not a string", json_kind(x))))
+                .map(|x| {
+                    x.as_str().map(|s| self.clean(s)).ok_or_else(|| format!("{at}: field `{f}` holds a {}, not a string", json_kind(x)))
+                })
                 .collect(),
             Some(other) => Err(format!("{at}: field `{f}` is not a list of strings (found {})", json_kind(other))),
             None => Err(format!("{at}: no field `{f}`")),
@@ -770,7 +774,8 @@ impl BenchmarkSpec {
     /// Read the items of one file. Errors name the file, the record and the field.
     pub fn read_file(&self, path: &Path, subject: &str) -> Result<Vec<Item>, String> {
         let bytes = read_file_limited(path, MAX_OPTION_FILE).map_err(|e| format!("cannot read {}", sluice_text::error_text(&e)))?;
-        let text = String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let p = path.display();
         let mut items = Vec::new();
@@ -954,9 +959,21 @@ mod tests {
         for (yaml, field, want) in [
             ("name: Bad-Name\nformat: jsonl\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text", "name", "lower-case"),
             ("name: x\nformat: lines\nfiles: [a]\nquestion: '1'\nanswer: '2'\nanswer_type: text", "lines_per_record", "required"),
-            ("name: x\nformat: lines\nlines_per_record: 100\nfiles: [a]\nquestion: '1'\nanswer: '2'\nanswer_type: text", "lines_per_record", "between 2 and 64"),
-            ("name: x\nformat: lines\nlines_per_record: 3\nfiles: [a]\nquestion: '4'\nanswer: '2'\nanswer_type: text", "question", "line number"),
-            ("name: x\nformat: csv\nlines_per_record: 3\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text", "lines_per_record", "only for"),
+            (
+                "name: x\nformat: lines\nlines_per_record: 100\nfiles: [a]\nquestion: '1'\nanswer: '2'\nanswer_type: text",
+                "lines_per_record",
+                "between 2 and 64",
+            ),
+            (
+                "name: x\nformat: lines\nlines_per_record: 3\nfiles: [a]\nquestion: '4'\nanswer: '2'\nanswer_type: text",
+                "question",
+                "line number",
+            ),
+            (
+                "name: x\nformat: csv\nlines_per_record: 3\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text",
+                "lines_per_record",
+                "only for",
+            ),
             ("name: x\nformat: jsonl\nfiles: []\nquestion: q\nanswer: a\nanswer_type: text", "files", "1 to 64"),
             ("name: x\nformat: jsonl\nfiles: ['d*/a*.jsonl']\nquestion: q\nanswer: a\nanswer_type: text", "files[0]", "one `*`"),
             ("name: x\nformat: csv\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a", "choices", "JSONL only"),
@@ -966,12 +983,32 @@ mod tests {
             ("name: x\nformat: jsonl\nfiles: [a]\nanswer: a\nanswer_type: text", "question", "give `question`"),
             ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text\nacc_norm: true", "acc_norm", "needs"),
             ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text\ncontinuation: c", "continuation", "needs"),
-            ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text\nignore_header_case: true", "ignore_header_case", "csv"),
-            ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\nprompt: '{questoin}'", "prompt", "unknown placeholder"),
-            ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\nprompt: '{context} {question}'", "prompt", "no `context` field"),
+            (
+                "name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text\nignore_header_case: true",
+                "ignore_header_case",
+                "csv",
+            ),
+            (
+                "name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\nprompt: '{questoin}'",
+                "prompt",
+                "unknown placeholder",
+            ),
+            (
+                "name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\nprompt: '{context} {question}'",
+                "prompt",
+                "no `context` field",
+            ),
             ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\ntarget: ' {answer}'", "target", "gold choice"),
-            ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\ntarget: ' yes'", "target", "every choice scores the same"),
-            ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text\ntarget: ' {question}'", "target", "must use `{answer}`"),
+            (
+                "name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\ntarget: ' yes'",
+                "target",
+                "every choice scores the same",
+            ),
+            (
+                "name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nanswer: a\nanswer_type: text\ntarget: ' {question}'",
+                "target",
+                "must use `{answer}`",
+            ),
             ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\nheader: '{question}'", "header", "`{subject}` only"),
             ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\nprompt: '{question'", "prompt", "without `}`"),
             ("name: x\nformat: jsonl\nfiles: [a]\nquestion: q\nchoices: c\nanswer: a\nprompt: '{choice}'", "target", "not both"),
@@ -1027,7 +1064,11 @@ mod tests {
     fn jsonl_fields_lists_and_answers() {
         let d = tempfile_dir("jsonl");
         let f = d.join("t.jsonl");
-        std::fs::write(&f, "{\"q\": \" Which? \", \"opts\": [\"x\", \"y\", \"z\"], \"label\": \"y\"}\n\n{\"q\": \"W2\", \"opts\": [\"x\", \"y\"]}\n").unwrap();
+        std::fs::write(
+            &f,
+            "{\"q\": \" Which? \", \"opts\": [\"x\", \"y\", \"z\"], \"label\": \"y\"}\n\n{\"q\": \"W2\", \"opts\": [\"x\", \"y\"]}\n",
+        )
+        .unwrap();
         let s = spec("name: t\nformat: jsonl\nfiles: [t.jsonl]\nquestion: q\nchoices: opts\nanswer: label\nanswer_type: text\n");
         let e = s.read_file(&f, "t").unwrap_err();
         assert!(e.contains("t.jsonl: line 3: no field `label`"), "{e}");
@@ -1061,8 +1102,10 @@ mod tests {
         std::fs::create_dir_all(d.join("m/test")).unwrap();
         std::fs::create_dir_all(d.join("m/dev")).unwrap();
         for s in ["high_school_math", "art"] {
-            std::fs::write(d.join(format!("m/test/{s}_test.csv")), "question,choice0,choice1,choice2,choice3,answer\nq,a,b,c,d,2\n").unwrap();
-            std::fs::write(d.join(format!("m/dev/{s}_dev.csv")), "question,choice0,choice1,choice2,choice3,answer\ndq,a,b,c,d,0\n").unwrap();
+            std::fs::write(d.join(format!("m/test/{s}_test.csv")), "question,choice0,choice1,choice2,choice3,answer\nq,a,b,c,d,2\n")
+                .unwrap();
+            std::fs::write(d.join(format!("m/dev/{s}_dev.csv")), "question,choice0,choice1,choice2,choice3,answer\ndq,a,b,c,d,0\n")
+                .unwrap();
         }
         let mut s = builtin("mmlu").unwrap().clone();
         s.files = vec!["m/test/*_test.csv".into()];
@@ -1086,14 +1129,19 @@ mod tests {
     fn hellaswag_and_winogrande_layouts() {
         let d = tempfile_dir("lines");
         std::fs::create_dir_all(d.join("hellaswag")).unwrap();
-        std::fs::write(d.join("hellaswag/hellaswag_val_full.txt"), "Label: ctx [title] Do it [step] now\n1\ne0\n[header] e1\ne2\ne3\n").unwrap();
+        std::fs::write(d.join("hellaswag/hellaswag_val_full.txt"), "Label: ctx [title] Do it [step] now\n1\ne0\n[header] e1\ne2\ne3\n")
+            .unwrap();
         let h = builtin("hellaswag").unwrap();
         let it = &h.read_all(&d).unwrap()[0];
         assert_eq!((it.question.as_str(), it.gold, it.choices[1].as_str()), ("Label: ctx. Do it now", 1, "e1"));
         assert_eq!(h.render_target(it, Some(0)), " e0");
         std::fs::write(d.join("hellaswag/hellaswag_val_full.txt"), "a\n1\n").unwrap();
         assert!(h.read_all(&d).unwrap_err().contains("2 lines, not a multiple of lines_per_record = 6"));
-        std::fs::write(d.join("winogrande.jsonl"), "{\"context_options\": [\"A so A\", \"A so B\"], \"continuation\": \"won.\", \"gold\": 1}\n").unwrap();
+        std::fs::write(
+            d.join("winogrande.jsonl"),
+            "{\"context_options\": [\"A so A\", \"A so B\"], \"continuation\": \"won.\", \"gold\": 1}\n",
+        )
+        .unwrap();
         let w = builtin("winogrande").unwrap();
         assert!(w.prompt_per_choice());
         let it = &w.read_all(&d).unwrap()[0];

@@ -178,7 +178,9 @@ impl DecontamConfig {
         for (i, b) in self.benchmarks.iter().enumerate() {
             match b.resolve() {
                 Ok(s) => specs.push(s),
-                Err(e) => errs.extend(e.into_iter().map(|(f, m)| (format!("benchmarks[{i}]{}{f}", if f.is_empty() { "" } else { "." }), m))),
+                Err(e) => {
+                    errs.extend(e.into_iter().map(|(f, m)| (format!("benchmarks[{i}]{}{f}", if f.is_empty() { "" } else { "." }), m)))
+                }
             }
         }
         if !errs.is_empty() {
