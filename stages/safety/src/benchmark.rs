@@ -109,6 +109,7 @@ pub struct BenchmarkSpec {
     pub format: DataFormat,
     /// For `lines`: lines per record, 2 to 64. Not allowed otherwise.
     #[serde(default)]
+    #[schemars(range(min = 2, max = 64))]
     pub lines_per_record: Option<usize>,
     /// The scored (test) files: 1-64 paths, relative to the eval directory
     /// or absolute; a `*` in the file name (one at most, none in
