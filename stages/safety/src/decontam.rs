@@ -732,6 +732,52 @@ mod tests {
         std::fs::remove_dir_all(d).unwrap();
     }
 
+    /// A saved index serves only the specs it was built from: another spec
+    /// under the same name, or an index of the old format, is refused.
+    #[test]
+    fn a_saved_index_is_refused_for_other_specs() {
+        let d = tiny_eval();
+        std::fs::write(
+            d.join("quiz.jsonl"),
+            "{\"q\": \"which planet in our solar system has the largest number of confirmed moons\", \"a\": \"Saturn\"}\n",
+        )
+        .unwrap();
+        let spec = |q: &str| {
+            BenchmarkRef::Spec(Box::new(
+                BenchmarkSpec::from_yaml(&format!(
+                    "name: quiz\nformat: jsonl\nfiles: [quiz.jsonl]\nquestion: {q}\nanswer: a\nanswer_type: text\n"
+                ))
+                .unwrap(),
+            ))
+        };
+        let cfg = DecontamConfig {
+            eval_dir: Some(d.clone()),
+            benchmarks: vec![spec("q"), "lambada".into()],
+            save_index: Some("idx.bin".into()),
+            ..Default::default()
+        };
+        let built = cfg.build().unwrap();
+        built.filter().save_into(&d).unwrap();
+        assert_eq!(built.filter().index().info.keys().collect::<Vec<_>>(), vec!["lambada", "quiz"]);
+        let mut doc = Document::new("1", "Which planet in our Solar System has the largest number of confirmed moons? Saturn!", "s".into());
+        assert_eq!(built.process(&mut doc), sluice_pipeline::Verdict::Drop("contaminated_quiz".to_string().into()));
+        let load = |b: Vec<BenchmarkRef>| {
+            DecontamConfig { eval_dir: None, index: Some(d.join("idx.bin")), benchmarks: b, ..Default::default() }.build()
+        };
+        assert!(load(vec![spec("q"), "lambada".into()]).is_ok());
+        let e = load(vec![spec("a"), "lambada".into()]).err().unwrap();
+        assert!(e[0].0 == "index" && e[0].1.contains("another spec of `quiz`"), "{e:?}");
+        let e = load(vec![spec("q")]).err().unwrap();
+        assert!(e[0].1.contains("for [lambada, quiz], the recipe asks n = 13 for [quiz]"), "{e:?}");
+        let mut bytes = std::fs::read(d.join("idx.bin")).unwrap();
+        let at = bytes.windows(17).position(|w| w == b"sluice-decontam/2").unwrap();
+        bytes[at + 16] = b'1';
+        std::fs::write(d.join("idx.bin"), bytes).unwrap();
+        let e = load(vec![spec("q"), "lambada".into()]).err().unwrap();
+        assert!(e[0].1.contains("format \"sluice-decontam/1\", expected \"sluice-decontam/2\""), "{e:?}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
     #[test]
     fn bad_eval_files_are_named() {
         let d = tiny_eval();
