@@ -8,12 +8,17 @@
 //!   preset: tiny            # any `sluice train` option, snake_case
 //!   steps: 300
 //!   eval:                   # optional: any `sluice eval` option
-//!     tasks: [hellaswag]
+//!     tasks: [hellaswag, my_test]
 //!     limit: 100
+//!     benchmarks:           # optional: benchmark specs, as `--benchmark` files hold them
+//!       - {name: my_test, format: jsonl, files: [/data/my_test.jsonl], question: q, answer: a, answer_type: text}
 //! ```
 //!
 //! Options are exactly the flags of `sluice train` and `sluice eval` (parsed
-//! by the same clap definitions), so the two cannot drift apart. The run
+//! by the same clap definitions), so the two cannot drift apart. `tasks` may
+//! also name a benchmark that a `decontaminate` stage of the recipe gives by
+//! its spec, so one spec serves both (its relative files are then read from
+//! that stage's `eval_dir`, as the stage reads them). The run
 //! directory is always `OUT/train`; a re-run continues an unfinished training
 //! from its latest checkpoint and skips a finished one. `steps: 0` skips
 //! training and evaluation (the quickstart's `QUICKSTART_TRAIN_STEPS=0`).
@@ -171,8 +176,16 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
         Some(Value::Object(e)) => {
             let eval_cmd = EvalArgs::augment_args(clap::Command::new("eval"));
             let mut eargs = vec!["--checkpoint".to_string(), run_dir(out).display().to_string()];
-            eargs.extend(argv(e, "train.eval", &eval_cmd, &[], &mut diags));
-            parse_args::<EvalArgs>("eval", "train.eval", eargs, &mut diags)
+            eargs.extend(argv(e, "train.eval", &eval_cmd, &["benchmarks"], &mut diags));
+            let mut args = parse_args::<EvalArgs>("eval", "train.eval", eargs, &mut diags);
+            if let Some(a) = &mut args {
+                a.specs = inline_specs(e.get("benchmarks"), &mut diags);
+                a.known_specs = decontaminate_specs(recipe);
+                if let Err(errs) = a.resolve_tasks() {
+                    diags.extend(errs.into_iter().map(|m| Diagnostic::new("train.eval", m)));
+                }
+            }
+            args
         }
         Some(_) => {
             diags.push(Diagnostic::new("train.eval", "must be a mapping of `sluice eval` options"));
@@ -209,6 +222,56 @@ fn check_with_shards(t: &TrainArgs, recipe: &Recipe, node: &str) -> Vec<Diagnost
             )
         })
         .collect()
+}
+
+/// `train.eval.benchmarks`: a list of benchmark specs.
+fn inline_specs(v: Option<&Value>, diags: &mut Vec<Diagnostic>) -> Vec<sluice_safety::BenchmarkSpec> {
+    let mut out = Vec::new();
+    match v {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("train.eval.benchmarks[{i}]");
+                match serde_json::from_value::<sluice_safety::BenchmarkSpec>(item.clone()) {
+                    Ok(s) => {
+                        let errs = s.validate();
+                        if errs.is_empty() {
+                            out.push(s);
+                        }
+                        diags.extend(errs.into_iter().map(|(f, m)| Diagnostic::new(format!("{at}.{f}"), m)));
+                    }
+                    Err(e) => diags.push(Diagnostic::new(at, e.to_string())),
+                }
+            }
+        }
+        Some(_) => diags.push(Diagnostic::new("train.eval.benchmarks", "must be a list of benchmark specs")),
+    }
+    out
+}
+
+/// The benchmark specs that the recipe's `decontaminate` stages give inline
+/// (their mistakes are the stages' to report), their relative files made
+/// relative to the stage's `eval_dir`, so that eval reads the same files.
+fn decontaminate_specs(recipe: &Recipe) -> Vec<sluice_safety::BenchmarkSpec> {
+    let Some(Value::Object(stages)) = recipe.resolved.get("stages") else { return Vec::new() };
+    let mut out = Vec::new();
+    for node in stages.values().filter(|n| n.get("kind").and_then(Value::as_str) == Some("decontaminate")) {
+        let dir = node.get("eval_dir").and_then(Value::as_str).map(PathBuf::from);
+        let at = |f: &str| match &dir {
+            Some(d) if Path::new(f).is_relative() => d.join(f).display().to_string(),
+            _ => f.to_string(),
+        };
+        for b in node.get("benchmarks").and_then(Value::as_array).into_iter().flatten().filter(|b| b.is_object()) {
+            let Ok(mut s) = serde_json::from_value::<sluice_safety::BenchmarkSpec>(b.clone()) else { continue };
+            if !s.validate().is_empty() {
+                continue;
+            }
+            s.files = s.files.iter().map(|f| at(f)).collect();
+            s.fewshot_files = s.fewshot_files.as_deref().map(at);
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// The shard directory a `pack` stage writes: its `dir` option, or its name.
@@ -275,6 +338,31 @@ mod tests {
         let paths: Vec<String> = diags.iter().map(|d| d.path.clone()).collect();
         assert_eq!(paths, vec!["train.stepz", "train.out", "train.warmupp"]);
         assert!(diags[0].message.contains("batch_tokens"), "{}", diags[0].message);
+    }
+
+    /// Issue 17: eval reads a decontaminate stage's spec from the stage's
+    /// `eval_dir`, the files the stage indexed.
+    #[test]
+    fn decontaminate_specs_read_the_stages_eval_dir() {
+        let d = std::env::temp_dir().join(format!("sluice-train-section-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("eval/q")).unwrap();
+        let item = "{\"q\": \"a question long enough to be indexed by the stage\", \"a\": \"yes\"}\n";
+        std::fs::write(d.join("eval/q/items.jsonl"), item).unwrap();
+        std::fs::write(d.join("abs.jsonl"), item).unwrap();
+        std::fs::write(d.join("in.jsonl"), "{\"id\": \"1\", \"text\": \"x\"}\n").unwrap();
+        let text = format!(
+            "output: {out}\nreaders:\n  web: {{kind: jsonl, paths: [{input}]}}\nstages:\n  dc:\n    kind: decontaminate\n    inputs: [web]\n    eval_dir: {eval}\n    benchmarks:\n      - {{name: quiz, format: jsonl, files: [q/items.jsonl, {abs}], question: q, answer: a, answer_type: text}}\nwriters:\n  w: {{kind: jsonl, inputs: [dc]}}\n",
+            out = d.join("out").display(),
+            input = d.join("in.jsonl").display(),
+            eval = d.join("eval").display(),
+            abs = d.join("abs.jsonl").display()
+        );
+        let recipe = sluice_pipeline::compile(&text, &crate::registry::kinds()).expect("recipe compiles");
+        let specs = decontaminate_specs(&recipe);
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].name, "quiz");
+        assert_eq!(specs[0].files, vec![d.join("eval/q/items.jsonl").display().to_string(), d.join("abs.jsonl").display().to_string()]);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// Issue 21, hole 7: the section's values are range-checked at `validate`
