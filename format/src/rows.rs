@@ -645,7 +645,8 @@ mod tests {
         // a list of something other than name/number pairs is not attributes
         let strs = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
         assert!(!is_attributes_type(&strs));
-        let pairs_of_strings = DataType::Struct(Fields::from(vec![Field::new("k", DataType::Utf8, false), Field::new("v", DataType::Utf8, false)]));
+        let pairs_of_strings =
+            DataType::Struct(Fields::from(vec![Field::new("k", DataType::Utf8, false), Field::new("v", DataType::Utf8, false)]));
         assert!(!is_attributes_type(&DataType::List(Arc::new(Field::new("element", pairs_of_strings, false)))));
     }
 

@@ -369,7 +369,10 @@ mod tests {
         let back = read_docs(&old);
         assert_eq!(back.len(), 2);
         assert_eq!((back[0].id.as_str(), back[0].text.as_str()), ("a", "first"));
-        assert_eq!(back[0].attributes.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("chars", 250.0), ("gopher_score", 0.25)]);
+        assert_eq!(
+            back[0].attributes.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(),
+            [("chars", 250.0), ("gopher_score", 0.25)]
+        );
         assert_eq!(back[0].metadata.get("url"), Some(&Value::String("http://a".into())));
         assert_eq!(back[0].metadata.get("language"), Some(&Value::String("en".into())));
         assert!(back[1].attributes.is_empty());

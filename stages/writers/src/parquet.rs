@@ -683,19 +683,20 @@ mod tests {
                 let mut parquet_schema = Vec::new();
                 parquet::schema::printer::print_schema(&mut parquet_schema, b.parquet_schema().root_schema());
                 let parquet_schema = String::from_utf8(parquet_schema).unwrap();
-                schemas.push((b.schema().clone(), parquet_schema));
+                // the fields (the schema's metadata holds each file's own layout digest)
+                schemas.push((b.schema().fields().clone(), parquet_schema));
             }
         }
         assert_eq!(schemas.len(), 3);
         assert!(schemas.iter().all(|s| *s == schemas[0]), "shards differ in schema");
         let (arrow, parquet) = &schemas[0];
-        let names: Vec<&str> = arrow.fields().iter().map(|f| f.name().as_str()).collect();
+        let names: Vec<&str> = arrow.iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["id", "text", "source", "metadata", "attributes"]);
         for (name, nullable) in [("id", false), ("text", false), ("source", false), ("metadata", true)] {
-            let f = arrow.field_with_name(name).unwrap();
+            let f = arrow.find(name).unwrap().1;
             assert_eq!((f.data_type(), f.is_nullable()), (&DataType::Utf8, nullable), "{name}");
         }
-        let attrs = arrow.field_with_name("attributes").unwrap();
+        let attrs = arrow.find("attributes").unwrap().1;
         assert!(!attrs.is_nullable());
         let DataType::List(element) = attrs.data_type() else { panic!("attributes is {}", attrs.data_type()) };
         assert_eq!(element.name(), "element");
@@ -703,6 +704,13 @@ mod tests {
         let fields: Vec<(&str, &DataType)> = fields.iter().map(|f| (f.name().as_str(), f.data_type())).collect();
         assert_eq!(fields, [("name", &DataType::Utf8), ("value", &DataType::Float64)]);
         // the Parquet schema itself: a standard three-level LIST, no MAP
-        assert_eq!(parquet.split_whitespace().collect::<Vec<_>>().join(" "), "PARQUET_SCHEMA_TBD", "{parquet}");
+        assert_eq!(
+            parquet.split_whitespace().collect::<Vec<_>>().join(" "),
+            "message arrow_schema { REQUIRED BYTE_ARRAY id (STRING); REQUIRED BYTE_ARRAY text (STRING); \
+             REQUIRED BYTE_ARRAY source (STRING); OPTIONAL BYTE_ARRAY metadata (STRING); \
+             REQUIRED group attributes (LIST) { REPEATED group list { REQUIRED group element { \
+             REQUIRED BYTE_ARRAY name (STRING); REQUIRED DOUBLE value; } } } }",
+            "{parquet}"
+        );
     }
 }
