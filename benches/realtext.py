@@ -3,7 +3,8 @@
 `documents(data)` yields `(id, text)` in a fixed order: the 697 documents of
 the Common Crawl sample, then WikiText-2 (validation and test) and the
 Gutenberg novels cut into documents of about `chunk` bytes at paragraph
-boundaries. No text repeats, so a tool with a cache keyed on the text gains
+boundaries. Empty texts are skipped (datatrove's readers skip them too). No
+text repeats, so a tool with a cache keyed on the text gains
 nothing, and datatrove's word tokenizer meets real, unseen words (the
 synthetic corpora of random words flatter tools differently).
 
@@ -19,7 +20,9 @@ def documents(data, chunk=4096):
     with gzip.open(os.path.join(data, "web", "cc-main-2019-30.sample.jsonl.gz"), "rt", encoding="utf-8") as f:
         for n, line in enumerate(f):
             if line.strip():
-                yield f"cc-{n}", json.loads(line)["text"]
+                text = json.loads(line)["text"]
+                if text.strip():
+                    yield f"cc-{n}", text
     ref = os.path.join(data, "reference", "en")
     for name in sorted(os.listdir(ref)):
         # Two of the novels are ISO-8859-1; the rest UTF-8 (some with a BOM).

@@ -5,6 +5,7 @@
 #   cargo build --release && cargo build --release -p sluice-readers --example extract_eval
 #   python3 -m venv .venv && .venv/bin/pip install "datatrove[processing]" spacy trafilatura lxml_html_clean zstandard pyarrow orjson
 #   python3 -m venv target/py && target/py/bin/pip install fasttext-wheel 'numpy<2'   # classify only
+#   python3 -m venv target/venv-traf && target/venv-traf/bin/pip install trafilatura lxml_html_clean   # extract: trafilatura's latest
 #   scripts/figures.sh                 # every job (about 40 minutes on 2 cores)
 #   scripts/figures.sh quickstart minhash
 #
@@ -26,11 +27,20 @@ JOBS=("$@")
 echo "# sluice figures, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!README.md' || echo '+changes')"
 echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# Each job's stderr (datatrove's logs, progress) goes to a file; a failed
+# job is reported and the others still run.
+LOGS="${FIGURES_LOGS:-${TMPDIR:-/tmp}/sluice-figures}"
+mkdir -p "$LOGS"
+FAILED=()
 job() {
     local name="$1"; shift
     echo
     echo "## $name: $*"
-    "$@"
+    if ! "$@" 2>"$LOGS/$name.stderr"; then
+        echo "FAILED: $name (stderr: $LOGS/$name.stderr)"
+        tail -5 "$LOGS/$name.stderr" | sed 's/^/    /'
+        FAILED+=("$name")
+    fi
 }
 
 for j in "${JOBS[@]}"; do
@@ -40,7 +50,8 @@ for j in "${JOBS[@]}"; do
     quality) job "$j" "$PY" benches/quality/compare_datatrove.py --sluice "$SLUICE" ;;
     quality_distinct) job "$j" python3 benches/quality/chain_distinct.py "$SLUICE" ;;
     minhash) job "$j" "$PY" benches/dedup/compare_datatrove.py --corpus real --tasks 2 --workers 1 ;;
-    extract) job "$j" "$PY" benches/extract/compare_trafilatura.py ;;
+    # trafilatura's own latest release (datatrove pins an older one): target/venv-traf if present.
+    extract) job "$j" "${FIGURES_TRAF_PY:-$( [ -x target/venv-traf/bin/python ] && echo target/venv-traf/bin/python || echo "$PY")}" benches/extract/compare_trafilatura.py ;;
     fineweb) job "$j" python3 benches/quality/fineweb_e2e.py --sluice "$SLUICE" ;;
     classify)
         [ -f target/classify/data/train.txt ] || SLUICE_BIN="$SLUICE" python3 benches/classify/make_dataset.py >/dev/null
@@ -49,3 +60,8 @@ for j in "${JOBS[@]}"; do
     *) echo "unknown job $j (jobs: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
+if [ ${#FAILED[@]} -gt 0 ]; then
+    echo
+    echo "failed jobs: ${FAILED[*]}"
+    exit 1
+fi
