@@ -6,7 +6,6 @@
 //! and an `attributes` map column becomes the attributes, so sluice's
 //! Parquet output reads back unchanged.
 
-use std::fs::File;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -90,7 +89,7 @@ impl Reader for ParquetReader {
 
     fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
         let err = |e: String| RecordError::new(file.display(), Locator::File, "unreadable", e);
-        let f = File::open(&file.path).map_err(|e| err(e.to_string()))?;
+        let f = crate::files::open_random(&file.path).map_err(|e| err(e.to_string()))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
         // sluice's writer records a digest of the footer's layout (row
         // counts, offsets, columns): a footer that no longer matches it is
