@@ -131,6 +131,22 @@ fn markers_cover_published_files(store: &std::sync::Arc<Store>, prefix: &str) {
     }
 }
 
+/// The `pending.json` files (pushes not finished) of the staging
+/// directories of outputs whose name contains `name`.
+fn pending_lists(staging: &Path, name: &str) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(staging) else { return Vec::new() };
+    let mut found = Vec::new();
+    for url_dir in rd.flatten().filter(|e| e.file_name().to_string_lossy().contains(name)) {
+        for slot in std::fs::read_dir(url_dir.path()).unwrap().flatten() {
+            let p = slot.path().join("pending.json");
+            if p.exists() {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
 /// Each phase of the recipe as `--tasks 3` processes, one per unit, all
 /// units of a phase at once.
 fn run_phases_as_processes(env: &Env, recipe: &Path, out: &str) {
@@ -244,11 +260,19 @@ fn s3_inputs_and_output_match_local_paths_across_processes_and_kills() {
         let published = remote_keys(&store, &prefix).len();
         assert!(published < total, "trial {trial}: killed after everything was published");
         markers_cover_published_files(&store, &prefix);
+        // The kill interrupted a push: its list is waiting to be finished.
+        let pending = pending_lists(&env.staging, &format!("kill-{trial}"));
+        assert_eq!(pending.len(), 1, "trial {trial}: no interrupted push in the staging directory");
         let mut resume = env.sluice();
         if fresh {
             resume.env("SLUICE_S3_STAGING", d.path().join(format!("staging-{trial}")));
         }
         run_ok(resume.args(["run", "--progress", "off", "--tasks", "3"]).arg(&recipe));
+        // Resumed in the same staging directory, the push was finished (on
+        // a fresh one, the unit without a published marker ran again).
+        if !fresh {
+            assert!(pending.iter().all(|p| !p.exists()), "trial {trial}: {pending:?} left after the resume");
+        }
         let got = remote_files(&store, &prefix);
         assert_eq!(got.keys().collect::<Vec<_>>(), local.keys().collect::<Vec<_>>(), "trial {trial}: stray or missing objects");
         assert!(comparable(&got) == comparable(&local), "trial {trial}: output differs after kill and resume");
