@@ -1,8 +1,9 @@
 //! The `sluice` command line.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -145,6 +146,16 @@ struct RunArgs {
     /// ~/.cache/sluice/s3).
     #[arg(long, value_name = "DIR", env = "SLUICE_S3_STAGING")]
     staging: Option<PathBuf>,
+    /// Start the output directory over: first delete what an earlier run of
+    /// sluice wrote there (its writers' folders, stages' outputs, reports,
+    /// `train/`, `_sluice/`), then run from scratch. Use it when a re-run
+    /// is refused because the recipe, the task count or the input files
+    /// changed. Deletes nothing else: a directory that is not a sluice
+    /// output directory, or that holds files sluice did not write, is
+    /// refused (and left untouched); symbolic links are never followed.
+    /// Not with --task or --phase: restart once, then run the tasks.
+    #[arg(long)]
+    restart: bool,
     /// How to show progress.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
@@ -168,13 +179,94 @@ enum ExecutorArg {
     Slurm,
 }
 
+// # A closed standard output
+//
+// `sluice stats OUT | head`: once `head` has its lines it closes the pipe,
+// and the next write to stdout fails with EPIPE (Rust ignores SIGPIPE). That
+// is not an error: the reader has what it wanted. sluice then stops quietly
+// with exit status 0, as ripgrep does, rather than 141 (death by SIGPIPE, as
+// `cat` does): nothing failed, and status 0 keeps a `set -o pipefail`
+// script that trims sluice's output with `head` from failing. Two commands
+// keep going instead: `run`, whose stdout is commentary on work that should
+// finish (the rest of its output is discarded), and `status`, whose exit
+// status is its answer.
+
+/// Set once a write to stdout failed because its reader went away.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output that notices a closed pipe (see above).
+struct Stdout {
+    inner: io::StdoutLock<'static>,
+    /// On a closed pipe, discard the rest of the output instead of failing.
+    keep_going: bool,
+}
+
+impl Stdout {
+    fn closed<T>(&self, len: T, e: io::Error) -> io::Result<T> {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if self.keep_going {
+            Ok(len)
+        } else {
+            Err(e)
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return self.closed(buf.len(), io::ErrorKind::BrokenPipe.into());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed(buf.len(), e),
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return self.closed((), io::ErrorKind::BrokenPipe.into());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed((), e),
+            r => r,
+        }
+    }
+}
+
+/// Is `e` a write to a closed pipe (however a library wrapped it)?
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>().is_some_and(|j| j.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
+    })
+}
+
+/// `println!` in library code panics when stdout is a closed pipe; that
+/// panic ends the process quietly with status 0 too.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied()).unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info)
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
+    // Every write of `run` to stdout goes through [`Stdout`]; a broken pipe
+    // elsewhere in a run (a subprocess's) is a real error.
+    let is_run = matches!(cli.command, Command::Run(_));
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
             // A closed pipe (`sluice stats out | head`) is not an error.
-            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if STDOUT_CLOSED.load(Ordering::Relaxed) || (!is_run && is_broken_pipe(&e)) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {}", error_text(&e));
@@ -202,8 +294,36 @@ fn read_recipe(path: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read recipe {}", path.display()))
 }
 
+/// The environment variables a recipe's top-level `output:` reads
+/// (`output: ${SLUICE_OUT:-out/quickstart}` gives `SLUICE_OUT`).
+fn output_vars(text: &str) -> Vec<String> {
+    let Some(line) = text.lines().find(|l| l.starts_with("output:")) else { return Vec::new() };
+    let mut vars = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("${") {
+        rest = &rest[at + 2..];
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() && !vars.contains(&name) {
+            vars.push(name);
+        }
+    }
+    vars
+}
+
+/// Name the recipe in an error of its run, and for an output directory that
+/// cannot be continued, the variable that moves it.
+fn run_error(e: impl Into<anyhow::Error>, recipe: &Path, text: &str) -> anyhow::Error {
+    let mut e: anyhow::Error = e.into();
+    let vars = output_vars(text);
+    if let (Some(Error::Output { .. }), Some(var)) = (e.downcast_ref::<Error>(), vars.first()) {
+        e = anyhow::anyhow!("{e} (or set {var}=DIR: this recipe's `output:` reads ${var})");
+    }
+    e.context(format!("recipe {}", recipe.display()))
+}
+
 fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
-    let mut stdout = std::io::stdout().lock();
+    let keep_going = matches!(cmd, Command::Run(_) | Command::Status { .. });
+    let mut stdout = Stdout { inner: io::stdout().lock(), keep_going };
     match cmd {
         Command::Validate { recipe } => {
             let text = read_recipe(&recipe)?;
@@ -221,8 +341,11 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Run(a) => {
             let text = read_recipe(&a.recipe)?;
             let recipe = sluice_pipeline::compile(&text, &registry::kinds()).with_context(|| format!("recipe {}", a.recipe.display()))?;
+            if a.restart {
+                restart(&a, &recipe, &text)?;
+            }
             if a.executor == ExecutorArg::Slurm {
-                return submit_slurm(&a, &recipe, &mut stdout);
+                return submit_slurm(&a, &recipe, &mut stdout).map_err(|e| run_error(e, &a.recipe, &text));
             }
             if a.wait || !a.slurm.is_empty() {
                 anyhow::bail!(
@@ -252,7 +375,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                 fuse: true,
                 mirror,
             };
-            let summary = sluice_pipeline::run(&recipe, &opts)?;
+            let summary = sluice_pipeline::run(&recipe, &opts).map_err(|e| run_error(e, &a.recipe, &text))?;
             if !summary.skipped.is_empty() {
                 eprintln!("skipped {} unit(s) already complete: {}", summary.skipped.len(), summary.skipped.join(", "));
             }
@@ -269,9 +392,15 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                     sluice_pipeline::exec::OutputMirror::pull(&**m, &OutputDir::new(m.stage()))?;
                 }
                 if let Some(t) = &recipe.train {
-                    let mut section = train_section::parse(t, &recipe, &summary.output)
-                        .map_err(|d| anyhow::anyhow!("{}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")))?;
-                    train_section::run(&mut section, &mut stdout)?;
+                    let mut section = train_section::parse(t, &recipe, &summary.output).map_err(|d| {
+                        anyhow::anyhow!("recipe {}: {}", a.recipe.display(), d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
+                    })?;
+                    train_section::run(&mut section, &mut stdout).with_context(|| {
+                        format!(
+                            "recipe {}: train (the data is complete; fix the cause and run the same command again to train)",
+                            a.recipe.display()
+                        )
+                    })?;
                 }
                 match sluice_report::write_report(
                     &summary.output,
@@ -363,7 +492,7 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect(a) => {
-            sluice_tokens::cli::inspect(&a)?;
+            sluice_tokens::cli::inspect(&a, &mut stdout)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ppl(a) => {
@@ -400,6 +529,35 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `sluice run --restart`: remove what earlier runs wrote in the output
+/// directory (see [`OutputDir::restart`]).
+fn restart(a: &RunArgs, recipe: &sluice_pipeline::Recipe, text: &str) -> anyhow::Result<()> {
+    if a.task.is_some() || a.phase.is_some() {
+        anyhow::bail!(
+            "--restart starts the whole run over, so it cannot run as one task or phase of it (the other tasks' work would be \
+             deleted under them): run `sluice run {} --restart` once, then the tasks",
+            a.recipe.display()
+        );
+    }
+    let root = a.output.clone().unwrap_or_else(|| recipe.output.clone());
+    if root.to_str().is_some_and(sluice_objstore::is_url) {
+        anyhow::bail!(
+            "--restart does not delete an s3:// output yet: remove the prefix (e.g. `aws s3 rm --recursive {}`), then run again",
+            root.display()
+        );
+    }
+    let out = OutputDir::new(&root);
+    let mut outputs = out.recorded_outputs().map_err(|e| run_error(e, &a.recipe, text))?;
+    outputs.extend(recipe.outputs.iter().cloned());
+    let removed = out.restart(&outputs).map_err(|e| run_error(e, &a.recipe, text))?;
+    if removed.is_empty() {
+        eprintln!("--restart: nothing to remove in {}", root.display());
+    } else {
+        eprintln!("--restart: removed {} from {}", removed.join(", "), root.display());
+    }
+    Ok(())
 }
 
 fn submit_slurm(a: &RunArgs, recipe: &sluice_pipeline::Recipe, stdout: &mut impl Write) -> anyhow::Result<ExitCode> {

@@ -8,14 +8,25 @@
 //!   preset: tiny            # any `sluice train` option, snake_case
 //!   steps: 300
 //!   eval:                   # optional: any `sluice eval` option
-//!     tasks: [hellaswag]
+//!     tasks: [hellaswag, my_test]
 //!     limit: 100
+//!     benchmarks:           # optional: benchmark specs, as `--benchmark` files hold them
+//!       - {name: my_test, format: jsonl, files: [/data/my_test.jsonl], question: q, answer: a, answer_type: text}
 //! ```
 //!
 //! Options are exactly the flags of `sluice train` and `sluice eval` (parsed
-//! by the same clap definitions), so the two cannot drift apart. The run
+//! by the same clap definitions), so the two cannot drift apart. `tasks` may
+//! also name a benchmark that a `decontaminate` stage of the recipe gives by
+//! its spec, so one spec serves both (its relative files are then read from
+//! that stage's `eval_dir`, as the stage reads them). The run
 //! directory is always `OUT/train`; a re-run continues an unfinished training
-//! from its latest checkpoint and skips a finished one.
+//! from its latest checkpoint and skips a finished one. `steps: 0` skips
+//! training and evaluation (the quickstart's `QUICKSTART_TRAIN_STEPS=0`).
+//!
+//! `sluice validate` (and `sluice run`, before any stage runs) checks the
+//! whole section: unknown keys, every value's range, the preset, the checks
+//! between options, and those that involve the shards' `seq_len`, which the
+//! recipe's `pack` stage fixes.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +43,8 @@ const FIXED_FLAGS: &[&str] = &["shards", "out", "resume", "checkpoint", "json"];
 /// The parsed section.
 pub struct TrainSection {
     pub shards_node: String,
+    /// `steps: 0`: neither train nor evaluate.
+    pub skip: bool,
     pub train: TrainArgs,
     pub eval: Option<EvalArgs>,
 }
@@ -135,23 +148,44 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
             String::new()
         }
     };
+    // `steps: 0` skips training; the other options are still checked (with
+    // the default step count standing in).
+    let skip = map.get("steps").is_some_and(|v| v.as_u64() == Some(0) || v.as_str().is_some_and(|s| s.trim() == "0"));
+    let mut own: Vec<&str> = OWN_KEYS.to_vec();
+    if skip {
+        own.push("steps");
+    }
     let train_cmd = TrainArgs::augment_args(clap::Command::new("train"));
     let mut targs = vec!["--shards".to_string(), shards_dir(out, recipe, &shards_node).display().to_string()];
     targs.extend(["--out".to_string(), run_dir(out).display().to_string()]);
-    targs.extend(argv(map, "train", &train_cmd, OWN_KEYS, &mut diags));
+    targs.extend(argv(map, "train", &train_cmd, &own, &mut diags));
     let train = parse_args::<TrainArgs>("train", "train", targs, &mut diags);
     // Checks between options (min_lr <= lr, micro-batch size, ...): reported
     // by `validate`, not after the pipeline has run.
     for m in train.iter().flat_map(TrainArgs::check) {
         diags.push(Diagnostic::new("train", m));
     }
+    if let Some(t) = &train {
+        diags.extend(check_with_shards(t, recipe, &shards_node));
+        if let Some(tok) = t.tokenizer.as_ref().filter(|p| !p.is_file()) {
+            diags.push(Diagnostic::new("train.tokenizer", format!("`{}` is not a file", tok.display())));
+        }
+    }
     let eval = match map.get("eval") {
         None => None,
         Some(Value::Object(e)) => {
             let eval_cmd = EvalArgs::augment_args(clap::Command::new("eval"));
             let mut eargs = vec!["--checkpoint".to_string(), run_dir(out).display().to_string()];
-            eargs.extend(argv(e, "train.eval", &eval_cmd, &[], &mut diags));
-            parse_args::<EvalArgs>("eval", "train.eval", eargs, &mut diags)
+            eargs.extend(argv(e, "train.eval", &eval_cmd, &["benchmarks"], &mut diags));
+            let mut args = parse_args::<EvalArgs>("eval", "train.eval", eargs, &mut diags);
+            if let Some(a) = &mut args {
+                a.specs = inline_specs(e.get("benchmarks"), &mut diags);
+                a.known_specs = decontaminate_specs(recipe);
+                if let Err(errs) = a.resolve_tasks() {
+                    diags.extend(errs.into_iter().map(|m| Diagnostic::new("train.eval", m)));
+                }
+            }
+            args
         }
         Some(_) => {
             diags.push(Diagnostic::new("train.eval", "must be a mapping of `sluice eval` options"));
@@ -159,9 +193,85 @@ pub fn parse(v: &Value, recipe: &Recipe, out: &Path) -> Result<TrainSection, Vec
         }
     };
     match (diags.is_empty(), train) {
-        (true, Some(train)) => Ok(TrainSection { shards_node, train, eval }),
+        (true, Some(train)) => Ok(TrainSection { shards_node, skip, train, eval }),
         _ => Err(diags),
     }
+}
+
+/// Without `seq_len`, training takes the shards' (the `pack` stage's
+/// `seq_len` option): check the options against that value now, rather
+/// than when the shards exist.
+fn check_with_shards(t: &TrainArgs, recipe: &Recipe, node: &str) -> Vec<Diagnostic> {
+    if t.seq_len.is_some() || node.is_empty() {
+        return Vec::new();
+    }
+    let Some(pack) = recipe.resolved.get("stages").and_then(|s| s.get(node)).and_then(|n| n.get("seq_len")).and_then(Value::as_u64) else {
+        return Vec::new();
+    };
+    let before = t.check();
+    let with = TrainArgs { seq_len: Some(pack as usize), ..t.clone() };
+    with.check()
+        .into_iter()
+        .filter(|m| !before.contains(m))
+        .map(|m| {
+            Diagnostic::new(
+                "train",
+                format!(
+                    "{m} (without train.seq_len, training uses the shards' seq_len: stages.{node}.seq_len = {pack}; set train.seq_len)"
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `train.eval.benchmarks`: a list of benchmark specs.
+fn inline_specs(v: Option<&Value>, diags: &mut Vec<Diagnostic>) -> Vec<sluice_safety::BenchmarkSpec> {
+    let mut out = Vec::new();
+    match v {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("train.eval.benchmarks[{i}]");
+                match serde_json::from_value::<sluice_safety::BenchmarkSpec>(item.clone()) {
+                    Ok(s) => {
+                        let errs = s.validate();
+                        if errs.is_empty() {
+                            out.push(s);
+                        }
+                        diags.extend(errs.into_iter().map(|(f, m)| Diagnostic::new(format!("{at}.{f}"), m)));
+                    }
+                    Err(e) => diags.push(Diagnostic::new(at, e.to_string())),
+                }
+            }
+        }
+        Some(_) => diags.push(Diagnostic::new("train.eval.benchmarks", "must be a list of benchmark specs")),
+    }
+    out
+}
+
+/// The benchmark specs that the recipe's `decontaminate` stages give inline
+/// (their mistakes are the stages' to report), their relative files made
+/// relative to the stage's `eval_dir`, so that eval reads the same files.
+fn decontaminate_specs(recipe: &Recipe) -> Vec<sluice_safety::BenchmarkSpec> {
+    let Some(Value::Object(stages)) = recipe.resolved.get("stages") else { return Vec::new() };
+    let mut out = Vec::new();
+    for node in stages.values().filter(|n| n.get("kind").and_then(Value::as_str) == Some("decontaminate")) {
+        let dir = node.get("eval_dir").and_then(Value::as_str).map(PathBuf::from);
+        let at = |f: &str| match &dir {
+            Some(d) if Path::new(f).is_relative() => d.join(f).display().to_string(),
+            _ => f.to_string(),
+        };
+        for b in node.get("benchmarks").and_then(Value::as_array).into_iter().flatten().filter(|b| b.is_object()) {
+            let Ok(mut s) = serde_json::from_value::<sluice_safety::BenchmarkSpec>(b.clone()) else { continue };
+            if !s.validate().is_empty() {
+                continue;
+            }
+            s.files = s.files.iter().map(|f| at(f)).collect();
+            s.fewshot_files = s.fewshot_files.as_deref().map(at);
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// The shard directory a `pack` stage writes: its `dir` option, or its name.
@@ -173,6 +283,14 @@ pub fn shards_dir(out: &Path, recipe: &Recipe, node: &str) -> PathBuf {
 /// Train (or finish training) and evaluate.
 pub fn run(section: &mut TrainSection, stdout: &mut impl std::io::Write) -> anyhow::Result<()> {
     let dir = section.train.out.clone();
+    if section.skip {
+        writeln!(
+            stdout,
+            "training skipped: train.steps is 0, so the `train:` section neither trains nor evaluates; set steps above 0 and run \
+             the same command again to train on these shards"
+        )?;
+        return Ok(());
+    }
     let done = match sluice_train::checkpoint::latest(&dir)? {
         Some(ck) => {
             let state = sluice_train::checkpoint::load_state(&ck)?;
@@ -220,6 +338,31 @@ mod tests {
         let paths: Vec<String> = diags.iter().map(|d| d.path.clone()).collect();
         assert_eq!(paths, vec!["train.stepz", "train.out", "train.warmupp"]);
         assert!(diags[0].message.contains("batch_tokens"), "{}", diags[0].message);
+    }
+
+    /// Issue 17: eval reads a decontaminate stage's spec from the stage's
+    /// `eval_dir`, the files the stage indexed.
+    #[test]
+    fn decontaminate_specs_read_the_stages_eval_dir() {
+        let d = std::env::temp_dir().join(format!("sluice-train-section-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("eval/q")).unwrap();
+        let item = "{\"q\": \"a question long enough to be indexed by the stage\", \"a\": \"yes\"}\n";
+        std::fs::write(d.join("eval/q/items.jsonl"), item).unwrap();
+        std::fs::write(d.join("abs.jsonl"), item).unwrap();
+        std::fs::write(d.join("in.jsonl"), "{\"id\": \"1\", \"text\": \"x\"}\n").unwrap();
+        let text = format!(
+            "output: {out}\nreaders:\n  web: {{kind: jsonl, paths: [{input}]}}\nstages:\n  dc:\n    kind: decontaminate\n    inputs: [web]\n    eval_dir: {eval}\n    benchmarks:\n      - {{name: quiz, format: jsonl, files: [q/items.jsonl, {abs}], question: q, answer: a, answer_type: text}}\nwriters:\n  w: {{kind: jsonl, inputs: [dc]}}\n",
+            out = d.join("out").display(),
+            input = d.join("in.jsonl").display(),
+            eval = d.join("eval").display(),
+            abs = d.join("abs.jsonl").display()
+        );
+        let recipe = sluice_pipeline::compile(&text, &crate::registry::kinds()).expect("recipe compiles");
+        let specs = decontaminate_specs(&recipe);
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].name, "quiz");
+        assert_eq!(specs[0].files, vec![d.join("eval/q/items.jsonl").display().to_string(), d.join("abs.jsonl").display().to_string()]);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// Issue 21, hole 7: the section's values are range-checked at `validate`

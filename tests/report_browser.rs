@@ -378,6 +378,15 @@ fn report_of_shared_data_run_in_headless_chromium() {
         "<h4>gopher_word_count</h4>",
         "<h4>language_score</h4>",
         "gopher.min_doc_words = 50",
+        // titled axes
+        r#"class="xtitle""#,
+        "gopher_word_count (words)",
+        r#"class="ytitle""#,
+        // the dropped examples show the value that dropped them, from a
+        // JSONL and from a Parquet exclusion sink
+        "Dropped by <code>chars</code> = <b>",
+        ", below <code>length.min_chars</code> = 200</p>",
+        "Dropped by <code>gopher_rep_dup_line_frac</code> = <b>",
         "id=\"mix\"",
         "id=\"dedup\"",
         "id=\"tokens\"",
@@ -415,6 +424,11 @@ fn report_of_shared_data_run_in_headless_chromium() {
     assert_inert_and_self_contained(&dom);
     assert!(dom.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;"), "planted script not shown as text");
     assert!(dom.contains("&lt;img src=x onerror=\"document.title='pwned-img'\"&gt;"), "planted img not shown as text");
+    // Every histogram has both axis titles.
+    let hists = dom.matches(r#"<svg class="chart hist""#).count();
+    assert!(hists > 5, "{hists} histograms");
+    assert_eq!(dom.matches(r#"class="ytitle""#).count(), hists, "a histogram without a y axis title");
+    assert_eq!(dom.matches(r#"class="xtitle""#).count(), hists, "a histogram without an x axis title");
     // Funnel and histogram SVGs are present and drawn: their bars have a
     // positive size after layout.
     for class in ["chart funnel funnel-docs", "chart hist"] {

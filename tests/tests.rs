@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 mod classifier_cli;
 mod cli_security;
+mod edges;
 mod strict;
 
 fn sluice() -> Command {
@@ -950,4 +951,174 @@ writers:
     let w: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let text = w.to_string();
     assert!(text.contains("edu_score") && text.contains("classifier_low_score"), "{text}");
+}
+
+/// Issue 17, acceptance 3 (decontamination): benchmarks that sluice has no
+/// code for are decontaminated from their specs only, and hits are reported
+/// under each benchmark's own name. A CMMLU-layout CSV (`,Question,A,B,C,D,Answer`,
+/// filled with real Chinese exam questions from C-Eval's val split) and a
+/// private JSONL quiz in a made-up layout are planted into real documents.
+#[test]
+fn benchmarks_given_by_spec_are_decontaminated_under_their_own_names() {
+    let data = data_dir();
+    let d = tempfile::tempdir().unwrap();
+    let eval = d.path().join("eval");
+    let csv_field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    // CMMLU layout from C-Eval's val questions
+    let ceval = std::fs::read_to_string(data.join("eval/ceval/val/accountant_val.csv")).unwrap();
+    let rows = sluice_safety::benchmark::csv_records(&ceval);
+    assert_eq!(rows[0].1, ["id", "question", "A", "B", "C", "D", "answer"]);
+    let mut cmmlu = String::from(",Question,A,B,C,D,Answer\n");
+    let mut planted_cmmlu = Vec::new();
+    for (_, r) in rows.iter().skip(1).take(20) {
+        cmmlu.push_str(&format!("{},{}\n", r[0], r[1..].iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")));
+        let gold = (r[6].as_bytes()[0] - b'A') as usize;
+        planted_cmmlu.push(format!("{} {}", r[1], r[2 + gold]));
+    }
+    std::fs::create_dir_all(eval.join("cmmlu/test")).unwrap();
+    std::fs::create_dir_all(eval.join("cmmlu/dev")).unwrap();
+    std::fs::write(eval.join("cmmlu/test/accountant.csv"), &cmmlu).unwrap();
+    std::fs::write(eval.join("cmmlu/dev/accountant.csv"), ",Question,A,B,C,D,Answer\n0,短题,一,二,三,四,A\n").unwrap();
+    // a private quiz: {"stem", "options": [...], "key": letter}
+    let quiz = [
+        (
+            "Which instrument did the fictional composer Ilse Marrow play at the 1911 Lisbon harbour festival according to the archive?",
+            ["viola", "oboe", "harp"],
+            "C",
+        ),
+        (
+            "How many lanterns were hung along the old Varnholt bridge on the night the river froze in the winter of 1887?",
+            ["forty", "sixty", "ninety"],
+            "A",
+        ),
+    ];
+    std::fs::create_dir_all(eval.join("private")).unwrap();
+    let quiz_lines: String =
+        quiz.iter().map(|(q, o, k)| serde_json::json!({"stem": q, "options": o, "key": k}).to_string() + "\n").collect();
+    std::fs::write(eval.join("private/quiz.jsonl"), &quiz_lines).unwrap();
+
+    // real documents: pairs of English Wikipedia paragraphs (WikiText-2);
+    // plants go between the two
+    let wiki = std::fs::read_to_string(data.join("reference/en/wiki.test.raw")).unwrap();
+    let paras: Vec<&str> = wiki.lines().map(str::trim).filter(|l| !l.starts_with('=') && l.len() > 300).take(120).collect();
+    assert_eq!(paras.len(), 120);
+    let mut lines = String::new();
+    let mut want = BTreeMap::new();
+    for i in 0..60 {
+        let mut text = format!("{}\n{}", paras[2 * i], paras[2 * i + 1]);
+        let plant = match i % 10 {
+            3 => Some((planted_cmmlu[i / 10].clone(), "contaminated_cmmlu")),
+            7 => Some((
+                format!("{} {}", quiz[i / 10 % 2].0, quiz[i / 10 % 2].1[(quiz[i / 10 % 2].2.as_bytes()[0] - b'A') as usize]),
+                "contaminated_quiz",
+            )),
+            _ => None,
+        };
+        if let Some((p, reason)) = plant {
+            let at = text.find('\n').map_or(text.len(), |k| k + 1);
+            text.insert_str(at, &format!("{p}\n"));
+            want.insert(format!("d{i}"), reason);
+        }
+        lines.push_str(&(serde_json::json!({"id": format!("d{i}"), "text": text}).to_string() + "\n"));
+    }
+    let input = d.path().join("in.jsonl");
+    std::fs::write(&input, lines).unwrap();
+    let out = d.path().join("out");
+    let recipe = |benchmarks: &str| {
+        format!(
+            "seed: 1\noutput: {}\nreaders:\n  web: {{kind: jsonl, paths: [{}]}}\nstages:\n  decontam:\n    kind: decontaminate\n    inputs: [web]\n    eval_dir: {}\n    exclusions: true\n    benchmarks:\n{benchmarks}writers:\n  kept: {{kind: jsonl, inputs: [decontam]}}\n",
+            out.display(),
+            input.display(),
+            eval.display()
+        )
+    };
+    let quiz_spec = "      - name: quiz\n        format: jsonl\n        files: [private/quiz.jsonl]\n        question: stem\n        choices: options\n        answer: key\n        answer_type: letter\n";
+    let r = write_recipe(d.path(), &recipe(&format!("      - cmmlu\n{quiz_spec}")));
+    run_ok(sluice().args(["validate"]).arg(&r));
+    run_ok(sluice().args(["run", "--progress", "off"]).arg(&r));
+    let excluded = jsonl_docs(&out.join("excluded/decontam"));
+    let got: BTreeMap<String, String> = excluded
+        .iter()
+        .map(|(id, l)| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let reason = v["metadata"]["drop_reason"].as_str().unwrap().to_string();
+            let b = reason.trim_start_matches("contaminated_");
+            assert!(v["attributes"][format!("contam_{b}")].as_f64().unwrap() >= 1.0, "{l}");
+            (id.clone(), reason)
+        })
+        .collect();
+    let want: BTreeMap<String, String> = want.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    assert_eq!(got, want);
+    assert_eq!(jsonl_docs(&out.join("kept")).len() + excluded.len(), 60);
+    let stats = String::from_utf8(run_ok(sluice().args(["stats", "--json"]).arg(&out)).stdout).unwrap();
+    assert!(stats.contains("contaminated_cmmlu") && stats.contains("contaminated_quiz") && stats.contains("contam_docs_quiz"), "{stats}");
+
+    // Strict specs: the C-Eval spec on CMMLU's capitalised header names the
+    // file, the header line and the field; an unknown key and a field the
+    // data lacks are refused the same way.
+    let ceval_on_cmmlu = "      - name: ceval_slot\n        format: csv\n        files: [\"cmmlu/test/*.csv\"]\n        question: question\n        choices: [A, B, C, D]\n        answer: answer\n        answer_type: letter\n";
+    for (spec, wants) in [
+        (ceval_on_cmmlu.to_string(), vec!["accountant.csv: line 1 (header): no field `question`", "ignore_header_case"]),
+        (quiz_spec.replace("answer_type: letter", "answer_typ: letter"), vec!["unknown field `answer_typ`"]),
+        (quiz_spec.replace("answer: key", "answer: solution"), vec!["private/quiz.jsonl: line 1: no field `solution`"]),
+        ("      - cmmlu\n      - cmmlu\n".to_string(), vec!["stages.decontam.benchmarks[1]", "named twice"]),
+    ] {
+        let r = write_recipe(d.path(), &recipe(&spec));
+        let o = sluice().args(["validate"]).arg(&r).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success(), "{spec}: {text}");
+        for w in wants {
+            assert!(text.contains(w), "{spec}: want {w:?} in {text}");
+        }
+    }
+}
+
+/// Issue 17: one spec serves decontamination and eval. The `train:`
+/// section's eval may name a benchmark that a `decontaminate` stage gives by
+/// spec, or give specs of its own; `validate` checks them all before any
+/// data is read.
+#[test]
+fn train_eval_names_a_decontaminate_spec_and_validate_checks_eval_specs() {
+    let d = tempfile::tempdir().unwrap();
+    let eval = d.path().join("eval");
+    std::fs::create_dir_all(eval.join("private")).unwrap();
+    std::fs::write(
+        eval.join("private/quiz.jsonl"),
+        "{\"stem\": \"Which instrument did the fictional composer Ilse Marrow play in Lisbon in 1911?\", \"options\": [\"viola\", \"harp\"], \"key\": \"B\"}\n",
+    )
+    .unwrap();
+    let input = d.path().join("in.jsonl");
+    std::fs::write(&input, "{\"id\": \"1\", \"text\": \"some text\"}\n").unwrap();
+    let recipe = |eval_section: &str| {
+        format!(
+            "seed: 1\noutput: {out}\nreaders:\n  web: {{kind: jsonl, paths: [{input}]}}\nstages:\n  decontam:\n    kind: decontaminate\n    inputs: [web]\n    eval_dir: {eval}\n    benchmarks:\n      - name: quiz\n        format: jsonl\n        files: [private/quiz.jsonl]\n        question: stem\n        choices: options\n        answer: key\n        answer_type: letter\n  tok: {{kind: tokenizer_train, inputs: [decontam], vocab_size: 300, tokenize: true}}\n  shards: {{kind: pack, inputs: [tok], tokenizer_from: tok}}\nwriters:\n  kept: {{kind: jsonl, inputs: [shards]}}\ntrain:\n  shards: shards\n  preset: tiny\n  steps: 2\n  eval:\n{eval_section}",
+            out = d.path().join("out").display(),
+            input = input.display(),
+            eval = eval.display()
+        )
+    };
+    let inline = "      - {name: quiz2, format: jsonl, files: [private/quiz.jsonl], question: stem, choices: options, answer: key, answer_type: letter}\n";
+    let ok = write_recipe(d.path(), &recipe(&format!("    tasks: [quiz, quiz2, hellaswag]\n    benchmarks:\n{inline}")));
+    let o = sluice().arg("validate").arg(&ok).output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    for (section, wants) in [
+        ("    tasks: [quiz, nope]\n".to_string(), vec!["train.eval: unknown task \"nope\""]),
+        (format!("    tasks: [quiz]\n    benchmarks:\n{inline}"), vec!["`quiz2` is given but --tasks does not name it"]),
+        (
+            format!("    benchmarks:\n{}", inline.replace("answer_type: letter", "answer_type: letters")),
+            vec!["train.eval.benchmarks[0]", "letters"],
+        ),
+        (
+            format!("    benchmarks:\n{}", inline.replace("question: stem", "question: stem, prompt: '{context}'")),
+            vec!["train.eval.benchmarks[0].prompt", "no `context` field"],
+        ),
+    ] {
+        let r = write_recipe(d.path(), &recipe(&section));
+        let o = sluice().arg("validate").arg(&r).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success(), "{section}: {text}");
+        for w in wants {
+            assert!(text.contains(w), "{section}: want {w:?} in {text}");
+        }
+    }
 }

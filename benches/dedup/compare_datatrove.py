@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """sluice `minhash_dedup` against datatrove's MinHash pipeline on the same input.
 
-    cargo build --release --bin sluice -p sluice -p sluice-dedup --bins
-    .venv/bin/python benches/dedup/compare_datatrove.py --docs 100000 --workers 2
+    cargo build --release
+    .venv/bin/python benches/dedup/compare_datatrove.py                  # real text (default)
+    cargo build --release -p sluice-dedup --bins
+    .venv/bin/python benches/dedup/compare_datatrove.py --corpus synthetic --docs 100000
 
-The input is the scale bench's synthetic corpus (`dedup-bench --write-jsonl`):
-random 80-160 word documents and, every tenth document, a copy of an earlier
-one edited to a planted word-5-gram Jaccard similarity (0.3 to 1.0). Both
+`--corpus real` (the default) is distinct real text from ../shared/data
+(`benches/realtext.py`: the CC sample, WikiText-2 and the Gutenberg novels in
+~4 KB documents) and, after every ninth document, a copy of an earlier one
+with words replaced by words of the corpus to a planted word-5-gram Jaccard
+similarity (0.3 to 1.0; the pair's measured Jaccard over whitespace words is
+what is binned). `--corpus synthetic` is the scale bench's corpus
+(`dedup-bench --write-jsonl`): random 80-160 word documents planted the same
+way. The synthetic corpus flatters sluice: datatrove's spaCy tokenizer builds
+an entry for every unseen word, and random words are all unseen. Both
 tools run with the same parameters (word 5-grams, 14 buckets x 8 hashes,
 64-bit hashes), the same task count and the same worker count, one after the
 other in this script. It prints wall and CPU time of each, their ratio, the
@@ -31,6 +39,51 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benches"))
+import realtext  # noqa: E402
+
+
+def shingles(words, n=5):
+    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def jaccard(a, b):
+    return len(a & b) / max(1, len(a | b))
+
+
+def write_real_corpus(data: Path, inp: Path, files: int, seed: int = 7):
+    """Real documents plus planted near-duplicates; writes `planted.tsv` as
+    the synthetic generator does (source id, copy id, measured Jaccard)."""
+    import random
+
+    rng = random.Random(seed)
+    docs = list(realtext.documents(str(data)))
+    vocab = sorted({w for _, t in docs[::7] for w in t.split()})
+    out, planted = [], []
+    for i, (doc_id, text) in enumerate(docs):
+        out.append((doc_id, text))
+        if i % 9 == 8:
+            src_id, src = docs[rng.randrange(i)]
+            words = src.split()
+            if len(words) < 30:
+                continue
+            target = rng.uniform(0.3, 1.0)
+            # With a fraction p of words replaced, about (1-p)^5 of the
+            # 5-grams survive: J = s / (2 - s) with s = (1-p)^5.
+            s = 2 * target / (1 + target)
+            p = 1 - s ** 0.2
+            edited = [rng.choice(vocab) if rng.random() < p else w for w in words]
+            copy_id = f"dup-{i}"
+            out.append((copy_id, " ".join(edited)))
+            planted.append((src_id, copy_id, jaccard(shingles(words), shingles(edited))))
+    inp.mkdir(parents=True, exist_ok=True)
+    per = (len(out) + files - 1) // files
+    for f in range(files):
+        with open(inp / f"part-{f:04d}.jsonl", "w", encoding="utf-8") as fh:
+            for doc_id, text in out[f * per:(f + 1) * per]:
+                fh.write(json.dumps({"id": doc_id, "text": text}) + "\n")
+    (inp / "planted.tsv").write_text("".join(f"{a}\t{b}\t{j:.4f}\n" for a, b, j in planted))
+    return len(out)
 
 
 def ensure_datatrove():
@@ -133,7 +186,9 @@ writers:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--corpus", choices=["real", "synthetic"], default="real")
+    ap.add_argument("--data", default=os.environ.get("SLUICE_TEST_DATA", str(ROOT.parent / "shared" / "data")))
+    ap.add_argument("--docs", type=int, default=100_000, help="--corpus synthetic: documents")
     ap.add_argument("--tasks", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--work", default="/tmp/sluice-dedup-compare")
@@ -142,7 +197,10 @@ def main():
     work = Path(a.work)
     shutil.rmtree(work, ignore_errors=True)
     inp = work / "input"
-    subprocess.check_call([str(target_dir() / "dedup-bench"), "--docs", str(a.docs), "--write-jsonl", str(inp)])
+    if a.corpus == "real":
+        a.docs = write_real_corpus(Path(a.data), inp, a.tasks)
+    else:
+        subprocess.check_call([str(target_dir() / "dedup-bench"), "--docs", str(a.docs), "--write-jsonl", str(inp)])
     mb = sum(f.stat().st_size for f in inp.glob("*.jsonl")) / 1e6
     planted = [line.split("\t") for line in (inp / "planted.tsv").read_text().splitlines()]
 
@@ -152,7 +210,7 @@ def main():
         removed = fn(inp, work, a.tasks, a.workers)
         results[name] = (time.time() - w, cpu_now() - c, removed)
 
-    print(f"MinHash dedup, {a.docs} documents ({mb:.0f} MB JSONL), 5-grams, 14x8, {a.tasks} tasks, {a.workers} workers")
+    print(f"MinHash dedup, {a.corpus} corpus, {a.docs} documents ({mb:.0f} MB JSONL), 5-grams, 14x8, {a.tasks} tasks, {a.workers} workers")
     for name, (wall, cpu, removed) in results.items():
         print(f"  {name:9}: {wall:7.1f} s wall, {cpu:7.1f} CPU s, {mb / cpu:6.2f} MB per CPU-second, removed {len(removed)}")
     (sw, sc, sr), (dw, dc, dr) = results["sluice"], results["datatrove"]

@@ -15,7 +15,6 @@ prints user+sys CPU seconds per run and text MB per CPU-second for each
 binary, runs interleaved.
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -25,34 +24,17 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
+import realtext  # noqa: E402
 
 
 def corpus(data, dest):
     n, text_bytes = 0, 0
     with open(dest, "w", encoding="utf-8") as out:
-        with gzip.open(os.path.join(data, "web", "cc-main-2019-30.sample.jsonl.gz"), "rt", encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    d = json.loads(line)
-                    out.write(json.dumps({"id": f"cc-{n}", "text": d["text"]}) + "\n")
-                    n += 1
-                    text_bytes += len(d["text"].encode())
-        ref = os.path.join(data, "reference", "en")
-        for name in sorted(os.listdir(ref)):
-            with open(os.path.join(ref, name), encoding="utf-8", errors="replace") as f:
-                paras = f.read().split("\n\n")
-            doc = []
-            size = 0
-            for p in paras:
-                doc.append(p)
-                size += len(p)
-                if size >= 4096:
-                    t = "\n\n".join(doc).strip()
-                    if t:
-                        out.write(json.dumps({"id": f"{name}-{n}", "text": t}) + "\n")
-                        n += 1
-                        text_bytes += len(t.encode())
-                    doc, size = [], 0
+        for doc_id, text in realtext.documents(data):
+            out.write(json.dumps({"id": doc_id, "text": text}) + "\n")
+            n += 1
+            text_bytes += len(text.encode())
     return n, text_bytes
 
 

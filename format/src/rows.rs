@@ -10,7 +10,7 @@
 //! | `text`       | string                                 | `Utf8`, not null                       |
 //! | `source`     | string                                 | `Utf8`, not null                       |
 //! | `metadata`   | object, omitted when empty             | `Utf8` holding the JSON object, null when empty |
-//! | `attributes` | object of numbers (sorted by name), omitted when empty | `Map<Utf8, Float64>`, null when empty |
+//! | `attributes` | object of numbers (sorted by name), omitted when empty | `List<Struct<name: Utf8, value: Float64>>` (sorted by name), empty when none |
 //!
 //! JSONL writes the fields in that order, one document a line. Metadata
 //! keeps the order it was built in; attributes are sorted by name. Sluice
@@ -19,6 +19,26 @@
 //!
 //! A non-finite attribute (NaN, ±inf) is `null` in JSONL (JSON has no such
 //! numbers) and is skipped when read back; Parquet keeps it.
+//!
+//! ## Why a list of name/value pairs
+//!
+//! Every Parquet shard of every writer has the one schema above, whatever
+//! the recipe, the task count or the documents in the shard: the attribute
+//! names are not known when a shard is opened (classifier labels come from
+//! the model, `regex` and `decontaminate` names from the recipe, readers
+//! pass through the input's own attributes), so a struct or one column per
+//! attribute would give each shard the columns it happened to see, and
+//! shards that disagree cannot be loaded as one table. A list of
+//! `{name, value}` structs is plain nested data that every consumer loads
+//! as is (HF `datasets` has no map type, so the `Map<Utf8, Float64>` that
+//! sluice wrote before is rejected by `datasets.load_dataset("parquet")`);
+//! in DuckDB `map_from_entries(attributes)` makes it a map again, and in
+//! Python `{a["name"]: a["value"] for a in row["attributes"]}` a dict.
+//! Metadata stays a JSON string for the same reason: its keys and value
+//! types come from the input (nested objects included).
+//!
+//! Readers ([`attributes_at`]) also read the earlier map layout, and a
+//! struct of numeric fields.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -27,11 +47,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, MapBuilder, StringBuilder};
+use arrow_array::builder::{Float64Builder, ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use arrow_array::types::{Float32Type, Float64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, StructArray};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::{KeyValue, RowGroupMetaData};
@@ -79,15 +99,34 @@ pub fn write_json_row(out: &mut Vec<u8>, row: &RowRef<'_>) -> serde_json::Result
     Ok(())
 }
 
-/// The Arrow schema of Parquet document shards.
+/// Field of an attribute entry: its name.
+pub const ATTRIBUTE_NAME: &str = "name";
+/// Field of an attribute entry: its value.
+pub const ATTRIBUTE_VALUE: &str = "value";
+/// Name of the `attributes` list's element field (the Parquet spec's, and
+/// pyarrow's).
+pub const ATTRIBUTE_ELEMENT: &str = "element";
+
+/// The fields of one attribute entry: `name` (`Utf8`) and `value`
+/// (`Float64`), neither null.
+pub fn attribute_entry_fields() -> Fields {
+    Fields::from(vec![Field::new(ATTRIBUTE_NAME, DataType::Utf8, false), Field::new(ATTRIBUTE_VALUE, DataType::Float64, false)])
+}
+
+/// The type of the `attributes` column: a list of `{name, value}` structs.
+pub fn attributes_type() -> DataType {
+    DataType::List(Arc::new(Field::new(ATTRIBUTE_ELEMENT, DataType::Struct(attribute_entry_fields()), false)))
+}
+
+/// The Arrow schema of Parquet document shards: the same for every shard of
+/// every writer (see the module documentation).
 pub fn document_schema() -> SchemaRef {
-    let map_type = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new()).finish().data_type().clone();
     Arc::new(Schema::new(vec![
         Field::new(ID, DataType::Utf8, false),
         Field::new(TEXT, DataType::Utf8, false),
         Field::new(SOURCE, DataType::Utf8, false),
         Field::new(METADATA, DataType::Utf8, true),
-        Field::new(ATTRIBUTES, map_type, true),
+        Field::new(ATTRIBUTES, attributes_type(), false),
     ]))
 }
 
@@ -98,11 +137,17 @@ pub fn record_batch<'a>(
 ) -> std::result::Result<RecordBatch, ArrowError> {
     let n = rows.len();
     let cap: usize = rows.clone().map(|r| r.text.len()).sum();
+    let entries: usize = rows.clone().map(|r| r.attributes.len()).sum();
     let mut id = StringBuilder::with_capacity(n, n * 16);
     let mut text = StringBuilder::with_capacity(n, cap);
     let mut source = StringBuilder::with_capacity(n, n * 8);
     let mut meta = StringBuilder::new();
-    let mut attrs = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
+    let entry = StructBuilder::new(
+        attribute_entry_fields(),
+        vec![Box::new(StringBuilder::with_capacity(entries, entries * 16)), Box::new(Float64Builder::with_capacity(entries))],
+    );
+    let DataType::List(element) = attributes_type() else { unreachable!("attributes_type is a list") };
+    let mut attrs = ListBuilder::with_capacity(entry, n).with_field(element);
     for r in rows {
         id.append_value(r.id);
         text.append_value(r.text);
@@ -112,15 +157,13 @@ pub fn record_batch<'a>(
         } else {
             meta.append_value(serde_json::to_string(r.metadata).map_err(|e| ArrowError::ExternalError(Box::new(e)))?);
         }
-        if r.attributes.is_empty() {
-            attrs.append(false)?;
-        } else {
-            for (k, v) in r.attributes {
-                attrs.keys().append_value(k);
-                attrs.values().append_value(*v);
-            }
-            attrs.append(true)?;
+        let entry = attrs.values();
+        for (k, v) in r.attributes {
+            entry.field_builder::<StringBuilder>(0).expect("name builder").append_value(k);
+            entry.field_builder::<Float64Builder>(1).expect("value builder").append_value(*v);
+            entry.append(true);
         }
+        attrs.append(true);
     }
     let cols: Vec<ArrayRef> =
         vec![Arc::new(id.finish()), Arc::new(text.finish()), Arc::new(source.finish()), Arc::new(meta.finish()), Arc::new(attrs.finish())];
@@ -189,23 +232,77 @@ pub fn str_at(col: &dyn Array, i: usize) -> Option<&str> {
     }
 }
 
-/// The attributes at row `i` of an `attributes` column (a map of string to
-/// f64): in file order, null values skipped; empty for a null row or a
-/// column of another type.
+/// Whether `t` is a type [`attributes_at`] reads: a list (or large list) of
+/// `{name, value}` structs (this writer's layout), a map of string to number
+/// (the layout sluice wrote before), or a struct of numeric fields.
+pub fn is_attributes_type(t: &DataType) -> bool {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::Map(f, _) => is_entry(f.data_type()),
+        DataType::Struct(fields) => !fields.is_empty() && fields.iter().all(|f| is_number(f.data_type())),
+        _ => false,
+    }
+}
+
+fn is_number(t: &DataType) -> bool {
+    matches!(t, DataType::Float64 | DataType::Float32)
+}
+
+/// Whether `t` is a name/value entry: a two-field struct of a string and a
+/// number (the field names are not checked: a map's are `key`/`value`, and
+/// other writers name them as they like).
+fn is_entry(t: &DataType) -> bool {
+    match t {
+        DataType::Struct(f) if f.len() == 2 => {
+            matches!(f[0].data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) && is_number(f[1].data_type())
+        }
+        _ => false,
+    }
+}
+
+/// The number at `j` of a `Float64` or `Float32` column; `None` when null.
+fn number_at(col: &dyn Array, j: usize) -> Option<f64> {
+    if col.is_null(j) {
+        return None;
+    }
+    match col.data_type() {
+        DataType::Float64 => Some(col.as_primitive::<Float64Type>().value(j)),
+        DataType::Float32 => Some(col.as_primitive::<Float32Type>().value(j) as f64),
+        _ => None,
+    }
+}
+
+/// The attributes at row `i` of an `attributes` column of a type
+/// [`is_attributes_type`] accepts: in file order, null names and values
+/// skipped; empty for a null row or a column of another type.
 pub fn attributes_at(col: &dyn Array, i: usize) -> Vec<(String, f64)> {
     let mut out = Vec::new();
-    let Some(m) = col.as_map_opt() else { return out };
-    if m.is_null(i) {
+    if col.is_null(i) || !is_attributes_type(col.data_type()) {
         return out;
     }
-    let entries = m.value(i);
-    let (keys, vals) = (entries.column(0), entries.column(1));
-    if let Some(vals) = vals.as_primitive_opt::<Float64Type>() {
+    let pairs = |entries: &StructArray, out: &mut Vec<(String, f64)>| {
+        let (names, vals) = (entries.column(0), entries.column(1));
         for j in 0..entries.len() {
-            if let (Some(k), false) = (str_at(keys.as_ref(), j), vals.is_null(j)) {
-                out.push((k.to_string(), vals.value(j)));
+            if entries.is_null(j) {
+                continue;
+            }
+            if let (Some(k), Some(v)) = (str_at(names.as_ref(), j), number_at(vals.as_ref(), j)) {
+                out.push((k.to_string(), v));
             }
         }
+    };
+    match col.data_type() {
+        DataType::List(_) => pairs(col.as_list::<i32>().value(i).as_struct(), &mut out),
+        DataType::LargeList(_) => pairs(col.as_list::<i64>().value(i).as_struct(), &mut out),
+        DataType::Map(..) => pairs(&col.as_map().value(i), &mut out),
+        DataType::Struct(fields) => {
+            let s = col.as_struct();
+            for (f, c) in fields.iter().zip(s.columns()) {
+                if let Some(v) = number_at(c.as_ref(), i) {
+                    out.push((f.name().clone(), v));
+                }
+            }
+        }
+        _ => {}
     }
     out
 }
@@ -486,6 +583,92 @@ mod tests {
         // a limit, and a callback that stops
         assert_eq!(for_each_row(&pp, all, Some(2), &mut |_| true).unwrap(), 2);
         assert_eq!(for_each_row(&jp, all, None, &mut |_| false).unwrap(), 1);
+    }
+
+    /// Shards written before the list layout (attributes a map, null when
+    /// empty) read the same as the new ones.
+    #[test]
+    fn old_map_layout_reads_the_same() {
+        use arrow_array::builder::MapBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        let data = rows();
+        let new = dir.path().join("new.parquet");
+        let schema = document_schema();
+        let batch = record_batch(&schema, refs(&data).into_iter()).unwrap();
+        let mut w = ArrowWriter::try_new(File::create(&new).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        // the same rows in the old layout
+        let mut attrs = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
+        for (_, _, _, _, a) in &data {
+            for (k, v) in a {
+                attrs.keys().append_value(k);
+                attrs.values().append_value(*v);
+            }
+            attrs.append(!a.is_empty()).unwrap();
+        }
+        let attrs = attrs.finish();
+        let old_schema = Arc::new(Schema::new(
+            schema_fields_but_attributes().into_iter().chain([Field::new(ATTRIBUTES, attrs.data_type().clone(), true)]).collect::<Vec<_>>(),
+        ));
+        let mut cols: Vec<ArrayRef> = batch.columns()[..4].to_vec();
+        cols.push(Arc::new(attrs));
+        let old_batch = RecordBatch::try_new(old_schema.clone(), cols).unwrap();
+        let old = dir.path().join("old.parquet");
+        let mut w = ArrowWriter::try_new(File::create(&old).unwrap(), old_schema, None).unwrap();
+        w.write(&old_batch).unwrap();
+        w.close().unwrap();
+        let all = Columns { id: true, text: true };
+        let (n, o) = (read_all(&new, all), read_all(&old, all));
+        assert_eq!(n.len(), 5);
+        for (a, b) in n.iter().zip(&o) {
+            assert_eq!((&a.0, &a.1, &a.2, &a.3), (&b.0, &b.1, &b.2, &b.3));
+            assert_eq!(a.4.len(), b.4.len());
+            for (x, y) in a.4.iter().zip(&b.4) {
+                assert_eq!((&x.0, x.1.to_bits()), (&y.0, y.1.to_bits()));
+            }
+        }
+        assert_eq!(n[2].4, vec![("a".to_string(), 0.5), ("z".to_string(), 2.0)]);
+        assert!(n[1].4.is_empty());
+    }
+
+    fn schema_fields_but_attributes() -> Vec<Field> {
+        document_schema().fields().iter().filter(|f| f.name() != ATTRIBUTES).map(|f| f.as_ref().clone()).collect()
+    }
+
+    #[test]
+    fn attribute_types_read() {
+        assert!(is_attributes_type(&attributes_type()));
+        let map = arrow_array::builder::MapBuilder::new(None, StringBuilder::new(), Float64Builder::new()).finish();
+        assert!(is_attributes_type(map.data_type()));
+        assert!(!is_attributes_type(&DataType::Utf8));
+        // a list of something other than name/number pairs is not attributes
+        let strs = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+        assert!(!is_attributes_type(&strs));
+        let pairs_of_strings =
+            DataType::Struct(Fields::from(vec![Field::new("k", DataType::Utf8, false), Field::new("v", DataType::Utf8, false)]));
+        assert!(!is_attributes_type(&DataType::List(Arc::new(Field::new("element", pairs_of_strings, false)))));
+    }
+
+    /// An attribute written to JSONL reads back as the very same f64 (serde_json's
+    /// default float parser is one ulp off on some, e.g. 0.11689930209371885;
+    /// `float_roundtrip` is not).
+    #[test]
+    fn jsonl_attributes_read_back_bit_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let values = [0.11689930209371885f64, 0.1 + 0.2, 1.0 / 3.0, 2.2250738585072014e-308, 123456.789e-12, 0.0317000000000001];
+        let mut attrs = BTreeMap::new();
+        for (i, v) in values.iter().enumerate() {
+            attrs.insert(format!("v{i}"), *v);
+        }
+        let meta = Metadata::new();
+        let mut out = Vec::new();
+        write_json_row(&mut out, &RowRef { id: "a", text: "t", source: "s", metadata: &meta, attributes: &attrs }).unwrap();
+        let p = dir.path().join("f.jsonl");
+        std::fs::write(&p, out).unwrap();
+        let back = read_all(&p, Columns::default());
+        let got: Vec<u64> = back[0].4.iter().map(|(_, v)| v.to_bits()).collect();
+        assert_eq!(got, values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
     }
 
     #[test]

@@ -169,5 +169,5 @@ pub fn inspect(shard: &Path) -> Result<(), String> {
         args: sluice_tokens::cli::InspectArgs,
     }
     let cli = Cli::try_parse_from([std::ffi::OsStr::new("inspect"), shard.as_os_str()]).map_err(|e| e.to_string())?;
-    sluice_tokens::cli::inspect(&cli.args).map_err(|e| format!("{e:#}"))
+    sluice_tokens::cli::inspect(&cli.args, &mut std::io::stdout()).map_err(|e| format!("{e:#}"))
 }

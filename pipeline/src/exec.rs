@@ -248,6 +248,7 @@ pub fn prepare(recipe: &Recipe, tasks: usize, root: &std::path::Path) -> Result<
     let out = OutputDir::new(root);
     let plan = crate::plan::plan(recipe, tasks)?;
     out.prepare(&RunInfo { recipe_hash: recipe.hash.clone(), tasks, plan_hash: plan.hash.clone() }, &recipe.resolved)?;
+    out.record_outputs(&recipe.outputs)?;
     let phases = crate::phase::phases(recipe, tasks);
     let list: Vec<Value> = phases
         .iter()

@@ -9,6 +9,9 @@
 //!   writes the signals it computed (all of them for a kept document, those
 //!   up to the broken rule for a dropped one), for `sluice stats --signals`
 //!   and `--what-if`;
+//! - in every mode a *dropped* document carries the signals measured up to
+//!   the rule it broke, so its exclusion record (and the run report) shows
+//!   the value that dropped it; in the default mode kept documents get none;
 //! - per-language overrides (`languages: {zh: {min_doc_words: 100}}`): each
 //!   language's options are the kind's options with the overrides applied,
 //!   checked against the same schema ranges and checks, and a document is
@@ -18,6 +21,7 @@
 //! Exclusions (where dropped documents go, with their reason) are the
 //! engine's, for every stage.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::de::DeserializeOwned;
@@ -52,11 +56,12 @@ impl Mode {
 }
 
 /// The signals a filter measured on one document, in the order measured.
-/// Pushing is free in [`Mode::Filter`], where nothing is written.
+/// In [`Mode::Filter`] they are written only if the document is dropped
+/// (the value that dropped it); a static name costs no allocation.
 #[derive(Debug)]
 pub struct Signals {
     mode: Mode,
-    values: Vec<(String, f64)>,
+    values: Vec<(Cow<'static, str>, f64)>,
 }
 
 impl Signals {
@@ -75,29 +80,26 @@ impl Signals {
         self.mode == Mode::Annotate
     }
 
-    /// Whether pushed signals are written (annotate or record mode).
+    /// Whether pushed signals are written on kept documents too (annotate
+    /// or record mode). Dropped documents get them in every mode.
     pub fn recording(&self) -> bool {
         self.mode != Mode::Filter
     }
 
     /// Record a signal (its attribute name and value).
     #[inline]
-    pub fn push(&mut self, name: impl Into<String>, value: f64) {
-        if self.recording() {
-            self.values.push((name.into(), value));
-        }
+    pub fn push(&mut self, name: impl Into<Cow<'static, str>>, value: f64) {
+        self.values.push((name.into(), value));
     }
 
-    /// Record a signal whose name is built only when it is written.
+    /// Record a signal whose name is built by `name` (a `format!`).
     #[inline]
     pub fn push_with(&mut self, name: impl FnOnce() -> String, value: f64) {
-        if self.recording() {
-            self.values.push((name(), value));
-        }
+        self.values.push((Cow::Owned(name()), value));
     }
 
     /// The signals recorded, in order.
-    pub fn values(&self) -> &[(String, f64)] {
+    pub fn values(&self) -> &[(Cow<'static, str>, f64)] {
         &self.values
     }
 }
@@ -259,8 +261,11 @@ impl<F: Filter> DocStage for Filtered<F> {
         let (filter, mode) = self.for_doc(doc);
         let mut signals = Signals::new(*mode);
         let broken = filter.evaluate(doc, scratch, &mut signals);
-        if signals.recording() {
-            doc.attributes.extend(signals.values);
+        // Kept documents carry the signals in annotate and record mode;
+        // dropped ones always, so their exclusion record shows the value
+        // of the rule they broke.
+        if signals.recording() || broken.is_some() {
+            doc.attributes.extend(signals.values.into_iter().map(|(k, v)| (k.into_owned(), v)));
         }
         match broken {
             Some(reason) if *mode != Mode::Annotate => Verdict::Drop(reason),
@@ -338,8 +343,10 @@ mod tests {
     #[test]
     fn modes_decide_what_is_written_and_dropped() {
         let f = build(&cfg(serde_json::json!({"min": 5}))).unwrap();
-        assert_eq!(run(&f, "abc", None), (Verdict::Drop("too_short".into()), BTreeMap::new()));
-        assert_eq!(run(&f, "abcdef", None).0, Verdict::Keep);
+        // The default mode writes no signal on a kept document, and the
+        // value that dropped it on a dropped one (its exclusion record).
+        assert_eq!(run(&f, "abc", None), (Verdict::Drop("too_short".into()), BTreeMap::from([("len".to_string(), 3.0)])));
+        assert_eq!(run(&f, "abcdef", None), (Verdict::Keep, BTreeMap::new()));
         let r = build(&cfg(serde_json::json!({"min": 5, "record_signals": true}))).unwrap();
         let (v, a) = run(&r, "abc", None);
         assert_eq!(v, Verdict::Drop("too_short".into()));

@@ -188,6 +188,13 @@ pub fn temp_tag(name: &str) -> Option<&str> {
     Some(&rest[at + 2..]).filter(|t| !t.is_empty())
 }
 
+/// The final name a temporary named by [`temp_name`] stands for.
+fn temp_base(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let at = rest.rfind(".~")?;
+    Some(&rest[..at]).filter(|b| !b.is_empty())
+}
+
 /// The tag of unit `unit` of phase `key`.
 pub fn unit_tag(key: &str, unit: usize) -> String {
     format!("{key}~{unit:05}")
@@ -352,6 +359,55 @@ fn rename_at(dir: &File, from: &OsStr, to: &OsStr) -> io::Result<()> {
     last_error(unsafe { libc::renameat(dir.as_raw_fd(), f.as_ptr(), dir.as_raw_fd(), t.as_ptr()) }, ())
 }
 
+/// Open the regular file `name` in `dir` for reading, refusing a link.
+fn open_read_at(dir: &File, name: &OsStr) -> io::Result<File> {
+    let c = cstr(name)?;
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+    // SAFETY: valid C string, open descriptor.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags) };
+    last_error(fd, ())?;
+    // SAFETY: `fd` was just opened and is not owned elsewhere.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Remove the (empty) directory `name` of `dir`.
+fn rmdir_at(dir: &File, name: &OsStr) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: valid C string, open descriptor.
+    last_error(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), libc::AT_REMOVEDIR) }, ())
+}
+
+/// Remove the entry `name` of `dir` (at `path`, for messages): a file or a
+/// link is unlinked itself; a folder is emptied (reached without following
+/// links, one descriptor per level) and removed.
+fn remove_entry(dir: &File, path: &Path, name: &OsStr, kind: Kind) -> Result<()> {
+    if kind == Kind::Dir {
+        match open_dir_at(dir, name) {
+            Ok(sub) => {
+                for (n, k) in list_at(&sub).map_err(|e| Error::io(path, e))? {
+                    remove_entry(&sub, &path.join(&n), &n, k)?;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            // Swapped for a link or a file since it was listed: unlink that.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                return unlink_at(dir, name).or_else(ignore_missing).map_err(|e| Error::io(path, e))
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        return rmdir_at(dir, name).or_else(ignore_missing).map_err(|e| Error::io(path, e));
+    }
+    unlink_at(dir, name).or_else(ignore_missing).map_err(|e| Error::io(path, e))
+}
+
+fn ignore_missing(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
 fn link_at(dir: &File, from: &OsStr, to: &OsStr) -> io::Result<()> {
     let (f, t) = (cstr(from)?, cstr(to)?);
     // SAFETY: valid C strings, open descriptor; flags 0: `from` itself is
@@ -500,6 +556,10 @@ pub(crate) fn create_scratch(path: &Path) -> Result<File> {
     open_rw_at(&dirf, name).map_err(|e| Error::io(path, e))
 }
 
+/// What to do when an output directory holds a run that cannot be continued.
+const START_OVER: &str = "to start it over (deleting what sluice wrote there, and only that) run again with --restart, \
+     or write to another directory with --output DIR";
+
 /// Identity of a run, checked on every re-run into the same directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunInfo {
@@ -517,6 +577,16 @@ pub struct TaskMarker {
     pub files: Vec<String>,
     pub documents_written: u64,
 }
+
+/// `_sluice/outputs.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputsFile {
+    outputs: Vec<String>,
+}
+
+/// Largest `_sluice/outputs.json` read back.
+const MAX_OUTPUTS_FILE: u64 = 1 << 20;
 
 /// The run's output directory.
 #[derive(Debug, Clone)]
@@ -661,7 +731,10 @@ impl OutputDir {
                 if run_json.exists() {
                     continue; // another process just published it
                 }
-                return Err(self.err("exists, is not empty and is not a sluice output directory; refusing to write into it"));
+                return Err(self.err(
+                    "exists, is not empty and is not a sluice output directory (it has no _sluice/run.json); refusing to write into it: \
+                     choose another output directory (--output DIR) or empty this one",
+                ));
             }
             match self.publish(info, resolved_recipe) {
                 Ok(true) => return Ok(()),
@@ -699,17 +772,18 @@ impl OutputDir {
     fn check_same(&self, info: &RunInfo, bytes: &[u8], run_json: &Path) -> Result<()> {
         let prev: RunInfo = serde_json::from_slice(bytes).map_err(|e| self.err(format!("corrupt {}: {e}", run_json.display())))?;
         if prev.recipe_hash != info.recipe_hash {
-            return Err(
-                self.err("holds a run of a different recipe (or different settings); use a new output directory or delete this one")
-            );
+            return Err(self.err(format!("holds a run of a different recipe (or different settings); {START_OVER}")));
         }
         if prev.tasks != info.tasks {
-            return Err(
-                self.err(format!("was started with --tasks {}; re-run with the same task count or use a new output directory", prev.tasks))
-            );
+            return Err(self.err(format!(
+                "was started with --tasks {}; re-run with --tasks {} to finish it, or {START_OVER}",
+                prev.tasks, prev.tasks
+            )));
         }
         if prev.plan_hash != info.plan_hash {
-            return Err(self.err("the input files changed since this run started (their list or sizes differ); use a new output directory"));
+            return Err(self.err(format!(
+                "the input files changed since this run started (their list or sizes differ), so its finished tasks no longer match them; {START_OVER}"
+            )));
         }
         Ok(())
     }
@@ -832,6 +906,239 @@ impl OutputDir {
     fn err(&self, message: impl Into<String>) -> Error {
         Error::Output { dir: self.root.clone(), message: message.into() }
     }
+
+    /// `_sluice/outputs.json`: the top-level paths (besides sluice's own
+    /// folders) that the run's recipe writes, kept so that `--restart` can
+    /// remove them even after the recipe changed.
+    pub fn outputs_path(&self) -> PathBuf {
+        self.meta().join("outputs.json")
+    }
+
+    /// Record the paths the run's recipe writes (see [`outputs_path`]),
+    /// added to those recorded before: a recipe may gain or lose its
+    /// `train:` section (not part of the run's identity) between starts.
+    /// Unchanged on every other start of the same run, so written once.
+    ///
+    /// [`outputs_path`]: OutputDir::outputs_path
+    pub fn record_outputs(&self, outputs: &[PathBuf]) -> Result<()> {
+        let mut all = self.recorded_outputs()?;
+        all.extend(outputs.iter().cloned());
+        let mut list: Vec<String> = all.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        list.sort();
+        list.dedup();
+        let bytes = serde_json::to_vec_pretty(&OutputsFile { outputs: list }).expect("serialises");
+        let path = self.outputs_path();
+        if self.read_beneath(&path, MAX_OUTPUTS_FILE)?.as_deref() != Some(&bytes[..]) {
+            self.write_atomic(&path, &bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The paths a previous run recorded with [`record_outputs`]; nothing
+    /// when it recorded none (a run of an older sluice). The file lives in
+    /// a directory that may be shared, so it is read without following
+    /// links, bounded, and each path is checked to be a plain relative path.
+    ///
+    /// [`record_outputs`]: OutputDir::record_outputs
+    pub fn recorded_outputs(&self) -> Result<Vec<PathBuf>> {
+        let path = self.outputs_path();
+        let Some(bytes) = self.read_beneath(&path, MAX_OUTPUTS_FILE)? else { return Ok(Vec::new()) };
+        let file: OutputsFile = serde_json::from_slice(&bytes).map_err(|e| self.err(format!("corrupt {}: {e}", path.display())))?;
+        file.outputs
+            .iter()
+            .map(|o| crate::recipe::check_relative_output(o).map_err(|m| self.err(format!("{}: {m}", path.display()))))
+            .collect()
+    }
+
+    /// Read the regular file `path` (under the root) of at most `max`
+    /// bytes, reaching it without following links; `None` if missing.
+    fn read_beneath(&self, path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
+        let Some(dirf) = open_beneath(&self.root, dir, false)? else { return Ok(None) };
+        let f = match open_read_at(&dirf, name) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP)) => return Err(link_refused(&self.root, path)),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        if !f.metadata().map_err(|e| Error::io(path, e))?.is_file() {
+            return Err(Error::io(path, io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
+        }
+        let mut buf = Vec::new();
+        f.take(max + 1).read_to_end(&mut buf).map_err(|e| Error::io(path, e))?;
+        if buf.len() as u64 > max {
+            return Err(Error::io(path, io::Error::new(io::ErrorKind::InvalidInput, format!("larger than the limit of {max} bytes"))));
+        }
+        Ok(Some(buf))
+    }
+
+    /// Start the directory over (`sluice run --restart`): remove everything
+    /// a sluice run wrote in it, and nothing else.
+    ///
+    /// What sluice writes is known by name: its own top-level entries
+    /// ([`RESERVED_OUTPUT_NAMES`]), plus the paths `outputs` names (writer
+    /// folders and the paths stages claim, of the recipe about to run and of
+    /// the previous run, see [`recorded_outputs`]), plus the temporaries of
+    /// those. The directory may be shared, so:
+    /// - a missing or empty directory is left as it is;
+    /// - a directory that is not a sluice output directory (no
+    ///   `_sluice/run.json`) and holds anything besides `_sluice` is refused;
+    /// - if anything else sits in it (a file of someone else's, a symbolic
+    ///   link where sluice has a folder), nothing is removed and the error
+    ///   names what is in the way;
+    /// - everything is reached from the root's descriptor one component at a
+    ///   time without following links: a link inside sluice's folders is
+    ///   removed itself, never what it points to;
+    /// - `_sluice` goes last, so an interrupted restart leaves a directory
+    ///   that is still recognisably sluice's, and `--restart` finishes it.
+    ///
+    /// Returns the top-level entries removed.
+    ///
+    /// [`recorded_outputs`]: OutputDir::recorded_outputs
+    /// [`RESERVED_OUTPUT_NAMES`]: crate::recipe::RESERVED_OUTPUT_NAMES
+    pub fn restart(&self, outputs: &[PathBuf]) -> Result<Vec<String>> {
+        let root = match open_dir_path(&self.root) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&self.root, e)),
+        };
+        let entries = list_at(&root).map_err(|e| Error::io(&self.root, e))?;
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let has_run_json = match open_dir_at(&root, OsStr::new("_sluice")) {
+            Ok(meta) => open_read_at(&meta, OsStr::new("run.json")).is_ok(),
+            Err(_) => false,
+        };
+        if !has_run_json && entries.iter().any(|(n, _)| n != "_sluice") {
+            return Err(self.err(
+                "is not a sluice output directory (it has no _sluice/run.json) and is not empty; --restart removes only what sluice \
+                 wrote, so it leaves this directory alone: choose another output directory (--output DIR) or empty this one yourself",
+            ));
+        }
+        // The owned paths, as lists of components.
+        let mut owned: Vec<Vec<OsString>> = crate::recipe::RESERVED_OUTPUT_NAMES.iter().map(|n| vec![OsString::from(n)]).collect();
+        for p in outputs {
+            let parts: Vec<OsString> = p.components().map(|c| c.as_os_str().to_os_string()).collect();
+            if parts.is_empty() || p.components().any(|c| !matches!(c, Component::Normal(_))) {
+                return Err(Error::Internal(format!("{} is not a plain relative path", p.display())));
+            }
+            owned.push(parts);
+        }
+        // First look, remove nothing: what is in the way?
+        let mut foreign = Vec::new();
+        self.find_foreign(&root, &self.root, &[], &owned, &mut foreign)?;
+        if !foreign.is_empty() {
+            foreign.sort();
+            let shown: Vec<String> = foreign.iter().take(10).cloned().collect();
+            return Err(self.err(format!(
+                "--restart removes only what sluice wrote, and {} entr{} here {} not sluice's: {}{}; nothing was removed: \
+                 move {} out of the way (or choose another output directory with --output DIR) and run again",
+                foreign.len(),
+                if foreign.len() == 1 { "y" } else { "ies" },
+                if foreign.len() == 1 { "is" } else { "are" },
+                shown.join(", "),
+                if foreign.len() > shown.len() { ", ..." } else { "" },
+                if foreign.len() == 1 { "it" } else { "them" },
+            )));
+        }
+        // Then remove: owned paths (deepest parents emptied afterwards),
+        // `_sluice` last.
+        let mut removed = Vec::new();
+        owned.sort_by_key(|p| p.len() == 1 && p[0] == "_sluice");
+        for parts in &owned {
+            let Some((leaf, parents)) = parts.split_last() else { continue };
+            let mut dir = open_dir_path(&self.root).map_err(|e| Error::io(&self.root, e))?;
+            let mut at = self.root.clone();
+            let mut reached = true;
+            for p in parents {
+                at.push(p);
+                match open_dir_at(&dir, p) {
+                    Ok(d) => dir = d,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        reached = false;
+                        break;
+                    }
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                        return Err(link_refused(&self.root, &at))
+                    }
+                    Err(e) => return Err(Error::io(&at, e)),
+                }
+            }
+            if !reached {
+                continue;
+            }
+            // The entry and its temporaries (`.<name>.~<tag>.tmp`).
+            for (name, kind) in list_at(&dir).map_err(|e| Error::io(&at, e))? {
+                let is_temp = name.to_str().and_then(|n| temp_base(n)).is_some_and(|b| OsStr::new(b) == leaf);
+                if name != *leaf && !is_temp {
+                    continue;
+                }
+                remove_entry(&dir, &at.join(&name), &name, kind)?;
+                if parents.is_empty() && name == *leaf {
+                    removed.push(leaf.to_string_lossy().into_owned());
+                }
+            }
+        }
+        // Folders that only held owned paths are empty now.
+        let mut parents: Vec<&[OsString]> = owned.iter().flat_map(|p| (1..p.len()).map(move |i| &p[..i])).collect();
+        parents.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        parents.dedup();
+        for p in parents {
+            let Some((leaf, above)) = p.split_last() else { continue };
+            let mut dir = open_dir_path(&self.root).map_err(|e| Error::io(&self.root, e))?;
+            let mut ok = true;
+            for a in above {
+                match open_dir_at(&dir, a) {
+                    Ok(d) => dir = d,
+                    Err(_) => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok && rmdir_at(&dir, leaf).is_ok() && above.is_empty() {
+                removed.push(leaf.to_string_lossy().into_owned());
+            }
+        }
+        removed.sort();
+        removed.dedup();
+        let _ = root.sync_all();
+        Ok(removed)
+    }
+
+    /// Collect (as paths relative to the root) the entries of `dir` that no
+    /// owned path covers, descending into folders that lie on the way to an
+    /// owned path. `rel` is `dir`'s components.
+    fn find_foreign(&self, dir: &File, path: &Path, rel: &[OsString], owned: &[Vec<OsString>], foreign: &mut Vec<String>) -> Result<()> {
+        let depth = rel.len();
+        let here: Vec<&Vec<OsString>> = owned.iter().filter(|p| p.len() > depth && p[..depth] == *rel).collect();
+        for (name, kind) in list_at(dir).map_err(|e| Error::io(path, e))? {
+            let shown = || path.join(&name).strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_default();
+            if here.iter().any(|p| p.len() == depth + 1 && p[depth] == name) {
+                continue; // owned whole
+            }
+            let base = name.to_str().and_then(temp_base).map(OsString::from);
+            if base.is_some_and(|b| here.iter().any(|p| p.len() == depth + 1 && p[depth] == b)) {
+                continue; // a temporary of an owned entry
+            }
+            if !here.iter().any(|p| p[depth] == name) {
+                foreign.push(shown());
+                continue;
+            }
+            // On the way to owned paths: it must be a real folder.
+            match (kind, open_dir_at(dir, &name)) {
+                (Kind::Dir, Ok(sub)) => {
+                    let mut r = rel.to_vec();
+                    r.push(name.clone());
+                    self.find_foreign(&sub, &path.join(&name), &r, owned, foreign)?;
+                }
+                _ => foreign.push(format!("{} (not a folder: a symbolic link or a file)", shown())),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -867,6 +1174,50 @@ mod tests {
         assert!(out.prepare(&other, &serde_json::Value::Null).unwrap_err().to_string().contains("different recipe"));
         let other = RunInfo { tasks: 3, ..info.clone() };
         assert!(out.prepare(&other, &serde_json::Value::Null).unwrap_err().to_string().contains("--tasks 2"));
+    }
+
+    /// `--restart` removes exactly what sluice wrote: its own folders, the
+    /// recorded outputs (nested ones too, and their emptied parents) and
+    /// their temporaries; it refuses anything else in the way, and a folder
+    /// that is not sluice's, before removing a thing.
+    #[test]
+    fn restart_removes_what_sluice_wrote_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let out = OutputDir::new(d.path().join("o"));
+        let info = RunInfo { recipe_hash: "a".into(), tasks: 1, plan_hash: "p".into() };
+        out.prepare(&info, &serde_json::Value::Null).unwrap();
+        let outputs = [PathBuf::from("w"), PathBuf::from("filters/cc.bloom")];
+        out.record_outputs(&outputs[..1]).unwrap();
+        let root = out.root().to_path_buf();
+        for f in ["w/00000-00000.jsonl", "filters/cc.bloom", "excluded/s/00000-00000.jsonl", "stats.json", ".stats.json.~p1-0.tmp"] {
+            fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+            fs::write(root.join(f), "x").unwrap();
+        }
+        let outside = d.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("keep"), "k").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("w/link")).unwrap();
+        fs::write(root.join("filters/user.txt"), "u").unwrap();
+        // `filters/user.txt` is in the way: nothing is removed.
+        let err = out.restart(&outputs).unwrap_err().to_string();
+        assert!(err.contains("filters/user.txt") && err.contains("nothing was removed"), "{err}");
+        assert!(root.join("w/00000-00000.jsonl").exists() && root.join("_sluice/run.json").exists());
+        fs::remove_file(root.join("filters/user.txt")).unwrap();
+        // The recorded outputs count as sluice's even when not passed.
+        let mut all = out.recorded_outputs().unwrap();
+        assert_eq!(all, vec![PathBuf::from("w")]);
+        all.push(outputs[1].clone());
+        let removed = out.restart(&all).unwrap();
+        assert_eq!(removed, vec!["_sluice", "excluded", "filters", "stats.json", "w"]);
+        assert_eq!(names(&root), Vec::<String>::new());
+        assert_eq!(fs::read(outside.join("keep")).unwrap(), b"k");
+        // Not sluice's: refused, untouched; empty or missing: nothing to do.
+        fs::write(root.join("mine.txt"), "m").unwrap();
+        assert!(out.restart(&outputs).unwrap_err().to_string().contains("not a sluice output directory"));
+        assert_eq!(names(&root), vec!["mine.txt"]);
+        fs::remove_file(root.join("mine.txt")).unwrap();
+        assert!(out.restart(&outputs).unwrap().is_empty());
+        assert!(OutputDir::new(d.path().join("missing")).restart(&outputs).unwrap().is_empty());
     }
 
     #[test]

@@ -100,6 +100,7 @@ mod tests {
         Recipe {
             slurm: Default::default(),
             train: None,
+            outputs: Vec::new(),
             description: None,
             seed: 0,
             output: "o".into(),

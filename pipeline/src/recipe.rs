@@ -465,6 +465,11 @@ pub struct Recipe {
     pub hash: String,
     /// The recipe after environment expansion.
     pub resolved: Value,
+    /// The paths under the output directory this recipe writes besides
+    /// sluice's own folders ([`RESERVED_OUTPUT_NAMES`]): each writer's
+    /// folder and every path an option claims ([`BuildContext::claim_output`]),
+    /// relative. `sluice run --restart` removes exactly these.
+    pub outputs: Vec<PathBuf>,
 }
 
 impl Recipe {
@@ -1056,8 +1061,22 @@ fn compile_inner(text: &str, registry: &dyn Registry) -> Result<Recipe, Vec<Diag
     let canonical = serde_json::to_string(&Value::Object(hashed)).expect("JSON values serialise");
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(canonical.as_bytes()));
     let train = top.get("train").cloned();
-    let mut recipe =
-        Recipe { description, seed, output, batch_size, channel_capacity, merge_buffer, slurm, train: None, nodes, hash, resolved };
+    let mut outputs: Vec<PathBuf> = writers.iter().map(|(name, _)| PathBuf::from(name)).collect();
+    outputs.extend(claims.list().into_iter().map(|(p, _)| p));
+    let mut recipe = Recipe {
+        description,
+        seed,
+        output,
+        batch_size,
+        channel_capacity,
+        merge_buffer,
+        slurm,
+        train: None,
+        nodes,
+        hash,
+        resolved,
+        outputs,
+    };
     if let Some(t) = train {
         let diags = registry.check_train(&t, &recipe);
         if !diags.is_empty() {

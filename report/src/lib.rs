@@ -102,7 +102,9 @@ mod tests {
             json!({"readers": {"web": {"kind": "jsonl"}},
                    "stages": {"pii": {"kind": "pii", "inputs": ["web"]},
                               "len": {"kind": "length", "inputs": ["pii"], "min_chars": 10, "exclusions": true}},
-                   "writers": {"kept": {"kind": "jsonl", "inputs": ["len"]}}})
+                   "writers": {"kept": {"kind": "jsonl", "inputs": ["len"]},
+                               "copy": {"kind": "jsonl", "inputs": ["len"]},
+                               "early": {"kind": "jsonl", "inputs": ["pii"]}}})
             .to_string(),
         );
         let mut r = NodeStats::new("web", "jsonl", Role::Reader);
@@ -116,15 +118,27 @@ mod tests {
         l.dropped.insert("too_few_chars".into(), 2);
         let mut k = NodeStats::new("kept", "jsonl", Role::Writer);
         k.docs_in = 3;
-        let t = TaskStats { task: 0, tasks: 1, nodes: vec![r, p, l, k], ..Default::default() };
+        let mut c = NodeStats::new("copy", "jsonl", Role::Writer);
+        c.docs_in = 3;
+        let mut e = NodeStats::new("early", "jsonl", Role::Writer);
+        e.docs_in = 5;
+        let t = TaskStats { task: 0, tasks: 1, nodes: vec![r, p, l, k, c, e], ..Default::default() };
         w("_sluice/stats/00000-stats.json", serde_json::to_string(&t).unwrap());
         let kept: String = (0..3)
             .map(|i| json!({"id": i.to_string(), "text": "long enough text", "source": "web", "metadata": {"language": "en"}, "attributes": {"chars": 16 + i}}).to_string() + "\n")
             .collect();
-        w("kept/00000-00000.jsonl", kept);
+        w("kept/00000-00000.jsonl", kept.clone());
+        w("copy/00000-00000.jsonl", kept);
+        let early: String = (0..5)
+            .map(|i| json!({"id": i.to_string(), "text": "t", "source": "web", "attributes": {"pii_email": i}}).to_string() + "\n")
+            .collect();
+        w("early/00000-00000.jsonl", early);
         w(
             "excluded/len/00000-00000.jsonl",
-            json!({"id": "x<1>", "text": "<script>alert(1)</script>", "source": "web", "metadata": {"url": "http://a/\"b", "drop_reason": "too_few_chars", "dropped_by": "len"}}).to_string() + "\n",
+            json!({"id": "x<1>", "text": "<script>alert(1)</script>", "source": "web", "attributes": {"chars": 7},
+                   "metadata": {"url": "http://a/\"b", "drop_reason": "too_few_chars", "dropped_by": "len"}})
+            .to_string()
+                + "\n",
         );
         w(
             "reports/decon/summary.json",
@@ -145,6 +159,13 @@ mod tests {
             "too_few_chars",
             "<h4>chars</h4>",
             "len.min_chars = 10",
+            // titled axes
+            "chars (characters)</text>",
+            ">documents</text>",
+            // the length filter drops by `chars`: its histogram says so
+            "<b>Kept documents only</b>: <code>len</code> dropped 2 documents by it",
+            // the value that dropped the example, and the threshold
+            "Dropped by <code>chars</code> = <b>7</b>, below <code>len.min_chars</code> = 10",
             "pii_email",
             "pii_ip&lt;v4&gt;",
             "mmlu&lt;x&gt;",
@@ -160,6 +181,25 @@ mod tests {
         assert!(!page.contains("<script"), "unescaped script");
         // No training run, shards or dedup report in the fixture: no section.
         assert!(!page.contains("id=\"training\"") && !page.contains("id=\"shards\"") && !page.contains("id=\"dedup\""));
+    }
+
+    /// Writers fed by the same node hold the same documents: one set of
+    /// histograms (and one mix) covers them, naming both; a writer fed by
+    /// another node gets its own.
+    #[test]
+    fn one_set_of_histograms_per_document_set() {
+        let d = tempfile::tempdir().unwrap();
+        fixture(d.path());
+        let page = render(d.path(), &ReportOptions::default()).unwrap();
+        let signals = &page[page.find("id=\"signals\"").unwrap()..page.find("id=\"mix\"").unwrap()];
+        assert_eq!(signals.matches("<h4>chars</h4>").count(), 1, "{signals}");
+        assert_eq!(signals.matches("<h4>pii_email</h4>").count(), 1, "{signals}");
+        assert_eq!(signals.matches("<h3>").count(), 2, "{signals}");
+        assert!(signals.contains("<h3>Writers kept, copy</h3>"), "{signals}");
+        assert!(signals.contains("Writers <code>kept</code> and <code>copy</code> hold the same documents (all fed by <code>len</code>)"));
+        assert!(signals.contains("<h3>Writer early</h3>"), "{signals}");
+        let mix = &page[page.find("id=\"mix\"").unwrap()..];
+        assert_eq!(mix.matches(": sources</h3>").count(), 2);
     }
 
     #[test]

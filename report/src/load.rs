@@ -34,11 +34,17 @@ impl Default for Budget {
     }
 }
 
-/// A writer's documents, sampled.
+/// A writer's documents, sampled: one per distinct document set (see
+/// [`writer_groups`]).
 #[derive(Debug, Default)]
 pub struct WriterSample {
     pub name: String,
     pub kind: String,
+    /// Every writer holding these documents (this one among them), in
+    /// recipe order.
+    pub covers: Vec<String>,
+    /// The nodes feeding them.
+    pub inputs: Vec<String>,
     pub files: usize,
     pub files_read: usize,
     pub docs_read: u64,
@@ -55,6 +61,8 @@ pub struct Example {
     pub url: Option<String>,
     pub text: String,
     pub chars: usize,
+    /// Its attributes: the signals measured up to the rule that dropped it.
+    pub attributes: Vec<(String, f64)>,
 }
 
 /// Examples of one stage's drops, by reason.
@@ -181,6 +189,7 @@ pub fn sample_drops(stage: &str, dir: &Path, b: &Budget) -> (StageDrops, Vec<Str
                     url: row.meta.url,
                     chars: text.chars().count(),
                     text: crate::html::truncate(text, b.snippet_chars),
+                    attributes: row.attributes,
                 });
             }
             true
@@ -211,6 +220,36 @@ fn dirs_with(root: &Path, file: &str, depth: usize, out: &mut Vec<PathBuf>) {
     for s in subs {
         dirs_with(&s, file, depth - 1, out);
     }
+}
+
+/// Writers that hold the same documents: those fed by the same nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriterGroup {
+    /// The nodes feeding them, sorted.
+    pub inputs: Vec<String>,
+    /// (name, kind) of each writer, in recipe order.
+    pub writers: Vec<(String, String)>,
+}
+
+/// The recipe's writers grouped by their inputs: writers fed by the same
+/// upstream nodes receive the same documents (a writer only serialises
+/// them), so one sample and one set of histograms stands for them all.
+/// Groups are in the order of their first writer in the recipe.
+pub fn writer_groups(recipe: &Value) -> Vec<WriterGroup> {
+    let mut groups: Vec<WriterGroup> = Vec::new();
+    for (name, w) in recipe.get("writers").and_then(Value::as_object).into_iter().flatten() {
+        let kind = w.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut inputs: Vec<String> =
+            w.get("inputs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(String::from).collect();
+        inputs.sort();
+        inputs.dedup();
+        // A writer whose inputs are unknown is a set of its own.
+        match groups.iter_mut().find(|g| !inputs.is_empty() && g.inputs == inputs) {
+            Some(g) => g.writers.push((name.clone(), kind)),
+            None => groups.push(WriterGroup { inputs, writers: vec![(name.clone(), kind)] }),
+        }
+    }
+    groups
 }
 
 /// Read a training run directory.
@@ -256,16 +295,25 @@ pub fn load(root: &Path, budget: &Budget, extra_training: &[PathBuf]) -> Result<
     let recipe = read_json(&out.meta().join("recipe.json")).unwrap_or(Value::Null);
     let mut d = RunData { root: root.to_path_buf(), recipe, stats, ..Default::default() };
 
-    let writers: Vec<(String, String)> = d
-        .recipe
-        .get("writers")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.get("kind").and_then(Value::as_str).unwrap_or("").to_string())).collect())
-        .unwrap_or_default();
-    for (name, kind) in writers {
-        let (s, w) = sample_writer(&name, &kind, &out.writer_dir(&name), budget.docs_per_writer);
-        d.writers.push(s);
-        d.warnings.extend(w);
+    for group in writer_groups(&d.recipe) {
+        // The first writer of the group that has documents stands for all.
+        let mut chosen: Option<WriterSample> = None;
+        for (name, kind) in &group.writers {
+            let (s, w) = sample_writer(name, kind, &out.writer_dir(name), budget.docs_per_writer);
+            d.warnings.extend(w);
+            let found = s.docs_read > 0;
+            if chosen.is_none() || found {
+                chosen = Some(s);
+            }
+            if found {
+                break;
+            }
+        }
+        if let Some(mut s) = chosen {
+            s.covers = group.writers.iter().map(|(n, _)| n.clone()).collect();
+            s.inputs = group.inputs;
+            d.writers.push(s);
+        }
     }
 
     let excl = root.join("excluded");
@@ -325,4 +373,28 @@ pub fn load(root: &Path, budget: &Budget, extra_training: &[PathBuf]) -> Result<
         }
     }
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writers fed by the same nodes (in any order) form one document set;
+    /// other inputs, or none known, another. Groups keep the recipe's order.
+    #[test]
+    fn writers_with_the_same_inputs_share_a_set() {
+        let recipe = serde_json::json!({"writers": {
+            "jsonl": {"kind": "jsonl", "inputs": ["a", "b"]},
+            "early": {"kind": "jsonl", "inputs": ["a"]},
+            "parquet": {"kind": "parquet", "inputs": ["b", "a", "a"]},
+            "x": {"kind": "jsonl"},
+            "y": {"kind": "jsonl"},
+        }});
+        let g = writer_groups(&recipe);
+        let names: Vec<Vec<&str>> = g.iter().map(|g| g.writers.iter().map(|(n, _)| n.as_str()).collect()).collect();
+        assert_eq!(names, vec![vec!["jsonl", "parquet"], vec!["early"], vec!["x"], vec!["y"]]);
+        assert_eq!(g[0].inputs, ["a", "b"]);
+        assert_eq!(g[0].writers[1], ("parquet".to_string(), "parquet".to_string()));
+        assert!(writer_groups(&serde_json::Value::Null).is_empty());
+    }
 }

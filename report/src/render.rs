@@ -14,15 +14,16 @@ use crate::thresholds::{self, Mark};
 const CSS: &str = r#"
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;padding:16px 24px;color:#222;background:#fff}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
-table{border-collapse:collapse;margin:6px 0 12px}td,th{border:1px solid #ddd;padding:3px 8px;vertical-align:top}th{background:#f4f4f4;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:6px 0 12px;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ddd;padding:3px 8px;vertical-align:top}th{background:#f4f4f4;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .chart{display:block;margin:6px 0 10px;font-size:11px;background:#fcfcfc;border:1px solid #eee}
 .chart text{fill:#333}.chart .lbl{font-size:12px}.chart .small{fill:#666}
-.chart .axis{stroke:#999;stroke-width:1}.chart .mark{stroke:#c0392b;stroke-width:2;stroke-dasharray:4 3}.chart .marklbl{fill:#c0392b;font-weight:600}
+.chart .axis{stroke:#999;stroke-width:1}.chart .mark{stroke-width:2}.chart .offmark{fill:none;stroke-width:2}.chart .marklbl{font-weight:600}.chart .xtitle,.chart .ytitle{fill:#444;font-size:11px}
+svg.chart{max-width:100%;height:auto}svg.hist rect,svg.classifier rect{fill:#3b6ea8}
 .chart .line{fill:none;stroke-width:1.5}
 .hists{display:flex;flex-wrap:wrap;gap:4px 18px}.hist h4{margin:6px 0 0;font-size:13px;font-family:monospace}
 pre.snippet{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;border-left:3px solid #ccc;padding:6px 8px;margin:4px 0 10px;max-height:16em;overflow:auto;font-size:12px}
-.meta{color:#555;font-size:12px}.warn{color:#a04000}nav a{margin-right:10px}code{font-size:12px}
+.meta{color:#555;font-size:12px}.keptonly{margin:2px 0;font-size:12px;color:#7a4a00;max-width:460px}.dropval{margin:2px 0;font-size:13px}.warn{color:#a04000}nav a{margin-right:10px}code{font-size:12px}
 td,th,li,h3,h4,pre,code,bdi,.chart text{unicode-bidi:isolate}
 "#;
 
@@ -44,7 +45,7 @@ pub fn page(d: &RunData, b: &Budget, kinds: &sluice_pipeline::Kinds) -> String {
     section(&mut body, &mut nav, "other-reports", "Other reports", other_reports(d));
     section(&mut body, &mut nav, "shards", "Token shards", shards(d));
     section(&mut body, &mut nav, "training", "Training", training(d));
-    section(&mut body, &mut nav, "dropped", "Dropped documents, by reason", dropped(d, b));
+    section(&mut body, &mut nav, "dropped", "Dropped documents, by reason", dropped(d, b, &marks));
     if !d.warnings.is_empty() {
         let mut s = String::from("<ul>");
         for w in d.warnings.iter().take(50) {
@@ -177,13 +178,22 @@ fn funnel(d: &RunData) -> String {
     s
 }
 
-/// How many of a writer's documents the sample stands for.
+/// The writers a sample stands for, and how many documents it read.
 fn sample_note(w: &WriterSample, d: &RunData) -> String {
     let total = d.stats.nodes.iter().find(|n| n.name == w.name && n.role == Some(Role::Writer)).map(|n| n.docs_in);
+    let covers = if w.covers.len() > 1 {
+        format!(
+            "Writers {} hold the same documents (all fed by {}); sampled from <code>{}</code> ({})",
+            code_list(&w.covers),
+            code_list(&w.inputs),
+            esc(&w.name),
+            esc(&w.kind)
+        )
+    } else {
+        format!("Writer <code>{}</code> ({})", esc(&w.name), esc(&w.kind))
+    };
     format!(
-        r#"<p class="meta">Writer <code>{}</code> ({}): {} documents read from {} of {} files{}.</p>"#,
-        esc(&w.name),
-        esc(&w.kind),
+        r#"<p class="meta">{covers}: {} documents read from {} of {} files{}.</p>"#,
         int(w.docs_read),
         w.files_read,
         w.files,
@@ -191,24 +201,100 @@ fn sample_note(w: &WriterSample, d: &RunData) -> String {
     )
 }
 
+/// `a`, `b` and `c`, each escaped in `<code>`.
+fn code_list(names: &[String]) -> String {
+    let v: Vec<String> = names.iter().map(|n| format!("<code>{}</code>", esc(&truncate(n, 100)))).collect();
+    match v.len() {
+        0 => "-".into(),
+        1 => v[0].clone(),
+        n => format!("{} and {}", v[..n - 1].join(", "), v[n - 1]),
+    }
+}
+
+/// The heading of a document set: its writer, or its writers.
+fn set_title(w: &WriterSample) -> String {
+    if w.covers.len() > 1 {
+        let names: Vec<String> = w.covers.iter().map(|n| esc(&truncate(n, 100))).collect();
+        format!("Writers {}", names.join(", "))
+    } else {
+        format!("Writer {}", esc(&w.name))
+    }
+}
+
+/// The unit a signal is measured in, for its axis title; "" when the name
+/// says nothing about it.
+pub(crate) fn unit_of(attribute: &str) -> &'static str {
+    let a = attribute;
+    match a {
+        "chars" => return "characters",
+        "lines" => return "non-blank lines",
+        "gopher_word_count" => return "words",
+        "gopher_mean_word_length" => return "characters per word",
+        "gopher_stop_words" => return "stop words",
+        "c4_sentences" => return "sentences",
+        "c4_lorem_ipsum" | "c4_curly_bracket" | "c4_badwords_no_list" | "url_blocked" => return "0 = no, 1 = yes",
+        "ppl" => return "perplexity",
+        "ppl_bpb" => return "bits per byte",
+        "ppl_nll" => return "nats per token",
+        _ => {}
+    }
+    if a.ends_with("_ratio") || a.ends_with("_frac") {
+        "fraction"
+    } else if a.ends_with("_score") || a.ends_with("_prob") {
+        "score"
+    } else if a.ends_with("_count") || a.ends_with("_matches") || a.starts_with("pii_") {
+        "count"
+    } else if a.ends_with("_lines") {
+        "lines"
+    } else if a.ends_with("_words") {
+        "words"
+    } else if a.ends_with("_chars") {
+        "characters"
+    } else if a.ends_with("_tokens") {
+        "tokens"
+    } else {
+        ""
+    }
+}
+
+/// The x axis title of a signal: its name and unit.
+fn axis_title(attribute: &str) -> String {
+    match unit_of(attribute) {
+        "" => attribute.to_string(),
+        u => format!("{attribute} ({u})"),
+    }
+}
+
 const MAX_HISTOGRAMS: usize = 80;
 
+/// One set of signal histograms per distinct document set: writers fed by
+/// the same nodes hold the same documents and share one set.
 fn signals(d: &RunData, marks: &[Mark]) -> String {
     let mut s = String::new();
     for w in &d.writers {
         if w.attributes.is_empty() {
             continue;
         }
-        let _ = write!(s, "<h3>Writer {}</h3>", esc(&w.name));
+        let _ = write!(s, "<h3>{}</h3>", set_title(w));
         s.push_str(&sample_note(w, d));
+        s.push_str(
+            r#"<p class="meta">Each histogram counts the sampled documents of this set: those every stage kept. Signals that spread over orders of magnitude get log-spaced bins.</p>"#,
+        );
         s.push_str(r#"<div class="hists">"#);
         // Attributes with a threshold first, then the rest, by name.
         let mut attrs: Vec<(&String, &Vec<f64>)> = w.attributes.iter().collect();
         attrs.sort_by_key(|(a, _)| (!marks.iter().any(|m| &m.attribute == *a), (*a).clone()));
         for (a, values) in attrs.iter().take(MAX_HISTOGRAMS) {
-            let ms: Vec<(f64, String)> = marks.iter().filter(|m| &m.attribute == *a).map(|m| (m.value, m.label())).collect();
+            let mine: Vec<&Mark> = marks.iter().filter(|m| &m.attribute == *a).collect();
+            let ms: Vec<(f64, String)> = mine.iter().map(|m| (m.value, m.label())).collect();
             let h = Histogram::of(values, 40, &ms.iter().map(|m| m.0).collect::<Vec<_>>());
-            let _ = write!(s, r#"<div class="hist"><h4>{}</h4>{}</div>"#, esc(a), svg::histogram("hist", &h, &ms));
+            let _ = write!(
+                s,
+                r#"<div class="hist"><h4>{}</h4>{}{}</div>"#,
+                esc(a),
+                kept_only_note(d, &mine),
+                svg::histogram("hist", &h, &axis_title(a), &ms)
+            );
         }
         s.push_str("</div>");
         if attrs.len() > MAX_HISTOGRAMS {
@@ -219,6 +305,36 @@ fn signals(d: &RunData, marks: &[Mark]) -> String {
         s.push_str("<p>The written documents carry no attributes. Stages write their signals with <code>annotate_only: true</code>.</p>");
     }
     s
+}
+
+/// "Kept documents only" when a stage drops by this signal's thresholds:
+/// the documents it dropped are not among the writers', so the histogram
+/// shows the survivors only. Names the stages and how many they dropped.
+fn kept_only_note(d: &RunData, marks: &[&Mark]) -> String {
+    let mut stages: Vec<(&str, u64)> = Vec::new();
+    for m in marks.iter().filter(|m| m.drops) {
+        let n = d.stats.nodes.iter().find(|n| n.name == m.stage).and_then(|n| n.dropped.get(&m.reason)).copied().unwrap_or(0);
+        match stages.iter_mut().find(|(s, _)| *s == m.stage) {
+            Some(e) => e.1 += n,
+            None => stages.push((&m.stage, n)),
+        }
+    }
+    if stages.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = stages
+        .iter()
+        .map(|(st, n)| {
+            let excl = d.drops.iter().any(|x| x.stage == *st);
+            format!(
+                "<code>{}</code> dropped {} documents by it{}",
+                esc(st),
+                int(*n),
+                if excl { " (see the dropped examples, with their values)" } else { "" }
+            )
+        })
+        .collect();
+    format!(r#"<p class="keptonly"><b>Kept documents only</b>: {}.</p>"#, parts.join("; "))
 }
 
 /// Bars for the `top` largest entries of `counts`, the rest summed as "other".
@@ -254,11 +370,11 @@ fn mix(d: &RunData) -> String {
         if w.docs_read == 0 {
             continue;
         }
-        let _ = write!(s, "<h3>Writer {}: sources</h3>", esc(&w.name));
+        let _ = write!(s, "<h3>{}: sources</h3>", set_title(w));
         s.push_str(&sample_note(w, d));
         s.push_str(&svg::hbars("mix sources", &top_bars(&w.sources, 30), &["documents"]));
         if !w.languages.is_empty() {
-            let _ = write!(s, "<h3>Writer {}: languages</h3>", esc(&w.name));
+            let _ = write!(s, "<h3>{}: languages</h3>", set_title(w));
             s.push_str(&svg::hbars("mix languages", &top_bars(&w.languages, 30), &["documents"]));
         }
     }
@@ -478,8 +594,9 @@ fn classifier(_node: &str, v: &Value) -> String {
     let bins: Vec<u64> = hist.get("counts").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_u64).take(1000).collect();
     let (lo, hi) = (f(hist, "lo"), f(hist, "hi"));
     if !bins.is_empty() && lo.is_finite() && hi.is_finite() && hi > lo {
-        let h = Histogram { lo, hi, n: bins.iter().sum(), bins };
-        s.push_str(&svg::histogram("classifier", &h, &[(f(v, "threshold"), "threshold".to_string())]));
+        let h = Histogram { lo, hi, n: bins.iter().sum(), bins, scale: svg::Scale::Linear };
+        let title = format!("{} (score)", truncate(st(v, "attribute"), 60));
+        s.push_str(&svg::histogram("classifier", &h, &title, &[(f(v, "threshold"), "threshold".to_string())]));
     }
     for (side, title) in [("kept", "Kept by the score"), ("dropped", "Dropped by the score")] {
         let ex = v.get("examples").and_then(|e| e.get(side)).and_then(Value::as_array);
@@ -613,7 +730,7 @@ fn training(d: &RunData) -> String {
     s
 }
 
-fn dropped(d: &RunData, b: &Budget) -> String {
+fn dropped(d: &RunData, b: &Budget, marks: &[Mark]) -> String {
     let mut s = String::new();
     for st in &d.drops {
         let node = d.stats.nodes.iter().find(|n| n.name == st.stage);
@@ -624,17 +741,27 @@ fn dropped(d: &RunData, b: &Budget) -> String {
             int(st.rows_read),
             esc(&st.stage)
         );
+        let overrides = d
+            .recipe
+            .get("stages")
+            .and_then(|x| x.get(&st.stage))
+            .and_then(|x| x.get("languages"))
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty());
         for (reason, examples) in &st.by_reason {
             let total = node.and_then(|n| n.dropped.get(reason)).copied();
             let _ = write!(s, "<h4>{}{}</h4>", esc(reason), total.map(|t| format!(" · {} documents", int(t))).unwrap_or_default());
+            // The rule behind the reason: its signal and threshold.
+            let rule = marks.iter().find(|m| m.stage == st.stage && m.reason == *reason);
             for e in examples.iter().take(b.examples_per_reason) {
                 let _ = write!(
                     s,
-                    r#"<p class="meta">id <code>{}</code> · source {} · url {} · {} characters</p><pre class="snippet">{}</pre>"#,
+                    r#"<p class="meta">id <code>{}</code> · source {} · url {} · {} characters</p>{}<pre class="snippet">{}</pre>"#,
                     esc(&truncate(&e.id, 200)),
                     esc(&truncate(&e.source, 100)),
                     e.url.as_deref().map(|x| esc(&truncate(x, 300))).unwrap_or_else(|| "-".into()),
                     int(e.chars as u64),
+                    rule.map(|m| drop_value(m, &e.attributes, overrides)).unwrap_or_default(),
                     esc(&e.text)
                 );
             }
@@ -643,9 +770,74 @@ fn dropped(d: &RunData, b: &Budget) -> String {
     s
 }
 
+/// The value that dropped an example, next to the threshold it broke:
+/// "`chars` = 57, below `length.min_chars` = 200". Everything from the run
+/// is escaped.
+fn drop_value(m: &Mark, attributes: &[(String, f64)], overrides: bool) -> String {
+    let value = attributes.iter().find(|(k, _)| *k == m.attribute).map(|(_, v)| *v);
+    let side = match m.test {
+        sluice_pipeline::Test::DropBelow => "below",
+        sluice_pipeline::Test::DropAbove => "above",
+    };
+    let threshold = format!(
+        "<code>{}.{}</code> = {}{}",
+        esc(&m.stage),
+        esc(&m.option),
+        num(m.value),
+        if overrides { " (default; this stage has per-language overrides)" } else { "" }
+    );
+    match value {
+        Some(v) => {
+            format!(r#"<p class="dropval">Dropped by <code>{}</code> = <b>{}</b>, {side} {threshold}</p>"#, esc(&m.attribute), num(v))
+        }
+        None => format!(
+            r#"<p class="dropval">Dropped by <code>{}</code> {} {threshold}; its value was not recorded</p>"#,
+            esc(&m.attribute),
+            m.breaks_as().replace('<', "&lt;").replace('>', "&gt;")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mark(stage: &str, attribute: &str, option: &str, value: f64, test: sluice_pipeline::Test) -> Mark {
+        Mark { attribute: attribute.into(), stage: stage.into(), option: option.into(), value, reason: "r".into(), test, drops: true }
+    }
+
+    /// The dropped example's value and threshold: every name from the run
+    /// escaped, numbers formatted, the side of the threshold said; a value
+    /// not recorded is said so.
+    #[test]
+    fn drop_value_is_shown_and_escaped() {
+        use sluice_pipeline::Test;
+        let m = mark("len<script>", "chars\"<img src=x>", "min_chars", 200.0, Test::DropBelow);
+        let attrs = vec![("other".to_string(), 1.0), ("chars\"<img src=x>".to_string(), 57.0)];
+        let html = drop_value(&m, &attrs, false);
+        assert_eq!(
+            html,
+            "<p class=\"dropval\">Dropped by <code>chars&quot;&lt;img src=x&gt;</code> = <b>57</b>, below \
+             <code>len&lt;script&gt;.min_chars</code> = 200</p>"
+        );
+        let m = mark("rep", "gopher_rep_dup_line_frac", "dup_line_frac", 0.3, Test::DropAbove);
+        let html = drop_value(&m, &[("gopher_rep_dup_line_frac".into(), 0.5)], true);
+        assert!(
+            html.contains("<b>0.500</b>, above <code>rep.dup_line_frac</code> = 0.300 (default; this stage has per-language overrides)")
+        );
+        let html = drop_value(&m, &[], false);
+        assert!(html.contains("&gt; <code>rep.dup_line_frac</code> = 0.300; its value was not recorded"), "{html}");
+        assert!(!html.contains(" > "));
+    }
+
+    #[test]
+    fn units_name_the_axis() {
+        assert_eq!(axis_title("chars"), "chars (characters)");
+        assert_eq!(axis_title("gopher_rep_dup_line_frac"), "gopher_rep_dup_line_frac (fraction)");
+        assert_eq!(axis_title("language_score"), "language_score (score)");
+        assert_eq!(axis_title("gopher_word_count"), "gopher_word_count (words)");
+        assert_eq!(axis_title("mystery"), "mystery");
+    }
 
     #[test]
     fn cluster_size_buckets() {

@@ -5,6 +5,7 @@
 //! type, so a default here cannot drift from the stage's.
 
 use serde_json::Value;
+use sluice_pipeline::component::Test;
 use sluice_pipeline::Kinds;
 
 /// One threshold to draw on a histogram.
@@ -14,11 +15,26 @@ pub struct Mark {
     pub stage: String,
     pub option: String,
     pub value: f64,
+    /// The drop reason the stage gives a document that breaks this rule.
+    pub reason: String,
+    /// Whether documents below (`DropBelow`) or above the value break it.
+    pub test: Test,
+    /// Whether the stage drops by it (not `annotate_only`): then the
+    /// writers hold only the documents that passed.
+    pub drops: bool,
 }
 
 impl Mark {
     pub fn label(&self) -> String {
         format!("{}.{} = {}", self.stage, self.option, crate::html::num(self.value))
+    }
+
+    /// `<` or `>`: how a value compares to the threshold when it breaks it.
+    pub fn breaks_as(&self) -> &'static str {
+        match self.test {
+            Test::DropBelow => "<",
+            Test::DropAbove => ">",
+        }
     }
 }
 
@@ -31,6 +47,9 @@ pub fn marks(recipe: &Value, kinds: &Kinds) -> Vec<Mark> {
     let Some(stages) = recipe.get("stages").and_then(Value::as_object) else { return out };
     for (name, stage) in stages {
         let Some(kind) = stage.get("kind").and_then(Value::as_str).and_then(|k| kinds.stage(k)) else { continue };
+        if stage.get("enabled").and_then(Value::as_bool) == Some(false) {
+            continue;
+        }
         if kind.signal_rules.is_empty() {
             continue;
         }
@@ -39,6 +58,7 @@ pub fn marks(recipe: &Value, kinds: &Kinds) -> Vec<Mark> {
             opts.remove(k);
         }
         let opts = kind.resolve(&Value::Object(opts.clone())).unwrap_or(Value::Object(opts));
+        let drops = opts.get("annotate_only").and_then(Value::as_bool) != Some(true);
         for rule in kind.signal_rules {
             let Some(v) = opts.get(rule.option) else { continue };
             if rule.attribute.contains("{n}") {
@@ -49,6 +69,9 @@ pub fn marks(recipe: &Value, kinds: &Kinds) -> Vec<Mark> {
                         stage: name.clone(),
                         option: format!("{}[{n}]", rule.option),
                         value: f,
+                        reason: rule.reason.replace("{n}", &n.to_string()),
+                        test: rule.test,
+                        drops,
                     });
                 }
             } else if let Some(v) = v.as_f64() {
@@ -57,6 +80,9 @@ pub fn marks(recipe: &Value, kinds: &Kinds) -> Vec<Mark> {
                     stage: name.clone(),
                     option: rule.option.to_string(),
                     value: v,
+                    reason: rule.reason.to_string(),
+                    test: rule.test,
+                    drops,
                 });
             }
         }
@@ -75,6 +101,8 @@ mod tests {
             "rep": {"kind": "gopher_repetition", "inputs": ["gq"], "top_n_grams": [[2, 0.25]]},
             "lang": {"kind": "language", "inputs": ["rep"], "min_score": 0.5},
             "len": {"kind": "length", "inputs": ["lang"], "min_chars": 100},
+            // a disabled stage draws nothing
+            "off": {"kind": "length", "inputs": ["len"], "enabled": false, "max_chars": 7},
         }});
         use sluice_pipeline::Kind;
         let kinds = Kinds::new(vec![
@@ -94,5 +122,12 @@ mod tests {
         assert_eq!(find("language_score", "min_score"), Some(0.5));
         assert_eq!(find("chars", "min_chars"), Some(100.0));
         assert_eq!(find("chars", "max_chars"), None);
+        assert!(m.iter().all(|x| x.stage != "off"));
+        // The reason a rule gives, the direction it cuts and whether the
+        // stage drops by it (not annotate-only).
+        let top2 = m.iter().find(|x| x.option == "top_n_grams[2]").unwrap();
+        assert_eq!((top2.reason.as_str(), top2.test, top2.drops), ("gopher_top_2_gram", Test::DropAbove, true));
+        let words = m.iter().find(|x| x.option == "min_doc_words").unwrap();
+        assert_eq!((words.reason.as_str(), words.breaks_as(), words.drops), ("gopher_short_doc", "<", false));
     }
 }

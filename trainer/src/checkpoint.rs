@@ -115,7 +115,7 @@ pub fn save(run: &Path, params: &Params, opt: &AdamW, state: &CheckpointState) -
         state.files.insert(f.to_string(), sha256_file(&tmp.join(f))?);
     }
     let js = serde_json::to_vec_pretty(&state).map_err(|e| TrainError::Internal(e.to_string()))?;
-    std::fs::write(tmp.join(STATE_FILE), js).map_err(|e| TrainError::io(tmp.join(STATE_FILE), e))?;
+    write_atomic(&tmp.join(STATE_FILE), &js)?;
     if dst.exists() {
         std::fs::remove_dir_all(&dst).map_err(|e| TrainError::io(&dst, e))?;
     }

@@ -2,7 +2,7 @@
 //! Library errors are typed; here they become `anyhow` errors with context.
 
 use crate::error::{read_file_limited, MAX_OPTION_FILE};
-use crate::eval::{run_task, table, EvalOptions, Scorer, TASKS};
+use crate::eval::{run_spec, table, EvalOptions, Scorer, TASKS};
 use crate::model::ModelConfig;
 use crate::optim::{AdamWConfig, Schedule};
 use crate::shards::ShardSet;
@@ -92,14 +92,28 @@ pub struct EvalArgs {
     /// Run directory (uses its latest checkpoint) or a checkpoint directory.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Comma-separated tasks: hellaswag, lambada, piqa, arc_easy, arc_challenge,
-    /// winogrande, mmlu, ceval.
-    #[arg(long, default_value = "hellaswag,lambada,piqa,arc_easy,arc_challenge,winogrande,mmlu,ceval", value_delimiter = ',')]
-    pub tasks: Vec<String>,
-    /// Score at most N items per task (mmlu and ceval take them round-robin over subjects).
+    /// Comma-separated benchmarks: built-ins (hellaswag, lambada, piqa,
+    /// arc_easy, arc_challenge, arc, winogrande, mmlu, ceval, cmmlu, gsm8k) or
+    /// the names of specs given with --benchmark [default: the specs given with
+    /// --benchmark, else hellaswag,lambada,piqa,arc_easy,arc_challenge,winogrande,mmlu,ceval].
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Option<Vec<String>>,
+    /// A benchmark spec file (YAML or JSON: name, format, files, question,
+    /// choices, answer, ...; see the README); repeat for several. Relative
+    /// data files are read from <data>/eval.
+    #[arg(long = "benchmark", value_name = "SPEC")]
+    pub benchmark: Vec<PathBuf>,
+    /// Specs given inline (a recipe's `train.eval.benchmarks`), like --benchmark.
+    #[arg(skip)]
+    pub specs: Vec<sluice_safety::BenchmarkSpec>,
+    /// Specs that --tasks may name but that are not run by default (a
+    /// recipe's `decontaminate` stages' specs).
+    #[arg(skip)]
+    pub known_specs: Vec<sluice_safety::BenchmarkSpec>,
+    /// Score at most N items per task (taken round-robin over a benchmark's files, e.g. subjects).
     #[arg(long, value_parser = |s: &str| int_in(s, 1, 100_000_000))]
     pub limit: Option<usize>,
-    /// Few-shot examples for mmlu and ceval (from their dev splits).
+    /// Few-shot examples, for benchmarks with few-shot files (mmlu, ceval, cmmlu: their dev splits).
     #[arg(long, default_value_t = 5, value_parser = |s: &str| int_in(s, 0, 64))]
     pub shots: usize,
     /// Sequences per forward pass.
@@ -306,18 +320,76 @@ pub fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+impl EvalArgs {
+    /// The benchmarks to run, in order: `--tasks` resolved against the specs
+    /// given (--benchmark files, inline specs), the known specs and the
+    /// built-ins. Every mistake is reported, spec files by path.
+    pub fn resolve_tasks(&self) -> Result<Vec<sluice_safety::BenchmarkSpec>, Vec<String>> {
+        use sluice_safety::benchmark::{builtin, builtin_names};
+        let mut errs = Vec::new();
+        let mut given = self.specs.clone();
+        for p in &self.benchmark {
+            match sluice_safety::BenchmarkSpec::from_file(p) {
+                Ok(s) => given.push(s),
+                Err(e) => errs.push(format!("--benchmark {e}")),
+            }
+        }
+        for (i, s) in given.iter().enumerate() {
+            for (f, m) in s.validate() {
+                errs.push(format!("benchmark `{}`: {f}: {m}", s.name));
+            }
+            if given[..i].iter().any(|g| g.name == s.name) {
+                errs.push(format!("two benchmark specs are named `{}`", s.name));
+            }
+        }
+        let names: Vec<String> = match &self.tasks {
+            Some(t) => t.iter().map(|t| t.trim().to_string()).collect(),
+            None if !given.is_empty() => given.iter().map(|s| s.name.clone()).collect(),
+            None => TASKS.iter().map(|t| t.to_string()).collect(),
+        };
+        if names.is_empty() || names.iter().any(String::is_empty) {
+            errs.push("--tasks: an empty task name".into());
+        }
+        let mut out = Vec::new();
+        for n in &names {
+            if out.iter().any(|s: &sluice_safety::BenchmarkSpec| &s.name == n) {
+                errs.push(format!("--tasks names `{n}` twice"));
+                continue;
+            }
+            match given.iter().chain(&self.known_specs).find(|s| &s.name == n).or_else(|| builtin(n)) {
+                Some(s) => out.push(s.clone()),
+                None => errs.push(format!(
+                    "unknown task {n:?}: not a built-in benchmark ({}) nor the name of a spec given with --benchmark",
+                    builtin_names().join(", ")
+                )),
+            }
+        }
+        for s in &given {
+            if !names.contains(&s.name) {
+                errs.push(format!("benchmark spec `{}` is given but --tasks does not name it; add it to --tasks", s.name));
+            }
+        }
+        if errs.is_empty() {
+            Ok(out)
+        } else {
+            Err(errs)
+        }
+    }
+}
+
 pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
+    let specs = match args.resolve_tasks() {
+        Ok(s) => s,
+        Err(e) => bail!("{}", e.join("\n")),
+    };
     let device = default_device()?;
     let scorer = Scorer::load(&args.checkpoint, args.tokenizer.as_deref(), &device, args.batch_size)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?;
     let opts = EvalOptions { data_dir: args.data.clone(), limit: args.limit, shots: args.shots, save_items: args.save_items };
     let mut results = Vec::new();
-    for t in &args.tasks {
-        let t = t.trim();
-        if !TASKS.contains(&t) {
-            bail!("unknown task {t:?}; expected one of {}", TASKS.join(", "));
-        }
-        let r = run_task(&scorer, t, &opts).with_context(|| format!("task {t}"))?;
+    for spec in &specs {
+        let t = &spec.name;
+        let r = run_spec(&scorer, spec, &opts).with_context(|| format!("task {t}"))?;
         eprintln!("{t}: {:?}", r.metrics);
         results.push(r);
     }
@@ -330,7 +402,7 @@ pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
         }
     };
     let js = serde_json::json!({ "checkpoint": args.checkpoint, "results": results });
-    std::fs::write(&json_path, serde_json::to_vec_pretty(&js)?).with_context(|| format!("writing {}", json_path.display()))?;
+    crate::error::write_atomic(&json_path, &serde_json::to_vec_pretty(&js)?).with_context(|| format!("writing {}", json_path.display()))?;
     eprintln!("results written to {}", json_path.display());
     Ok(())
 }

@@ -2,17 +2,24 @@
 //! batches and counts only the continuation's tokens; every task is a way of
 //! building such pairs from its data file and reading an answer from the scores.
 //!
+//! Tasks are benchmark specs ([`sluice_safety::benchmark::BenchmarkSpec`], the
+//! same that the `decontaminate` stage reads): the built-ins by name, or any
+//! spec. A spec with choices is scored as multiple choice (acc, and acc_norm
+//! where the spec asks); one without is scored as a continuation (greedy
+//! exact match and perplexity).
+//!
 //! Prompt conventions follow lm-eval-harness: context and continuation are
 //! tokenised separately and concatenated, trailing spaces of the context move to
 //! the continuation, and every request is prefixed with the end-of-document token
 //! (the model saw each training document begin right after one).
 
 use crate::checkpoint;
-use crate::error::{read_file, Result, TrainError};
+use crate::error::{Result, TrainError};
 use crate::model::{log_softmax_last, Transformer};
 use crate::tokenizer::Tok;
 use candle_core::{DType, Device, Tensor, D};
 use serde::Serialize;
+use sluice_safety::benchmark::{BenchmarkSpec, Item};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -178,267 +185,74 @@ struct McItem {
     gold: usize,
 }
 
+/// The default tasks: the built-in benchmarks whose data is in
+/// `../shared/data/eval`. Every built-in ([`sluice_safety::benchmark::BUILTINS`])
+/// and any spec can be run.
 pub const TASKS: &[&str] = &["hellaswag", "lambada", "piqa", "arc_easy", "arc_challenge", "winogrande", "mmlu", "ceval"];
 
 fn data_err(path: &Path, msg: impl Into<String>) -> TrainError {
     TrainError::EvalData { path: path.to_path_buf(), msg: msg.into() }
 }
 
-/// lm-eval-harness's HellaSwag cleanup: WikiHow "[title]" markers become sentence
-/// breaks, other bracketed tags go, double spaces collapse.
-pub fn hellaswag_preprocess(text: &str) -> String {
-    let t = text.trim().replace(" [title]", ". ");
-    let mut out = String::with_capacity(t.len());
-    let mut rest = t.as_str();
-    // Non-greedy `\[.*?\]`: drop from each '[' to the next ']'.
-    while let Some(open) = rest.find('[') {
-        match rest[open..].find(']') {
-            Some(close) => {
-                out.push_str(&rest[..open]);
-                rest = &rest[open + close + 1..];
-            }
-            None => break,
-        }
-    }
-    out.push_str(rest);
-    out.replace("  ", " ")
-}
-
-fn load_hellaswag(path: &Path, limit: Option<usize>) -> Result<Vec<McItem>> {
-    let text = String::from_utf8(read_file(path)?).map_err(|_| data_err(path, "not UTF-8"))?;
-    let lines: Vec<&str> = text.lines().collect();
-    if !lines.len().is_multiple_of(6) {
-        return Err(data_err(path, format!("{} lines, not a multiple of 6", lines.len())));
-    }
-    let mut items = Vec::new();
-    for (k, g) in lines.chunks(6).enumerate() {
-        if limit.is_some_and(|l| items.len() >= l) {
-            break;
-        }
-        let gold: usize = g[1].trim().parse().map_err(|_| data_err(path, format!("item {k}: gold {:?} is not 0-3", g[1])))?;
-        if gold > 3 {
-            return Err(data_err(path, format!("item {k}: gold {gold} is not 0-3")));
-        }
-        let ctx = hellaswag_preprocess(g[0]);
-        items.push(McItem {
-            contexts: vec![ctx],
-            continuations: g[2..6].iter().map(|e| format!(" {}", hellaswag_preprocess(e))).collect(),
-            gold,
-        });
-    }
-    Ok(items)
-}
-
-fn jsonl(path: &Path, limit: Option<usize>) -> Result<Vec<serde_json::Value>> {
-    let text = String::from_utf8(read_file(path)?).map_err(|_| data_err(path, "not UTF-8"))?;
-    let mut out = Vec::new();
-    for (i, l) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        if limit.is_some_and(|n| out.len() >= n) {
-            break;
-        }
-        out.push(serde_json::from_str(l).map_err(|e| data_err(path, format!("line {}: {e}", i + 1)))?);
-    }
-    Ok(out)
-}
-
-fn field<'a>(v: &'a serde_json::Value, k: &str, path: &Path, i: usize) -> Result<&'a serde_json::Value> {
-    v.get(k).ok_or_else(|| data_err(path, format!("item {i}: missing field {k:?}")))
-}
-
-fn str_field(v: &serde_json::Value, k: &str, path: &Path, i: usize) -> Result<String> {
-    field(v, k, path, i)?.as_str().map(str::to_string).ok_or_else(|| data_err(path, format!("item {i}: {k:?} is not a string")))
-}
-
-fn gold_field(v: &serde_json::Value, n: usize, path: &Path, i: usize) -> Result<usize> {
-    let g = field(v, "gold", path, i)?.as_u64().ok_or_else(|| data_err(path, format!("item {i}: gold is not an integer")))?;
-    if g as usize >= n {
-        return Err(data_err(path, format!("item {i}: gold {g} with {n} choices")));
-    }
-    Ok(g as usize)
-}
-
-/// PIQA / ARC (llm-foundry layout): "Question: ...\nAnswer:" + " choice".
-fn load_choice_jsonl(path: &Path, limit: Option<usize>) -> Result<Vec<McItem>> {
-    let mut items = Vec::new();
-    for (i, v) in jsonl(path, limit)?.iter().enumerate() {
-        let q = str_field(v, "query", path, i)?;
-        let choices: Vec<String> = field(v, "choices", path, i)?
-            .as_array()
-            .ok_or_else(|| data_err(path, format!("item {i}: choices is not a list")))?
-            .iter()
-            .map(|c| c.as_str().map(|s| format!(" {s}")).ok_or_else(|| data_err(path, format!("item {i}: a choice is not a string"))))
-            .collect::<Result<_>>()?;
-        let gold = gold_field(v, choices.len(), path, i)?;
-        items.push(McItem { contexts: vec![format!("{}\nAnswer:", q.trim_end())], continuations: choices, gold });
-    }
-    Ok(items)
-}
-
-/// Winogrande, partial scoring: the shared continuation under each context.
-fn load_winogrande(path: &Path, limit: Option<usize>) -> Result<Vec<McItem>> {
-    let mut items = Vec::new();
-    for (i, v) in jsonl(path, limit)?.iter().enumerate() {
-        let opts: Vec<String> = field(v, "context_options", path, i)?
-            .as_array()
-            .ok_or_else(|| data_err(path, format!("item {i}: context_options is not a list")))?
-            .iter()
-            .map(|c| c.as_str().map(str::to_string).ok_or_else(|| data_err(path, format!("item {i}: an option is not a string"))))
-            .collect::<Result<_>>()?;
-        let cont = format!(" {}", str_field(v, "continuation", path, i)?);
-        let gold = gold_field(v, opts.len(), path, i)?;
-        items.push(McItem { continuations: vec![cont; opts.len()], contexts: opts, gold });
-    }
-    Ok(items)
-}
-
-/// Minimal RFC 4180 CSV: quoted fields may hold commas, newlines and "" escapes.
-pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut f = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    f.push('"');
-                    chars.next();
-                } else {
-                    quoted = false;
+/// A spec's items, each with its test file's header and few-shot prefix,
+/// taken round-robin over the test files (subjects) so that a small `limit`
+/// still spans them.
+fn load_spec(spec: &BenchmarkSpec, eval_dir: &Path, shots: usize, limit: Option<usize>) -> Result<Vec<(String, Item)>> {
+    let spec_err = |m: String| TrainError::Config(format!("benchmark `{}`: {m}", spec.name));
+    let mut per_file = Vec::new();
+    for (file, subject) in spec.test_files(eval_dir).map_err(spec_err)? {
+        let mut prefix = spec.render_header(&subject);
+        if shots > 0 {
+            if let Some(f) = spec.fewshot_file(eval_dir, &subject) {
+                for ex in spec.read_file(&f, &subject).map_err(spec_err)?.iter().take(shots) {
+                    prefix.push_str(&spec.render_prompt(ex, None));
+                    prefix.push_str(&spec.render_target(ex, None));
+                    prefix.push_str("\n\n");
                 }
-            } else {
-                f.push(c);
             }
-            continue;
         }
-        match c {
-            '"' => quoted = true,
-            ',' => row.push(std::mem::take(&mut f)),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut f));
-                rows.push(std::mem::take(&mut row));
-            }
-            c => f.push(c),
-        }
+        per_file.push((prefix, spec.read_file(&file, &subject).map_err(spec_err)?));
     }
-    if !f.is_empty() || !row.is_empty() {
-        row.push(f);
-        rows.push(row);
-    }
-    rows
-}
-
-struct McqRow {
-    question: String,
-    choices: [String; 4],
-    answer: usize,
-}
-
-/// Read an MMLU (`question,choice0..3,answer` with answer 0-3) or C-Eval
-/// (`id,question,A,B,C,D,answer[,explanation]` with answer A-D) CSV.
-fn read_mcq_csv(path: &Path) -> Result<Vec<McqRow>> {
-    let text = String::from_utf8(read_file(path)?).map_err(|_| data_err(path, "not UTF-8"))?;
-    let rows = parse_csv(text.trim_start_matches('\u{feff}'));
-    let header = rows.first().ok_or_else(|| data_err(path, "empty file"))?;
-    let col = |name: &str| header.iter().position(|h| h == name).ok_or_else(|| data_err(path, format!("no column {name:?}")));
-    let q = col("question")?;
-    let ans = col("answer")?;
-    let cs: Vec<usize> = if header.iter().any(|h| h == "choice0") {
-        ["choice0", "choice1", "choice2", "choice3"].iter().map(|c| col(c)).collect::<Result<_>>()?
-    } else {
-        ["A", "B", "C", "D"].iter().map(|c| col(c)).collect::<Result<_>>()?
-    };
+    let mut iters: Vec<_> = per_file.into_iter().map(|(p, items)| (p, items.into_iter())).collect();
     let mut out = Vec::new();
-    for (i, r) in rows.iter().enumerate().skip(1) {
-        if r.len() < header.len().min(ans + 1) {
-            return Err(data_err(path, format!("row {i} has {} fields, the header {}", r.len(), header.len())));
+    loop {
+        let before = out.len();
+        for (prefix, it) in iters.iter_mut() {
+            if limit.is_some_and(|l| out.len() >= l) {
+                return Ok(out);
+            }
+            out.extend(it.next().map(|x| (prefix.clone(), x)));
         }
-        let a = r[ans].trim();
-        let answer = match a {
-            "A" | "0" => 0,
-            "B" | "1" => 1,
-            "C" | "2" => 2,
-            "D" | "3" => 3,
-            other => return Err(data_err(path, format!("row {i}: answer {other:?} is not A-D or 0-3"))),
+        if out.len() == before {
+            return Ok(out);
+        }
+    }
+}
+
+/// A multiple-choice spec's items as scoring requests: each choice's target
+/// after the prompt (or, with `{choice}` in the prompt, the shared target
+/// after each choice's prompt).
+fn mc_items(spec: &BenchmarkSpec, items: &[(String, Item)]) -> Result<Vec<McItem>> {
+    let mut out = Vec::new();
+    for (prefix, it) in items {
+        if let Some(c) = (0..it.choices.len()).find(|&c| spec.render_target(it, Some(c)).trim().is_empty()) {
+            return Err(TrainError::Config(format!(
+                "benchmark `{}`: the target of choice {} of the item {:?} (subject {:?}) is empty: nothing to score",
+                spec.name,
+                sluice_safety::benchmark::letter(c),
+                it.question,
+                it.subject
+            )));
+        }
+        let n = it.choices.len();
+        let contexts = if spec.prompt_per_choice() {
+            (0..n).map(|c| format!("{prefix}{}", spec.render_prompt(it, Some(c)))).collect()
+        } else {
+            vec![format!("{prefix}{}", spec.render_prompt(it, None))]
         };
-        out.push(McqRow {
-            question: r[q].clone(),
-            choices: [r[cs[0]].clone(), r[cs[1]].clone(), r[cs[2]].clone(), r[cs[3]].clone()],
-            answer,
-        });
+        out.push(McItem { contexts, continuations: (0..n).map(|c| spec.render_target(it, Some(c))).collect(), gold: it.gold });
     }
     Ok(out)
-}
-
-const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
-
-/// MMLU / C-Eval k-shot with letter answers. `limit` caps the task's items,
-/// taken round-robin over subjects so that a small limit still spans subjects.
-/// The continuation is the letter (" A" for MMLU, "A" for C-Eval, whose prompt
-/// ends in a full-width colon).
-fn load_mcq(dir: &Path, shots: usize, chinese: bool, limit: Option<usize>) -> Result<Vec<McItem>> {
-    let (dev_dir, test_dir, suffix) = if chinese { ("dev", "val", "_val.csv") } else { ("dev", "test", "_test.csv") };
-    let td = dir.join(test_dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&td)
-        .map_err(|e| TrainError::io(&td, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(suffix))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(data_err(&td, format!("no *{suffix} files")));
-    }
-    let mut per_subject: Vec<Vec<McItem>> = Vec::new();
-    for f in files {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let subject = name.trim_end_matches(suffix).to_string();
-        let devf = dir.join(dev_dir).join(format!("{subject}_dev.csv"));
-        let dev = read_mcq_csv(&devf)?;
-        let fmt = |r: &McqRow| {
-            let mut s = format!("{}\n", r.question.trim());
-            for (l, c) in LETTERS.iter().zip(&r.choices) {
-                s.push_str(&format!("{l}. {}\n", c.trim()));
-            }
-            s.push_str(if chinese { "答案：" } else { "Answer:" });
-            s
-        };
-        let subj = subject.replace('_', " ");
-        let mut prefix = if chinese {
-            format!("以下是中国关于{subj}考试的单项选择题，请选出其中的正确答案。\n\n")
-        } else {
-            format!("The following are multiple choice questions (with answers) about {subj}.\n\n")
-        };
-        for r in dev.iter().take(shots) {
-            let sep = if chinese { "" } else { " " };
-            prefix.push_str(&format!("{}{sep}{}\n\n", fmt(r), LETTERS[r.answer]));
-        }
-        let mut items = Vec::new();
-        for r in read_mcq_csv(&f)? {
-            let sep = if chinese { "" } else { " " };
-            items.push(McItem {
-                contexts: vec![format!("{prefix}{}", fmt(&r))],
-                continuations: LETTERS.iter().map(|l| format!("{sep}{l}")).collect(),
-                gold: r.answer,
-            });
-        }
-        per_subject.push(items);
-    }
-    let mut iters: Vec<_> = per_subject.into_iter().map(|v| v.into_iter()).collect();
-    let mut items = Vec::new();
-    loop {
-        let before = items.len();
-        for it in iters.iter_mut() {
-            if limit.is_some_and(|l| items.len() >= l) {
-                return Ok(items);
-            }
-            items.extend(it.next());
-        }
-        if items.len() == before {
-            return Ok(items);
-        }
-    }
 }
 
 /// Score multiple-choice items: acc (argmax log-likelihood) and acc_norm (argmax
@@ -489,22 +303,30 @@ fn argmax(xs: &[f64]) -> usize {
     best
 }
 
-fn score_lambada(scorer: &Scorer, path: &Path, limit: Option<usize>) -> Result<TaskResult> {
+/// A spec without choices: the answer's log-likelihood after the prompt.
+/// `acc` is the share of items whose whole answer is the greedy
+/// continuation; `perplexity` is lm-eval's, exp of the mean negative
+/// log-likelihood per item.
+fn score_continuation(scorer: &Scorer, spec: &BenchmarkSpec, items: &[(String, Item)]) -> Result<TaskResult> {
     let mut reqs = Vec::new();
-    for (i, v) in jsonl(path, limit)?.iter().enumerate() {
-        let ctx = str_field(v, "context", path, i)?;
-        let cont = str_field(v, "continuation", path, i)?;
-        reqs.push(scorer.request(&ctx, &format!(" {}", cont.trim_start()))?);
+    for (prefix, it) in items {
+        let target = spec.render_target(it, None);
+        if target.trim().is_empty() {
+            return Err(TrainError::Config(format!(
+                "benchmark `{}`: the target of the item {:?} (subject {:?}) is empty: nothing to score",
+                spec.name, it.question, it.subject
+            )));
+        }
+        reqs.push(scorer.request(&format!("{prefix}{}", spec.render_prompt(it, None)), &target)?);
     }
     let scores = scorer.score(&reqs)?;
     let n = scores.len().max(1) as f64;
     let acc = scores.iter().filter(|s| s.greedy).count() as f64 / n;
-    // lm-eval's perplexity: exp of the mean negative log-likelihood per item.
     let ppl = (-scores.iter().map(|s| s.logprob).sum::<f64>() / n).exp();
     let mut metrics = BTreeMap::new();
     metrics.insert("acc".to_string(), acc);
     metrics.insert("perplexity".to_string(), ppl);
-    Ok(TaskResult { task: "lambada".into(), n: scores.len(), metrics, items: None })
+    Ok(TaskResult { task: spec.name.clone(), n: scores.len(), metrics, items: None })
 }
 
 /// Options for a run of tasks.
@@ -513,27 +335,39 @@ pub struct EvalOptions {
     /// The shared data directory (holding `eval/`).
     pub data_dir: PathBuf,
     pub limit: Option<usize>,
-    /// Few-shot examples for MMLU / C-Eval.
+    /// Few-shot examples, for benchmarks with `fewshot_files` (MMLU, C-Eval, CMMLU).
     pub shots: usize,
     pub save_items: bool,
 }
 
-/// Run one task by name.
+/// Run one built-in benchmark by name.
 pub fn run_task(scorer: &Scorer, task: &str, o: &EvalOptions) -> Result<TaskResult> {
+    let spec = sluice_safety::benchmark::builtin(task).ok_or_else(|| {
+        TrainError::Config(format!(
+            "unknown task {task:?}; the built-in benchmarks are {} (or give a spec with --benchmark)",
+            sluice_safety::benchmark::builtin_names().join(", ")
+        ))
+    })?;
+    run_spec(scorer, spec, o)
+}
+
+/// Run one benchmark given by its spec. Relative files are read from
+/// `<data_dir>/eval`.
+pub fn run_spec(scorer: &Scorer, spec: &BenchmarkSpec, o: &EvalOptions) -> Result<TaskResult> {
+    let errs = spec.validate();
+    if !errs.is_empty() {
+        let m: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        return Err(TrainError::Config(format!("benchmark `{}`: {}", spec.name, m.join("; "))));
+    }
     let e = o.data_dir.join("eval");
-    if !e.is_dir() {
+    if !e.is_dir() && spec.files.iter().any(|f| !Path::new(f).is_absolute()) {
         return Err(data_err(&e, "eval data directory not found (set SLUICE_DATA or --data)"));
     }
-    match task {
-        "hellaswag" => score_mc(scorer, task, &load_hellaswag(&e.join("hellaswag/hellaswag_val_full.txt"), o.limit)?, true, o.save_items),
-        "lambada" => score_lambada(scorer, &e.join("lambada_openai.jsonl"), o.limit),
-        "piqa" | "arc_easy" | "arc_challenge" => {
-            score_mc(scorer, task, &load_choice_jsonl(&e.join(format!("{task}.jsonl")), o.limit)?, true, o.save_items)
-        }
-        "winogrande" => score_mc(scorer, task, &load_winogrande(&e.join("winogrande.jsonl"), o.limit)?, false, o.save_items),
-        "mmlu" => score_mc(scorer, task, &load_mcq(&e.join("mmlu"), o.shots, false, o.limit)?, false, o.save_items),
-        "ceval" => score_mc(scorer, task, &load_mcq(&e.join("ceval"), o.shots, true, o.limit)?, false, o.save_items),
-        other => Err(TrainError::Config(format!("unknown task {other:?}; expected one of {}", TASKS.join(", ")))),
+    let items = load_spec(spec, &e, o.shots, o.limit)?;
+    if spec.is_multiple_choice() {
+        score_mc(scorer, &spec.name, &mc_items(spec, &items)?, spec.acc_norm, o.save_items)
+    } else {
+        score_continuation(scorer, spec, &items)
     }
 }
 
@@ -551,17 +385,6 @@ pub fn table(results: &[TaskResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hellaswag_cleanup_matches_lm_eval() {
-        assert_eq!(hellaswag_preprocess(" How to x [title] Do it [step] now  ok "), "How to x. Do it now ok");
-    }
-
-    #[test]
-    fn csv_quotes_commas_newlines() {
-        let r = parse_csv("a,b\n\"x, \"\"y\"\"\nz\",2\n");
-        assert_eq!(r, vec![vec!["a", "b"], vec!["x, \"y\"\nz", "2"]]);
-    }
 
     #[test]
     fn argmax_prefers_first_on_ties() {

@@ -59,9 +59,7 @@ pub fn export(ckpt: &Path, out: &Path, tokenizer: Option<&Path>) -> Result<()> {
     let js = serde_json::to_vec_pretty(&cfg).map_err(|e| TrainError::Internal(e.to_string()))?;
     crate::error::write_atomic(&out.join("config.json"), &js)?;
     let ts = params.detached();
-    let tmp = crate::error::tmp_sibling(&out.join("model.safetensors"));
-    crate::error::save_safetensors(&ts, &tmp)?;
-    std::fs::rename(&tmp, out.join("model.safetensors")).map_err(|e| TrainError::io(out.join("model.safetensors"), e))?;
+    crate::error::save_safetensors(&ts, &out.join("model.safetensors"))?;
     if let Some(t) = &tok {
         let bytes = crate::error::read_file_limited(&t.path, crate::error::MAX_OPTION_FILE)?;
         crate::error::write_atomic(&out.join("tokenizer.json"), &bytes)?;

@@ -89,7 +89,11 @@ impl Filter for LengthFilter {
         let need_lines = c.min_lines.is_some() || c.max_lines.is_some() || signals.all();
         let lines = if need_lines { doc.text.lines().filter(|l| !l.trim().is_empty()).count() } else { 0 };
         signals.push("chars", chars as f64);
-        signals.push("lines", lines as f64);
+        // Lines are counted only when a bound or annotate mode needs them:
+        // no placeholder 0 on a dropped document.
+        if need_lines {
+            signals.push("lines", lines as f64);
+        }
         if c.min_chars.is_some_and(|m| chars < m) {
             return Some(Reason::Static("too_few_chars"));
         }
@@ -154,6 +158,25 @@ mod tests {
         assert_eq!(cfg.build().process(&mut d), Verdict::Keep);
         assert_eq!(d.attributes["chars"], 5.0);
         assert_eq!(d.attributes["lines"], 2.0);
+    }
+
+    /// A dropped document carries the value that dropped it (for its
+    /// exclusion record), and no line count that was never measured; a
+    /// kept one carries nothing.
+    #[test]
+    fn a_dropped_document_carries_its_measured_signals() {
+        let cfg = LengthFilterConfig { min_chars: Some(100), ..Default::default() };
+        let mut d = Document::new("d", "a\nbb\n", Arc::from("s"));
+        assert_eq!(cfg.build().process(&mut d), Verdict::Drop("too_few_chars".into()));
+        assert_eq!(d.attributes.get("chars"), Some(&5.0));
+        assert_eq!(d.attributes.get("lines"), None);
+        let mut kept = Document::new("d", "x".repeat(100), Arc::from("s"));
+        assert_eq!(cfg.build().process(&mut kept), Verdict::Keep);
+        assert!(kept.attributes.is_empty());
+        let cfg = LengthFilterConfig { min_lines: Some(3), ..Default::default() };
+        let mut d = Document::new("d", "a\nbb\n", Arc::from("s"));
+        assert_eq!(cfg.build().process(&mut d), Verdict::Drop("too_few_lines".into()));
+        assert_eq!(d.attributes.get("lines"), Some(&2.0));
     }
 
     #[test]

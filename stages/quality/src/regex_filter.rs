@@ -110,7 +110,7 @@ impl Filter for RegexFilter {
         for (attr, re) in &self.patterns {
             let n = haystack.map_or(0, |h| re.find_iter(h).count() as u64);
             total += n;
-            signals.push(attr.as_str(), n as f64);
+            signals.push(attr.clone(), n as f64);
             if total > self.max_matches && !signals.all() {
                 break;
             }

@@ -3,8 +3,10 @@
 //! The text column is configurable; the id column is optional. Other scalar
 //! columns become metadata, a `metadata` string column holding a JSON object
 //! (as sluice's own Parquet writer produces) is merged into the metadata,
-//! and an `attributes` map column becomes the attributes, so sluice's
-//! Parquet output reads back unchanged.
+//! and an `attributes` column becomes the attributes, so sluice's Parquet
+//! output reads back unchanged: a list of `{name, value}` structs (what the
+//! writer writes now), a map of string to number (what it wrote before), or
+//! a struct of numeric fields (one per attribute).
 
 use std::sync::Arc;
 
@@ -186,7 +188,7 @@ impl Rows<'_> {
                         }
                     }
                 }
-            } else if name == rows::ATTRIBUTES && matches!(col.data_type(), DataType::Map(..)) {
+            } else if name == rows::ATTRIBUTES && rows::is_attributes_type(col.data_type()) {
                 doc.attributes.extend(rows::attributes_at(col.as_ref(), i));
             } else if let Some(v) = scalar_at(col.as_ref(), i) {
                 doc.metadata.insert(name.clone(), v);
@@ -256,6 +258,7 @@ impl sluice_pipeline::component::Component for ParquetReaderConfig {
 mod tests {
     use super::*;
     use sluice_pipeline::{Decoded, SinkContext, SinkFactory};
+    use std::fs::File;
 
     #[test]
     fn reads_back_what_the_parquet_writer_wrote() {
@@ -265,7 +268,13 @@ mod tests {
         for i in 0..2500 {
             let mut doc = Document::new(format!("id{i}"), format!("text {i} 中文"), Arc::from("orig"));
             doc.metadata.insert("url".into(), format!("https://x/{i}").into());
-            doc.attributes.insert("score".into(), i as f64);
+            // some with no attributes (an empty list), some with several
+            if i % 3 != 0 {
+                doc.attributes.insert("score".into(), i as f64);
+            }
+            if i % 5 == 0 {
+                doc.attributes.insert("a_first".into(), -0.5 * i as f64);
+            }
             docs.push(doc);
         }
         let mut sink = sluice_writers::ParquetWriterConfig::default().build().open(&ctx).unwrap();
@@ -302,5 +311,89 @@ mod tests {
         let e = r.open(f).err().expect("error");
         assert_eq!(e.kind, "unreadable");
         assert!(e.to_string().contains("x.parquet"));
+    }
+
+    /// Read `path` with the `parquet` reader: its documents.
+    fn read_docs(path: &std::path::Path) -> Vec<Document> {
+        let cfg: ParquetReaderConfig = serde_json::from_value(serde_json::json!({"paths": [path.display().to_string()]})).unwrap();
+        let r = cfg.build("s", 0).unwrap();
+        let files = r.files().unwrap();
+        let mut out = Vec::new();
+        for f in &files {
+            for item in r.open(f).unwrap() {
+                match r.decode(f, item.unwrap()).unwrap() {
+                    Decoded::Doc(d) => out.push(d),
+                    Decoded::Skip(_) => unreachable!(),
+                }
+            }
+        }
+        out
+    }
+
+    /// The layout sluice wrote before (attributes a `Map<Utf8, Float64>`,
+    /// null when empty) still reads back, as does a struct of numbers.
+    #[test]
+    fn reads_the_old_map_layout_and_attribute_structs() {
+        use arrow_array::builder::{Float64Builder, MapBuilder, StringBuilder};
+        use arrow_array::{ArrayRef, Float32Array, Float64Array, StringArray, StructArray};
+        use arrow_schema::{Field, Schema};
+
+        let d = tempfile::tempdir().unwrap();
+        let mut attrs = MapBuilder::new(None, StringBuilder::new(), Float64Builder::new());
+        attrs.keys().append_value("chars");
+        attrs.values().append_value(250.0);
+        attrs.keys().append_value("gopher_score");
+        attrs.values().append_value(0.25);
+        attrs.append(true).unwrap();
+        attrs.append(false).unwrap();
+        let attrs = attrs.finish();
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("text", DataType::Utf8, false),
+            Field::new("source", DataType::Utf8, false),
+            Field::new("metadata", DataType::Utf8, true),
+            Field::new("attributes", attrs.data_type().clone(), true),
+        ]);
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["a", "b"])),
+            Arc::new(StringArray::from(vec!["first", "second"])),
+            Arc::new(StringArray::from(vec!["web", "web"])),
+            Arc::new(StringArray::from(vec![Some(r#"{"url":"http://a","language":"en"}"#), None])),
+            Arc::new(attrs),
+        ];
+        let old = d.path().join("old.parquet");
+        let batch = RecordBatch::try_new(Arc::new(schema), cols).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(File::create(&old).unwrap(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let back = read_docs(&old);
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].id.as_str(), back[0].text.as_str()), ("a", "first"));
+        assert_eq!(
+            back[0].attributes.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(),
+            [("chars", 250.0), ("gopher_score", 0.25)]
+        );
+        assert_eq!(back[0].metadata.get("url"), Some(&Value::String("http://a".into())));
+        assert_eq!(back[0].metadata.get("language"), Some(&Value::String("en".into())));
+        assert!(back[1].attributes.is_empty());
+
+        // a struct of numbers (one field per attribute), as a user might write
+        let fields = vec![Field::new("score", DataType::Float64, true), Field::new("ratio", DataType::Float32, true)];
+        let st = StructArray::try_new(
+            fields.into(),
+            vec![Arc::new(Float64Array::from(vec![Some(1.5), None])), Arc::new(Float32Array::from(vec![Some(0.5), Some(2.0)]))],
+            None,
+        )
+        .unwrap();
+        let schema = Schema::new(vec![Field::new("text", DataType::Utf8, false), Field::new("attributes", st.data_type().clone(), true)]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(StringArray::from(vec!["x", "y"])), Arc::new(st)]).unwrap();
+        let p = d.path().join("struct.parquet");
+        let mut w = parquet::arrow::ArrowWriter::try_new(File::create(&p).unwrap(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let back = read_docs(&p);
+        assert_eq!(back[0].attributes.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("ratio", 0.5), ("score", 1.5)]);
+        assert_eq!(back[1].attributes.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("ratio", 2.0)]);
+        assert!(back[0].metadata.is_empty());
     }
 }

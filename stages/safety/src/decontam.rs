@@ -8,11 +8,12 @@
 //! `The cat, sat.` and `the CAT sat` give the same tokens, and 13 Chinese
 //! characters make a 13-gram.
 //!
-//! Items are read in the formats the trainer's `sluice eval` reads
-//! (`../shared/data/eval`): each item contributes its question/context
-//! joined with its gold answer, and each answer option on its own.
+//! Benchmarks are [`BenchmarkSpec`]s, read by the same code as `sluice
+//! eval` ([`crate::benchmark`]): a built-in's name, or a spec in the recipe.
+//! Each item contributes its context, question and gold answer joined, and
+//! each answer option on its own ([`crate::benchmark::Item::segments`]).
 //! Segments shorter than `n` tokens are not indexed (counted in the
-//! index's `short_segments`).
+//! index's `short_segments`). Hits are reported under the spec's `name`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -23,17 +24,19 @@ use std::sync::OnceLock;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_pipeline::filter::{Filter, FilterConfig, Filtered, Mode, Signals};
-use sluice_pipeline::limits::{read_file_limited, MAX_OPTION_FILE};
+use sluice_pipeline::limits::read_file_limited;
 use sluice_pipeline::output::AtomicFile;
 use sluice_pipeline::{Document, Reason, Scratch, TaskContext};
 
+use crate::benchmark::{BenchmarkRef, BenchmarkSpec};
 use crate::pii::narrow;
 
-/// At most this many `.csv` files per MMLU/C-Eval split directory.
-const MAX_CSV_FILES: usize = 10_000;
-
-/// The benchmarks, in the order of the bits of an index entry.
+/// The benchmarks indexed by default (built-ins whose data is in
+/// `../shared/data/eval`).
 pub const BENCHMARKS: [&str; 7] = ["hellaswag", "lambada", "piqa", "arc", "winogrande", "mmlu", "ceval"];
+
+/// At most this many benchmarks per index (the bits of an entry).
+pub const MAX_BENCHMARKS: usize = 16;
 
 fn d_n() -> usize {
     13
@@ -41,8 +44,8 @@ fn d_n() -> usize {
 fn d_one() -> usize {
     1
 }
-fn d_benchmarks() -> Vec<String> {
-    BENCHMARKS.iter().map(|s| s.to_string()).collect()
+fn d_benchmarks() -> Vec<BenchmarkRef> {
+    BENCHMARKS.iter().map(|s| BenchmarkRef::Name(s.to_string())).collect()
 }
 
 /// Configuration of the `decontaminate` stage. The index is built from
@@ -54,16 +57,18 @@ fn d_benchmarks() -> Vec<String> {
 /// are dropped as `contaminated_<benchmark>` (the benchmark with most
 /// matches), or only marked with `annotate_only`. Either way the document
 /// gets `contam_<benchmark>` attributes: its n-gram positions that occur in
-/// that benchmark, totalled in the stats.
+/// that benchmark, totalled in the stats. `<benchmark>` is the spec's `name`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecontamConfig {
-    /// Directory of the evaluation sets, laid out as `../shared/data/eval`:
-    /// `hellaswag/hellaswag_val_full.txt`, `lambada_openai.jsonl`,
-    /// `piqa.jsonl`, `arc_easy.jsonl`, `arc_challenge.jsonl`,
-    /// `winogrande.jsonl`, `mmlu/{dev,test}/*.csv`, `ceval/{dev,val}/*.csv`
-    /// (regular files of at most 256 MiB each). Needed unless `index`
-    /// exists. Default: none.
+    /// Directory of the evaluation sets: the benchmarks' relative `files`
+    /// are read from here (the built-ins as laid out in
+    /// `../shared/data/eval`: `hellaswag/hellaswag_val_full.txt`,
+    /// `lambada_openai.jsonl`, `piqa.jsonl`, `arc_easy.jsonl`,
+    /// `arc_challenge.jsonl`, `winogrande.jsonl`, `mmlu/{dev,test}/*.csv`,
+    /// `ceval/{dev,val}/*.csv`, `cmmlu/{dev,test}/*.csv`,
+    /// `gsm8k/test.jsonl`; regular files of at most 256 MiB each). Needed
+    /// unless `index` exists. Default: none.
     #[serde(default)]
     pub eval_dir: Option<PathBuf>,
     /// An index saved by an earlier run (`save_index`), loaded if the file
@@ -78,10 +83,14 @@ pub struct DecontamConfig {
     /// `..` are refused. Default: not saved.
     #[serde(default)]
     pub save_index: Option<String>,
-    /// Benchmarks to index: hellaswag, lambada, piqa, arc, winogrande,
-    /// mmlu, ceval. Default: all.
+    /// Benchmarks to index, 1 to 16: a built-in's name (hellaswag,
+    /// lambada, piqa, arc, arc_easy, arc_challenge, winogrande, mmlu, ceval,
+    /// cmmlu, gsm8k) or a benchmark spec (a mapping: `name`, `format`,
+    /// `files`, `question`, `choices`, `answer`, ...; see the README).
+    /// Names must differ. Default: hellaswag, lambada, piqa, arc,
+    /// winogrande, mmlu, ceval.
     #[serde(default = "d_benchmarks")]
-    pub benchmarks: Vec<String>,
+    pub benchmarks: Vec<BenchmarkRef>,
     /// N-gram length in tokens, 4 to 64. Default 13 (GPT-3's decontamination).
     #[serde(default = "d_n")]
     #[schemars(range(min = 4, max = 64))]
@@ -114,12 +123,19 @@ impl DecontamConfig {
         if self.min_matches == 0 {
             e.push(("min_matches".into(), "must be at least 1".into()));
         }
-        if self.benchmarks.is_empty() {
-            e.push(("benchmarks".into(), "give at least one benchmark".into()));
+        if self.benchmarks.is_empty() || self.benchmarks.len() > MAX_BENCHMARKS {
+            e.push(("benchmarks".into(), format!("give 1 to {MAX_BENCHMARKS} benchmarks, got {}", self.benchmarks.len())));
         }
+        let mut seen = std::collections::BTreeSet::new();
         for (i, b) in self.benchmarks.iter().enumerate() {
-            if !BENCHMARKS.contains(&b.as_str()) {
-                e.push((format!("benchmarks[{i}]"), format!("unknown benchmark `{b}` (known: {})", BENCHMARKS.join(", "))));
+            if let Err(errs) = b.resolve() {
+                for (f, m) in errs {
+                    let at = if f.is_empty() { format!("benchmarks[{i}]") } else { format!("benchmarks[{i}].{f}") };
+                    e.push((at, m));
+                }
+            }
+            if !seen.insert(b.name()) {
+                e.push((format!("benchmarks[{i}]"), format!("`{}` is named twice (names must differ)", b.name())));
             }
         }
         if let Some(rel) = &self.save_index {
@@ -154,23 +170,57 @@ impl DecontamConfig {
         Ok(Filtered::single(self.decontaminate()?, self.mode()))
     }
 
+    /// The benchmarks' specs, sorted by name (the order of an index
+    /// entry's bits).
+    pub fn specs(&self) -> Result<Vec<BenchmarkSpec>, Vec<(String, String)>> {
+        let mut specs = Vec::new();
+        let mut errs = Vec::new();
+        for (i, b) in self.benchmarks.iter().enumerate() {
+            match b.resolve() {
+                Ok(s) => specs.push(s),
+                Err(e) => {
+                    errs.extend(e.into_iter().map(|(f, m)| (format!("benchmarks[{i}]{}{f}", if f.is_empty() { "" } else { "." }), m)))
+                }
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        specs.sort_by(|a, b| a.name.cmp(&b.name));
+        if specs.is_empty() || specs.len() > MAX_BENCHMARKS || specs.windows(2).any(|w| w[0].name == w[1].name) {
+            return Err(vec![("benchmarks".into(), format!("give 1 to {MAX_BENCHMARKS} benchmarks with different names"))]);
+        }
+        Ok(specs)
+    }
+
     /// The matcher itself, without the stage.
     pub fn decontaminate(&self) -> Result<Decontaminate, Vec<(String, String)>> {
         let err = |f: &str, m: String| vec![(f.to_string(), m)];
-        let mask = benchmark_mask(&self.benchmarks);
+        let specs = self.specs()?;
+        let want: BTreeMap<String, String> = specs.iter().map(|s| (s.name.clone(), s.fingerprint())).collect();
         let index = match &self.index {
             Some(p) if std::fs::symlink_metadata(p).is_ok() => {
                 let idx = DecontamIndex::load(p).map_err(|m| err("index", m))?;
-                if idx.n != self.n || idx.mask != mask {
+                let have: BTreeMap<String, String> = idx.info.iter().map(|(k, v)| (k.clone(), v.spec.clone())).collect();
+                if idx.n != self.n || have.keys().ne(want.keys()) {
                     return Err(err(
                         "index",
                         format!(
                             "{} was built with n = {} for [{}], the recipe asks n = {} for [{}]; build a new one with `save_index`",
                             p.display(),
                             idx.n,
-                            names(idx.mask).join(", "),
+                            have.keys().cloned().collect::<Vec<_>>().join(", "),
                             self.n,
-                            names(mask).join(", ")
+                            want.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+                if let Some((name, _)) = want.iter().find(|(k, v)| have.get(*k) != Some(*v)) {
+                    return Err(err(
+                        "index",
+                        format!(
+                            "{} was built from another spec of `{name}` (its files or fields changed); build a new one with `save_index`",
+                            p.display()
                         ),
                     ));
                 }
@@ -178,21 +228,15 @@ impl DecontamConfig {
             }
             _ => {
                 let dir = self.eval_dir.as_ref().ok_or_else(|| err("eval_dir", "no eval_dir to build the index from".into()))?;
-                DecontamIndex::build(dir, &self.benchmarks, self.n).map_err(|m| err("eval_dir", m))?
+                DecontamIndex::build(dir, &specs, self.n).map_err(|m| err("eval_dir", m))?
             }
         };
-        let attrs = BENCHMARKS.iter().map(|b| format!("contam_{b}")).collect();
-        let doc_attrs = BENCHMARKS.iter().map(|b| format!("contam_docs_{b}")).collect();
-        Ok(Decontaminate { cfg: self.clone(), index, attrs, doc_attrs, saved: OnceLock::new() })
+        let names: Vec<&String> = want.keys().collect();
+        let attrs = names.iter().map(|b| format!("contam_{b}")).collect();
+        let doc_attrs = names.iter().map(|b| format!("contam_docs_{b}")).collect();
+        let reasons = names.iter().map(|b| Reason::Owned(format!("contaminated_{b}").into())).collect();
+        Ok(Decontaminate { cfg: self.clone(), index, attrs, doc_attrs, reasons, saved: OnceLock::new() })
     }
-}
-
-fn benchmark_mask(bs: &[String]) -> u16 {
-    bs.iter().filter_map(|b| BENCHMARKS.iter().position(|x| x == b)).fold(0, |m, i| m | (1 << i))
-}
-
-fn names(mask: u16) -> Vec<&'static str> {
-    (0..BENCHMARKS.len()).filter(|i| mask & (1 << i) != 0).map(|i| BENCHMARKS[i]).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -266,217 +310,6 @@ impl Hasher for IdHasher {
 }
 
 // ---------------------------------------------------------------------------
-// reading the eval sets
-
-fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = read_file_limited(path, MAX_OPTION_FILE).map_err(|e| format!("cannot read {}", sluice_text::error_text(&e)))?;
-    let s = String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to()))?;
-    Ok(s.trim_start_matches('\u{feff}').to_string())
-}
-
-fn jsonl(path: &Path) -> Result<Vec<(usize, serde_json::Value)>, String> {
-    let text = read_text(path)?;
-    let mut out = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(l).map_err(|e| format!("{}: line {}: invalid JSON: {e}", path.display(), i + 1))?;
-        out.push((i + 1, v));
-    }
-    Ok(out)
-}
-
-fn get_str(v: &serde_json::Value, k: &str, path: &Path, line: usize) -> Result<String, String> {
-    v.get(k).and_then(|x| x.as_str()).map(str::to_string).ok_or_else(|| format!("{}: line {line}: no string field `{k}`", path.display()))
-}
-
-fn get_strs(v: &serde_json::Value, k: &str, path: &Path, line: usize) -> Result<Vec<String>, String> {
-    v.get(k)
-        .and_then(|x| x.as_array())
-        .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
-        .ok_or_else(|| format!("{}: line {line}: `{k}` is not a list of strings", path.display()))
-}
-
-fn get_gold(v: &serde_json::Value, n: usize, path: &Path, line: usize) -> Result<usize, String> {
-    match v.get("gold").and_then(|g| g.as_u64()) {
-        Some(g) if (g as usize) < n => Ok(g as usize),
-        _ => Err(format!("{}: line {line}: `gold` is not an index below {n}", path.display())),
-    }
-}
-
-/// lm-eval-harness's HellaSwag cleanup: ` [title]` is a sentence break,
-/// other `[tags]` go.
-fn hellaswag_clean(s: &str) -> String {
-    let s = s.trim().replace(" [title]", ". ");
-    let mut out = String::with_capacity(s.len());
-    let mut depth = false;
-    for c in s.chars() {
-        match c {
-            '[' if !depth => depth = true,
-            ']' if depth => depth = false,
-            c if !depth => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("  ", " ")
-}
-
-/// RFC 4180 CSV: quoted fields may hold commas, newlines and `""`.
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut it = text.chars().peekable();
-    while let Some(c) = it.next() {
-        if in_quotes {
-            match c {
-                '"' if it.peek() == Some(&'"') => {
-                    field.push('"');
-                    it.next();
-                }
-                '"' => in_quotes = false,
-                c => field.push(c),
-            }
-        } else {
-            match c {
-                '"' => in_quotes = true,
-                ',' => row.push(std::mem::take(&mut field)),
-                '\n' => {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                '\r' => {}
-                c => field.push(c),
-            }
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
-
-/// One benchmark item's text segments, each indexed on its own.
-pub type Item = Vec<String>;
-
-fn mc_item(question: &str, choices: &[String], gold: usize) -> Item {
-    let mut segs = vec![format!("{} {}", question.trim(), choices[gold].trim())];
-    segs.extend(choices.iter().map(|c| c.trim().to_string()));
-    segs
-}
-
-/// The items of one benchmark, read from `dir` in the trainer's formats.
-pub fn read_benchmark(dir: &Path, name: &str) -> Result<Vec<Item>, String> {
-    let mut items = Vec::new();
-    match name {
-        "hellaswag" => {
-            let p = dir.join("hellaswag").join("hellaswag_val_full.txt");
-            let text = read_text(&p)?;
-            let lines: Vec<&str> = text.lines().collect();
-            if !lines.len().is_multiple_of(6) {
-                return Err(format!("{}: {} lines, not a multiple of 6", p.display(), lines.len()));
-            }
-            for (k, g) in lines.chunks(6).enumerate() {
-                let gold: usize = g[1]
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|&x: &usize| x < 4)
-                    .ok_or_else(|| format!("{}: item {k} (line {}): gold {:?} is not 0-3", p.display(), k * 6 + 2, g[1]))?;
-                // `activity label: context`: the label is not part of the text
-                let ctx = g[0].split_once(": ").map_or(g[0], |(_, c)| c);
-                let endings: Vec<String> = g[2..6].iter().map(|e| hellaswag_clean(e)).collect();
-                items.push(mc_item(&hellaswag_clean(ctx), &endings, gold));
-            }
-        }
-        "lambada" => {
-            let p = dir.join("lambada_openai.jsonl");
-            for (l, v) in jsonl(&p)? {
-                items.push(vec![format!("{} {}", get_str(&v, "context", &p, l)?, get_str(&v, "continuation", &p, l)?)]);
-            }
-        }
-        "piqa" | "arc" => {
-            let files: &[&str] = if name == "piqa" { &["piqa.jsonl"] } else { &["arc_easy.jsonl", "arc_challenge.jsonl"] };
-            for f in files {
-                let p = dir.join(f);
-                for (l, v) in jsonl(&p)? {
-                    let q = get_str(&v, "query", &p, l)?;
-                    let q = q.trim().trim_start_matches("Question:").trim_end_matches("Answer:").trim();
-                    let choices = get_strs(&v, "choices", &p, l)?;
-                    let gold = get_gold(&v, choices.len(), &p, l)?;
-                    items.push(mc_item(q, &choices, gold));
-                }
-            }
-        }
-        "winogrande" => {
-            let p = dir.join("winogrande.jsonl");
-            for (l, v) in jsonl(&p)? {
-                let opts = get_strs(&v, "context_options", &p, l)?;
-                let cont = get_str(&v, "continuation", &p, l)?;
-                let gold = get_gold(&v, opts.len(), &p, l)?;
-                let mut segs = vec![format!("{} {}", opts[gold], cont)];
-                segs.extend(opts.iter().enumerate().filter(|&(i, _)| i != gold).map(|(_, o)| format!("{o} {cont}")));
-                items.push(segs);
-            }
-        }
-        "mmlu" | "ceval" => {
-            let splits: &[&str] = if name == "mmlu" { &["dev", "test"] } else { &["dev", "val"] };
-            for split in splits {
-                let d = dir.join(name).join(split);
-                let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
-                    .map_err(|e| format!("cannot list {}: {e}", d.display()))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-                    .take(MAX_CSV_FILES + 1)
-                    .collect();
-                if files.len() > MAX_CSV_FILES {
-                    return Err(format!("{}: more than {MAX_CSV_FILES} .csv files", d.display()));
-                }
-                files.sort();
-                if files.is_empty() {
-                    return Err(format!("{}: no .csv files", d.display()));
-                }
-                for p in files {
-                    let rows = csv_rows(&read_text(&p)?);
-                    let header = rows.first().ok_or_else(|| format!("{}: empty file", p.display()))?;
-                    let col = |n: &str| header.iter().position(|h| h == n).ok_or_else(|| format!("{}: no column `{n}`", p.display()));
-                    let q = col("question")?;
-                    let a = col("answer")?;
-                    let cs: Vec<usize> = if header.iter().any(|h| h == "choice0") {
-                        ["choice0", "choice1", "choice2", "choice3"].iter().map(|c| col(c)).collect::<Result<_, _>>()?
-                    } else {
-                        ["A", "B", "C", "D"].iter().map(|c| col(c)).collect::<Result<_, _>>()?
-                    };
-                    for (r, row) in rows.iter().enumerate().skip(1) {
-                        if row.len() == 1 && row[0].trim().is_empty() {
-                            continue;
-                        }
-                        let cell =
-                            |i: usize| row.get(i).ok_or_else(|| format!("{}: row {r}: {} fields, expected more", p.display(), row.len()));
-                        let ans = cell(a)?.trim();
-                        let gold = match ans {
-                            "A" | "B" | "C" | "D" => (ans.as_bytes()[0] - b'A') as usize,
-                            _ => ans
-                                .parse::<usize>()
-                                .ok()
-                                .filter(|&g| g < 4)
-                                .ok_or_else(|| format!("{}: row {r}: answer {ans:?} is not A-D or 0-3", p.display()))?,
-                        };
-                        let choices: Vec<String> = cs.iter().map(|&i| cell(i).cloned()).collect::<Result<_, _>>()?;
-                        items.push(mc_item(cell(q)?, &choices, gold));
-                    }
-                }
-            }
-        }
-        other => return Err(format!("unknown benchmark `{other}`")),
-    }
-    Ok(items)
-}
-
-// ---------------------------------------------------------------------------
 // the index
 
 /// Statistics of one benchmark in an index.
@@ -488,6 +321,9 @@ pub struct BenchmarkInfo {
     /// Segments shorter than `n` tokens, not indexed.
     pub short_segments: usize,
     pub ngrams: usize,
+    /// The spec's fingerprint ([`BenchmarkSpec::fingerprint`]): a saved
+    /// index is used only for the same specs.
+    pub spec: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -498,29 +334,34 @@ struct Header {
     entries: usize,
 }
 
-const FORMAT: &str = "sluice-decontam/1";
+const FORMAT: &str = "sluice-decontam/2";
 
-/// N-gram hash -> bit set of the benchmarks it occurs in.
+/// N-gram hash -> bit set of the benchmarks it occurs in (bit `i`: the
+/// `i`-th benchmark by name, as `info` lists them).
 pub struct DecontamIndex {
     pub n: usize,
-    mask: u16,
     pub info: BTreeMap<String, BenchmarkInfo>,
     map: HashMap<u64, u16, BuildHasherDefault<IdHasher>>,
 }
 
 impl DecontamIndex {
-    /// Build from an eval directory; errors name the file and record.
-    pub fn build(dir: &Path, benchmarks: &[String], n: usize) -> Result<DecontamIndex, String> {
+    /// Build from an eval directory and the benchmarks' specs (at most
+    /// [`MAX_BENCHMARKS`], names different); errors name the file, the
+    /// record and the field.
+    pub fn build(dir: &Path, specs: &[BenchmarkSpec], n: usize) -> Result<DecontamIndex, String> {
         let mut map: HashMap<u64, u16, BuildHasherDefault<IdHasher>> = HashMap::default();
         let mut info = BTreeMap::new();
-        let mut mask = 0;
-        for b in BENCHMARKS.iter().filter(|b| benchmarks.iter().any(|x| x == *b)) {
-            let bit = 1u16 << BENCHMARKS.iter().position(|x| x == b).expect("known");
-            mask |= bit;
-            let mut bi = BenchmarkInfo::default();
-            for item in read_benchmark(dir, b)? {
+        let mut sorted: Vec<&BenchmarkSpec> = specs.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        if sorted.is_empty() || sorted.len() > MAX_BENCHMARKS || sorted.windows(2).any(|w| w[0].name == w[1].name) {
+            return Err(format!("give 1 to {MAX_BENCHMARKS} benchmarks with different names"));
+        }
+        for (i, spec) in sorted.iter().enumerate() {
+            let bit = 1u16 << i;
+            let mut bi = BenchmarkInfo { spec: spec.fingerprint(), ..Default::default() };
+            for item in spec.read_all(dir).map_err(|e| format!("benchmark `{}`: {e}", spec.name))? {
                 bi.items += 1;
-                for seg in item {
+                for seg in item.segments() {
                     let toks = token_hashes(&seg);
                     if toks.len() < n {
                         bi.short_segments += 1;
@@ -536,9 +377,9 @@ impl DecontamIndex {
                     }
                 }
             }
-            info.insert(b.to_string(), bi);
+            info.insert(spec.name.clone(), bi);
         }
-        Ok(DecontamIndex { n, mask, info, map })
+        Ok(DecontamIndex { n, info, map })
     }
 
     pub fn len(&self) -> usize {
@@ -601,13 +442,15 @@ impl DecontamIndex {
         for c in body.chunks_exact(10) {
             map.insert(u64::from_le_bytes(c[..8].try_into().expect("8")), u16::from_le_bytes(c[8..].try_into().expect("2")));
         }
-        let mask = benchmark_mask(&header.benchmarks.keys().cloned().collect::<Vec<_>>());
-        Ok(DecontamIndex { n: header.n, mask, info: header.benchmarks, map })
+        if header.benchmarks.is_empty() || header.benchmarks.len() > MAX_BENCHMARKS {
+            return Err(format!("{}: {} benchmarks, expected 1 to {MAX_BENCHMARKS}", path.display(), header.benchmarks.len()));
+        }
+        Ok(DecontamIndex { n: header.n, info: header.benchmarks, map })
     }
 
-    /// Matching n-gram positions of a text, per benchmark (by `BENCHMARKS` index).
-    pub fn matches(&self, text: &str) -> [usize; BENCHMARKS.len()] {
-        let mut counts = [0usize; BENCHMARKS.len()];
+    /// Matching n-gram positions of a text, per benchmark (in `info`'s order).
+    pub fn matches(&self, text: &str) -> Vec<usize> {
+        let mut counts = vec![0usize; self.info.len()];
         let toks = token_hashes(text);
         if toks.len() < self.n {
             return counts;
@@ -636,6 +479,8 @@ pub struct Decontaminate {
     /// so the stats' sums give documents flagged per benchmark (the
     /// decontamination report's `docs_flagged`), in annotate mode too.
     doc_attrs: Vec<String>,
+    /// `contaminated_<b>`: the drop reasons.
+    reasons: Vec<Reason>,
     /// `save_index` written (or why not) by this process: every task calls
     /// `prepare`, one writes.
     saved: OnceLock<Result<(), String>>,
@@ -721,16 +566,7 @@ impl Filter for Decontaminate {
         if counts.iter().max().copied().unwrap_or(0) < self.cfg.min_matches {
             return None;
         }
-        const REASONS: [&str; BENCHMARKS.len()] = [
-            "contaminated_hellaswag",
-            "contaminated_lambada",
-            "contaminated_piqa",
-            "contaminated_arc",
-            "contaminated_winogrande",
-            "contaminated_mmlu",
-            "contaminated_ceval",
-        ];
-        Some(Reason::Static(REASONS[best]))
+        Some(self.reasons[best].clone())
     }
 
     fn counted_attributes(&self) -> Vec<String> {
@@ -741,7 +577,7 @@ impl Filter for Decontaminate {
 impl sluice_pipeline::component::Component for DecontamConfig {
     const KIND: &'static str = "decontaminate";
     const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Stage;
-    const ABOUT: &'static str = "Drops or marks documents sharing 13-grams with HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval (index built from the eval sets, or loaded; `save_index` keeps it in the output for later runs)";
+    const ABOUT: &'static str = "Drops or marks documents sharing 13-grams with benchmarks: built-ins (HellaSwag, LAMBADA, PIQA, ARC, Winogrande, MMLU, C-Eval, CMMLU, GSM8K) or any benchmark given by a spec (index built from the eval sets, or loaded; `save_index` keeps it in the output for later runs)";
 
     fn validate(&self) -> Vec<(String, String)> {
         DecontamConfig::validate(self)
@@ -792,15 +628,6 @@ mod tests {
     }
 
     #[test]
-    fn csv_and_hellaswag_cleanup() {
-        assert_eq!(
-            csv_rows("a,\"b, \"\"c\"\"\nd\"\n1,2\n"),
-            vec![vec!["a".to_string(), "b, \"c\"\nd".into()], vec!["1".into(), "2".into()]]
-        );
-        assert_eq!(hellaswag_clean("[header] How to x [title] Do it [step] now"), " How to x. Do it now");
-    }
-
-    #[test]
     fn build_save_load_and_match() {
         let d = tiny_eval();
         let cfg = DecontamConfig {
@@ -829,12 +656,12 @@ mod tests {
         let text = "Quiz night! which planet in our Solar System has the largest number of confirmed natural satellites — as of the most recent count? Saturn.";
         for st in [&s, &l] {
             let mut doc = Document::new("1", text, "s".into());
-            assert_eq!(st.process(&mut doc), Verdict::Drop("contaminated_mmlu".into()));
+            assert_eq!(st.process(&mut doc), Verdict::Drop("contaminated_mmlu".to_string().into()));
             assert_eq!(doc.attributes["contam_mmlu"], 9.0); // 21 tokens: 9 13-grams
             assert_eq!(doc.attributes["contam_docs_mmlu"], 1.0);
         }
         let mut zh = Document::new("2", "小说片段：她走进房间,看到桌子上放着一封没有署名的信。", "s".into());
-        assert_eq!(s.process(&mut zh), Verdict::Drop("contaminated_lambada".into()));
+        assert_eq!(s.process(&mut zh), Verdict::Drop("contaminated_lambada".to_string().into()));
         let mut clean = Document::new("3", "Saturn has many moons and Mars has two of them, which is a fact.", "s".into());
         assert_eq!(s.process(&mut clean), Verdict::Keep);
         assert!(clean.attributes.is_empty());
@@ -905,14 +732,65 @@ mod tests {
         std::fs::remove_dir_all(d).unwrap();
     }
 
+    /// A saved index serves only the specs it was built from: another spec
+    /// under the same name, or an index of the old format, is refused.
+    #[test]
+    fn a_saved_index_is_refused_for_other_specs() {
+        let d = tiny_eval();
+        std::fs::write(
+            d.join("quiz.jsonl"),
+            "{\"q\": \"which planet in our solar system has the largest number of confirmed moons\", \"a\": \"Saturn\"}\n",
+        )
+        .unwrap();
+        let spec = |q: &str| {
+            BenchmarkRef::Spec(Box::new(
+                BenchmarkSpec::from_yaml(&format!(
+                    "name: quiz\nformat: jsonl\nfiles: [quiz.jsonl]\nquestion: {q}\nanswer: a\nanswer_type: text\n"
+                ))
+                .unwrap(),
+            ))
+        };
+        let cfg = DecontamConfig {
+            eval_dir: Some(d.clone()),
+            benchmarks: vec![spec("q"), "lambada".into()],
+            save_index: Some("idx.bin".into()),
+            ..Default::default()
+        };
+        let built = cfg.build().unwrap();
+        built.filter().save_into(&d).unwrap();
+        assert_eq!(built.filter().index().info.keys().collect::<Vec<_>>(), vec!["lambada", "quiz"]);
+        let mut doc = Document::new("1", "Which planet in our Solar System has the largest number of confirmed moons? Saturn!", "s".into());
+        assert_eq!(built.process(&mut doc), sluice_pipeline::Verdict::Drop("contaminated_quiz".to_string().into()));
+        let load = |b: Vec<BenchmarkRef>| {
+            DecontamConfig { eval_dir: None, index: Some(d.join("idx.bin")), benchmarks: b, ..Default::default() }.build()
+        };
+        assert!(load(vec![spec("q"), "lambada".into()]).is_ok());
+        let e = load(vec![spec("a"), "lambada".into()]).err().unwrap();
+        assert!(e[0].0 == "index" && e[0].1.contains("another spec of `quiz`"), "{e:?}");
+        let e = load(vec![spec("q")]).err().unwrap();
+        assert!(e[0].1.contains("for [lambada, quiz], the recipe asks n = 13 for [quiz]"), "{e:?}");
+        let mut bytes = std::fs::read(d.join("idx.bin")).unwrap();
+        let at = bytes.windows(17).position(|w| w == b"sluice-decontam/2").unwrap();
+        bytes[at + 16] = b'1';
+        std::fs::write(d.join("idx.bin"), bytes).unwrap();
+        let e = load(vec![spec("q"), "lambada".into()]).err().unwrap();
+        assert!(e[0].1.contains("format \"sluice-decontam/1\", expected \"sluice-decontam/2\""), "{e:?}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
     #[test]
     fn bad_eval_files_are_named() {
         let d = tiny_eval();
-        std::fs::write(d.join("piqa.jsonl"), "{\"query\": \"q\", \"choices\": [\"a\"], \"gold\": 0}\nnot json\n").unwrap();
-        let e = DecontamIndex::build(&d, &["piqa".to_string()], 13).err().unwrap();
-        assert!(e.contains("piqa.jsonl: line 2"), "{e}");
-        let cfg = DecontamConfig { benchmarks: vec!["gsm8k".into()], ..Default::default() };
-        assert_eq!(cfg.validate().len(), 2);
+        std::fs::write(d.join("piqa.jsonl"), "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\nnot json\n").unwrap();
+        let piqa = crate::benchmark::builtin("piqa").unwrap().clone();
+        let e = DecontamIndex::build(&d, std::slice::from_ref(&piqa), 13).err().unwrap();
+        assert!(e.contains("piqa.jsonl: line 2: invalid JSON"), "{e}");
+        let cfg = DecontamConfig { benchmarks: vec!["gsm9k".into()], ..Default::default() };
+        let e = cfg.validate();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].0 == "benchmarks[0]" && e[0].1.contains("unknown benchmark `gsm9k`") && e[0].1.contains("cmmlu"), "{e:?}");
+        let cfg = DecontamConfig { benchmarks: vec!["mmlu".into(), "mmlu".into()], eval_dir: Some(d.clone()), ..Default::default() };
+        assert!(cfg.validate().iter().any(|(f, m)| f == "benchmarks[1]" && m.contains("named twice")));
         std::fs::remove_dir_all(d).unwrap();
     }
 }

@@ -1,6 +1,8 @@
 //! Safety stages: PII scrubbing ([`PiiConfig`], kind `pii`), toxicity and
 //! adult-content filtering ([`ToxicityConfig`], kind `toxicity`) and
-//! benchmark decontamination ([`DecontamConfig`], kind `decontaminate`).
+//! benchmark decontamination ([`DecontamConfig`], kind `decontaminate`),
+//! and the benchmark specs that decontamination and `sluice eval` share
+//! ([`BenchmarkSpec`]).
 //!
 //! ```
 //! use sluice_pipeline::{DocStage, Document};
@@ -13,11 +15,13 @@
 //! assert_eq!(doc.attributes["pii_phone"], 1.0);
 //! ```
 
+pub mod benchmark;
 pub mod decontam;
 pub mod pii;
 pub mod testset;
 pub mod toxicity;
 
+pub use benchmark::{BenchmarkRef, BenchmarkSpec};
 pub use decontam::{DecontamConfig, DecontamIndex, Decontaminate};
 pub use pii::{Action, Pii, PiiConfig, PiiKind, PiiMatch};
 pub use toxicity::{Toxicity, ToxicityConfig};

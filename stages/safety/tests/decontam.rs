@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use sluice_pipeline::{DocStage, Document, Verdict};
-use sluice_safety::decontam::{read_benchmark, token_hashes, BENCHMARKS};
+use sluice_safety::benchmark::builtin;
+use sluice_safety::decontam::{token_hashes, BENCHMARKS};
 use sluice_safety::testset::{data_dir, Rng};
 use sluice_safety::DecontamConfig;
 
@@ -112,8 +113,9 @@ fn planted_items_are_caught_and_clean_documents_are_not() {
     let mut r = Rng::new(7);
     let mut total = (0, 0, 0); // verbatim caught, edited caught, plants
     for (bi, b) in BENCHMARKS.iter().enumerate() {
-        let items = read_benchmark(&eval, b).unwrap();
-        let long: Vec<&String> = items.iter().map(|it| &it[0]).filter(|s| token_hashes(s).len() >= 13).collect();
+        let items = builtin(b).unwrap().read_all(&eval).unwrap();
+        let mains: Vec<String> = items.iter().map(|it| it.segments().swap_remove(0)).collect();
+        let long: Vec<&String> = mains.iter().filter(|s| token_hashes(s).len() >= 13).collect();
         println!("{b:<11} items whose main text has >= 13 tokens (indexable): {}/{}", long.len(), items.len());
         let (mut verbatim, mut edited) = (0, 0);
         let n = 40;
@@ -156,4 +158,62 @@ fn planted_items_are_caught_and_clean_documents_are_not() {
     assert_eq!(total.0, total.2);
     assert!(total.1 * 2 > total.2, "lightly edited plants caught: {}/{}", total.1, total.2);
     let _ = PathBuf::new();
+}
+
+/// Issue 17: a benchmark sluice has no data for, given in its own layout.
+/// Every C-Eval val and dev question (real Chinese exam questions) is
+/// rewritten in CMMLU's layout (`,Question,A,B,C,D,Answer`, one file per
+/// subject in `test/` and `dev/`) and indexed by the `cmmlu` built-in spec;
+/// planted into real CC documents, each is caught and reported as
+/// `contaminated_cmmlu`, and the clean documents stay clean.
+#[test]
+fn cmmlu_layout_items_planted_in_real_documents_are_reported_as_cmmlu() {
+    use sluice_safety::benchmark::csv_records;
+    let data = data_dir();
+    let ceval = data.join("eval/ceval");
+    assert!(ceval.is_dir(), "shared data missing at {} (set SLUICE_TEST_DATA)", ceval.display());
+    let eval = std::env::temp_dir().join(format!("sluice-decontam-cmmlu-{}", std::process::id()));
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut mains = Vec::new();
+    for (from, to) in [("val", "test"), ("dev", "dev")] {
+        std::fs::create_dir_all(eval.join("cmmlu").join(to)).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(ceval.join(from)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        assert!(files.len() >= 50, "{files:?}");
+        for f in files {
+            let rows = csv_records(&std::fs::read_to_string(&f).unwrap());
+            assert_eq!(&rows[0].1[..7], ["id", "question", "A", "B", "C", "D", "answer"]);
+            let mut out = String::from(",Question,A,B,C,D,Answer\n");
+            for (_, r) in &rows[1..] {
+                out.push_str(&format!("{},{}\n", r[0], r[1..7].iter().map(|x| q(x)).collect::<Vec<_>>().join(",")));
+                if to == "test" {
+                    mains.push(format!("{} {}", r[1].trim(), r[2 + (r[6].trim().as_bytes()[0] - b'A') as usize].trim()));
+                }
+            }
+            let subject = f.file_name().unwrap().to_string_lossy().rsplit_once('_').unwrap().0.to_string();
+            std::fs::write(eval.join("cmmlu").join(to).join(format!("{subject}.csv")), out).unwrap();
+        }
+    }
+    let cfg = DecontamConfig { eval_dir: Some(eval.clone()), benchmarks: vec!["cmmlu".into()], ..Default::default() };
+    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+    let stage = cfg.build().unwrap();
+    let info = &stage.filter().index().info["cmmlu"];
+    println!("cmmlu (C-Eval questions in CMMLU's layout): {info:?}");
+    assert_eq!(info.items, mains.len() + 260, "val items plus 5 dev items for each of 52 subjects");
+    let docs = cc_docs(&data);
+    for (id, text) in &docs {
+        let mut d = Document::new(id.clone(), text.clone(), "cc".into());
+        assert_eq!(stage.process(&mut d), Verdict::Keep, "{id} flagged: {:?}", d.attributes);
+    }
+    let long: Vec<&String> = mains.iter().filter(|s| token_hashes(s).len() >= 13).collect();
+    let mut r = Rng::new(17);
+    for k in 0..40 {
+        let item = long[(k * 7919 + 5) % long.len()];
+        let (id, host) = &docs[r.below(docs.len() as u64) as usize];
+        let at = host.find('\n').map_or(host.len(), |i| i + 1);
+        let mut d = Document::new(id.clone(), format!("{}{item}\n{}", &host[..at], &host[at..]), "cc".into());
+        assert_eq!(stage.process(&mut d), Verdict::Drop("contaminated_cmmlu".to_string().into()), "{item}");
+        assert!(d.attributes["contam_cmmlu"] >= 1.0 && d.attributes["contam_docs_cmmlu"] == 1.0);
+    }
+    std::fs::remove_dir_all(&eval).unwrap();
 }

@@ -321,10 +321,18 @@ pub fn manifest_for(shard: &Path) -> Result<Option<(PathBuf, Manifest)>> {
     Ok(Some((dir.to_path_buf(), Manifest::read(&mp)?)))
 }
 
+/// The on-disk token type as the manifest and numpy spell it.
+fn dtype_name(d: shard::TokenDtype) -> &'static str {
+    match d {
+        shard::TokenDtype::Uint16 => "uint16",
+        shard::TokenDtype::Uint32 => "uint32",
+    }
+}
+
 /// `sluice inspect`: read a shard through the same checks as the trainer
 /// (`sluice_format::shard`): header or index, `.bounds`, and the manifest's
 /// size, sha256, token count and vocabulary; then decode a slice.
-pub fn inspect(a: &InspectArgs) -> Result<()> {
+pub fn inspect(a: &InspectArgs, out: &mut dyn std::io::Write) -> Result<()> {
     let name = a.shard.display().to_string();
     let manifest = manifest_for(&a.shard)?;
     let file = a.shard.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -333,26 +341,27 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
     let tokens: Vec<u32> = if idx.exists() {
         let s = shard::read_megatron(&a.shard, &idx, listing)?;
         let width = s.index.width;
-        println!(
+        writeln!(
+            out,
             "{name}: Megatron, {} sequences, {} tokens, {}",
             s.index.lengths.len(),
             s.index.total_tokens(),
             if width == 2 { "uint16" } else { "int32" }
-        );
+        )?;
         s.tokens
     } else {
         let s = shard::read_llmc(&a.shard, listing)?;
-        println!("{name}: llm.c header ok ({:?}), {} tokens", s.dtype, s.tokens.len());
+        writeln!(out, "{name}: llm.c header ok ({}), {} tokens", dtype_name(s.dtype), s.tokens.len())?;
         if let Some(bounds) = shard::read_bounds(&a.shard, s.tokens.len() as u64)? {
-            println!("{}: {} document starts", shard::bounds_path(&a.shard).display(), bounds.len());
+            writeln!(out, "{}: {} document starts", shard::bounds_path(&a.shard).display(), bounds.len())?;
         }
         s.tokens
     };
     let mut tok_path = a.tokenizer.clone();
     if let Some((dir, m)) = &manifest {
         match m.entry(&file) {
-            Some(e) => println!("manifest: split {}, token count and sha256 match", e.split),
-            None => println!("manifest: this file is not listed"),
+            Some(e) => writeln!(out, "manifest: split {}, token count and sha256 match", e.split)?,
+            None => writeln!(out, "manifest: this file is not listed")?,
         }
         if tok_path.is_none() {
             if let Some(t) = &m.tokenizer {
@@ -371,14 +380,24 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
         }
     }
     let end = a.start.saturating_add(a.count).min(tokens.len());
-    let slice = &tokens[a.start.min(end)..end];
-    println!("tokens [{}, {}): {:?}", a.start.min(end), end, &slice[..slice.len().min(32)]);
+    let begin = a.start.min(end);
+    let slice = &tokens[begin..end];
+    // Every id asked for; when the shard ends first, say so.
+    write!(out, "tokens [{begin}, {end}) of {}:", tokens.len())?;
+    if slice.len() < a.count {
+        write!(out, " ({} asked from {}; the shard has {} tokens)", a.count, a.start, tokens.len())?;
+    }
+    write!(out, " [")?;
+    for (i, id) in slice.iter().enumerate() {
+        write!(out, "{}{id}", if i == 0 { "" } else { ", " })?;
+    }
+    writeln!(out, "]")?;
     if let Some(tp) = tok_path {
         let t = bpe::load(&tp).map_err(|e| anyhow!(e))?;
         let text = bpe::decode(&t, slice).map_err(|e| anyhow!(e))?;
-        println!("--- decoded ---\n{text}\n---");
+        writeln!(out, "--- decoded ---\n{text}\n---")?;
     } else {
-        println!("(no tokenizer: pass --tokenizer to decode)");
+        writeln!(out, "(no tokenizer: pass --tokenizer to decode)")?;
     }
     Ok(())
 }

@@ -458,11 +458,11 @@ fn inspect_errors_on_truncated_index_and_escaping_tokenizer() {
     let args = |p: &Path| InspectArgs { shard: p.to_path_buf(), start: 0, count: 10, tokenizer: None };
     for cut in [0, 20, 33, 37, idx.len() - 1] {
         std::fs::write(tmp.path().join("train-00000.idx"), &idx[..cut]).unwrap();
-        let e = format!("{:#}", inspect(&args(&bin)).unwrap_err());
+        let e = format!("{:#}", inspect(&args(&bin), &mut std::io::sink()).unwrap_err());
         assert!(e.contains("train-00000.idx"), "{cut}: {e}");
     }
     std::fs::write(tmp.path().join("train-00000.idx"), &idx).unwrap();
-    inspect(&args(&bin)).unwrap();
+    inspect(&args(&bin), &mut std::io::sink()).unwrap();
     // an llm.c shard whose manifest names a tokenizer outside the directory
     let dir = tmp.path().join("shards");
     std::fs::create_dir_all(&dir).unwrap();
@@ -473,7 +473,7 @@ fn inspect_errors_on_truncated_index_and_escaping_tokenizer() {
         let m = serde_json::json!({"format": "sluice-shards/1", "vocab_size": 300, "eos_id": 0, "dtype": "uint16", "tokenizer": bad,
             "shards": [{"file": "a.bin", "split": "train", "tokens": 3}]});
         std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
-        let e = format!("{:#}", inspect(&args(&dir.join("a.bin"))).unwrap_err());
+        let e = format!("{:#}", inspect(&args(&dir.join("a.bin")), &mut std::io::sink()).unwrap_err());
         assert!(e.contains("manifest.json") && e.contains(bad), "{e}");
     }
 }
@@ -574,13 +574,13 @@ fn inspect_names_the_file_for_every_truncation() {
     };
     let args = |shard: &str| InspectArgs { shard: dir.join(shard), start: 0, count: 10, tokenizer: None };
     write_all();
-    inspect(&args("a.bin")).unwrap();
-    inspect(&args("m.bin")).unwrap();
+    inspect(&args("a.bin"), &mut std::io::sink()).unwrap();
+    inspect(&args("m.bin"), &mut std::io::sink()).unwrap();
     for (name, bytes, shard) in &files {
         for cut in 0..bytes.len() {
             write_all();
             std::fs::write(dir.join(name), &bytes[..cut]).unwrap();
-            match inspect(&args(shard)) {
+            match inspect(&args(shard), &mut std::io::sink()) {
                 Ok(()) => assert!(*name == "a.bin.bounds" && cut % 8 == 0, "{name} cut at {cut} was accepted"),
                 Err(e) => {
                     let e = format!("{e:#}");

@@ -2,7 +2,10 @@
 //! DuckDB, datatrove) reads.
 //!
 //! Columns: `id`, `text`, `source` (strings), `metadata` (a JSON object as
-//! a string, null when empty) and `attributes` (a map from name to f64).
+//! a string, null when empty) and `attributes` (a list of `{name, value}`
+//! structs, sorted by name, empty when none): one schema for every shard,
+//! which pyarrow, HF `datasets`, polars and DuckDB all load as is (see
+//! `sluice_format::rows` for why this layout).
 //! Row groups are flushed by size, so memory stays bounded whatever the
 //! shard size.
 
@@ -542,7 +545,7 @@ impl std::io::Read for Segments {
 impl sluice_pipeline::component::Component for ParquetWriterConfig {
     const KIND: &'static str = "parquet";
     const ROLE: sluice_pipeline::Role = sluice_pipeline::Role::Writer;
-    const ABOUT: &'static str = "Sharded Parquet (id, text, source, metadata JSON, attributes map)";
+    const ABOUT: &'static str = "Sharded Parquet (id, text, source, metadata JSON, attributes as a list of {name, value})";
 
     fn validate(&self) -> Vec<(String, String)> {
         ParquetWriterConfig::validate(self)
@@ -557,7 +560,10 @@ impl sluice_pipeline::component::Component for ParquetWriterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{Array, MapArray, StringArray};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    use arrow_array::{Array, StringArray};
+    use arrow_schema::DataType;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     fn docs(n: usize) -> Vec<Document> {
@@ -611,11 +617,21 @@ mod tests {
                 let b = b.unwrap();
                 let id = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
                 let meta = b.column(3).as_any().downcast_ref::<StringArray>().unwrap();
-                let attrs = b.column(4).as_any().downcast_ref::<MapArray>().unwrap();
+                let attrs = b.column(4).as_list::<i32>();
                 for i in 0..b.num_rows() {
                     let n: usize = id.value(i)[1..].parse().unwrap();
                     assert_eq!(meta.is_null(i), n % 2 == 1);
-                    assert_eq!(attrs.is_null(i), n % 2 == 1);
+                    // no attributes: an empty list, never null
+                    assert!(!attrs.is_null(i));
+                    let entries = attrs.value(i);
+                    let entries = entries.as_struct();
+                    if n % 2 == 1 {
+                        assert_eq!(entries.len(), 0);
+                    } else {
+                        assert_eq!(entries.len(), 1);
+                        assert_eq!(entries.column(0).as_string::<i32>().value(0), "score");
+                        assert_eq!(entries.column(1).as_primitive::<Float64Type>().value(0), n as f64 / 2.0);
+                    }
                     ids.push(id.value(i).to_string());
                 }
             }
@@ -642,5 +658,59 @@ mod tests {
         // Shard boundaries (names and document sets) match; sizes too.
         assert_eq!(outs[0].len(), outs[2].len());
         assert_eq!(outs[1].len(), outs[2].len());
+    }
+
+    /// The layout every consumer loads (pyarrow, HF `datasets`, polars,
+    /// DuckDB: `scripts/test_consumers.py`): no map type anywhere, the
+    /// attributes a list of `{name: string, value: double}`, the same schema
+    /// in every shard whatever the documents hold.
+    #[test]
+    fn shards_have_one_schema_without_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut schemas = Vec::new();
+        // shards with no attributes at all, with one, and with others
+        let mut many = docs(6);
+        many[1].attributes.insert("zeta".into(), f64::NAN);
+        many[3].attributes.insert("alpha".into(), -1.0);
+        let none: Vec<Document> = docs(3).into_iter().filter(|d| d.attributes.is_empty()).collect();
+        let sets = [none, docs(4), many];
+        for (task, set) in sets.iter().enumerate() {
+            let ctx = SinkContext { dir: dir.path().to_path_buf(), task, node: "w".into() };
+            let mut sink = ParquetWriterConfig::default().build().open(&ctx).unwrap();
+            sink.write(set).unwrap();
+            for f in sink.finish().unwrap() {
+                let b = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap()).unwrap();
+                let mut parquet_schema = Vec::new();
+                parquet::schema::printer::print_schema(&mut parquet_schema, b.parquet_schema().root_schema());
+                let parquet_schema = String::from_utf8(parquet_schema).unwrap();
+                // the fields (the schema's metadata holds each file's own layout digest)
+                schemas.push((b.schema().fields().clone(), parquet_schema));
+            }
+        }
+        assert_eq!(schemas.len(), 3);
+        assert!(schemas.iter().all(|s| *s == schemas[0]), "shards differ in schema");
+        let (arrow, parquet) = &schemas[0];
+        let names: Vec<&str> = arrow.iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["id", "text", "source", "metadata", "attributes"]);
+        for (name, nullable) in [("id", false), ("text", false), ("source", false), ("metadata", true)] {
+            let f = arrow.find(name).unwrap().1;
+            assert_eq!((f.data_type(), f.is_nullable()), (&DataType::Utf8, nullable), "{name}");
+        }
+        let attrs = arrow.find("attributes").unwrap().1;
+        assert!(!attrs.is_nullable());
+        let DataType::List(element) = attrs.data_type() else { panic!("attributes is {}", attrs.data_type()) };
+        assert_eq!(element.name(), "element");
+        let DataType::Struct(fields) = element.data_type() else { panic!("element is {}", element.data_type()) };
+        let fields: Vec<(&str, &DataType)> = fields.iter().map(|f| (f.name().as_str(), f.data_type())).collect();
+        assert_eq!(fields, [("name", &DataType::Utf8), ("value", &DataType::Float64)]);
+        // the Parquet schema itself: a standard three-level LIST, no MAP
+        assert_eq!(
+            parquet.split_whitespace().collect::<Vec<_>>().join(" "),
+            "message arrow_schema { REQUIRED BYTE_ARRAY id (STRING); REQUIRED BYTE_ARRAY text (STRING); \
+             REQUIRED BYTE_ARRAY source (STRING); OPTIONAL BYTE_ARRAY metadata (STRING); \
+             REQUIRED group attributes (LIST) { REPEATED group list { REQUIRED group element { \
+             REQUIRED BYTE_ARRAY name (STRING); REQUIRED DOUBLE value; } } } }",
+            "{parquet}"
+        );
     }
 }

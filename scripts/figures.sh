@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Every speed and quality figure the READMEs quote, measured and printed by the
+# bench that produces it, with the machine it ran on.
+#
+#   cargo build --release && cargo build --release -p sluice-readers --example extract_eval
+#   python3 -m venv .venv && .venv/bin/pip install "datatrove[processing]" spacy trafilatura lxml_html_clean zstandard pyarrow orjson
+#   python3 -m venv target/py && target/py/bin/pip install fasttext-wheel 'numpy<2'   # classify only
+#   scripts/figures.sh                 # every job (about 40 minutes on 2 cores)
+#   scripts/figures.sh quickstart minhash
+#
+# Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid.
+# Speed ratios are whole processes on real text, CPU-seconds (user + sys) on
+# both sides, the two tools run one after the other in the same run; a job
+# that also prints a warm in-process loop or a synthetic corpus says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${FIGURES_PY:-.venv/bin/python}"
+SLUICE="${SLUICE_BIN:-${CARGO_TARGET_DIR:-target}/release/sluice}"
+export SLUICE_TEST_DATA="${SLUICE_TEST_DATA:-$(cd .. && pwd)/shared/data}"
+ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid)
+JOBS=("$@")
+[ ${#JOBS[@]} -eq 0 ] && JOBS=("${ALL[@]}")
+
+[ -x "$SLUICE" ] || { echo "error: $SLUICE not found: run cargo build --release (or set SLUICE_BIN)" >&2; exit 1; }
+echo "# sluice figures, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!README.md' || echo '+changes')"
+echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+job() {
+    local name="$1"; shift
+    echo
+    echo "## $name: $*"
+    "$@"
+}
+
+for j in "${JOBS[@]}"; do
+    case "$j" in
+    quickstart) job "$j" python3 benches/quickstart.py --sluice "$SLUICE" ;;
+    engine) job "$j" "$PY" benches/engine_datatrove.py --mb 100 --sluice "$SLUICE" ;;
+    quality) job "$j" "$PY" benches/quality/compare_datatrove.py --sluice "$SLUICE" ;;
+    quality_distinct) job "$j" python3 benches/quality/chain_distinct.py "$SLUICE" ;;
+    minhash) job "$j" "$PY" benches/dedup/compare_datatrove.py --corpus real --tasks 2 --workers 1 ;;
+    extract) job "$j" "$PY" benches/extract/compare_trafilatura.py ;;
+    fineweb) job "$j" python3 benches/quality/fineweb_e2e.py --sluice "$SLUICE" ;;
+    classify)
+        [ -f target/classify/data/train.txt ] || SLUICE_BIN="$SLUICE" python3 benches/classify/make_dataset.py >/dev/null
+        job "$j" env SLUICE_BIN="$SLUICE" target/py/bin/python benches/classify/compare.py --repeat 3 ;;
+    langid) job "$j" env SLUICE_BIN="$SLUICE" bash benches/langid/run.sh ;;
+    *) echo "unknown job $j (jobs: ${ALL[*]})" >&2; exit 2 ;;
+    esac
+done
