@@ -13,6 +13,7 @@ use sluice_pipeline::{Error, Progress, RunOptions};
 
 mod classifier_cli;
 mod registry;
+mod s3_output;
 mod slurm;
 mod train_section;
 
@@ -137,9 +138,14 @@ struct RunArgs {
     /// Fail on the first malformed record instead of counting and skipping it.
     #[arg(long)]
     strict: bool,
-    /// Write here instead of the recipe's `output`.
+    /// Write here instead of the recipe's `output` (a directory, or an
+    /// `s3://bucket/prefix` URL).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
+    /// With an `s3://` output: the local staging directory (default: under
+    /// ~/.cache/sluice/s3).
+    #[arg(long, value_name = "DIR", env = "SLUICE_S3_STAGING")]
+    staging: Option<PathBuf>,
     /// Start the output directory over: first delete what an earlier run of
     /// sluice wrote there (its writers' folders, stages' outputs, reports,
     /// `train/`, `_sluice/`), then run from scratch. Use it when a re-run
@@ -347,6 +353,13 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            let out = s3_output::open(a.output.as_deref(), &recipe.output, a.staging.as_deref(), a.phase.as_deref(), a.task)?;
+            let (output, mirror) = match &out {
+                s3_output::Output::Local(p) => (p.clone(), None),
+                s3_output::Output::S3(m) => {
+                    (Some(m.stage().to_path_buf()), Some(m.clone() as std::sync::Arc<dyn sluice_pipeline::exec::OutputMirror>))
+                }
+            };
             let opts = RunOptions {
                 task: a.task,
                 phase: a.phase,
@@ -358,16 +371,26 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                     ProgressArg::Log => Progress::Log,
                     ProgressArg::Off => Progress::Off,
                 },
-                output: a.output,
+                output,
                 fuse: true,
+                mirror,
             };
             let summary = sluice_pipeline::run(&recipe, &opts).map_err(|e| run_error(e, &a.recipe, &text))?;
             if !summary.skipped.is_empty() {
                 eprintln!("skipped {} unit(s) already complete: {}", summary.skipped.len(), summary.skipped.join(", "));
             }
             write!(stdout, "{}", summary.stats.funnel_table())?;
+            let shown = match &out {
+                s3_output::Output::S3(m) => m.url().to_string(),
+                s3_output::Output::Local(_) => summary.output.display().to_string(),
+            };
             if summary.complete {
-                writeln!(stdout, "\nrun complete: {}", summary.output.display())?;
+                writeln!(stdout, "\nrun complete: {shown}")?;
+                if let (Some(_), s3_output::Output::S3(m)) = (&recipe.train, &out) {
+                    // Training reads every writer's shards.
+                    m.pull_everything();
+                    sluice_pipeline::exec::OutputMirror::pull(&**m, &OutputDir::new(m.stage()))?;
+                }
                 if let Some(t) = &recipe.train {
                     let mut section = train_section::parse(t, &recipe, &summary.output).map_err(|d| {
                         anyhow::anyhow!("recipe {}: {}", a.recipe.display(), d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))
@@ -387,12 +410,15 @@ fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                     Ok(p) => writeln!(stdout, "report: {}", p.display())?,
                     Err(e) => eprintln!("warning: no report written: {e:#}"),
                 }
+                if let s3_output::Output::S3(m) = &out {
+                    sluice_pipeline::exec::OutputMirror::push(&**m, &OutputDir::new(m.stage()))?;
+                }
             } else {
                 writeln!(
                     stdout,
                     "\nran {}; other units of this run are not finished yet: {}",
                     if summary.ran.is_empty() { "nothing".to_string() } else { summary.ran.join(", ") },
-                    summary.output.display()
+                    shown
                 )?;
             }
             Ok(ExitCode::SUCCESS)
@@ -516,6 +542,12 @@ fn restart(a: &RunArgs, recipe: &sluice_pipeline::Recipe, text: &str) -> anyhow:
         );
     }
     let root = a.output.clone().unwrap_or_else(|| recipe.output.clone());
+    if root.to_str().is_some_and(sluice_objstore::is_url) {
+        anyhow::bail!(
+            "--restart does not delete an s3:// output yet: remove the prefix (e.g. `aws s3 rm --recursive {}`), then run again",
+            root.display()
+        );
+    }
     let out = OutputDir::new(&root);
     let mut outputs = out.recorded_outputs().map_err(|e| run_error(e, &a.recipe, text))?;
     outputs.extend(recipe.outputs.iter().cloned());
@@ -537,6 +569,11 @@ fn submit_slurm(a: &RunArgs, recipe: &sluice_pipeline::Recipe, stdout: &mut impl
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let binary = slurm::binary(&a.slurm, &cwd)?;
     let root = a.output.clone().unwrap_or_else(|| recipe.output.clone());
+    if root.to_str().is_some_and(sluice_objstore::is_url) {
+        anyhow::bail!(
+            "--executor slurm does not take an s3:// output yet; run `sluice run --tasks N --task I` in your own job script instead"
+        );
+    }
     let prepared = sluice_pipeline::exec::prepare(recipe, a.tasks, &root)?;
     let sub = slurm::Submission {
         recipe_path: &std::fs::canonicalize(&a.recipe).with_context(|| format!("cannot resolve {}", a.recipe.display()))?,

@@ -20,7 +20,7 @@
 use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -72,11 +72,38 @@ pub struct RunOptions {
     /// Off runs one thread per stage: the same output, the reference for
     /// tests. The environment variable `SLUICE_NO_FUSE=1` also turns it off.
     pub fuse: bool,
+    /// The output directory is a local staging copy of this (object
+    /// storage): it is told when to publish and when to catch up.
+    pub mirror: Option<Arc<dyn OutputMirror>>,
+}
+
+/// A copy of the output directory kept elsewhere (an `s3://` prefix, see
+/// `sluice-objstore`). The run writes into a local staging directory as
+/// usual and calls [`push`](OutputMirror::push) after it prepared the
+/// directory, after every unit and at the end;
+/// [`pull`](OutputMirror::pull) before it decides whether the run is
+/// complete (other processes may have finished units meanwhile).
+pub trait OutputMirror: Send + Sync + std::fmt::Debug {
+    /// Publish every file that changed since the last push, completion
+    /// markers last.
+    fn push(&self, out: &OutputDir) -> Result<()>;
+    /// Bring in what other processes published.
+    fn pull(&self, out: &OutputDir) -> Result<()>;
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { task: None, phase: None, tasks: 1, threads: 1, strict: false, progress: Progress::Off, output: None, fuse: true }
+        RunOptions {
+            task: None,
+            phase: None,
+            tasks: 1,
+            threads: 1,
+            strict: false,
+            progress: Progress::Off,
+            output: None,
+            fuse: true,
+            mirror: None,
+        }
     }
 }
 
@@ -128,6 +155,10 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
     // (see `output`).
     let scope = RunScope::enter(&root);
     let Prepared { out, plan, .. } = prepare(recipe, opts.tasks, &root)?;
+    let mirror = opts.mirror.as_deref();
+    if let Some(m) = mirror {
+        m.push(&out)?;
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .thread_name(|i| format!("sluice-worker-{i}"))
@@ -168,8 +199,14 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
                 }
                 PhaseKind::Step { node, step } => run_step(recipe, node, step, &ph.key, unit, &out, opts, &pool)?,
             }
+            if let Some(m) = mirror {
+                m.push(&out)?;
+            }
             ran.push(ph.unit_name(unit));
         }
+    }
+    if let Some(m) = mirror {
+        m.pull(&out)?;
     }
     let stats = RunStats::load(&out)?;
     let complete = phases.iter().all(|p| (0..p.units).all(|u| out.is_unit_done(&p.key, u)));
@@ -187,6 +224,9 @@ pub fn run(recipe: &Recipe, opts: &RunOptions) -> Result<RunSummary> {
         // No unit writes any more: nothing that any process could still be
         // writing is left to protect.
         out.remove_all_temporaries()?;
+        if let Some(m) = mirror {
+            m.push(&out)?;
+        }
     }
     Ok(RunSummary { output: root, ran, skipped, stats, complete })
 }

@@ -1,7 +1,15 @@
 //! Finding a reader's input files: paths, directories and globs, sorted,
 //! filtered and optionally sampled, always in the same order.
+//!
+//! Each entry of `paths` is a local path, a `file://` URL or an `s3://`
+//! URL (`s3://bucket/prefix`, read as a directory if objects lie under
+//! `prefix/`, else as one object; or a glob such as
+//! `s3://bucket/crawl/**/*.warc.gz`). An object's relative path starts with
+//! the prefix's last component, exactly like a directory's, so a run over
+//! `s3://bucket/data/web` gives the same document ids and task plan as one
+//! over a local copy `/mnt/data/web`. Objects are streamed when read
+//! ([`sluice_objstore::Store::open`]).
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -37,7 +45,8 @@ macro_rules! file_reader_config {
         pub struct $name {
             /// Files, directories (searched recursively) or glob patterns such as
             /// `data/**/*.jsonl.gz`. Relative paths are relative to the current
-            /// directory.
+            /// directory. `file://` URLs, and `s3://bucket/prefix` URLs (a prefix
+            /// is read like a directory; globs work too) are accepted.
             pub paths: Vec<String>,
             /// Inside directories, read only files whose path (relative to the
             /// directory) matches one of these globs. Each reader has a default
@@ -109,10 +118,32 @@ impl FilesConfig {
         if self.paths.is_empty() {
             errs.push(("paths".into(), "list at least one file, directory or glob".into()));
         }
+        let mut paths = Vec::with_capacity(self.paths.len());
         for (i, p) in self.paths.iter().enumerate() {
-            if !has_glob(p) && !Path::new(p).exists() {
+            // Object storage is checked when listed, not here: validating a
+            // recipe needs no network.
+            if sluice_objstore::is_url(p) {
+                let base = if has_glob(p) { glob_base(p) } else { p };
+                if has_glob(p["s3://".len()..].split('/').next().unwrap_or("")) {
+                    errs.push((format!("paths[{i}]"), format!("`{p}`: the bucket name cannot be a glob")));
+                } else if let Err(e) = sluice_objstore::S3Url::parse(base) {
+                    errs.push((format!("paths[{i}]"), e.to_string()));
+                }
+                paths.push(p.clone());
+                continue;
+            }
+            let local = match sluice_objstore::file_url_path(p) {
+                Some(Ok(path)) => path.to_string_lossy().into_owned(),
+                Some(Err(e)) => {
+                    errs.push((format!("paths[{i}]"), e.to_string()));
+                    continue;
+                }
+                None => p.clone(),
+            };
+            if !has_glob(&local) && !Path::new(&local).exists() {
                 errs.push((format!("paths[{i}]"), format!("`{p}` does not exist")));
             }
+            paths.push(local);
         }
         let include: Vec<String> = match &self.include {
             Some(v) => v.clone(),
@@ -127,7 +158,7 @@ impl FilesConfig {
             return Err(errs);
         }
         Ok(FileLister {
-            paths: self.paths.clone(),
+            paths,
             include: include.expect("checked"),
             exclude: exclude.expect("checked"),
             max_files: self.max_files,
@@ -145,7 +176,9 @@ impl FileLister {
     pub fn list(&self) -> Result<Vec<InputFile>> {
         let mut out: Vec<InputFile> = Vec::new();
         for p in &self.paths {
-            if has_glob(p) {
+            if sluice_objstore::is_url(p) {
+                self.list_s3(p, &mut out)?;
+            } else if has_glob(p) {
                 // Walk the longest literal prefix, match the whole pattern.
                 let cut = p.find(['*', '?', '[', '{']).unwrap_or(p.len());
                 let base = match p[..cut].rfind('/') {
@@ -183,6 +216,60 @@ impl FileLister {
         Ok(out)
     }
 
+    /// The objects of an `s3://` entry of `paths` (see the module comment).
+    fn list_s3(&self, p: &str, out: &mut Vec<InputFile>) -> Result<()> {
+        let io_err = |e: std::io::Error| Error::io(p, e);
+        let glob = has_glob(p);
+        let base = sluice_objstore::S3Url::parse(if glob { glob_base(p) } else { p }).map_err(io_err)?;
+        let store = sluice_objstore::Store::for_bucket(&base.bucket).map_err(io_err)?;
+        let objects = store.list(&base.key).map_err(io_err)?;
+        let url = |key: &str| format!("s3://{}/{key}", base.bucket);
+        if !glob && objects.is_empty() && !base.key.is_empty() {
+            // Not a prefix: one object, or nothing.
+            let Some(o) = store.head(&base.key).map_err(io_err)? else {
+                return Err(Error::io(
+                    p,
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such object, and no object under this prefix"),
+                ));
+            };
+            let name = base.key.rsplit('/').next().unwrap_or(&base.key).to_string();
+            out.push(InputFile { path: url(&o.key).into(), rel: name, size: o.size });
+            return Ok(());
+        }
+        // A directory: relative paths start with its own name (the bucket's
+        // for the whole bucket), as for a local directory.
+        let root_name = if base.key.is_empty() { base.bucket.as_str() } else { base.key.rsplit('/').next().unwrap_or(&base.key) };
+        let pattern = if glob {
+            Some(Glob::new(p).map_err(|e| Error::stage("files", format!("bad glob `{p}`: {e}")))?.compile_matcher())
+        } else {
+            None
+        };
+        let skip = if base.key.is_empty() { 0 } else { base.key.len() + 1 };
+        for o in objects {
+            let in_root = &o.key[skip..];
+            // Folder placeholders (`dir/`) and keys sluice could not name.
+            if sluice_objstore::check_key(in_root).is_err() {
+                continue;
+            }
+            if !self.hidden && in_root.split('/').any(|c| c.starts_with('.')) {
+                continue;
+            }
+            let full = url(&o.key);
+            if let Some(m) = &pattern {
+                if !m.is_match(&full) {
+                    continue;
+                }
+            } else if !self.include.is_match(in_root) {
+                continue;
+            }
+            if self.exclude.is_match(in_root) {
+                continue;
+            }
+            out.push(InputFile { path: full.into(), rel: format!("{root_name}/{in_root}"), size: o.size });
+        }
+        Ok(())
+    }
+
     fn walk(&self, root: &Path, out: &mut Vec<InputFile>, pattern: Option<&globset::GlobMatcher>) -> Result<()> {
         let anchor = root.parent().unwrap_or(Path::new(""));
         let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
@@ -218,6 +305,16 @@ impl FileLister {
     }
 }
 
+/// The literal part of a glob up to its last `/` before the first wildcard
+/// (`s3://b/crawl` for `s3://b/crawl/**/*.gz`).
+fn glob_base(p: &str) -> &str {
+    let cut = p.find(['*', '?', '[', '{']).unwrap_or(p.len());
+    match p[..cut].rfind('/') {
+        Some(i) => &p[..i.max(1)],
+        None => ".",
+    }
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
 }
@@ -240,9 +337,66 @@ impl Compression {
     }
 }
 
-/// Open a file, decompressing by extension.
+/// Open an input (a path or an `s3://` URL, streamed), without
+/// decompressing.
+pub fn open_input(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
+    sluice_objstore::open_input(path)
+}
+
+/// An input opened for random access (Parquet): a local file, or an
+/// object read with ranged GETs, pinned to the ETag it had when opened.
+pub enum RandomAccess {
+    File(std::fs::File),
+    Object { store: std::sync::Arc<sluice_objstore::Store>, key: String, size: u64, etag: Option<String> },
+}
+
+/// Open an input (a path or an `s3://` URL) for random access.
+pub fn open_random(path: &Path) -> std::io::Result<RandomAccess> {
+    let Some(s) = path.to_str().filter(|s| sluice_objstore::is_url(s)) else {
+        return Ok(RandomAccess::File(std::fs::File::open(path)?));
+    };
+    let u = sluice_objstore::S3Url::parse(s)?;
+    let store = sluice_objstore::Store::for_bucket(&u.bucket)?;
+    let o = store.head(&u.key)?.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, format!("{s}: no such object")))?;
+    Ok(RandomAccess::Object { store, key: u.key, size: o.size, etag: o.etag })
+}
+
+impl parquet::file::reader::Length for RandomAccess {
+    fn len(&self) -> u64 {
+        match self {
+            RandomAccess::File(f) => f.len(),
+            RandomAccess::Object { size, .. } => *size,
+        }
+    }
+}
+
+impl parquet::file::reader::ChunkReader for RandomAccess {
+    type T = Box<dyn Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        match self {
+            RandomAccess::File(f) => Ok(Box::new(f.get_read(start)?)),
+            RandomAccess::Object { store, key, size, etag } => {
+                let r =
+                    store.open_at(key, start, *size, etag.as_deref()).map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+                Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, r)))
+            }
+        }
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        match self {
+            RandomAccess::File(f) => f.get_bytes(start, length),
+            RandomAccess::Object { store, key, etag, .. } => store
+                .get_range(key, start, length as u64, etag.as_deref())
+                .map_err(|e| parquet::errors::ParquetError::External(Box::new(e))),
+        }
+    }
+}
+
+/// Open an input (a path or an `s3://` URL), decompressing by extension.
 pub fn open_decompressed(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
-    let f = File::open(path)?;
+    let f = open_input(path)?;
     Ok(match Compression::of(path) {
         Compression::None => Box::new(BufReader::with_capacity(1 << 20, f)),
         Compression::Gzip => Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(BufReader::new(f)))),

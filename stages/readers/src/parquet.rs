@@ -8,7 +8,6 @@
 //! writer writes now), a map of string to number (what it wrote before), or
 //! a struct of numeric fields (one per attribute).
 
-use std::fs::File;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -92,7 +91,7 @@ impl Reader for ParquetReader {
 
     fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
         let err = |e: String| RecordError::new(file.display(), Locator::File, "unreadable", e);
-        let f = File::open(&file.path).map_err(|e| err(e.to_string()))?;
+        let f = crate::files::open_random(&file.path).map_err(|e| err(e.to_string()))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
         // sluice's writer records a digest of the footer's layout (row
         // counts, offsets, columns): a footer that no longer matches it is
@@ -259,6 +258,7 @@ impl sluice_pipeline::component::Component for ParquetReaderConfig {
 mod tests {
     use super::*;
     use sluice_pipeline::{Decoded, SinkContext, SinkFactory};
+    use std::fs::File;
 
     #[test]
     fn reads_back_what_the_parquet_writer_wrote() {

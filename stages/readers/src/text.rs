@@ -130,7 +130,7 @@ impl Reader for TextReader {
 
     fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
         let err = |kind, e: String| RecordError::new(file.display(), Locator::File, kind, e);
-        let f = std::fs::File::open(&file.path).map_err(|e| err("unreadable", e.to_string()))?;
+        let f = crate::files::open_input(&file.path).map_err(|e| err("unreadable", e.to_string()))?;
         let mut bytes = Vec::with_capacity(file.size.min(self.max) as usize);
         f.take(self.max + 1).read_to_end(&mut bytes).map_err(|e| err("unreadable", e.to_string()))?;
         if bytes.len() as u64 > self.max {

@@ -76,7 +76,8 @@ impl Reader for WarcFileReader {
 
     fn open<'a>(&'a self, file: &'a InputFile) -> Result<RecordIter<'a>, RecordError> {
         let opts = WarcReaderOptions { max_record_bytes: self.max_record };
-        let r = WarcReader::open_with(&file.path, opts)
+        let r = crate::files::open_input(&file.path)
+            .and_then(|input| WarcReader::from_read(input, opts))
             .map_err(|e| RecordError::new(file.display(), Locator::File, "unreadable", e.to_string()))?;
         Ok(Box::new(r.map(move |item| match item {
             Ok(rec) => {

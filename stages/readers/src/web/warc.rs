@@ -124,7 +124,13 @@ impl WarcReader {
 
     /// [`WarcReader::open`] with explicit options.
     pub fn open_with(path: impl AsRef<Path>, opts: WarcReaderOptions) -> io::Result<WarcReader> {
-        let mut file = BufReader::with_capacity(256 * 1024, File::open(path)?);
+        Self::from_read(Box::new(File::open(path)?), opts)
+    }
+
+    /// [`WarcReader::open_with`] on an open stream (an object being
+    /// downloaded, say).
+    pub fn from_read(input: Box<dyn io::Read + Send>, opts: WarcReaderOptions) -> io::Result<WarcReader> {
+        let mut file = BufReader::with_capacity(256 * 1024, input);
         let gz = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
         let input: Box<dyn BufRead + Send> =
             if gz { Box::new(BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(file))) } else { Box::new(file) };
