@@ -134,11 +134,16 @@ fn markers_cover_published_files(store: &std::sync::Arc<Store>, prefix: &str) {
 /// The `pending.json` files (pushes not finished) of the staging
 /// directories of outputs whose name contains `name`.
 fn pending_lists(staging: &Path, name: &str) -> Vec<PathBuf> {
+    slot_files(staging, name, "pending.json")
+}
+
+/// `file` in every staging slot of the output whose directory names `name`.
+fn slot_files(staging: &Path, name: &str, file: &str) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(staging) else { return Vec::new() };
     let mut found = Vec::new();
     for url_dir in rd.flatten().filter(|e| e.file_name().to_string_lossy().contains(name)) {
         for slot in std::fs::read_dir(url_dir.path()).unwrap().flatten() {
-            let p = slot.path().join("pending.json");
+            let p = slot.path().join(file);
             if p.exists() {
                 found.push(p);
             }
@@ -228,10 +233,13 @@ fn s3_inputs_and_output_match_local_paths_across_processes_and_kills() {
     assert_eq!(three_files.keys().collect::<Vec<_>>(), local.keys().collect::<Vec<_>>());
     assert!(comparable(&three_files) == comparable(&local), "--tasks 3 as processes differs from the local run");
 
-    // Killed in the middle of an upload (uploads slowed down so that the
-    // kill lands in one), then resumed: with the same staging directory
-    // (the interrupted upload is finished) and with a fresh one (another
-    // machine: the unit without a published marker runs again).
+    // Killed in the middle of an upload, then resumed: with the same
+    // staging directory (the interrupted upload is finished) and with a
+    // fresh one (another machine: the unit without a published marker runs
+    // again). The process stops itself inside a push after `at` uploads and
+    // says so (`test-paused`), so the kill always lands in one; timing the
+    // kill by polling the prefix raced with the end of a push on a loaded
+    // CI machine.
     let total = one_files.len();
     for (trial, at, fresh) in [(0, total / 4, false), (1, total * 2 / 3, true)] {
         let out = format!("s3://{BUCKET}/out/kill-{trial}");
@@ -241,17 +249,15 @@ fn s3_inputs_and_output_match_local_paths_across_processes_and_kills() {
             .sluice()
             .args(["run", "--progress", "off", "--tasks", "3"])
             .arg(&recipe)
-            .env(sluice_objstore::mirror::TEST_UPLOAD_DELAY_ENV, "150")
+            .env(sluice_objstore::mirror::TEST_PAUSE_AFTER_ENV, at.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let t0 = Instant::now();
-        loop {
-            assert!(child.try_wait().unwrap().is_none(), "trial {trial}: the run finished before {at} objects were published");
-            if remote_keys(&store, &prefix).len() >= at {
-                break;
-            }
+        let name = format!("kill-{trial}");
+        while slot_files(&env.staging, &name, "test-paused").is_empty() {
+            assert!(child.try_wait().unwrap().is_none(), "trial {trial}: the run finished before {at} uploads");
             assert!(t0.elapsed() < Duration::from_secs(300), "trial {trial}: stuck");
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -46,9 +46,10 @@ use sluice_pipeline::{Error, Result};
 
 use crate::{S3Url, Store};
 
-/// Test hook: sleep this many milliseconds before every upload of a push,
-/// so that a test can kill a run in the middle of one.
-pub const TEST_UPLOAD_DELAY_ENV: &str = "SLUICE_S3_TEST_UPLOAD_DELAY_MS";
+/// Test only: after this many uploads the process writes `test-paused` in
+/// its staging slot and stops inside the push (it sleeps until killed), so a
+/// test's SIGKILL lands in the middle of an upload deterministically.
+pub const TEST_PAUSE_AFTER_ENV: &str = "SLUICE_S3_TEST_PAUSE_AFTER_UPLOADS";
 
 /// A local file's identity: a rewrite (a new file renamed into place)
 /// changes the inode, an in-place change the size or mtime.
@@ -268,12 +269,15 @@ impl S3Output {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::io(&path, e)),
         };
-        if let Some(ms) = std::env::var(TEST_UPLOAD_DELAY_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
         let etag = self.store.upload_file(&path, &self.key(rel)?).map_err(|e| self.err(e))?;
-        self.uploads.fetch_add(1, Ordering::Relaxed);
+        let n = self.uploads.fetch_add(1, Ordering::Relaxed) + 1;
         s.files.insert(rel.to_string(), Synced { local: before, etag: etag_norm(etag) });
+        if std::env::var(TEST_PAUSE_AFTER_ENV).ok().and_then(|v| v.parse::<u64>().ok()) == Some(n) {
+            let _ = std::fs::write(self.dir.join("test-paused"), b"");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
         Ok(())
     }
 
