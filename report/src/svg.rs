@@ -341,14 +341,7 @@ pub fn histogram(class: &str, h: &Histogram, x_title: &str, marks: &[(f64, Strin
     let x_at = |v: f64| h.frac(v).map(|f| l + f * pw);
     let mut s = String::new();
     let _ = write!(s, r#"<svg class="chart {}" role="img" width="{w}" height="{ht}" viewBox="0 0 {w} {ht}">"#, esc(class));
-    let _ = write!(
-        s,
-        r#"<line class="axis" x1="{l}" y1="{}" x2="{}" y2="{}"/><line class="axis" x1="{l}" y1="{t}" x2="{l}" y2="{}"/>"#,
-        t + ph,
-        l + pw,
-        t + ph,
-        t + ph
-    );
+    axes(&mut s, l, t, pw, ph);
     for (i, c) in h.bins.iter().enumerate() {
         if *c == 0 {
             continue;
@@ -514,14 +507,7 @@ pub fn lines(class: &str, series: &[Series], xlabel: &str, ylabel: &str) -> Stri
     let (y0, y1) = (y0 - pad, y1 + pad);
     let px = |x: f64| l + (x - x0) / (x1 - x0) * pw;
     let py = |y: f64| t + ph - (y - y0) / (y1 - y0) * ph;
-    let _ = write!(
-        s,
-        r#"<line class="axis" x1="{l}" y1="{}" x2="{}" y2="{}"/><line class="axis" x1="{l}" y1="{t}" x2="{l}" y2="{}"/>"#,
-        t + ph,
-        l + pw,
-        t + ph,
-        t + ph
-    );
+    axes(&mut s, l, t, pw, ph);
     for (v, anchor) in [(x0, "start"), ((x0 + x1) / 2.0, "middle"), (x1, "end")] {
         let _ = write!(s, r#"<text x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#, px(v), t + ph + 14.0, num(v));
     }
@@ -564,6 +550,18 @@ pub fn lines(class: &str, series: &[Series], xlabel: &str, ylabel: &str) -> Stri
     }
     s.push_str("</svg>");
     s
+}
+
+/// The x and y axis lines of a plot area `pw` × `ph` whose top-left corner is (`l`, `t`).
+fn axes(s: &mut String, l: f64, t: f64, pw: f64, ph: f64) {
+    let _ = write!(
+        s,
+        r#"<line class="axis" x1="{l}" y1="{}" x2="{}" y2="{}"/><line class="axis" x1="{l}" y1="{t}" x2="{l}" y2="{}"/>"#,
+        t + ph,
+        l + pw,
+        t + ph,
+        t + ph
+    );
 }
 
 #[cfg(test)]
