@@ -9,7 +9,7 @@
 #   scripts/figures.sh                 # every job (about 40 minutes on 2 cores)
 #   scripts/figures.sh quickstart minhash
 #
-# Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid.
+# Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm.
 # Speed ratios are whole processes on real text, CPU-seconds (user + sys) on
 # both sides, the two tools run one after the other in the same run; a job
 # that also prints a warm in-process loop or a synthetic corpus says so.
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 PY="${FIGURES_PY:-.venv/bin/python}"
 SLUICE="${SLUICE_BIN:-${CARGO_TARGET_DIR:-target}/release/sluice}"
 export SLUICE_TEST_DATA="${SLUICE_TEST_DATA:-$(cd .. && pwd)/shared/data}"
-ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid)
+ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm)
 JOBS=("$@")
 [ ${#JOBS[@]} -eq 0 ] && JOBS=("${ALL[@]}")
 
@@ -57,6 +57,7 @@ for j in "${JOBS[@]}"; do
         [ -f target/classify/data/train.txt ] || SLUICE_BIN="$SLUICE" python3 benches/classify/make_dataset.py >/dev/null
         job "$j" env SLUICE_BIN="$SLUICE" target/py/bin/python benches/classify/compare.py --repeat 3 ;;
     langid) job "$j" env SLUICE_BIN="$SLUICE" bash benches/langid/run.sh ;;
+    dclm) job "$j" "$PY" benches/dclm.py --sluice "$SLUICE" ;;
     *) echo "unknown job $j (jobs: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done
