@@ -7,7 +7,9 @@
 # builds the seed corpora from the shared test data (../shared/data, or
 # $SLUICE_TEST_DATA) into fuzz/seeds/, runs each target for the given time
 # with its corpus in fuzz/corpus/<target>/ (kept between runs, git-ignored),
-# and prints per target the inputs executed and the crashes found. Exits
+# and prints on stdout a markdown table, one row per target in the form of
+# fuzz/README.md's "Measured" table (time, runs, exec/s, coverage in edges,
+# corpus, slowest input, crashes); progress goes to stderr. Exits
 # non-zero when any target crashed (panic, abort, timeout, out of memory);
 # the crashing input is in fuzz/artifacts/<target>/.
 #
@@ -56,8 +58,8 @@ feat_args=()
 if [ -n "${FUZZ_BIN_DIR:-}" ]; then
     bin="$FUZZ_BIN_DIR"
 else
-    echo "== building fuzz targets (sanitizer: $sanitizer${features:+, features: $features})"
-    (cd "$root" && cargo +nightly fuzz build -s "$sanitizer" "${feat_args[@]}") || exit 2
+    echo "== building fuzz targets (sanitizer: $sanitizer${features:+, features: $features})" >&2
+    (cd "$root" && cargo +nightly fuzz build -s "$sanitizer" "${feat_args[@]}" >&2) || exit 2
     bin="$fuzz/target/x86_64-unknown-linux-gnu/release"
 fi
 
@@ -65,9 +67,9 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 export SLUICE_FUZZ_TMPDIR="$scratch"
 
-echo "== seed corpora from $data"
+echo "== seed corpora from $data" >&2
 rm -rf "$fuzz/seeds"
-python3 "$fuzz/make_seeds.py" "$data" "$fuzz/seeds" "$root/recipes" "$scratch/data" || exit 2
+python3 "$fuzz/make_seeds.py" "$data" "$fuzz/seeds" "$root/recipes" "$scratch/data" >&2 || exit 2
 if [[ " $targets " == *" reader_parquet "* ]]; then
     SLUICE_FUZZ_PARQUET_SEEDS="$fuzz/seeds/reader_parquet" SLUICE_FUZZ_JSONL="$data/web/cc-main-2019-30.sample.jsonl.gz" \
         "$bin/reader_parquet" >/dev/null || exit 2
@@ -85,6 +87,8 @@ logs="$fuzz/logs"
 mkdir -p "$logs"
 
 declare -A max_len=([recipe]=16384)
+# 1234567 -> 1,234,567 (printf's %'d depends on the locale).
+commas() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }
 failed=0
 results=()
 for t in $targets; do
@@ -94,7 +98,7 @@ for t in $targets; do
     fi
     mkdir -p "$fuzz/corpus/$t" "$fuzz/artifacts/$t" "$fuzz/seeds/$t"
     before=$(find "$fuzz/artifacts/$t" -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' | wc -l)
-    echo "== $t: ${secs}s"
+    echo "== $t: ${secs}s" >&2
     (cd "$scratch/cwd" && "$bin/$t" "$fuzz/corpus/$t" "$fuzz/seeds/$t" \
         -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb="$rss" -malloc_limit_mb="$rss" \
         -max_len="${max_len[$t]:-65536}" -dict="$fuzz/sluice.dict" -close_fd_mask=1 \
@@ -104,19 +108,30 @@ for t in $targets; do
     corpus=$(ls "$fuzz/corpus/$t" | wc -l)
     after=$(find "$fuzz/artifacts/$t" -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' | wc -l)
     slowest=$(grep -o 'stat::slowest_unit_time_sec: *[0-9]*' "$logs/$t.log" | awk '{print $2}' | sort -n | tail -1)
+    # exec/s: libFuzzer's own average (summed over -jobs workers); coverage:
+    # the largest `cov:` (edges) any status line reported.
+    execs=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$logs/$t.log" | awk '{s += $2} END {print s + 0}')
+    cov=$(grep -o ' cov: [0-9]*' "$logs/$t.log" | awk '$2 > m {m = $2} END {print m + 0}')
     crashes=$((after - before))
     if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi
     artifact=""
     if [ "$crashes" -ne 0 ]; then
         failed=1
         artifact=$(ls -t "$fuzz/artifacts/$t" | grep -E '^(crash|timeout|oom|leak)-' | head -1)
-        grep -m2 -E "panicked at|memory allocation of|ERROR: libFuzzer|SUMMARY" "$logs/$t.log" | sed 's/^/    /'
+        grep -m2 -E "panicked at|memory allocation of|ERROR: libFuzzer|SUMMARY" "$logs/$t.log" | sed 's/^/    /' >&2
     fi
-    results+=("$(printf '%-15s %6ss %12s %8s %9ss %8s  %s' "$t" "$secs" "$runs" "$corpus" "${slowest:-?}" "$crashes" "${artifact:+artifacts/$t/$artifact}")")
+    if [ -z "$slowest" ]; then slow="?"; elif [ "$slowest" -lt 1 ]; then slow="< 1 s"; else slow="$slowest s"; fi
+    if [ "$crashes" -eq 0 ]; then crash_cell=0; else crash_cell="**$crashes** (\`artifacts/$t/$artifact\`)"; fi
+    name="\`$t\`"
+    [[ ",$features," == *,full,* ]] && name="$name (*full*)"
+    results+=("$(printf '| %s | %s s | %s | %s | %s | %s | %s | %s |' "$name" "$secs" \
+        "$(commas "$runs")" "$(commas "$execs")" "$(commas "$cov")" "$(commas "$corpus")" "$slow" "$crash_cell")")
 done
 
+echo "# scripts/fuzz.sh $secs, $(date -u +%F), commit $(git -C "$root" rev-parse --short HEAD), sanitizer $sanitizer${features:+, features $features}${FUZZ_ARGS:+, FUZZ_ARGS=$FUZZ_ARGS}"
 echo
-printf '%-15s %7s %12s %8s %10s %8s  %s\n' target time runs corpus slowest crashes artifact
+echo "| target | time | runs | exec/s | coverage (edges) | corpus | slowest input | crashes |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
-echo "(logs: fuzz/logs/<target>.log)"
+echo "(logs: fuzz/logs/<target>.log)" >&2
 exit "$failed"
