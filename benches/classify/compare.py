@@ -21,6 +21,7 @@ epochs (the same count on both sides).
 
     python3 benches/classify/make_dataset.py
     target/py/bin/python benches/classify/compare.py [--data target/classify/data]
+    target/py/bin/python benches/classify/compare.py --make-dataset   # both, one command
 
 Run it with a Python that has `fasttext` (fasttext-wheel) and numpy<2:
     python3 -m venv target/py && target/py/bin/pip install fasttext-wheel 'numpy<2'
@@ -217,7 +218,18 @@ def main():
     ap.add_argument("--work", default=os.path.join(TARGET, "classify", "compare"))
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated: " + ", ".join(CONFIGS))
     ap.add_argument("--repeat", type=int, default=3, help="runs of each timed command; the figures are the least CPU-seconds")
+    ap.add_argument("--make-dataset", action="store_true",
+                    help="first (re)build --data with make_dataset.py and print its per-source table")
     args = ap.parse_args()
+    if args.make_dataset:
+        # make_dataset.py needs only the standard library and SLUICE_BIN; its
+        # table (documents, words, MB per source and split) goes to stdout.
+        r = subprocess.run([sys.executable, os.path.join(HERE, "make_dataset.py"), "--out", args.data],
+                           stdout=subprocess.PIPE, text=True)
+        sys.stdout.write(r.stdout)
+        if r.returncode != 0:
+            sys.exit(f"error: make_dataset.py exited {r.returncode}")
+        print(flush=True)
     try:
         import fasttext  # noqa: F401
         import numpy

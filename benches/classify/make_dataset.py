@@ -119,7 +119,9 @@ def clue(d):
 def negatives(d, workdir):
     out = os.path.join(workdir, "negatives")
     env = dict(os.environ, OUT=out, SLUICE_DATA=d)
-    cmd = [sluice_bin(), "run", os.path.join(HERE, "negatives.yaml")]
+    # --restart: the folder is this script's scratch; an earlier run with
+    # another data path (other settings) would otherwise be refused.
+    cmd = [sluice_bin(), "run", "--restart", os.path.join(HERE, "negatives.yaml")]
     print("+ OUT=%s SLUICE_DATA=%s %s" % (out, d, " ".join(cmd)), file=sys.stderr)
     subprocess.run(cmd, env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     by_stage = {}
