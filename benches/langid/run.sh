@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Language ID: accuracy by length and speed of every `language` backend.
 #
-#   bash benches/langid/run.sh [--lingua] [--no-fasttext] [--no-process]
+#   bash benches/langid/run.sh [--lingua] [--no-fasttext] [--no-process] [--no-effect]
 #
 # 1. make_samples.py builds the labelled samples from ../shared/data
 #    (SLUICE_TEST_DATA overrides; how each label is set is written there).
@@ -15,16 +15,22 @@
 #      (26 languages; about a minute of build and 130 MB more binary).
 # 3. process_speed.py (unless --no-process): whole `sluice run` processes, CPU-seconds
 #    (needs target/release/sluice: cargo build --release).
+# 4. recipe_effect.py (unless --no-effect): what builtin vs whatlang changes in
+#    recipes/fineweb.yaml and in recipes/quickstart.yaml's language labels.
+#
+# The bench binaries must be built beforehand, or this builds them:
+#   cargo bench --no-run -p sluice-quality --bench langid [--features lingua]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=${CARGO_TARGET_DIR:-$ROOT/target}
 DATA=${SLUICE_TEST_DATA:-$ROOT/../shared/data}
-LINGUA=0 FT=1 PROC=1
+LINGUA=0 FT=1 PROC=1 EFFECT=1
 for a in "$@"; do
   case $a in
     --lingua) LINGUA=1 ;;
     --no-fasttext) FT=0 ;;
     --no-process) PROC=0 ;;
+    --no-effect) EFFECT=0 ;;
     *) echo "unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -55,5 +61,9 @@ if [ $PROC = 1 ]; then
   PARGS=()
   if [ $FT = 1 ]; then PB=$PB,fasttext; PARGS+=(--model "$MODEL"); fi
   echo
-  python3 "$ROOT/benches/langid/process_speed.py" --data "$DATA" --backends "$PB" "${PARGS[@]}"
+  python3 "$ROOT/benches/langid/process_speed.py" --sluice "${SLUICE_BIN:-$T/release/sluice}" --data "$DATA" --backends "$PB" "${PARGS[@]}"
+fi
+if [ $EFFECT = 1 ]; then
+  echo
+  SLUICE_TEST_DATA=$DATA python3 "$ROOT/benches/langid/recipe_effect.py" --sluice "${SLUICE_BIN:-$T/release/sluice}"
 fi
