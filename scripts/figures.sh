@@ -53,10 +53,8 @@ for j in "${JOBS[@]}"; do
     # trafilatura's own latest release (datatrove pins an older one): target/venv-traf if present.
     extract) job "$j" "${FIGURES_TRAF_PY:-$( [ -x target/venv-traf/bin/python ] && echo target/venv-traf/bin/python || echo "$PY")}" benches/extract/compare_trafilatura.py ;;
     fineweb) job "$j" python3 benches/quality/fineweb_e2e.py --sluice "$SLUICE" ;;
-    classify)
-        [ -f target/classify/data/train.txt ] || SLUICE_BIN="$SLUICE" python3 benches/classify/make_dataset.py >/dev/null
-        job "$j" env SLUICE_BIN="$SLUICE" target/py/bin/python benches/classify/compare.py --repeat 3 ;;
-    langid) job "$j" env SLUICE_BIN="$SLUICE" bash benches/langid/run.sh ;;
+    classify) job "$j" env SLUICE_BIN="$SLUICE" target/py/bin/python benches/classify/compare.py --make-dataset --repeat 3 ;;
+    langid) job "$j" env SLUICE_BIN="$SLUICE" bash benches/langid/run.sh --lingua ;;
     dclm) job "$j" "$PY" benches/dclm.py --sluice "$SLUICE" ;;
     *) echo "unknown job $j (jobs: ${ALL[*]})" >&2; exit 2 ;;
     esac
