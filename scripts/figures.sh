@@ -3,13 +3,18 @@
 # bench that produces it, with the machine it ran on.
 #
 #   cargo build --release && cargo build --release -p sluice-readers --example extract_eval
+#   cargo build --release -p sluice-safety --example pii_throughput --example pii_eval
+#   cargo build --release -p sluice-dedup --bin dedup-bench
+#   cargo test --release --no-run -p sluice-safety --test decontam && cargo test --release --no-run -p sluice-dedup --test dedup
+#   cargo bench --no-run -p sluice-quality --bench langid --features lingua
 #   python3 -m venv .venv && .venv/bin/pip install "datatrove[processing]" spacy trafilatura lxml_html_clean zstandard pyarrow orjson
 #   python3 -m venv target/py && target/py/bin/pip install fasttext-wheel 'numpy<2'   # classify only
 #   python3 -m venv target/venv-traf && target/venv-traf/bin/pip install trafilatura lxml_html_clean   # extract: trafilatura's latest
 #   scripts/figures.sh                 # every job (about 40 minutes on 2 cores)
 #   scripts/figures.sh quickstart minhash
 #
-# Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm.
+# Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm
+# pii decontam dedup_truth dedup_scale safety_dedup_quickstart.
 # Speed ratios are whole processes on real text, CPU-seconds (user + sys) on
 # both sides, the two tools run one after the other in the same run; a job
 # that also prints a warm in-process loop or a synthetic corpus says so.
@@ -19,7 +24,7 @@ cd "$(dirname "$0")/.."
 PY="${FIGURES_PY:-.venv/bin/python}"
 SLUICE="${SLUICE_BIN:-${CARGO_TARGET_DIR:-target}/release/sluice}"
 export SLUICE_TEST_DATA="${SLUICE_TEST_DATA:-$(cd .. && pwd)/shared/data}"
-ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm)
+ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm pii decontam dedup_truth dedup_scale safety_dedup_quickstart)
 JOBS=("$@")
 [ ${#JOBS[@]} -eq 0 ] && JOBS=("${ALL[@]}")
 
@@ -56,6 +61,11 @@ for j in "${JOBS[@]}"; do
     classify) job "$j" env SLUICE_BIN="$SLUICE" target/py/bin/python benches/classify/compare.py --make-dataset --repeat 3 ;;
     langid) job "$j" env SLUICE_BIN="$SLUICE" bash benches/langid/run.sh --lingua ;;
     dclm) job "$j" "$PY" benches/dclm.py --sluice "$SLUICE" ;;
+    pii) job "$j" "$PY" benches/safety/pii_figures.py --sluice "$SLUICE" ;;
+    decontam) job "$j" python3 benches/safety/decontam_figures.py ;;
+    dedup_truth) job "$j" "$PY" benches/dedup/truth_figures.py ;;
+    dedup_scale) job "$j" "${CARGO_TARGET_DIR:-target}/release/dedup-bench" --docs 1000000 --tasks 4 --threads 2 ;;
+    safety_dedup_quickstart) job "$j" python3 benches/dedup/quickstart_figures.py --sluice "$SLUICE" ;;
     *) echo "unknown job $j (jobs: ${ALL[*]})" >&2; exit 2 ;;
     esac
 done

@@ -1,7 +1,7 @@
 //! PII stage throughput on a JSONL(.gz) file, per core: the documents are
 //! repeated up to `--min-mb` MB of text and run through `pii` on this
 //! thread; the time is this thread's CPU time. Prints one JSON line.
-//! Used by `benches/safety/compare_datatrove.py`.
+//! Used by `benches/safety/pii_figures.py` (`scripts/figures.sh pii`) for its warm-loop rows.
 //!
 //! cargo run --release -p sluice-safety --example pii_throughput -- FILE [--min-mb 100] [--datatrove-kinds | --only KIND] [--stage pii|toxicity|decontaminate --eval-dir DIR]
 
