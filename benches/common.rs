@@ -52,6 +52,11 @@ pub fn make_corpus(dir: &Path, files: usize, bytes: u64) -> u64 {
     total
 }
 
+/// Total size of the files in `dir`.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
+}
+
 /// The bare-engine recipe: JSONL.zst -> passthrough -> Parquet.
 pub fn engine_recipe(input: &Path, out: &Path) -> String {
     format!(

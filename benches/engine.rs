@@ -1,8 +1,10 @@
-//! Criterion bench of the bare engine: read JSONL.zst, pass every document
-//! through a no-op stage, write Parquet. Throughput is text bytes per
-//! second of the whole `sluice run` process with `--threads 1`.
+//! Criterion bench of the bare engine on a synthetic corpus: read JSONL.zst,
+//! pass every document through a no-op stage, write Parquet. Throughput is
+//! text bytes per second of the whole `sluice run` process, at `--threads 1`
+//! and `2`.
 //!
 //!   cargo bench --bench engine
+//!   benches/engine_synthetic.sh          # scripts/figures.sh engine_synthetic
 //!
 //! `SLUICE_BENCH_MB` sets the corpus size (default 64 MB of text).
 
@@ -18,6 +20,11 @@ fn engine(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     let bytes = common::make_corpus(&input, 8, mb * 1_000_000);
+    println!(
+        "engine bench: {:.1} MB of synthetic web-like text ({:.1} MB as 8 JSONL.zst files) -> passthrough -> Parquet, whole `sluice run` processes",
+        bytes as f64 / 1e6,
+        common::dir_bytes(&input) as f64 / 1e6
+    );
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Bytes(bytes));
     group.sample_size(10);

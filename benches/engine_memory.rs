@@ -1,11 +1,12 @@
 //! Peak memory and throughput of the engine on an input much larger than
-//! its channels: generates a multi-GB JSONL.zst corpus, runs
+//! its channels: generates a multi-GB synthetic JSONL.zst corpus, runs
 //! JSONL.zst -> passthrough -> Parquet through the `sluice` binary, and
 //! reports wall time, CPU time, MB/s, MB/s per core and the child's peak
 //! resident memory (getrusage). Exits non-zero if peak RSS exceeds 1 GiB.
 //!
 //!   cargo bench --bench engine_memory            # 2 GB of text
 //!   SLUICE_BENCH_GB=4 cargo bench --bench engine_memory
+//!   benches/engine_memory.sh             # scripts/figures.sh engine_memory (3 GB)
 
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ fn main() {
     let input = dir.path().join("in");
     let t = Instant::now();
     let bytes = common::make_corpus(&input, 16, (gb * 1e9) as u64);
-    let on_disk: u64 = std::fs::read_dir(&input).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+    let on_disk = common::dir_bytes(&input);
     eprintln!("generated {:.2} GB of text ({:.2} GB compressed) in {:.1?}", bytes as f64 / 1e9, on_disk as f64 / 1e9, t.elapsed());
 
     let out = dir.path().join("out");
@@ -32,7 +33,8 @@ fn main() {
     let cpu = ru.ru_utime.tv_sec as f64 + ru.ru_utime.tv_usec as f64 / 1e6 + ru.ru_stime.tv_sec as f64 + ru.ru_stime.tv_usec as f64 / 1e6;
     let peak_mib = ru.ru_maxrss as f64 / 1024.0; // ru_maxrss is in KiB on Linux
     let mb = bytes as f64 / 1e6;
-    println!("input text:        {mb:.0} MB in 16 JSONL.zst files");
+    println!("input text:        {mb:.0} MB of synthetic web-like text in 16 JSONL.zst files ({:.0} MB compressed)", on_disk as f64 / 1e6);
+    println!("graph:             jsonl -> passthrough -> parquet, one `sluice run` process");
     println!("threads:           {threads}");
     println!("wall:              {wall:.1} s");
     println!("cpu:               {cpu:.1} s");
