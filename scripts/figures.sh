@@ -7,6 +7,7 @@
 #   cargo build --release -p sluice-dedup --bin dedup-bench
 #   cargo test --release --no-run -p sluice-safety --test decontam && cargo test --release --no-run -p sluice-dedup --test dedup
 #   cargo bench --no-run -p sluice-quality --bench langid --features lingua
+#   cargo bench --no-run --bench engine --bench engine_memory
 #   python3 -m venv .venv && .venv/bin/pip install "datatrove[processing]" spacy trafilatura lxml_html_clean zstandard pyarrow orjson
 #   python3 -m venv target/py && target/py/bin/pip install fasttext-wheel 'numpy<2'   # classify only
 #   python3 -m venv target/venv-traf && target/venv-traf/bin/pip install trafilatura lxml_html_clean   # extract: trafilatura's latest
@@ -14,7 +15,8 @@
 #   scripts/figures.sh quickstart minhash
 #
 # Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm
-# pii decontam dedup_truth dedup_scale safety_dedup_quickstart.
+# pii decontam dedup_truth dedup_scale safety_dedup_quickstart engine_synthetic
+# engine_memory report same_output; opt-in, named only: fuzz (OPT_IN below).
 # Speed ratios are whole processes on real text, CPU-seconds (user + sys) on
 # both sides, the two tools run one after the other in the same run; a job
 # that also prints a warm in-process loop or a synthetic corpus says so.
@@ -24,7 +26,8 @@ cd "$(dirname "$0")/.."
 PY="${FIGURES_PY:-.venv/bin/python}"
 SLUICE="${SLUICE_BIN:-${CARGO_TARGET_DIR:-target}/release/sluice}"
 export SLUICE_TEST_DATA="${SLUICE_TEST_DATA:-$(cd .. && pwd)/shared/data}"
-ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm pii decontam dedup_truth dedup_scale safety_dedup_quickstart)
+ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm pii decontam dedup_truth dedup_scale safety_dedup_quickstart engine_synthetic engine_memory report same_output)
+OPT_IN=(fuzz)
 JOBS=("$@")
 [ ${#JOBS[@]} -eq 0 ] && JOBS=("${ALL[@]}")
 
@@ -41,11 +44,13 @@ job() {
     local name="$1"; shift
     echo
     echo "## $name: $*"
+    local t0=$SECONDS
     if ! "$@" 2>"$LOGS/$name.stderr"; then
         echo "FAILED: $name (stderr: $LOGS/$name.stderr)"
         tail -5 "$LOGS/$name.stderr" | sed 's/^/    /'
         FAILED+=("$name")
     fi
+    echo "(job $name: $((SECONDS - t0)) s wall)"
 }
 
 for j in "${JOBS[@]}"; do
@@ -66,9 +71,17 @@ for j in "${JOBS[@]}"; do
     dedup_truth) job "$j" "$PY" benches/dedup/truth_figures.py ;;
     dedup_scale) job "$j" "${CARGO_TARGET_DIR:-target}/release/dedup-bench" --docs 1000000 --tasks 4 --threads 2 ;;
     safety_dedup_quickstart) job "$j" python3 benches/dedup/quickstart_figures.py --sluice "$SLUICE" ;;
-    *) echo "unknown job $j (jobs: ${ALL[*]})" >&2; exit 2 ;;
+    engine_synthetic) job "$j" benches/engine_synthetic.sh ;;
+    engine_memory) job "$j" benches/engine_memory.sh ;;
+    report) job "$j" python3 report/scripts/figures.py --sluice "$SLUICE" ;;
+    same_output) job "$j" scripts/same_output.sh --before "$SLUICE" --after "$SLUICE" ;;
+    # opt-in (not in the default set): needs nightly and `cargo install cargo-fuzz`, then a nightly build of the targets
+    fuzz) job "$j" scripts/fuzz.sh 60 ;;
+    *) echo "unknown job $j (jobs: ${ALL[*]} ${OPT_IN[*]})" >&2; exit 2 ;;
     esac
 done
+echo
+echo "# all jobs: $SECONDS s wall; load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ ${#FAILED[@]} -gt 0 ]; then
     echo
     echo "failed jobs: ${FAILED[*]}"

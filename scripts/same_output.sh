@@ -53,7 +53,8 @@
 #     (recipe.json, run.json, phases.json, tasks/*.done, errors/*.jsonl);
 #   - a .json/.jsonl file whose bytes differ is parsed and compared again
 #     without the timing keys: wall_secs, cpu_secs, task_wall_secs (stats.json
-#     and _sluice/stats/**), train_seconds (reports/tokenizer/tokenizer.json),
+#     and _sluice/stats/**), train_seconds (reports/tokenizer/tokenizer.json,
+#     classifier_train.json), sgd_seconds (classifier_train.json),
 #     tokens_per_s (train/metrics.jsonl). Nothing else is dropped.
 # Not compared:
 #   - report.html (it prints timings; it is rendered from the files above);
@@ -228,7 +229,7 @@ python3 - "$work" "$timings" "${ignore_keys[@]+"${ignore_keys[@]}"}" <<'PY' || s
 import fnmatch, json, os, sys
 
 work, timings, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
-TIMING_KEYS = {"wall_secs", "cpu_secs", "task_wall_secs", "train_seconds", "tokens_per_s"} | set(extra)
+TIMING_KEYS = {"wall_secs", "cpu_secs", "task_wall_secs", "train_seconds", "sgd_seconds", "tokens_per_s"} | set(extra)
 IGNORED = ["report.html"]
 INTERNAL = ["_sluice/global/*"]
 
