@@ -8,15 +8,19 @@
 #   cargo test --release --no-run -p sluice-safety --test decontam && cargo test --release --no-run -p sluice-dedup --test dedup
 #   cargo bench --no-run -p sluice-quality --bench langid --features lingua
 #   cargo bench --no-run --bench engine --bench engine_memory
+#   cargo test --release --no-run -p sluice-train --test tests && cargo build --release -p sluice-train --example train_cli
+#   cargo build --release -p sluice-fasttext --examples
 #   python3 -m venv .venv && .venv/bin/pip install "datatrove[processing]" spacy trafilatura lxml_html_clean zstandard pyarrow orjson
 #   python3 -m venv target/py && target/py/bin/pip install fasttext-wheel 'numpy<2'   # classify only
 #   python3 -m venv target/venv-traf && target/venv-traf/bin/pip install trafilatura lxml_html_clean   # extract: trafilatura's latest
+#   python3 -m venv target/py-torch && target/py-torch/bin/pip install torch transformers tokenizers numpy pytest safetensors   # trainer, trainer_interop
 #   scripts/figures.sh                 # every job (about 40 minutes on 2 cores)
 #   scripts/figures.sh quickstart minhash
 #
 # Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm
 # pii decontam dedup_truth dedup_scale safety_dedup_quickstart engine_synthetic
-# engine_memory report same_output; opt-in, named only: fuzz (OPT_IN below).
+# engine_memory report same_output trainer_checks trainer trainer_interop fasttext;
+# opt-in, named only: ppl fuzz (OPT_IN below).
 # Speed ratios are whole processes on real text, CPU-seconds (user + sys) on
 # both sides, the two tools run one after the other in the same run; a job
 # that also prints a warm in-process loop or a synthetic corpus says so.
@@ -26,8 +30,8 @@ cd "$(dirname "$0")/.."
 PY="${FIGURES_PY:-.venv/bin/python}"
 SLUICE="${SLUICE_BIN:-${CARGO_TARGET_DIR:-target}/release/sluice}"
 export SLUICE_TEST_DATA="${SLUICE_TEST_DATA:-$(cd .. && pwd)/shared/data}"
-ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm pii decontam dedup_truth dedup_scale safety_dedup_quickstart engine_synthetic engine_memory report same_output)
-OPT_IN=(fuzz)
+ALL=(quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm pii decontam dedup_truth dedup_scale safety_dedup_quickstart engine_synthetic engine_memory report same_output trainer_checks trainer trainer_interop fasttext)
+OPT_IN=(ppl fuzz)
 JOBS=("$@")
 [ ${#JOBS[@]} -eq 0 ] && JOBS=("${ALL[@]}")
 
@@ -75,6 +79,12 @@ for j in "${JOBS[@]}"; do
     engine_memory) job "$j" benches/engine_memory.sh ;;
     report) job "$j" python3 report/scripts/figures.py --sluice "$SLUICE" ;;
     same_output) job "$j" scripts/same_output.sh --before "$SLUICE" --after "$SLUICE" ;;
+    trainer_checks) job "$j" bash trainer/scripts/figures_checks.sh ;;
+    trainer) job "$j" env SLUICE_BIN="$SLUICE" FIGURES_TORCH_PY="${FIGURES_TORCH_PY:-target/py-torch/bin/python}" bash trainer/scripts/figures_train.sh ;;
+    trainer_interop) job "$j" env FIGURES_TORCH_PY="${FIGURES_TORCH_PY:-target/py-torch/bin/python}" bash trainer/scripts/figures_interop.sh ;;
+    fasttext) job "$j" bash fasttext/scripts/figures_interop.sh ;;
+    # opt-in (not in the default set): about 90 minutes on 2 cores (trains the reference model, scores 769 documents)
+    ppl) job "$j" "$PY" stages/perplexity/scripts/figures.py --sluice "$SLUICE" ;;
     # opt-in (not in the default set): needs nightly and `cargo install cargo-fuzz`, then a nightly build of the targets
     fuzz) job "$j" scripts/fuzz.sh 60 ;;
     *) echo "unknown job $j (jobs: ${ALL[*]} ${OPT_IN[*]})" >&2; exit 2 ;;
