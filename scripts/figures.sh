@@ -14,7 +14,7 @@
 #   python3 -m venv target/py && target/py/bin/pip install fasttext-wheel 'numpy<2'   # classify only
 #   python3 -m venv target/venv-traf && target/venv-traf/bin/pip install trafilatura lxml_html_clean   # extract: trafilatura's latest
 #   python3 -m venv target/py-torch && target/py-torch/bin/pip install torch transformers tokenizers numpy pytest safetensors   # trainer, trainer_interop
-#   scripts/figures.sh                 # every job (about 40 minutes on 2 cores)
+#   scripts/figures.sh                 # every default job (about 20 minutes on 2 cores)
 #   scripts/figures.sh quickstart minhash
 #
 # Jobs: quickstart engine quality quality_distinct minhash extract fineweb classify langid dclm
